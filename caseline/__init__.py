@@ -1,0 +1,1 @@
+"""The `caseline` command: runs the system, its services, feeds and operator tools."""

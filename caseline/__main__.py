@@ -1,0 +1,3 @@
+from caseline.cli import app
+
+app(prog_name="caseline")

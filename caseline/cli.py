@@ -1,0 +1,119 @@
+"""`caseline`: the one entry point behind `make run` and everything an operator does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from eventcore.logging import configure_logging
+from eventcore.settings import Settings, get_settings
+
+app = typer.Typer(help="Caseline: event-sourced complaint and case handling.", no_args_is_help=True)
+feed_app = typer.Typer(help="Send complaint files through intake.", no_args_is_help=True)
+case_app = typer.Typer(help="Look at cases.", no_args_is_help=True)
+deadletters_app = typer.Typer(help="Rejected input, kept with its reason.", no_args_is_help=True)
+app.add_typer(feed_app, name="feed")
+app.add_typer(case_app, name="case")
+app.add_typer(deadletters_app, name="deadletters")
+
+console = Console()
+SAMPLE_HOTLINE = Path(__file__).resolve().parent / "samples" / "hotline_sample.jsonl"
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL when given, else the embedded PostgreSQL under CASELINE_DATA_DIR."""
+    if settings.database_url:
+        return settings.database_url
+    from caseline.embedded import start_postgres
+
+    return start_postgres(settings.data_dir)
+
+
+@app.command()
+def up(
+    sample: Annotated[Path, typer.Option(help="Hotline file to feed once the services are up")] = SAMPLE_HOTLINE,
+    feed: Annotated[bool, typer.Option(help="Feed the sample file")] = True,
+    exit_when_idle: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds without new events (scripts, tests)")
+    ] = None,
+) -> None:
+    """Start PostgreSQL, the broker and the three services; feed the sample; show the flow live."""
+    from caseline.up import run_up
+
+    configure_logging("caseline", json=False, level="WARNING")
+    raise typer.Exit(run_up(get_settings(), sample if feed else None, exit_when_idle, console))
+
+
+@app.command()
+def service(name: Annotated[str, typer.Argument(help="intake | routing | jointmeeting")]) -> None:
+    """Run one service against the configured infrastructure (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
+    import uvicorn
+
+    from caseline.services import create_service_app
+
+    settings = get_settings()
+    configure_logging(name, json=settings.log_json, level=settings.log_level)
+    if not settings.database_url:
+        os.environ["DATABASE_URL"] = database_url(settings)
+        get_settings.cache_clear()
+        settings = get_settings()
+    application = create_service_app(name, settings)
+    uvicorn.run(application, host=settings.http_host, port=settings.http_port(name), log_level="warning")
+
+
+@feed_app.command("hotline")
+def feed_hotline(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON lines export")],
+) -> None:
+    """Send a hotline file through intake: each work order becomes a complaint, once."""
+    from caseline.feeding import print_summary, run_feed
+
+    settings = get_settings()
+    configure_logging("intake", json=settings.log_json, level="WARNING")
+    summary = asyncio.run(run_feed(database_url(settings), settings, file, console))
+    print_summary(console, file, summary)
+
+
+@case_app.command("show")
+def case_show(case_id: str) -> None:
+    """The case's full event history across intake, routing and the joint meeting."""
+    from caseline.history import print_case_history
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    found = asyncio.run(print_case_history(database_url(settings), case_id, console))
+    if not found:
+        console.print(f"[red]no events for case {case_id!r}[/red]")
+        raise typer.Exit(1)
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    service_name: Annotated[str, typer.Option("--service", help="whose dead letters")] = "intake",
+    all_: Annotated[bool, typer.Option("--all", help="include replayed ones")] = False,
+) -> None:
+    """Rejected records with their reasons."""
+    from caseline.deadletter_commands import list_dead_letters
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    asyncio.run(list_dead_letters(database_url(settings), service_name, all_, console))
+
+
+@deadletters_app.command("show")
+def deadletters_show(
+    dead_letter_id: int,
+    service_name: Annotated[str, typer.Option("--service", help="whose dead letters")] = "intake",
+) -> None:
+    """One rejected record: its reason and its original bytes."""
+    from caseline.deadletter_commands import show_dead_letter
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    if not asyncio.run(show_dead_letter(database_url(settings), service_name, dead_letter_id, console)):
+        raise typer.Exit(1)

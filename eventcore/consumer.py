@@ -1,0 +1,133 @@
+"""Idempotent batch consumption: inbox claim, handler appends and dead letters in one transaction.
+
+A batch is tried in one transaction first (fast path). If the handler rejects a message, the batch
+is retried one message per transaction so the good ones land and the bad one is dead-lettered with
+its reason. Infrastructure errors propagate, so the framework rewinds and the batch is redelivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+
+from eventcore.cloudevents import CloudEvent, InvalidCloudEvent, parse_record
+from eventcore.deadletters import DeadLetters, Rejection
+from eventcore.inbox import Inbox
+from eventcore.logging import bound_contextvars, get_logger
+from eventcore.outbox import Outbox
+from eventcore.store import EventStore
+from eventcore.unit_of_work import UnitOfWork
+from schemas.base import DomainEvent
+from schemas.topics import event_class
+
+log = get_logger(__name__)
+
+
+class MessageRejected(Exception):
+    """The handler cannot act on this message; it is dead-lettered with this reason."""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    topic: str
+    partition: int
+    offset: int
+    cloudevent: CloudEvent
+    event: DomainEvent | None  # None for types this consumer does not know (ignored, not an error)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]
+
+
+@dataclass
+class ServiceStores:
+    pool: asyncpg.Pool
+    schema: str
+    source: str
+
+    def __post_init__(self) -> None:
+        self.store = EventStore(self.schema)
+        self.outbox = Outbox(self.schema)
+        self.inbox = Inbox(self.schema)
+        self.dead_letters = DeadLetters(self.schema)
+
+    def unit_of_work(self, conn: asyncpg.Connection) -> UnitOfWork:
+        return UnitOfWork(conn=conn, store=self.store, outbox=self.outbox, source=self.source)
+
+
+def decode(record: Any) -> InboundMessage | Rejection:
+    """A Kafka record as a typed message, or the reason it is unusable."""
+    ref = f"{record.topic}/{record.partition}@{record.offset}"
+    try:
+        cloudevent = parse_record(record.headers, record.value)
+        contract = event_class(cloudevent.type)
+        event = contract.model_validate_json(cloudevent.data) if contract else None
+    except (InvalidCloudEvent, ValidationError, ValueError) as error:
+        return Rejection(
+            source=f"kafka:{record.topic}", source_ref=ref, reason=f"{ref}: {error}", payload=record.value or b""
+        )
+    return InboundMessage(record.topic, record.partition, record.offset, cloudevent, event)
+
+
+async def consume_batch(stores: ServiceStores, records: Sequence[Any], handler: Handler) -> None:
+    decoded = [decode(record) for record in records]
+    messages = [m for m in decoded if isinstance(m, InboundMessage)]
+    rejections = [m for m in decoded if isinstance(m, Rejection)]
+    try:
+        async with stores.pool.acquire() as conn, conn.transaction():
+            await _process(stores, conn, messages, handler)
+            await stores.dead_letters.add(conn, rejections)
+    except MessageRejected:
+        await _consume_one_by_one(stores, messages, handler)
+        async with stores.pool.acquire() as conn:
+            await stores.dead_letters.add(conn, rejections)
+    for rejection in rejections:
+        log.warning("message_dead_lettered", reason=rejection.reason, ref=rejection.source_ref)
+
+
+async def _process(
+    stores: ServiceStores, conn: asyncpg.Connection, messages: Sequence[InboundMessage], handler: Handler
+) -> None:
+    by_topic: dict[str, list[str]] = {}
+    for message in messages:
+        by_topic.setdefault(message.topic, []).append(message.cloudevent.id)
+    fresh: set[str] = set()
+    for topic, ids in by_topic.items():
+        fresh |= await stores.inbox.claim(conn, topic, ids)
+    uow = stores.unit_of_work(conn)
+    for message in messages:
+        if message.cloudevent.id not in fresh:
+            log.debug("duplicate_message_skipped", event_id=message.cloudevent.id, ref=message.ref)
+            continue
+        fresh.discard(message.cloudevent.id)  # the same id twice in one batch is handled once
+        with bound_contextvars(
+            event_id=message.cloudevent.id,
+            case_id=message.cloudevent.subject,
+            correlation_id=message.cloudevent.correlation_id,
+        ):
+            await handler(uow, message)
+    await uow.flush()
+
+
+async def _consume_one_by_one(stores: ServiceStores, messages: Sequence[InboundMessage], handler: Handler) -> None:
+    for message in messages:
+        try:
+            async with stores.pool.acquire() as conn, conn.transaction():
+                await _process(stores, conn, [message], handler)
+        except MessageRejected as rejected:
+            reason = f"{message.ref}: {rejected}"
+            async with stores.pool.acquire() as conn, conn.transaction():
+                await stores.inbox.claim(conn, message.topic, [message.cloudevent.id])
+                await stores.dead_letters.add(
+                    conn,
+                    [Rejection(f"kafka:{message.topic}", reason, message.cloudevent.data, message.ref)],
+                )
+            log.warning("message_dead_lettered", reason=reason, event_id=message.cloudevent.id)

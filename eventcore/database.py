@@ -1,0 +1,93 @@
+"""Connection pools and the tables every service's schema holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+import asyncpg
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+CORE_TABLES = """
+CREATE TABLE IF NOT EXISTS {s}.events (
+    global_position bigserial PRIMARY KEY,
+    stream_id text NOT NULL,
+    stream_version integer NOT NULL CHECK (stream_version > 0),
+    event_id uuid NOT NULL,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    data jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version),
+    CONSTRAINT events_event_id_unique UNIQUE (event_id)
+);
+CREATE INDEX IF NOT EXISTS events_case_id ON {s}.events ((data->>'case_id'));
+CREATE TABLE IF NOT EXISTS {s}.outbox (
+    position bigserial PRIMARY KEY,
+    message_id uuid NOT NULL,
+    topic text NOT NULL,
+    message_key text NOT NULL,
+    headers jsonb NOT NULL,
+    payload text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    published_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON {s}.outbox (position) WHERE published_at IS NULL;
+CREATE TABLE IF NOT EXISTS {s}.relay_progress (
+    topic text PRIMARY KEY,
+    published_count bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS {s}.inbox (
+    message_id text PRIMARY KEY,
+    topic text NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE IF NOT EXISTS {s}.dead_letters (
+    id bigserial PRIMARY KEY,
+    source text NOT NULL,
+    source_ref text,
+    reason text NOT NULL,
+    payload bytea NOT NULL,
+    details jsonb NOT NULL DEFAULT '{{}}',
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    replayed_at timestamptz
+);
+"""
+
+
+def checked_schema(schema: str) -> str:
+    """Schema names are interpolated into SQL, so only plain identifiers are allowed."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}: use lower-case letters, digits and underscores")
+    return schema
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, extra_ddl: Sequence[str] = ()) -> None:
+    """Create the service's schema and tables; an advisory lock keeps concurrent replicas from racing."""
+    s = checked_schema(schema)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('caseline.migrate'))")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+        await conn.execute(CORE_TABLES.format(s=s))
+        for ddl in extra_ddl:
+            await conn.execute(ddl.format(s=s))
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with the same codecs as the pools."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn

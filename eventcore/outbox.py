@@ -1,0 +1,63 @@
+"""Transactional outbox: messages are written in the same transaction as the events that produce them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from eventcore.cloudevents import headers_for
+from eventcore.database import checked_schema
+from eventcore.store import PendingEvent
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    message_id: str
+    topic: str
+    key: str
+    headers: dict[str, str]
+    payload: str
+
+    @classmethod
+    def for_event(cls, pending: PendingEvent, *, topic: str, source: str) -> OutboxMessage:
+        """The CloudEvent for a domain event, keyed by case id so one case's messages stay in order."""
+        return cls(
+            message_id=str(pending.event_id),
+            topic=topic,
+            key=pending.event.case_id,
+            headers=headers_for(
+                event_id=pending.event_id, event=pending.event, metadata=pending.metadata, source=source
+            ),
+            payload=pending.event.model_dump_json(),
+        )
+
+
+def notify_channel(schema: str) -> str:
+    return f"{checked_schema(schema)}_outbox"
+
+
+class Outbox:
+    def __init__(self, schema: str) -> None:
+        self.schema = checked_schema(schema)
+
+    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+        if not messages:
+            return
+        await conn.execute(
+            f"INSERT INTO {self.schema}.outbox (message_id, topic, message_key, headers, payload) "
+            "SELECT i, t, k, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+            "AS x(i, t, k, h, p)",
+            [m.message_id for m in messages],
+            [m.topic for m in messages],
+            [m.key for m in messages],
+            [json.dumps(m.headers) for m in messages],
+            [m.payload for m in messages],
+        )
+        # Delivered at commit, so the relay wakes only for messages it can see.
+        await conn.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
+
+    async def pending_count(self, conn: asyncpg.Connection) -> int:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL"))

@@ -1,0 +1,179 @@
+"""The runtime every service shares: pool, migrations, Kafka broker, outbox relay and /healthz.
+
+A service describes itself with a `ServiceSpec` (its schema, subscriptions and HTTP routes); this
+module turns that into a FastAPI application whose lifespan starts and stops everything in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from eventcore.consumer import Handler, ServiceStores, consume_batch
+from eventcore.database import create_pool, migrate
+from eventcore.kafka import ensure_topics
+from eventcore.logging import get_logger
+from eventcore.relay import OutboxRelay
+from eventcore.settings import Settings
+from schemas.topics import ALL_TOPICS
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    handler: Handler
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    schema: str
+    subscriptions: Sequence[Subscription] = ()
+    extra_ddl: Sequence[str] = ()
+    routers: Sequence[APIRouter] = ()
+    on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds; handlers and HTTP routes reach their stores through it."""
+
+    spec: ServiceSpec
+    settings: Settings
+    broker: KafkaBroker
+    pool: asyncpg.Pool | None = None
+    relay: OutboxRelay | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def stores(self) -> ServiceStores:
+        assert self.pool is not None, "service not started"
+        return ServiceStores(self.pool, self.spec.schema, source=f"/caseline/{self.spec.name}")
+
+
+def group_id(service: str) -> str:
+    return f"caseline.{service}"
+
+
+def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
+    bootstrap = settings.bootstrap_servers()
+    broker = KafkaBroker(bootstrap, logger=get_logger("faststream"), log_level=logging.DEBUG)
+    runtime = ServiceRuntime(spec=spec, settings=settings, broker=broker)
+    for subscription in spec.subscriptions:
+        _subscribe(runtime, subscription)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with _running(runtime):
+            yield
+
+    app = FastAPI(title=f"Caseline {spec.name}", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_api_route("/healthz", _healthz(runtime), methods=["GET"], summary="Database and broker connections")
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _subscribe(runtime: ServiceRuntime, subscription: Subscription) -> None:
+    settings = runtime.settings
+
+    async def on_batch(body: list[Any], message: KafkaMessage) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        try:
+            await consume_batch(runtime.stores, records, subscription.handler)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("batch_will_be_redelivered", topic=subscription.topic, error=str(error))
+            await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
+            raise
+
+    runtime.broker.subscriber(
+        subscription.topic,
+        group_id=group_id(runtime.spec.name),
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        batch_timeout_ms=50,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{runtime.spec.name}:{subscription.topic}",
+    )(on_batch)
+
+
+@contextlib.asynccontextmanager
+async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
+    settings, spec = runtime.settings, runtime.spec
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set: `caseline up` sets it, or point it at a PostgreSQL")
+    runtime.pool = await create_pool(settings.database_url)
+    await migrate(runtime.pool, spec.schema, spec.extra_ddl)
+    await ensure_topics(settings.bootstrap_servers(), ALL_TOPICS, settings.topic_partitions)
+    runtime.relay = OutboxRelay(
+        settings.database_url,
+        spec.schema,
+        settings.bootstrap_servers(),
+        batch_size=settings.relay_batch_size,
+        idle_seconds=settings.relay_idle_seconds,
+    )
+    relay_task = asyncio.create_task(runtime.relay.run(runtime.stop), name=f"{spec.name}-relay")
+    await runtime.broker.start()
+    if spec.on_started:
+        await spec.on_started(runtime)
+    log.info("service_started", http_port=settings.http_port(spec.name))
+    try:
+        yield
+    finally:
+        runtime.stop.set()
+        await runtime.broker.stop()
+        await relay_task
+        await runtime.pool.close()
+        log.info("service_stopped")
+
+
+def _healthz(runtime: ServiceRuntime) -> Callable[[], Awaitable[JSONResponse]]:
+    async def healthz() -> JSONResponse:
+        database = await _database_ok(runtime)
+        broker = await _broker_ok(runtime)
+        relay_leader = bool(runtime.relay and runtime.relay.is_leader)
+        ok = database and broker
+        body = {
+            "service": runtime.spec.name,
+            "status": "ok" if ok else "degraded",
+            "database": "up" if database else "down",
+            "broker": "up" if broker else "down",
+            "relay": "leader" if relay_leader else "standby",
+            "published": runtime.relay.published_total if runtime.relay else 0,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return healthz
+
+
+async def _database_ok(runtime: ServiceRuntime) -> bool:
+    if runtime.pool is None:
+        return False
+    try:
+        async with asyncio.timeout(2):
+            async with runtime.pool.acquire() as conn:
+                return bool(await conn.fetchval("SELECT 1") == 1)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+
+
+async def _broker_ok(runtime: ServiceRuntime) -> bool:
+    try:
+        return bool(await runtime.broker.ping(timeout=2))
+    except Exception:  # noqa: BLE001 - any failure means "down" to a health probe
+        return False

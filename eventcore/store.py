@@ -1,0 +1,178 @@
+"""Append-only event store on PostgreSQL with optimistic concurrency.
+
+The unique constraint on (stream_id, stream_version) decides concurrent appends: there is no
+read-then-write check, so two writers racing for the same version cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from eventcore.database import checked_schema
+from schemas.base import DomainEvent, EventMetadata
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the stream first; reload it and decide again."""
+
+    def __init__(self, stream_id: str, expected_version: int | None, detail: str = "") -> None:
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        where = f"at expected version {expected_version}" if expected_version is not None else ""
+        super().__init__(f"concurrent append to stream {stream_id!r} {where}: {detail}".strip())
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event about to be appended."""
+
+    event: DomainEvent
+    metadata: EventMetadata
+    event_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """Events for one stream, expected to follow `expected_version` (0 for a new stream)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[PendingEvent]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    global_position: int
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+_INSERT_COLUMNS = "(stream_id, stream_version, event_id, event_type, schema_version, data, metadata)"
+_UNNEST = (
+    "SELECT s, v, i, t, sv, d::jsonb, m::jsonb FROM unnest("
+    "$1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) AS x(s, v, i, t, sv, d, m)"
+)
+
+
+def _rows(appends: Sequence[StreamAppend]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    for append in appends:
+        for offset, pending in enumerate(append.events, start=1):
+            columns[0].append(append.stream_id)
+            columns[1].append(append.expected_version + offset)
+            columns[2].append(pending.event_id)
+            columns[3].append(pending.event.event_type)
+            columns[4].append(pending.event.schema_version)
+            columns[5].append(pending.event.model_dump_json())
+            columns[6].append(pending.metadata.model_dump_json())
+    return columns
+
+
+def _conflicting_stream(error: asyncpg.UniqueViolationError, appends: Sequence[StreamAppend]) -> StreamAppend:
+    detail = str(getattr(error, "detail", "") or "")
+    for append in appends:
+        if f"({append.stream_id}," in detail:
+            return append
+    return appends[0]
+
+
+class EventStore:
+    """One service's event store: the tables live in that service's own schema."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = checked_schema(schema)
+
+    async def append(
+        self, conn: asyncpg.Connection, stream_id: str, expected_version: int, events: Sequence[PendingEvent]
+    ) -> int:
+        """Append to one stream; returns the stream's new version."""
+        await self.append_many(conn, [StreamAppend(stream_id, expected_version, events)])
+        return expected_version + len(events)
+
+    async def append_many(self, conn: asyncpg.Connection, appends: Sequence[StreamAppend]) -> None:
+        """Append to several streams in one statement; any conflict fails the whole statement."""
+        if not appends:
+            return
+        sql = f"INSERT INTO {self.schema}.events {_INSERT_COLUMNS} {_UNNEST}"
+        try:
+            async with conn.transaction():  # a savepoint when nested, so the caller may recover
+                await conn.execute(sql, *_rows(appends))
+        except asyncpg.UniqueViolationError as error:
+            conflict = _conflicting_stream(error, appends)
+            raise ConcurrencyError(conflict.stream_id, conflict.expected_version, str(error)) from error
+
+    async def create_streams(self, conn: asyncpg.Connection, appends: Sequence[StreamAppend]) -> set[str]:
+        """Start new streams, skipping those that already exist; returns the ids actually created.
+
+        Creation is decided by the stream's first event (ON CONFLICT on the version constraint), so
+        concurrent creators of one stream wait for each other and exactly one succeeds.
+        """
+        if any(a.expected_version != 0 for a in appends):
+            raise ValueError("create_streams only starts new streams (expected_version 0)")
+        firsts = [StreamAppend(a.stream_id, 0, a.events[:1]) for a in appends if a.events]
+        sql = (
+            f"INSERT INTO {self.schema}.events {_INSERT_COLUMNS} {_UNNEST} "
+            "ON CONFLICT ON CONSTRAINT events_stream_version_unique DO NOTHING RETURNING stream_id"
+        )
+        created = {row["stream_id"] for row in await conn.fetch(sql, *_rows(firsts))}
+        rest = [StreamAppend(a.stream_id, 1, a.events[1:]) for a in appends if a.stream_id in created]
+        await self.append_many(conn, [a for a in rest if a.events])
+        return created
+
+    async def read_stream(self, conn: asyncpg.Connection, stream_id: str) -> list[RecordedEvent]:
+        rows = await conn.fetch(
+            f"SELECT * FROM {self.schema}.events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+        )
+        return [_recorded(row) for row in rows]
+
+    async def stream_version(self, conn: asyncpg.Connection, stream_id: str) -> int:
+        version = await conn.fetchval(
+            f"SELECT max(stream_version) FROM {self.schema}.events WHERE stream_id = $1", stream_id
+        )
+        return int(version or 0)
+
+    async def read_all(
+        self, conn: asyncpg.Connection, after_position: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """Everything in global order (for replays; live readers take messages from the outbox relay)."""
+        rows = await conn.fetch(
+            f"SELECT * FROM {self.schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2",
+            after_position,
+            limit,
+        )
+        return [_recorded(row) for row in rows]
+
+    async def read_by_case(self, conn: asyncpg.Connection, case_id: str) -> list[RecordedEvent]:
+        rows = await conn.fetch(
+            f"SELECT * FROM {self.schema}.events WHERE data->>'case_id' = $1 ORDER BY global_position", case_id
+        )
+        return [_recorded(row) for row in rows]
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    data = row["data"]
+    metadata = row["metadata"]
+    return RecordedEvent(
+        global_position=row["global_position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        data=data if isinstance(data, dict) else json.loads(data),
+        metadata=metadata if isinstance(metadata, dict) else json.loads(metadata),
+        recorded_at=row["recorded_at"],
+    )

@@ -1,0 +1,59 @@
+"""Collects a command's (or a batch's) appends and messages and writes them in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from eventcore.outbox import Outbox, OutboxMessage
+from eventcore.store import EventStore, PendingEvent, StreamAppend
+
+
+@dataclass
+class UnitOfWork:
+    """Appends are buffered and flushed together so a batch costs a few statements, not one per event."""
+
+    conn: asyncpg.Connection
+    store: EventStore
+    outbox: Outbox
+    source: str
+    _starts: list[tuple[StreamAppend, str | None]] = field(default_factory=list)
+    _appends: list[tuple[StreamAppend, str | None]] = field(default_factory=list)
+    created_streams: set[str] = field(default_factory=set)
+    _starting: set[str] = field(default_factory=set)
+
+    def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
+        """Start a new stream unless it exists already (idempotent creation).
+
+        Returns False when this unit of work already starts the same stream (a repeat within a batch).
+        """
+        if stream_id in self._starting:
+            return False
+        self._starting.add(stream_id)
+        self._starts.append((StreamAppend(stream_id, 0, events), publish_to))
+        return True
+
+    def append(
+        self, stream_id: str, expected_version: int, events: Sequence[PendingEvent], *, publish_to: str | None
+    ) -> None:
+        self._appends.append((StreamAppend(stream_id, expected_version, events), publish_to))
+
+    async def flush(self) -> None:
+        starts, self._starts = self._starts, []
+        self._starting = set()
+        appends, self._appends = self._appends, []
+        created = await self.store.create_streams(self.conn, [a for a, _ in starts]) if starts else set()
+        self.created_streams |= created
+        await self.store.append_many(self.conn, [a for a, _ in appends])
+        written = [(a, t) for a, t in starts if a.stream_id in created] + appends
+        await self.outbox.add(self.conn, self._messages(written))
+
+    def _messages(self, written: Sequence[tuple[StreamAppend, str | None]]) -> list[OutboxMessage]:
+        return [
+            OutboxMessage.for_event(pending, topic=topic, source=self.source)
+            for append, topic in written
+            if topic is not None
+            for pending in append.events
+        ]

@@ -1,0 +1,34 @@
+"""Events intake publishes on caseline.complaints.v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from schemas.base import DomainEvent
+from schemas.reference import Category, Channel, ComplaintKind, Urgency
+
+
+class ComplaintReceived(DomainEvent):
+    """A complaint entered Caseline through one of the four channels."""
+
+    event_type = "ComplaintReceived"
+
+    complaint_id: str = Field(description="Stable id derived from the channel's own key (e.g. hotline order number)")
+    channel: Channel
+    source_ref: str = Field(description="The channel's own reference: hotline order_no, petition no, request id")
+    received_at: datetime = Field(description="When the complainant contacted the channel (with offset)")
+    kind: ComplaintKind
+    category: Category
+    description: str
+    address: str
+    street_name: str | None = Field(default=None, description="Street as given by the channel, unresolved")
+    compound_name: str | None = Field(default=None, description="Compound as given by the channel, unresolved")
+    compound_code: str | None = Field(default=None, description="Directory code, when intake resolved it")
+    street_code: str | None = Field(default=None, description="Directory code, when intake resolved it")
+    urgency: Urgency
+    complainant_id: str = Field(description="Pseudonymous, stable per phone number; never the number itself")
+    caller_phone_masked: str = Field(description="e.g. 138****0000; the full number stays in intake's store")
+    channel_details: dict[str, Any] = Field(default_factory=dict, description="What only this channel has")

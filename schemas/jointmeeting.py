@@ -1,0 +1,37 @@
+"""Events the joint meeting publishes on caseline.jointmeeting.v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from schemas.base import DomainEvent
+from schemas.reference import Bureau, Category
+
+
+class JointMeetingFileOpened(DomainEvent):
+    """The joint-meeting office opened a file for an escalated case."""
+
+    event_type = "JointMeetingFileOpened"
+
+    file_id: str
+    category: Category
+    compound_code: str | None
+    street_code: str | None
+    lead_bureau: Bureau
+    member_bureaus: list[Bureau]
+
+
+class EnforcementTaskAssigned(DomainEvent):
+    """One member bureau got its part of the joint enforcement."""
+
+    event_type = "EnforcementTaskAssigned"
+
+    file_id: str
+    task_id: str
+    bureau: Bureau
+    is_lead: bool
+    action: str
+    due_at: datetime = Field(description="Deadline for the bureau to report the task done")
+    done_when: str = Field(description="What counts as done")

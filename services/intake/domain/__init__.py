@@ -1,0 +1,1 @@
+"""Intake's domain: pure mapping of channel records to ComplaintReceived, no I/O."""

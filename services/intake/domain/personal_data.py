@@ -1,0 +1,28 @@
+"""Personal data stays in intake: downstream sees a masked phone and a stable pseudonym."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+_NON_DIGITS = re.compile(r"\D")
+
+
+def normalise_phone(phone: str) -> str:
+    digits = _NON_DIGITS.sub("", phone)
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+def mask_phone(phone: str) -> str:
+    """138****0000 style: enough for a person to recognise, too little to call."""
+    digits = normalise_phone(phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+def complainant_id(phone: str, secret: str) -> str:
+    """Stable pseudonym per phone number (keyed hash), so repeat complainants are recognisable."""
+    digest = hmac.new(secret.encode(), normalise_phone(phone).encode(), hashlib.sha256).hexdigest()
+    return f"p-{digest[:20]}"

@@ -1,0 +1,1 @@
+"""Joint meeting: splits cross-department cases into enforcement tasks for member bureaus."""

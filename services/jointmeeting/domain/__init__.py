@@ -1,0 +1,1 @@
+"""The joint meeting's domain: pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Routing's domain: pure rules and decisions, no I/O."""
