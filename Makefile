@@ -19,13 +19,15 @@ run: $(STAMP)
 	$(BIN)/caseline up
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q --durations=8
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy eventcore schemas services caseline district
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py

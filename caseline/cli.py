@@ -36,7 +36,9 @@ def database_url(settings: Settings) -> str:
 
 @app.command()
 def up(
-    sample: Annotated[Path, typer.Option(help="Hotline file to feed once the services are up")] = SAMPLE_HOTLINE,
+    sample: Annotated[
+        Path, typer.Option(help="Hotline file to feed once the services are up")
+    ] = SAMPLE_HOTLINE,
     feed: Annotated[bool, typer.Option(help="Feed the sample file")] = True,
     exit_when_idle: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without new events (scripts, tests)")
@@ -68,7 +70,9 @@ def service(name: Annotated[str, typer.Argument(help="intake | routing | jointme
 
 @feed_app.command("hotline")
 def feed_hotline(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON lines export")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON lines export")
+    ],
 ) -> None:
     """Send a hotline file through intake: each work order becomes a complaint, once."""
     from caseline.feeding import print_summary, run_feed

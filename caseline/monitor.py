@@ -7,8 +7,9 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Self
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
@@ -64,18 +65,25 @@ class FlowCounts:
         return Group(flow, tasks)
 
 
-async def watch(bootstrap_servers: str, *, idle_exit_seconds: float | None = None, live: bool = True) -> FlowCounts:
+async def watch(
+    bootstrap_servers: str, *, idle_exit_seconds: float | None = None, live: bool = True
+) -> FlowCounts:
     """Follow the topics from the beginning; with idle_exit_seconds, return once nothing new arrives."""
     counts = FlowCounts()
     consumer = AIOKafkaConsumer(
-        COMPLAINTS, CASES, JOINT_MEETING, bootstrap_servers=bootstrap_servers,
-        group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+        COMPLAINTS,
+        CASES,
+        JOINT_MEETING,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     last_change = time.monotonic()
     try:
-        with (Live(counts.render(), refresh_per_second=4) if live else _NoLive()) as display:
-            while idle_exit_seconds is None or time.monotonic() - last_change < idle_exit_seconds:
+        with Live(counts.render(), refresh_per_second=4) if live else _NoLive() as display:
+            while not _done(counts, idle_exit_seconds, time.monotonic() - last_change):
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 changed = sum(_count(counts, r) for records in batches.values() for r in records) > 0
                 if changed:
@@ -86,9 +94,17 @@ async def watch(bootstrap_servers: str, *, idle_exit_seconds: float | None = Non
     return counts
 
 
-def _count(counts: FlowCounts, record: object) -> bool:
+def _done(counts: FlowCounts, idle_exit_seconds: float | None, idle_for: float) -> bool:
+    """Idle long enough with every complaint handled; or idle far longer, whatever the counts say."""
+    if idle_exit_seconds is None:
+        return False
+    all_handled = counts.received > 0 and counts.handled >= counts.received
+    return idle_for >= (idle_exit_seconds if all_handled else max(30.0, 5 * idle_exit_seconds))
+
+
+def _count(counts: FlowCounts, record: ConsumerRecord[bytes, bytes]) -> bool:
     try:
-        event = parse_record(getattr(record, "headers"), getattr(record, "value"))
+        event = parse_record(record.headers, record.value)
         data = json.loads(event.data)
     except (InvalidCloudEvent, ValueError):
         return False
@@ -96,7 +112,7 @@ def _count(counts: FlowCounts, record: object) -> bool:
 
 
 class _NoLive:
-    def __enter__(self) -> _NoLive:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -106,5 +122,7 @@ class _NoLive:
         return None
 
 
-def run_watch(bootstrap_servers: str, *, idle_exit_seconds: float | None = None, live: bool = True) -> FlowCounts:
+def run_watch(
+    bootstrap_servers: str, *, idle_exit_seconds: float | None = None, live: bool = True
+) -> FlowCounts:
     return asyncio.run(watch(bootstrap_servers, idle_exit_seconds=idle_exit_seconds, live=live))

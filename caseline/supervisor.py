@@ -57,12 +57,16 @@ def wait_healthy(services: list[ServiceProcess], timeout: float = 60) -> None:
     while pending:
         for service in list(pending):
             if service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited with {service.process.returncode}; see {service.log_file}")
+                raise RuntimeError(
+                    f"{service.name} exited with {service.process.returncode}; see {service.log_file}"
+                )
             if _healthy(service.health_url):
                 pending.remove(service)
         if pending and time.monotonic() > deadline:
             names = ", ".join(s.name for s in pending)
-            raise RuntimeError(f"not healthy after {timeout:.0f}s: {names}; see their logs in {pending[0].log_file.parent}")
+            raise RuntimeError(
+                f"not healthy after {timeout:.0f}s: {names}; see their logs in {pending[0].log_file.parent}"
+            )
         if pending:
             time.sleep(0.2)
 

@@ -22,17 +22,25 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
     services: list[ServiceProcess] = []
     try:
         dsn = settings.database_url or start_postgres(data_dir)
-        console.print(f"PostgreSQL: {'external' if settings.database_url else 'embedded in ' + str(data_dir / 'pg')}")
+        console.print(
+            f"PostgreSQL: {'external' if settings.database_url else 'embedded in ' + str(data_dir / 'pg')}"
+        )
         if settings.kafka_bootstrap_servers:
             bootstrap = settings.kafka_bootstrap_servers
         else:
-            broker = start_broker(settings.broker_host, settings.broker_port, data_dir / "logs" / "broker.log")
+            broker = start_broker(
+                settings.broker_host, settings.broker_port, data_dir / "logs" / "broker.log"
+            )
             bootstrap = broker.bootstrap_servers
-        console.print(f"Kafka protocol: {bootstrap} ({'external' if broker is None else 'embedded Tansu, in memory'})")
+        console.print(
+            f"Kafka protocol: {bootstrap} ({'external' if broker is None else 'embedded Tansu, in memory'})"
+        )
         asyncio.run(ensure_topics(bootstrap, ALL_TOPICS, settings.topic_partitions))
         env = {"DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
         for name in SERVICES:
-            services.append(start_service(name, env, data_dir / "logs", settings.http_host, settings.http_port(name)))
+            services.append(
+                start_service(name, env, data_dir / "logs", settings.http_host, settings.http_port(name))
+            )
         wait_healthy(services)
         for service in services:
             console.print(f"{service.name}: {service.health_url} (log: {service.log_file})")

@@ -58,7 +58,9 @@ def parse_record(headers: Any, value: bytes | None) -> CloudEvent:
     """Read a binary-mode CloudEvent from a Kafka record's headers and value."""
     attrs = {name: _text(raw) for name, raw in (headers or ())}
     if attrs.get("ce_specversion") != SPEC_VERSION:
-        raise InvalidCloudEvent(f"ce_specversion must be {SPEC_VERSION!r}, got {attrs.get('ce_specversion')!r}")
+        raise InvalidCloudEvent(
+            f"ce_specversion must be {SPEC_VERSION!r}, got {attrs.get('ce_specversion')!r}"
+        )
     for required in ("ce_id", "ce_source", "ce_type"):
         if not attrs.get(required):
             raise InvalidCloudEvent(f"missing required header {required}")
@@ -67,7 +69,8 @@ def parse_record(headers: Any, value: bytes | None) -> CloudEvent:
     extensions = {
         name[3:]: text
         for name, text in attrs.items()
-        if name.startswith("ce_") and name[3:] not in {"specversion", "id", "source", "type", "subject", "time"}
+        if name.startswith("ce_")
+        and name[3:] not in {"specversion", "id", "source", "type", "subject", "time"}
     }
     return CloudEvent(
         id=attrs["ce_id"],

@@ -15,6 +15,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from eventcore.cloudevents import CloudEvent, InvalidCloudEvent, parse_record
+from eventcore.database import DbConnection
 from eventcore.deadletters import DeadLetters, Rejection
 from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
@@ -59,7 +60,7 @@ class ServiceStores:
         self.inbox = Inbox(self.schema)
         self.dead_letters = DeadLetters(self.schema)
 
-    def unit_of_work(self, conn: asyncpg.Connection) -> UnitOfWork:
+    def unit_of_work(self, conn: DbConnection) -> UnitOfWork:
         return UnitOfWork(conn=conn, store=self.store, outbox=self.outbox, source=self.source)
 
 
@@ -72,7 +73,10 @@ def decode(record: Any) -> InboundMessage | Rejection:
         event = contract.model_validate_json(cloudevent.data) if contract else None
     except (InvalidCloudEvent, ValidationError, ValueError) as error:
         return Rejection(
-            source=f"kafka:{record.topic}", source_ref=ref, reason=f"{ref}: {error}", payload=record.value or b""
+            source=f"kafka:{record.topic}",
+            source_ref=ref,
+            reason=f"{ref}: {error}",
+            payload=record.value or b"",
         )
     return InboundMessage(record.topic, record.partition, record.offset, cloudevent, event)
 
@@ -94,7 +98,7 @@ async def consume_batch(stores: ServiceStores, records: Sequence[Any], handler: 
 
 
 async def _process(
-    stores: ServiceStores, conn: asyncpg.Connection, messages: Sequence[InboundMessage], handler: Handler
+    stores: ServiceStores, conn: DbConnection, messages: Sequence[InboundMessage], handler: Handler
 ) -> None:
     by_topic: dict[str, list[str]] = {}
     for message in messages:
@@ -117,7 +121,9 @@ async def _process(
     await uow.flush()
 
 
-async def _consume_one_by_one(stores: ServiceStores, messages: Sequence[InboundMessage], handler: Handler) -> None:
+async def _consume_one_by_one(
+    stores: ServiceStores, messages: Sequence[InboundMessage], handler: Handler
+) -> None:
     for message in messages:
         try:
             async with stores.pool.acquire() as conn, conn.transaction():

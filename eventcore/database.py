@@ -7,6 +7,10 @@ import re
 from collections.abc import Sequence
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What handlers receive: a plain connection or one borrowed from a pool; both run the same queries.
+DbConnection = asyncpg.Connection | PoolConnectionProxy
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -37,8 +41,11 @@ CREATE TABLE IF NOT EXISTS {s}.outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON {s}.outbox (position) WHERE published_at IS NULL;
 CREATE TABLE IF NOT EXISTS {s}.relay_progress (
-    topic text PRIMARY KEY,
-    published_count bigint NOT NULL DEFAULT 0
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    last_offset bigint NOT NULL,
+    last_message_id text NOT NULL,
+    PRIMARY KEY (topic, partition)
 );
 CREATE TABLE IF NOT EXISTS {s}.inbox (
     message_id text PRIMARY KEY,

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from eventcore.database import checked_schema
+from eventcore.database import DbConnection, checked_schema
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class DeadLetters:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)
 
-    async def add(self, conn: asyncpg.Connection, rejections: Sequence[Rejection]) -> None:
+    async def add(self, conn: DbConnection, rejections: Sequence[Rejection]) -> None:
         if not rejections:
             return
         await conn.executemany(
@@ -47,18 +47,19 @@ class DeadLetters:
             [(r.source, r.source_ref, r.reason, r.payload, r.details) for r in rejections],
         )
 
-    async def list(self, conn: asyncpg.Connection, *, include_replayed: bool = False) -> list[DeadLetter]:
+    async def list(self, conn: DbConnection, *, include_replayed: bool = False) -> list[DeadLetter]:
         where = "" if include_replayed else "WHERE replayed_at IS NULL"
         rows = await conn.fetch(f"SELECT * FROM {self.schema}.dead_letters {where} ORDER BY id")
         return [_dead_letter(row) for row in rows]
 
-    async def get(self, conn: asyncpg.Connection, dead_letter_id: int) -> DeadLetter | None:
+    async def get(self, conn: DbConnection, dead_letter_id: int) -> DeadLetter | None:
         row = await conn.fetchrow(f"SELECT * FROM {self.schema}.dead_letters WHERE id = $1", dead_letter_id)
         return _dead_letter(row) if row else None
 
-    async def mark_replayed(self, conn: asyncpg.Connection, dead_letter_id: int) -> None:
+    async def mark_replayed(self, conn: DbConnection, dead_letter_id: int) -> None:
         await conn.execute(
-            f"UPDATE {self.schema}.dead_letters SET replayed_at = clock_timestamp() WHERE id = $1", dead_letter_id
+            f"UPDATE {self.schema}.dead_letters SET replayed_at = clock_timestamp() WHERE id = $1",
+            dead_letter_id,
         )
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
-from eventcore.database import checked_schema
+from eventcore.database import DbConnection, checked_schema
 
 
 class Inbox:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)
 
-    async def claim(self, conn: asyncpg.Connection, topic: str, message_ids: Sequence[str]) -> set[str]:
+    async def claim(self, conn: DbConnection, topic: str, message_ids: Sequence[str]) -> set[str]:
         """Record the ids; returns those not seen before. A concurrent claimer of the same id waits for us."""
         if not message_ids:
             return set()
@@ -25,5 +23,5 @@ class Inbox:
         )
         return {row["message_id"] for row in rows}
 
-    async def count(self, conn: asyncpg.Connection) -> int:
+    async def count(self, conn: DbConnection) -> int:
         return int(await conn.fetchval(f"SELECT count(*) FROM {self.schema}.inbox"))

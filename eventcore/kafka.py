@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
 
 from eventcore.logging import get_logger
 
@@ -46,20 +46,47 @@ def new_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     )
 
 
-async def topic_end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[str, int]:
-    """Sum of end offsets per topic (0 for a topic the broker does not have)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+async def message_ids_at(
+    bootstrap_servers: str, positions: Iterable[tuple[str, int, int]], timeout_ms: int = 3000
+) -> dict[tuple[str, int, int], str | None]:
+    """The ce_id of the record at each (topic, partition, offset), or None where the broker has no such record.
+
+    Asking for the record itself, not the end offset, because some Kafka-protocol brokers (Tansu's
+    memory engine) report end offsets per record batch rather than per record.
+    """
+    found: dict[tuple[str, int, int], str | None] = {}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="none"
+    )
     await consumer.start()
     try:
         known = await consumer.topics()
-        totals: dict[str, int] = {}
-        for topic in topics:
-            partitions = consumer.partitions_for_topic(topic) if topic in known else None
-            if not partitions:
-                totals[topic] = 0
-                continue
-            offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-            totals[topic] = sum(offsets.values())
-        return totals
+        wanted = [(t, p, o) for t, p, o in positions if t in known]
+        ends = await consumer.end_offsets([TopicPartition(t, p) for t, p, _ in wanted]) if wanted else {}
+        for topic, partition, offset in positions:
+            tp = TopicPartition(topic, partition)
+            # An empty partition cannot hold it; skip the fetch, which would only time out.
+            has_records = topic in known and ends.get(tp, 0) > 0
+            found[(topic, partition, offset)] = (
+                await _message_id_at(consumer, tp, offset, timeout_ms) if has_records else None
+            )
     finally:
         await consumer.stop()
+    return found
+
+
+async def _message_id_at(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, timeout_ms: int
+) -> str | None:
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    try:
+        batches = await consumer.getmany(tp, timeout_ms=timeout_ms, max_records=1)
+    except OffsetOutOfRangeError:
+        return None
+    for record in batches.get(tp, []):
+        if record.offset == offset:
+            headers = dict(record.headers or ())
+            value = headers.get("ce_id")
+            return value.decode() if isinstance(value, bytes) else None
+    return None

@@ -6,10 +6,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg
-
 from eventcore.cloudevents import headers_for
-from eventcore.database import checked_schema
+from eventcore.database import DbConnection, checked_schema
 from eventcore.store import PendingEvent
 
 
@@ -43,7 +41,7 @@ class Outbox:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)
 
-    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+    async def add(self, conn: DbConnection, messages: Sequence[OutboxMessage]) -> None:
         if not messages:
             return
         await conn.execute(
@@ -59,5 +57,7 @@ class Outbox:
         # Delivered at commit, so the relay wakes only for messages it can see.
         await conn.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
 
-    async def pending_count(self, conn: asyncpg.Connection) -> int:
-        return int(await conn.fetchval(f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL"))
+    async def pending_count(self, conn: DbConnection) -> int:
+        return int(
+            await conn.fetchval(f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL")
+        )

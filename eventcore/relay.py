@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+import json
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from eventcore.database import checked_schema, connect
-from eventcore.kafka import new_producer, topic_end_offsets
+from eventcore.database import DbConnection, checked_schema, connect
+from eventcore.kafka import message_ids_at, new_producer
 from eventcore.logging import get_logger
 from eventcore.outbox import notify_channel
 
@@ -80,7 +80,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def _publish_until_stopped(
-        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, stop: asyncio.Event
+        self, conn: DbConnection, producer: AIOKafkaProducer, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             self._wake.clear()
@@ -89,7 +89,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
 
-    async def publish_pending(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+    async def publish_pending(self, conn: DbConnection, producer: AIOKafkaProducer) -> int:
         """One pass: send a batch, wait for every acknowledgement, then mark the batch published."""
         rows = await conn.fetch(
             f"SELECT position, message_id, topic, message_key, headers, payload FROM {self.schema}.outbox "
@@ -99,32 +99,39 @@ class OutboxRelay:
         if not rows:
             return 0
         acks = [await producer.send(row["topic"], **_record(row)) for row in rows]
-        await asyncio.gather(*acks)
+        metadata = await asyncio.gather(*acks)
         async with conn.transaction():
             await conn.execute(
                 f"UPDATE {self.schema}.outbox SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
                 [row["position"] for row in rows],
             )
-            per_topic = Counter(row["topic"] for row in rows)
             await conn.executemany(
-                f"INSERT INTO {self.schema}.relay_progress (topic, published_count) VALUES ($1, $2) "
-                "ON CONFLICT (topic) DO UPDATE SET published_count = relay_progress.published_count + $2",
-                list(per_topic.items()),
+                f"INSERT INTO {self.schema}.relay_progress (topic, partition, last_offset, last_message_id) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (topic, partition) DO UPDATE SET "
+                "last_offset = EXCLUDED.last_offset, last_message_id = EXCLUDED.last_message_id "
+                "WHERE relay_progress.last_offset < EXCLUDED.last_offset",
+                _last_per_partition(rows, metadata),
             )
         self.published_total += len(rows)
         log.debug("outbox_published", schema=self.schema, count=len(rows))
         return len(rows)
 
-    async def _republish_if_broker_lost_history(self, conn: asyncpg.Connection) -> None:
-        """A broker that holds fewer messages than we published has lost its log (the embedded broker
-        forgets everything on stop). Republish everything retained; consumers' inboxes drop repeats."""
-        progress = {r["topic"]: r["published_count"] for r in await conn.fetch(
-            f"SELECT topic, published_count FROM {self.schema}.relay_progress"
-        )}
+    async def _republish_if_broker_lost_history(self, conn: DbConnection) -> None:
+        """A broker that no longer has the last message we published to a partition has lost its log
+        (the embedded broker forgets everything on stop). Republish that topic's retained messages;
+        consumers' inboxes drop the ones they already processed."""
+        progress = {
+            (r["topic"], r["partition"], r["last_offset"]): r["last_message_id"]
+            for r in await conn.fetch(
+                f"SELECT topic, partition, last_offset, last_message_id FROM {self.schema}.relay_progress"
+            )
+        }
         if not progress:
             return
-        held = await topic_end_offsets(self.bootstrap_servers, progress)
-        lost = sorted(topic for topic, count in progress.items() if held.get(topic, 0) < count)
+        held = await message_ids_at(self.bootstrap_servers, progress)
+        lost = sorted(
+            {position[0] for position, message_id in progress.items() if held.get(position) != message_id}
+        )
         if not lost:
             return
         async with conn.transaction():
@@ -134,13 +141,26 @@ class OutboxRelay:
                 lost,
             )
             await conn.execute(
-                f"UPDATE {self.schema}.relay_progress SET published_count = 0 WHERE topic = ANY($1::text[])", lost
+                f"DELETE FROM {self.schema}.relay_progress WHERE topic = ANY($1::text[])", lost
             )
-        log.warning("broker_lost_history_republishing", schema=self.schema, topics=lost, messages=result.split()[-1])
+        log.warning(
+            "broker_lost_history_republishing", schema=self.schema, topics=lost, messages=result.split()[-1]
+        )
+
+
+def _last_per_partition(rows: list[asyncpg.Record], acks: list[Any]) -> list[tuple[str, int, int, str]]:
+    last: dict[tuple[str, int], tuple[int, str]] = {}
+    for row, ack in zip(rows, acks, strict=True):
+        key = (row["topic"], ack.partition)
+        if key not in last or last[key][0] < ack.offset:
+            last[key] = (ack.offset, str(row["message_id"]))
+    return [
+        (topic, partition, offset, message_id) for (topic, partition), (offset, message_id) in last.items()
+    ]
 
 
 def _record(row: asyncpg.Record) -> dict[str, Any]:
-    headers = row["headers"]
+    headers = row["headers"] if isinstance(row["headers"], dict) else json.loads(row["headers"])
     return {
         "key": row["message_key"].encode(),
         "value": row["payload"].encode(),

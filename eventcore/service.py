@@ -82,7 +82,9 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
 
     app = FastAPI(title=f"Caseline {spec.name}", lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_api_route("/healthz", _healthz(runtime), methods=["GET"], summary="Database and broker connections")
+    app.add_api_route(
+        "/healthz", _healthz(runtime), methods=["GET"], summary="Database and broker connections"
+    )
     for router in spec.routers:
         app.include_router(router)
     return app

@@ -40,7 +40,11 @@ class Settings(BaseSettings):
         return self.kafka_bootstrap_servers or f"{self.broker_host}:{self.broker_port}"
 
     def http_port(self, service: str) -> int:
-        ports = {"intake": self.intake_port, "routing": self.routing_port, "jointmeeting": self.jointmeeting_port}
+        ports = {
+            "intake": self.intake_port,
+            "routing": self.routing_port,
+            "jointmeeting": self.jointmeeting_port,
+        }
         return ports[service]
 
 

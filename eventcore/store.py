@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from eventcore.database import checked_schema
+from eventcore.database import DbConnection, checked_schema
 from schemas.base import DomainEvent, EventMetadata
 
 
@@ -27,6 +27,10 @@ class ConcurrencyError(Exception):
         self.expected_version = expected_version
         where = f"at expected version {expected_version}" if expected_version is not None else ""
         super().__init__(f"concurrent append to stream {stream_id!r} {where}: {detail}".strip())
+
+
+class DuplicateEventError(ValueError):
+    """An event id was appended twice; event ids are unique across the store."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,13 @@ class EventStore:
         self.schema = checked_schema(schema)
 
     async def append(
-        self, conn: asyncpg.Connection, stream_id: str, expected_version: int, events: Sequence[PendingEvent]
+        self, conn: DbConnection, stream_id: str, expected_version: int, events: Sequence[PendingEvent]
     ) -> int:
         """Append to one stream; returns the stream's new version."""
         await self.append_many(conn, [StreamAppend(stream_id, expected_version, events)])
         return expected_version + len(events)
 
-    async def append_many(self, conn: asyncpg.Connection, appends: Sequence[StreamAppend]) -> None:
+    async def append_many(self, conn: DbConnection, appends: Sequence[StreamAppend]) -> None:
         """Append to several streams in one statement; any conflict fails the whole statement."""
         if not appends:
             return
@@ -111,10 +115,14 @@ class EventStore:
             async with conn.transaction():  # a savepoint when nested, so the caller may recover
                 await conn.execute(sql, *_rows(appends))
         except asyncpg.UniqueViolationError as error:
+            if getattr(error, "constraint_name", None) == "events_event_id_unique":
+                raise DuplicateEventError(
+                    f"event already stored: {getattr(error, 'detail', error)}"
+                ) from error
             conflict = _conflicting_stream(error, appends)
             raise ConcurrencyError(conflict.stream_id, conflict.expected_version, str(error)) from error
 
-    async def create_streams(self, conn: asyncpg.Connection, appends: Sequence[StreamAppend]) -> set[str]:
+    async def create_streams(self, conn: DbConnection, appends: Sequence[StreamAppend]) -> set[str]:
         """Start new streams, skipping those that already exist; returns the ids actually created.
 
         Creation is decided by the stream's first event (ON CONFLICT on the version constraint), so
@@ -132,20 +140,20 @@ class EventStore:
         await self.append_many(conn, [a for a in rest if a.events])
         return created
 
-    async def read_stream(self, conn: asyncpg.Connection, stream_id: str) -> list[RecordedEvent]:
+    async def read_stream(self, conn: DbConnection, stream_id: str) -> list[RecordedEvent]:
         rows = await conn.fetch(
             f"SELECT * FROM {self.schema}.events WHERE stream_id = $1 ORDER BY stream_version", stream_id
         )
         return [_recorded(row) for row in rows]
 
-    async def stream_version(self, conn: asyncpg.Connection, stream_id: str) -> int:
+    async def stream_version(self, conn: DbConnection, stream_id: str) -> int:
         version = await conn.fetchval(
             f"SELECT max(stream_version) FROM {self.schema}.events WHERE stream_id = $1", stream_id
         )
         return int(version or 0)
 
     async def read_all(
-        self, conn: asyncpg.Connection, after_position: int = 0, limit: int = 1000
+        self, conn: DbConnection, after_position: int = 0, limit: int = 1000
     ) -> list[RecordedEvent]:
         """Everything in global order (for replays; live readers take messages from the outbox relay)."""
         rows = await conn.fetch(
@@ -155,9 +163,10 @@ class EventStore:
         )
         return [_recorded(row) for row in rows]
 
-    async def read_by_case(self, conn: asyncpg.Connection, case_id: str) -> list[RecordedEvent]:
+    async def read_by_case(self, conn: DbConnection, case_id: str) -> list[RecordedEvent]:
         rows = await conn.fetch(
-            f"SELECT * FROM {self.schema}.events WHERE data->>'case_id' = $1 ORDER BY global_position", case_id
+            f"SELECT * FROM {self.schema}.events WHERE data->>'case_id' = $1 ORDER BY global_position",
+            case_id,
         )
         return [_recorded(row) for row in rows]
 

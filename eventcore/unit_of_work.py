@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
-
+from eventcore.database import DbConnection
 from eventcore.outbox import Outbox, OutboxMessage
 from eventcore.store import EventStore, PendingEvent, StreamAppend
 
@@ -15,7 +14,7 @@ from eventcore.store import EventStore, PendingEvent, StreamAppend
 class UnitOfWork:
     """Appends are buffered and flushed together so a batch costs a few statements, not one per event."""
 
-    conn: asyncpg.Connection
+    conn: DbConnection
     store: EventStore
     outbox: Outbox
     source: str

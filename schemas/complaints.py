@@ -16,16 +16,22 @@ class ComplaintReceived(DomainEvent):
 
     event_type = "ComplaintReceived"
 
-    complaint_id: str = Field(description="Stable id derived from the channel's own key (e.g. hotline order number)")
+    complaint_id: str = Field(
+        description="Stable id derived from the channel's own key (e.g. hotline order number)"
+    )
     channel: Channel
-    source_ref: str = Field(description="The channel's own reference: hotline order_no, petition no, request id")
+    source_ref: str = Field(
+        description="The channel's own reference: hotline order_no, petition no, request id"
+    )
     received_at: datetime = Field(description="When the complainant contacted the channel (with offset)")
     kind: ComplaintKind
     category: Category
     description: str
     address: str
     street_name: str | None = Field(default=None, description="Street as given by the channel, unresolved")
-    compound_name: str | None = Field(default=None, description="Compound as given by the channel, unresolved")
+    compound_name: str | None = Field(
+        default=None, description="Compound as given by the channel, unresolved"
+    )
     compound_code: str | None = Field(default=None, description="Directory code, when intake resolved it")
     street_code: str | None = Field(default=None, description="Directory code, when intake resolved it")
     urgency: Urgency

@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-import asyncpg
-
 from district.directory import Directory
 from eventcore.consumer import ServiceStores
+from eventcore.database import DbConnection
 from eventcore.deadletters import Rejection
 from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
@@ -73,14 +72,16 @@ async def receive_hotline_records(
 
 
 async def _start_complaints(
-    stores: ServiceStores, ctx: IntakeContext, conn: asyncpg.Connection, orders: Sequence[HotlineOrder], actor: str
+    stores: ServiceStores, ctx: IntakeContext, conn: DbConnection, orders: Sequence[HotlineOrder], actor: str
 ) -> int:
     uow = stores.unit_of_work(conn)
     for order in orders:
         complaint = receive_hotline_order(order, ctx.directory, ctx.pseudonym_secret)
         metadata = EventMetadata(correlation_id=complaint.complaint_id, actor=actor, channel=Channel.HOTLINE)
         uow.start_stream(
-            complaint_stream(complaint.complaint_id), [PendingEvent(complaint, metadata)], publish_to=COMPLAINTS
+            complaint_stream(complaint.complaint_id),
+            [PendingEvent(complaint, metadata)],
+            publish_to=COMPLAINTS,
         )
     await uow.flush()
     await PersonalDataStore(stores.schema).remember(

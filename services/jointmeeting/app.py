@@ -14,7 +14,9 @@ SCHEMA = "jointmeeting"
 
 
 def spec() -> ServiceSpec:
-    return ServiceSpec(name=SERVICE, schema=SCHEMA, subscriptions=[Subscription(CASES, handle_case_escalated)])
+    return ServiceSpec(
+        name=SERVICE, schema=SCHEMA, subscriptions=[Subscription(CASES, handle_case_escalated)]
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

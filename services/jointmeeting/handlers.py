@@ -28,7 +28,9 @@ async def handle_case_escalated(uow: UnitOfWork, message: InboundMessage) -> Non
         actor=ACTOR,
     )
     events = open_file(escalation, _escalated_at(message))
-    uow.start_stream(file_stream(escalation.case_id), [PendingEvent(e, metadata) for e in events], publish_to=JOINT_MEETING)
+    uow.start_stream(
+        file_stream(escalation.case_id), [PendingEvent(e, metadata) for e in events], publish_to=JOINT_MEETING
+    )
     log.info("joint_meeting_file_opened", bureaus=[b.value for b in escalation.bureaus])
 
 

@@ -63,5 +63,9 @@ def _reject(record: FileRecord, kind: str, reason: str, order_no: object = None)
         source_ref=f"line {record.line_no}",
         reason=reason,
         payload=record.raw,
-        details={"kind": kind, "line": record.line_no, "order_no": order_no if isinstance(order_no, str) else None},
+        details={
+            "kind": kind,
+            "line": record.line_no,
+            "order_no": order_no if isinstance(order_no, str) else None,
+        },
     )

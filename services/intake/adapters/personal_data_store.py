@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
-from eventcore.database import checked_schema
+from eventcore.database import DbConnection, checked_schema
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {s}.complainants (
@@ -25,7 +23,7 @@ class PersonalDataStore:
         self.schema = checked_schema(schema)
 
     async def remember(
-        self, conn: asyncpg.Connection, people: Sequence[tuple[str, str, str]], seen_at: datetime
+        self, conn: DbConnection, people: Sequence[tuple[str, str, str]], seen_at: datetime
     ) -> None:
         """Upsert (complainant_id, name, phone); the latest name given for a number wins."""
         latest = {pid: (name, phone) for pid, name, phone in people}

@@ -26,7 +26,9 @@ def complaint_stream(complaint_id: str) -> str:
     return f"complaint-{complaint_id}"
 
 
-def receive_hotline_order(order: HotlineOrder, directory: Directory, pseudonym_secret: str) -> ComplaintReceived:
+def receive_hotline_order(
+    order: HotlineOrder, directory: Directory, pseudonym_secret: str
+) -> ComplaintReceived:
     complaint_id = complaint_id_for(Channel.HOTLINE, order.order_no)
     compound = directory.find_compound(order.compound) if order.compound else None
     compound = compound or (directory.find_compound_in_address(order.address) if order.address else None)

@@ -13,15 +13,33 @@ from schemas.reference import Bureau, Category
 ENFORCEMENT_PERIOD = timedelta(days=15)
 
 _ACTIONS: dict[Bureau, tuple[str, str]] = {
-    Bureau.CENTRE: ("Supervise the property company and check its fee filing", "Company's filing checked, findings written"),
-    Bureau.HOUSING_CONSTRUCTION: ("Inspect the structure and order rectification", "Inspection report and order issued"),
-    Bureau.MARKET_SUPERVISION: ("Investigate the charges against the filed price list", "Investigation concluded, refunds or penalty decided"),
+    Bureau.CENTRE: (
+        "Supervise the property company and check its fee filing",
+        "Company's filing checked, findings written",
+    ),
+    Bureau.HOUSING_CONSTRUCTION: (
+        "Inspect the structure and order rectification",
+        "Inspection report and order issued",
+    ),
+    Bureau.MARKET_SUPERVISION: (
+        "Investigate the charges against the filed price list",
+        "Investigation concluded, refunds or penalty decided",
+    ),
     Bureau.JUSTICE: ("Mediate between owners and the company", "Mediation record signed"),
     Bureau.PUBLIC_SECURITY: ("Secure the site and deal with any offence", "Site secured, case record opened"),
     Bureau.ENVIRONMENTAL_PROTECTION: ("Measure and stop the pollution", "Measurement within limits"),
-    Bureau.FIRE_RESCUE: ("Inspect the fire hazard and order its removal", "Hazard removed, re-inspection passed"),
-    Bureau.CITY_APPEARANCE: ("Order and enforce removal of the illegal structure", "Structure removed, photo evidence"),
-    Bureau.STREET_OFFICE: ("Organise the compound's residents and follow up on site", "On-site follow-up recorded"),
+    Bureau.FIRE_RESCUE: (
+        "Inspect the fire hazard and order its removal",
+        "Hazard removed, re-inspection passed",
+    ),
+    Bureau.CITY_APPEARANCE: (
+        "Order and enforce removal of the illegal structure",
+        "Structure removed, photo evidence",
+    ),
+    Bureau.STREET_OFFICE: (
+        "Organise the compound's residents and follow up on site",
+        "On-site follow-up recorded",
+    ),
 }
 
 

@@ -65,7 +65,11 @@ def _unit_for(
         assert community is not None  # the directory validates its references at load
         return RouteToUnit(Level.COMMUNITY, community.code, community.name_zh, rule.id, rule.reason)
     if street is not None:
-        why = rule.reason if level is Level.STREET else f"{rule.reason}; compound unknown, so its street takes it"
+        why = (
+            rule.reason
+            if level is Level.STREET
+            else f"{rule.reason}; compound unknown, so its street takes it"
+        )
         rule_id = rule.id if level is Level.STREET else f"{rule.id}/street-fallback"
         return RouteToUnit(Level.STREET, street.code, street.name_zh, rule_id, why)
     return RouteToUnit(

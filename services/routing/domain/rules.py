@@ -66,10 +66,14 @@ class RoutingRules(BaseModel):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValueError(f"rule ids must be unique, repeated: {repeated}")
-        covered = {c for rule in self.rules if not rule.management and rule.urgency is None for c in rule.categories}
+        covered = {
+            c for rule in self.rules if not rule.management and rule.urgency is None for c in rule.categories
+        }
         uncovered = sorted(c.value for c in Category if c not in covered)
         if uncovered:
-            raise ValueError(f"categories without an unconditional rule (cases would be unroutable): {uncovered}")
+            raise ValueError(
+                f"categories without an unconditional rule (cases would be unroutable): {uncovered}"
+            )
         return self
 
     def first_match(self, category: Category, management: Management | None, urgency: Urgency) -> RoutingRule:

@@ -1,0 +1,61 @@
+"""Real infrastructure for the tests: one embedded PostgreSQL per session, a fresh database per test,
+and a fresh Tansu broker (Kafka protocol, in memory) wherever a test needs one."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from caseline.embedded import EmbeddedBroker, free_port, start_broker, start_postgres
+from eventcore.database import create_pool, migrate
+
+
+@pytest.fixture(scope="session")
+def scratch_dir() -> Iterator[Path]:
+    # Short and under /tmp: PostgreSQL's Unix socket path must stay under ~100 bytes.
+    path = Path(tempfile.mkdtemp(prefix="clt-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(scratch_dir: Path) -> str:
+    return start_postgres(scratch_dir)
+
+
+def _with_database(uri: str, name: str) -> str:
+    base, _, query = uri.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}?{query}"
+
+
+@pytest.fixture
+async def database_url(postgres_uri: str) -> AsyncIterator[str]:
+    """A database of its own for each test, so tests never see each other's events."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_uri)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    yield _with_database(postgres_uri, name)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, max_size=6)
+    await migrate(pool, "svc")
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def broker(scratch_dir: Path) -> Iterator[EmbeddedBroker]:
+    running = start_broker("127.0.0.1", free_port(), scratch_dir / f"broker-{uuid.uuid4().hex[:6]}.log")
+    yield running
+    running.stop()

@@ -1,0 +1,164 @@
+"""The outbox relay against real PostgreSQL and a real Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from pathlib import Path
+
+import asyncpg
+
+from caseline.embedded import EmbeddedBroker, start_broker
+from eventcore.database import DbConnection, connect
+from eventcore.kafka import ensure_topics, new_producer
+from eventcore.outbox import Outbox, OutboxMessage
+from eventcore.relay import OutboxRelay
+from eventcore.store import EventStore, PendingEvent
+from tests.factories import case_opened
+from tests.kafka_reading import read_topic
+
+TOPIC = "caseline.cases.v1"
+STORE, OUTBOX = EventStore("svc"), Outbox("svc")
+
+
+async def _commit_case_events(conn: DbConnection, case_id: str, count: int) -> list[PendingEvent]:
+    events = [case_opened(case_id) for _ in range(count)]
+    version = await STORE.stream_version(conn, f"case-{case_id}")
+    await STORE.append(conn, f"case-{case_id}", version, events)
+    await OUTBOX.add(conn, [OutboxMessage.for_event(e, topic=TOPIC, source="/test") for e in events])
+    return events
+
+
+async def _relay_pass(relay: OutboxRelay, database_url: str) -> int:
+    conn = await connect(database_url)
+    producer = new_producer(relay.bootstrap_servers)
+    await producer.start()
+    try:
+        return await relay.publish_pending(conn, producer)
+    finally:
+        await producer.stop()
+        await conn.close()
+
+
+async def test_relay_publishes_every_committed_event_exactly_once_in_case_order_when_commits_overtake(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 4)
+    relay = OutboxRelay(database_url, "svc", broker.bootstrap_servers)
+    async with pool.acquire() as slow, pool.acquire() as fast:
+        slow_tx = slow.transaction()
+        await slow_tx.start()
+        held_back = await _commit_case_events(
+            slow, "slow", 3
+        )  # takes the lower outbox positions, not committed
+        async with fast.transaction():
+            overtaking = await _commit_case_events(fast, "fast", 3)
+        first_pass = await _relay_pass(relay, database_url)
+        await slow_tx.commit()
+    second_pass = await _relay_pass(relay, database_url)
+    third_pass = await _relay_pass(relay, database_url)
+
+    async with pool.acquire() as conn:
+        positions = dict(await conn.fetch("SELECT message_id::text, position FROM svc.outbox"))
+    # The scenario really is out of order: the late commit holds lower positions than what went out first.
+    assert max(positions[str(e.event_id)] for e in held_back) < min(
+        positions[str(e.event_id)] for e in overtaking
+    )
+    assert (first_pass, second_pass, third_pass) == (3, 3, 0)
+
+    delivered = await read_topic(broker.bootstrap_servers, TOPIC, expect=6)
+    assert sorted(d.event_id for d in delivered) == sorted(str(e.event_id) for e in held_back + overtaking)
+    per_case: dict[str, list[str]] = defaultdict(list)
+    for message in sorted(delivered, key=lambda d: (d.partition, d.offset)):
+        per_case[message.key].append(message.event_id)
+    assert per_case["slow"] == [str(e.event_id) for e in held_back]
+    assert per_case["fast"] == [str(e.event_id) for e in overtaking]
+
+
+async def test_messages_carry_cloudevents_binary_mode_headers_keyed_by_case(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    async with pool.acquire() as conn:
+        [event] = await _commit_case_events(conn, "ce", 1)
+    await _relay_pass(OutboxRelay(database_url, "svc", broker.bootstrap_servers), database_url)
+    [message] = await read_topic(broker.bootstrap_servers, TOPIC, expect=1)
+    assert message.key == "ce"
+    assert message.headers["ce_specversion"] == "1.0"
+    assert message.headers["ce_id"] == str(event.event_id)
+    assert message.headers["ce_type"] == "caseline.CaseOpened.v1"
+    assert message.headers["ce_source"] == "/test"
+    assert message.headers["ce_subject"] == "ce"
+    assert message.headers["content-type"] == "application/json"
+    assert message.headers["ce_correlationid"] == "ce"
+    assert "ce_time" in message.headers
+    assert message.data["case_id"] == "ce" and message.data["category"] == "sanitation"
+
+
+async def test_a_fresh_broker_that_lost_the_log_gets_everything_republished(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker, scratch_dir: Path
+) -> None:
+    host, port = broker.bootstrap_servers.split(":")
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    async with pool.acquire() as conn:
+        events = await _commit_case_events(conn, "lost", 4)
+    stop = asyncio.Event()
+    relay = OutboxRelay(database_url, "svc", broker.bootstrap_servers, idle_seconds=0.1)
+    running = asyncio.create_task(relay.run(stop))
+    await _wait_for(lambda: relay.published_total == 4)
+    stop.set()
+    await running
+
+    broker.stop()  # the in-memory broker forgets everything
+    fresh = start_broker(host, int(port), scratch_dir / "fresh-broker.log")
+    try:
+        await ensure_topics(fresh.bootstrap_servers, [TOPIC], 2)
+        restarted = OutboxRelay(database_url, "svc", fresh.bootstrap_servers, idle_seconds=0.1)
+        stop = asyncio.Event()
+        running = asyncio.create_task(restarted.run(stop))
+        await _wait_for(lambda: restarted.published_total == 4)
+        stop.set()
+        await running
+        delivered = await read_topic(fresh.bootstrap_servers, TOPIC, expect=4)
+    finally:
+        fresh.stop()
+    assert sorted(d.event_id for d in delivered) == sorted(str(e.event_id) for e in events)
+
+
+async def test_a_broker_that_kept_its_log_gets_nothing_twice(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    async with pool.acquire() as conn:
+        await _commit_case_events(conn, "kept", 3)
+    for _ in range(2):  # a restart of the relay against the same broker
+        stop = asyncio.Event()
+        relay = OutboxRelay(database_url, "svc", broker.bootstrap_servers, idle_seconds=0.1)
+        running = asyncio.create_task(relay.run(stop))
+        await asyncio.sleep(1.5)
+        stop.set()
+        await running
+    assert len(await read_topic(broker.bootstrap_servers, TOPIC, expect=3)) == 3
+
+
+async def test_only_one_relay_per_service_publishes_at_a_time(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    stop = asyncio.Event()
+    relays = [OutboxRelay(database_url, "svc", broker.bootstrap_servers, idle_seconds=0.1) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run(stop)) for r in relays]
+    await asyncio.sleep(1.0)
+    leaders = [r.is_leader for r in relays]
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert sorted(leaders) == [False, True]
+
+
+async def _wait_for(condition: object, timeout: float = 15) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,106 @@
+"""Intake → routing → joint meeting as three real processes, on embedded PostgreSQL and Tansu."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from caseline.cli import SAMPLE_HOTLINE
+from caseline.embedded import EmbeddedBroker, start_broker
+from tests.factories import write_hotline_file
+from tests.system import HANDLED, RunningSystem
+
+pytestmark = pytest.mark.e2e
+EXPECTED = json.loads(SAMPLE_HOTLINE.with_suffix(".expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
+    running = RunningSystem(database_url, broker, tmp_path / "logs")
+    yield running
+    running.stop()
+
+
+async def test_sample_hotline_file_is_routed_and_escalated_and_a_second_feed_opens_no_case(
+    system: RunningSystem,
+) -> None:
+    system.start()
+    first = await system.feed(SAMPLE_HOTLINE)
+    assert first.accepted == EXPECTED["unique_valid"]
+    assert first.duplicates == EXPECTED["duplicates"]
+    assert first.rejected_total == EXPECTED["bad_lines"]
+    await system.wait_until(system.handled_cases, first.accepted)
+    escalated = await system.scalar("SELECT count(*) FROM routing.events WHERE event_type = 'CaseEscalated'")
+    assert escalated == EXPECTED["escalated"]
+    files = await system.wait_until(
+        lambda: system.scalar(
+            "SELECT count(*) FROM jointmeeting.events WHERE event_type = 'JointMeetingFileOpened'"
+        ),
+        escalated,
+    )
+    assert files == escalated
+    tasks = await system.scalar(
+        "SELECT count(*) FROM jointmeeting.events WHERE event_type = 'EnforcementTaskAssigned'"
+    )
+    assert tasks >= 2 * escalated  # every cross-department case involves at least two bureaus
+
+    second = await system.feed(SAMPLE_HOTLINE)
+    assert (second.accepted, second.duplicates) == (0, EXPECTED["unique_valid"] + EXPECTED["duplicates"])
+    assert await system.settle(system.handled_cases) == first.accepted
+    assert await system.scalar("SELECT count(*) FROM intake.dead_letters") == 2 * EXPECTED["bad_lines"]
+
+
+async def test_routing_killed_mid_feed_still_handles_every_complaint_exactly_once(
+    system: RunningSystem, tmp_path: Path
+) -> None:
+    orders = write_hotline_file(tmp_path / "big.jsonl", 4000)
+    system.start()
+    first_half = await system.feed(_head(orders, tmp_path / "first.jsonl", 2000), batch_size=250)
+    await system.wait_until(system.handled_cases, 200)
+    system.kill("routing")  # kill -9, mid-stream: batches in flight, offsets not committed
+    second_half = await system.feed(orders, batch_size=250)
+    system.start("routing")
+    accepted = first_half.accepted + second_half.accepted
+    assert accepted == 4000
+    await system.wait_until(system.handled_cases, accepted)
+    assert await system.settle(system.handled_cases) == accepted
+    per_case = await system.scalar(
+        f"SELECT count(*) FROM (SELECT data->>'case_id' FROM routing.events WHERE event_type IN {HANDLED} "
+        "GROUP BY 1 HAVING count(*) <> 1) AS twice"
+    )
+    assert per_case == 0
+    assert (
+        await system.scalar("SELECT count(*) FROM routing.events WHERE event_type = 'CaseOpened'") == accepted
+    )
+
+
+async def test_stop_between_published_and_consumed_then_a_fresh_broker_loses_nothing(
+    system: RunningSystem, tmp_path: Path
+) -> None:
+    system.start("intake")  # routing is down: complaints get published but nobody consumes them
+    fed = await system.feed(SAMPLE_HOTLINE)
+    await system.wait_until(
+        lambda: system.scalar("SELECT count(*) FROM intake.outbox WHERE published_at IS NOT NULL"),
+        fed.accepted,
+    )
+    system.stop()
+    system.broker.stop()  # the in-memory broker forgets every published complaint
+
+    host, port = system.broker.bootstrap_servers.split(":")
+    system.broker = start_broker(host, int(port), tmp_path / "fresh-broker.log")
+    try:
+        system.start()
+        await system.wait_until(system.handled_cases, fed.accepted)
+        assert await system.settle(system.handled_cases) == fed.accepted
+    finally:
+        system.stop()
+        system.broker.stop()
+
+
+def _head(source: Path, target: Path, lines: int) -> Path:
+    with source.open(encoding="utf-8") as reader:
+        target.write_text("".join(line for _, line in zip(range(lines), reader)), encoding="utf-8")
+    return target
