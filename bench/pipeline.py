@@ -16,7 +16,6 @@ import atexit
 import json
 import os
 import platform
-import random
 import shutil
 import sys
 import tempfile
@@ -36,23 +35,12 @@ from rich.table import Table
 
 from caseline.embedded import EmbeddedBroker, free_port, start_broker, start_postgres
 from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
-from district.directory import Directory, load_directory
-from district.sample_hotline import (
-    _LOCATION_QUOTAS,
-    LABEL_SHARE,
-    _caller,
-    _description,
-    _kind,
-    _location,
-    _received_at,
-    _urgency,
-)
+from district.sample_hotline import write_synthetic_orders
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, create_pool, migrate
 from eventcore.kafka import ensure_topics
 from eventcore.logging import configure_logging
 from eventcore.settings import Settings
-from schemas.reference import CATEGORY_LABELS_ZH, Category
 from schemas.topics import ALL_TOPICS
 from services.intake.app import EXTRA_DDL, SCHEMA, SERVICE, intake_context
 from services.intake.handlers import FeedSummary, feed_hotline_file
@@ -74,41 +62,6 @@ console = Console(width=None if sys.stdout.isatty() else 100)
 
 
 # --- 1. the input file ---------------------------------------------------------------------------
-
-
-def _record(
-    rng: random.Random, directory: Directory, index: int, category: Category, mode: str
-) -> dict[str, str]:
-    received_at = _received_at(rng)
-    name, phone = _caller(rng)
-    address, street, compound = _location(rng, directory, category, mode)
-    return {
-        "order_no": f"BENCH-{received_at:%Y%m%d}-{index:07d}",
-        "received_at": received_at.isoformat(),
-        "caller_name": name,
-        "caller_phone": phone,
-        "kind": _kind(rng, category).value,
-        "category": CATEGORY_LABELS_ZH[category] if rng.random() < LABEL_SHARE else category.value,
-        "description": _description(rng, category),
-        "address": address,
-        "street": street,
-        "compound": compound,
-        "urgency": _urgency(rng, category).value,
-    }
-
-
-def write_records(path: Path, count: int, seed: int = SEED) -> None:
-    """N valid, unique hotline records; categories round-robin, locations as in the sample feed."""
-    rng = random.Random(seed)
-    directory = load_directory()
-    categories = list(Category)
-    modes = [mode for mode, _ in _LOCATION_QUOTAS]
-    weights = [quota for _, quota in _LOCATION_QUOTAS]
-    with path.open("w", encoding="utf-8") as out:
-        for index in range(count):
-            mode = rng.choices(modes, weights)[0]
-            record = _record(rng, directory, index, categories[index % len(categories)], mode)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 # --- 2. infrastructure and services --------------------------------------------------------------
@@ -523,7 +476,7 @@ def run(args: argparse.Namespace) -> int:
 def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     input_file = work_dir / "hotline.jsonl"
     with step(f"generating {args.records:,} records"):
-        write_records(input_file, args.records)
+        write_synthetic_orders(input_file, args.records)
     with step("starting PostgreSQL, broker and services"):
         infra = start_infrastructure(work_dir)
     try:

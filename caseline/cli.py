@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from caseline.services import ServiceName
 from eventcore.logging import configure_logging
 from eventcore.settings import Settings, get_settings
 
@@ -52,20 +53,20 @@ def up(
 
 
 @app.command()
-def service(name: Annotated[str, typer.Argument(help="intake | routing | jointmeeting")]) -> None:
+def service(name: Annotated[ServiceName, typer.Argument(help="the service to run")]) -> None:
     """Run one service against the configured infrastructure (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
     import uvicorn
 
     from caseline.services import create_service_app
 
     settings = get_settings()
-    configure_logging(name, json=settings.log_json, level=settings.log_level)
+    configure_logging(name.value, json=settings.log_json, level=settings.log_level)
     if not settings.database_url:
         os.environ["DATABASE_URL"] = database_url(settings)
         get_settings.cache_clear()
         settings = get_settings()
-    application = create_service_app(name, settings)
-    uvicorn.run(application, host=settings.http_host, port=settings.http_port(name), log_level="warning")
+    application = create_service_app(name.value, settings)
+    uvicorn.run(application, host=settings.http_host, port=settings.http_port(name.value), log_level="warning")
 
 
 @feed_app.command("hotline")

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from fastapi import FastAPI
 
 from eventcore.settings import Settings
 
-SERVICE_NAMES = ("intake", "routing", "jointmeeting")
+
+class ServiceName(StrEnum):
+    INTAKE = "intake"
+    ROUTING = "routing"
+    JOINTMEETING = "jointmeeting"
+
+
+SERVICE_NAMES = tuple(name.value for name in ServiceName)
 
 
 def create_service_app(name: str, settings: Settings) -> FastAPI:

@@ -463,6 +463,42 @@ def write(out_dir: Path = SAMPLES_DIR, seed: int = SEED) -> tuple[Path, Path]:
     return feed_path, expected_path
 
 
+def synthetic_order(
+    rng: random.Random, directory: Directory, index: int, category: Category, mode: str, prefix: str = "BENCH"
+) -> dict[str, str]:
+    """One valid work order, its location as messy as in the sample feed."""
+    received_at = _received_at(rng)
+    name, phone = _caller(rng)
+    address, street, compound = _location(rng, directory, category, mode)
+    return {
+        "order_no": f"{prefix}-{received_at:%Y%m%d}-{index:07d}",
+        "received_at": received_at.isoformat(),
+        "caller_name": name,
+        "caller_phone": phone,
+        "kind": _kind(rng, category).value,
+        "category": CATEGORY_LABELS_ZH[category] if rng.random() < LABEL_SHARE else category.value,
+        "description": _description(rng, category),
+        "address": address,
+        "street": street,
+        "compound": compound,
+        "urgency": _urgency(rng, category).value,
+    }
+
+
+def write_synthetic_orders(path: Path, count: int, seed: int = SEED, prefix: str = "BENCH") -> None:
+    """N valid, unique hotline records; categories round-robin, locations as in the sample feed."""
+    rng = random.Random(seed)
+    directory = load_directory()
+    categories = list(Category)
+    modes = [mode for mode, _ in _LOCATION_QUOTAS]
+    weights = [quota for _, quota in _LOCATION_QUOTAS]
+    with path.open("w", encoding="utf-8") as out:
+        for index in range(count):
+            mode = rng.choices(modes, weights)[0]
+            record = synthetic_order(rng, directory, index, categories[index % len(categories)], mode, prefix)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out-dir", type=Path, default=SAMPLES_DIR, help="where to write the two files")

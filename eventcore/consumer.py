@@ -7,7 +7,7 @@ its reason. Infrastructure errors propagate, so the framework rewinds and the ba
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +64,17 @@ class ServiceStores:
         return UnitOfWork(conn=conn, store=self.store, outbox=self.outbox, source=self.source)
 
 
-def decode(record: Any) -> InboundMessage | Rejection:
-    """A Kafka record as a typed message, or the reason it is unusable."""
+def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage | Rejection | None:
+    """A Kafka record as a typed message, the reason it is unusable, or None when its type is not wanted.
+
+    Unwanted types are skipped before their data is parsed: a topic carries many types and most
+    subscribers act on few of them.
+    """
     ref = f"{record.topic}/{record.partition}@{record.offset}"
     try:
         cloudevent = parse_record(record.headers, record.value)
+        if wanted is not None and cloudevent.type not in wanted:
+            return None
         contract = event_class(cloudevent.type)
         event = contract.model_validate_json(cloudevent.data) if contract else None
     except (InvalidCloudEvent, ValidationError, ValueError) as error:
@@ -81,8 +87,11 @@ def decode(record: Any) -> InboundMessage | Rejection:
     return InboundMessage(record.topic, record.partition, record.offset, cloudevent, event)
 
 
-async def consume_batch(stores: ServiceStores, records: Sequence[Any], handler: Handler) -> None:
-    decoded = [decode(record) for record in records]
+async def consume_batch(
+    stores: ServiceStores, records: Sequence[Any], handler: Handler, wanted: Collection[str] | None = None
+) -> None:
+    """Handle a batch of records once each; `wanted` lists the CloudEvents types the handler acts on."""
+    decoded = [decode(record, wanted) for record in records]
     messages = [m for m in decoded if isinstance(m, InboundMessage)]
     rejections = [m for m in decoded if isinstance(m, Rejection)]
     try:

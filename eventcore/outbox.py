@@ -29,7 +29,7 @@ class OutboxMessage:
             headers=headers_for(
                 event_id=pending.event_id, event=pending.event, metadata=pending.metadata, source=source
             ),
-            payload=pending.event.model_dump_json(),
+            payload=pending.data_json,
         )
 
 

@@ -11,7 +11,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
@@ -26,6 +25,7 @@ from eventcore.kafka import ensure_topics
 from eventcore.logging import get_logger
 from eventcore.relay import OutboxRelay
 from eventcore.settings import Settings
+from schemas.base import DomainEvent
 from schemas.topics import ALL_TOPICS
 
 log = get_logger(__name__)
@@ -35,6 +35,11 @@ log = get_logger(__name__)
 class Subscription:
     topic: str
     handler: Handler
+    handles: tuple[type[DomainEvent], ...]
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        return frozenset(event.cloudevent_type() for event in self.handles)
 
 
 @dataclass
@@ -93,10 +98,12 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
 def _subscribe(runtime: ServiceRuntime, subscription: Subscription) -> None:
     settings = runtime.settings
 
-    async def on_batch(body: list[Any], message: KafkaMessage) -> None:
+    wanted = subscription.wanted
+
+    async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         try:
-            await consume_batch(runtime.stores, records, subscription.handler)
+            await consume_batch(runtime.stores, records, subscription.handler, wanted)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("batch_will_be_redelivered", topic=subscription.topic, error=str(error))
             await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
@@ -110,8 +117,14 @@ def _subscribe(runtime: ServiceRuntime, subscription: Subscription) -> None:
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw_records,
         title=f"{runtime.spec.name}:{subscription.topic}",
     )(on_batch)
+
+
+async def _raw_records(message: KafkaMessage) -> None:
+    """The consumer reads CloudEvents from the raw records itself; skip FastStream's JSON decoding."""
+    return
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -40,6 +41,11 @@ class PendingEvent:
     event: DomainEvent
     metadata: EventMetadata
     event_id: UUID = field(default_factory=uuid4)
+
+    @cached_property
+    def data_json(self) -> str:
+        """Serialised once: the same JSON goes into the event store and the outbox."""
+        return self.event.model_dump_json()
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def _rows(appends: Sequence[StreamAppend]) -> list[list[Any]]:
             columns[2].append(pending.event_id)
             columns[3].append(pending.event.event_type)
             columns[4].append(pending.event.schema_version)
-            columns[5].append(pending.event.model_dump_json())
+            columns[5].append(pending.data_json)
             columns[6].append(pending.metadata.model_dump_json())
     return columns
 

@@ -14,6 +14,7 @@ from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import EventMetadata
 from schemas.cases import CaseOpened
+from schemas.reference import Category
 from tests.factories import case_opened
 
 
@@ -80,9 +81,9 @@ async def test_a_message_the_handler_rejects_is_dead_lettered_while_the_rest_of_
     stores = ServiceStores(pool, "svc", "/test")
     records = [
         _record(case_opened("a"), 1),
-        _record(case_opened("b", "fire_hazard"), 2),
+        _record(case_opened("b", Category.FIRE_HAZARD), 2),
         _record(case_opened("c"), 3),
-    ]  # type: ignore[arg-type]
+    ]
     await consume_batch(stores, records, _follow_up)
     assert await _count(pool, "SELECT count(*) FROM svc.events") == 2
     async with pool.acquire() as conn:

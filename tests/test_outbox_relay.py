@@ -59,7 +59,8 @@ async def test_relay_publishes_every_committed_event_exactly_once_in_case_order_
     third_pass = await _relay_pass(relay, database_url)
 
     async with pool.acquire() as conn:
-        positions = dict(await conn.fetch("SELECT message_id::text, position FROM svc.outbox"))
+        rows = await conn.fetch("SELECT message_id::text AS id, position FROM svc.outbox")
+    positions: dict[str, int] = {row["id"]: row["position"] for row in rows}
     # The scenario really is out of order: the late commit holds lower positions than what went out first.
     assert max(positions[str(e.event_id)] for e in held_back) < min(
         positions[str(e.event_id)] for e in overtaking

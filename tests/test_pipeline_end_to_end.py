@@ -10,7 +10,7 @@ import pytest
 
 from caseline.cli import SAMPLE_HOTLINE
 from caseline.embedded import EmbeddedBroker, start_broker
-from tests.factories import write_hotline_file
+from district.sample_hotline import write_synthetic_orders
 from tests.system import HANDLED, RunningSystem
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,8 @@ async def test_sample_hotline_file_is_routed_and_escalated_and_a_second_feed_ope
 async def test_routing_killed_mid_feed_still_handles_every_complaint_exactly_once(
     system: RunningSystem, tmp_path: Path
 ) -> None:
-    orders = write_hotline_file(tmp_path / "big.jsonl", 4000)
+    orders = tmp_path / "big.jsonl"
+    write_synthetic_orders(orders, 4000, prefix="CRASH")
     system.start()
     first_half = await system.feed(_head(orders, tmp_path / "first.jsonl", 2000), batch_size=250)
     await system.wait_until(system.handled_cases, 200)

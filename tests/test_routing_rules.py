@@ -11,6 +11,7 @@ from schemas.reference import Bureau, Category, Level, Management
 from services.routing.domain.routing import (
     CENTRE_TRIAGE_UNIT,
     CaseFacts,
+    Decision,
     EscalateToJointMeeting,
     RouteToUnit,
     decide_route,
@@ -27,7 +28,7 @@ def _compound(management: Management) -> Compound:
 
 def _route(
     category: Category, compound: Compound | None = None, street: str | None = None, urgency: str = "normal"
-):  # type: ignore[no-untyped-def]
+) -> Decision:
     facts = CaseFacts(category.value, urgency, compound.code if compound else None, street)
     return decide_route(facts, RULES, DIRECTORY)
 

@@ -22,7 +22,6 @@ from schemas.topics import COMPLAINTS
 from services.intake.adapters.hotline_file import FileRecord, parse_order, read_json_lines
 from services.intake.adapters.personal_data_store import PersonalDataStore
 from services.intake.domain.complaints import complaint_stream, receive_hotline_order
-from services.intake.domain.personal_data import complainant_id
 
 log = get_logger(__name__)
 
@@ -75,8 +74,10 @@ async def _start_complaints(
     stores: ServiceStores, ctx: IntakeContext, conn: DbConnection, orders: Sequence[HotlineOrder], actor: str
 ) -> int:
     uow = stores.unit_of_work(conn)
+    people: list[tuple[str, str, str]] = []
     for order in orders:
         complaint = receive_hotline_order(order, ctx.directory, ctx.pseudonym_secret)
+        people.append((complaint.complainant_id, order.caller_name, order.caller_phone))
         metadata = EventMetadata(correlation_id=complaint.complaint_id, actor=actor, channel=Channel.HOTLINE)
         uow.start_stream(
             complaint_stream(complaint.complaint_id),
@@ -84,14 +85,7 @@ async def _start_complaints(
             publish_to=COMPLAINTS,
         )
     await uow.flush()
-    await PersonalDataStore(stores.schema).remember(
-        conn,
-        [
-            (complainant_id(o.caller_phone, ctx.pseudonym_secret), o.caller_name, o.caller_phone)
-            for o in orders
-        ],
-        datetime.now(UTC),
-    )
+    await PersonalDataStore(stores.schema).remember(conn, people, datetime.now(UTC))
     return len(uow.created_streams)
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
+from schemas.cases import CaseEscalated
 from schemas.topics import CASES
 from services.jointmeeting.handlers import handle_case_escalated
 
@@ -15,7 +16,9 @@ SCHEMA = "jointmeeting"
 
 def spec() -> ServiceSpec:
     return ServiceSpec(
-        name=SERVICE, schema=SCHEMA, subscriptions=[Subscription(CASES, handle_case_escalated)]
+        name=SERVICE,
+        schema=SCHEMA,
+        subscriptions=[Subscription(CASES, handle_case_escalated, (CaseEscalated,))],
     )
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from district.directory import load_directory
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
+from schemas.complaints import ComplaintReceived
 from schemas.topics import COMPLAINTS
 from services.routing.domain.rules import load_rules
 from services.routing.handlers import RoutingContext, handle_complaint_received
@@ -22,7 +23,9 @@ def spec() -> ServiceSpec:
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
-        subscriptions=[Subscription(COMPLAINTS, partial(handle_complaint_received, ctx))],
+        subscriptions=[
+            Subscription(COMPLAINTS, partial(handle_complaint_received, ctx), (ComplaintReceived,))
+        ],
     )
 
 
