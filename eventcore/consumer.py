@@ -87,11 +87,43 @@ def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage
     return InboundMessage(record.topic, record.partition, record.offset, cloudevent, event)
 
 
+def decode_raw(record: Any) -> InboundMessage:
+    """A record from an outside system that does not speak CloudEvents (a hotline platform, a bureau).
+
+    Its position stands in for the event id, so a redelivery of the same record is recognised by the
+    inbox; the same content published twice is two records, and the handler's own keys dedupe those.
+    """
+    ref = f"{record.topic}/{record.partition}@{record.offset}"
+    key = record.key.decode("utf-8", errors="replace") if isinstance(record.key, bytes) else record.key
+    cloudevent = CloudEvent(
+        id=ref,
+        source=f"kafka:{record.topic}",
+        type=RAW_TYPE,
+        subject=key,
+        time=None,
+        data=record.value or b"",
+        extensions={},
+    )
+    return InboundMessage(record.topic, record.partition, record.offset, cloudevent, None)
+
+
+RAW_TYPE = "raw"
+
+
 async def consume_batch(
-    stores: ServiceStores, records: Sequence[Any], handler: Handler, wanted: Collection[str] | None = None
+    stores: ServiceStores,
+    records: Sequence[Any],
+    handler: Handler,
+    wanted: Collection[str] | None = None,
+    *,
+    raw: bool = False,
 ) -> None:
-    """Handle a batch of records once each; `wanted` lists the CloudEvents types the handler acts on."""
-    decoded = [decode(record, wanted) for record in records]
+    """Handle a batch of records once each.
+
+    `wanted` lists the CloudEvents types the handler acts on; with `raw` the records are not CloudEvents
+    and the handler reads `message.cloudevent.data` itself, raising MessageRejected for what it cannot use.
+    """
+    decoded = [decode_raw(record) if raw else decode(record, wanted) for record in records]
     messages = [m for m in decoded if isinstance(m, InboundMessage)]
     rejections = [m for m in decoded if isinstance(m, Rejection)]
     try:

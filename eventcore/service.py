@@ -33,9 +33,12 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Subscription:
+    """A topic and its handler: CloudEvents of the `handles` types, or, with `raw`, every record as bytes."""
+
     topic: str
     handler: Handler
-    handles: tuple[type[DomainEvent], ...]
+    handles: tuple[type[DomainEvent], ...] = ()
+    raw: bool = False
 
     @property
     def wanted(self) -> frozenset[str]:
@@ -103,7 +106,7 @@ def _subscribe(runtime: ServiceRuntime, subscription: Subscription) -> None:
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         try:
-            await consume_batch(runtime.stores, records, subscription.handler, wanted)
+            await consume_batch(runtime.stores, records, subscription.handler, wanted, raw=subscription.raw)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("batch_will_be_redelivered", topic=subscription.topic, error=str(error))
             await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers

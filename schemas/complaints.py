@@ -38,3 +38,24 @@ class ComplaintReceived(DomainEvent):
     complainant_id: str = Field(description="Pseudonymous, stable per phone number; never the number itself")
     caller_phone_masked: str = Field(description="e.g. 138****0000; the full number stays in intake's store")
     channel_details: dict[str, Any] = Field(default_factory=dict, description="What only this channel has")
+
+
+class ComplaintMerged(DomainEvent):
+    """A further complaint about a problem an open case already covers: its complainant joins that case.
+
+    `case_id` is the existing case the complaint was linked to (the key, so it follows that case's order).
+    """
+
+    event_type = "ComplaintMerged"
+
+    complaint_id: str = Field(description="Id of the merged complaint (as ComplaintReceived would have had)")
+    channel: Channel
+    source_ref: str
+    received_at: datetime
+    category: Category
+    compound_code: str | None
+    complainant_id: str
+    caller_phone_masked: str
+    merge_rule: str = Field(description="The merge rule that matched, so the merge can be explained")
+    merge_reason: str
+    complainant_count: int = Field(ge=2, description="People who have now complained about this case")

@@ -35,3 +35,15 @@ class EnforcementTaskAssigned(DomainEvent):
     action: str
     due_at: datetime = Field(description="Deadline for the bureau to report the task done")
     done_when: str = Field(description="What counts as done")
+
+
+class JointEnforcementCompleted(DomainEvent):
+    """Every task of the file is done and the office verified it on site; routing's case continues."""
+
+    event_type = "JointEnforcementCompleted"
+
+    file_id: str
+    verified_by: str = Field(description="Staff id of the joint-meeting office member who verified on site")
+    verified_at: datetime
+    tasks_done: int
+    summary: str

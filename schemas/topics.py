@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated, CaseOpened, CaseRouted
-from schemas.complaints import ComplaintReceived
-from schemas.jointmeeting import EnforcementTaskAssigned, JointMeetingFileOpened
+from schemas.complaints import ComplaintMerged, ComplaintReceived
+from schemas.jointmeeting import EnforcementTaskAssigned, JointEnforcementCompleted, JointMeetingFileOpened
 
 COMPLAINTS = "caseline.complaints.v1"
 CASES = "caseline.cases.v1"
 JOINT_MEETING = "caseline.jointmeeting.v1"
 
 TOPIC_EVENTS: dict[str, tuple[type[DomainEvent], ...]] = {
-    COMPLAINTS: (ComplaintReceived,),
+    COMPLAINTS: (ComplaintReceived, ComplaintMerged),
     CASES: (CaseOpened, CaseRouted, CaseEscalated),
-    JOINT_MEETING: (JointMeetingFileOpened, EnforcementTaskAssigned),
+    JOINT_MEETING: (JointMeetingFileOpened, EnforcementTaskAssigned, JointEnforcementCompleted),
 }
 
 ALL_TOPICS: tuple[str, ...] = tuple(TOPIC_EVENTS)

@@ -27,6 +27,7 @@ class Record:
     offset: int
     headers: list[tuple[str, bytes]]
     value: bytes | None
+    key: bytes | None = None
 
 
 def _record(pending: PendingEvent, offset: int) -> Record:
@@ -106,3 +107,21 @@ async def test_two_consumers_claiming_the_same_message_at_once_process_it_once(p
 
     first, second = await asyncio.gather(claim(), claim())
     assert sorted([len(first), len(second)]) == [0, 1]
+
+
+async def test_raw_records_from_outside_systems_are_handled_once_and_rejections_kept(pool: asyncpg.Pool) -> None:
+    stores = ServiceStores(pool, "svc", "/test")
+
+    async def take(uow: UnitOfWork, message: InboundMessage) -> None:
+        if not message.cloudevent.data.startswith(b"{"):
+            raise MessageRejected("not a JSON object")
+        uow.start_stream(f"raw-{message.ref}", [case_opened("raw")], publish_to=None)
+
+    records = [Record("raw.v1", 0, 1, [], b'{"a": 1}'), Record("raw.v1", 0, 2, [], b"garbage")]
+    await consume_batch(stores, records, take, raw=True)
+    await consume_batch(stores, records, take, raw=True)  # redelivered
+    assert await _count(pool, "SELECT count(*) FROM svc.events") == 1
+    async with pool.acquire() as conn:
+        [letter] = await stores.dead_letters.list(conn)
+    assert letter.source_ref == "raw.v1/0@2" and "not a JSON object" in letter.reason
+    assert letter.payload == b"garbage"
