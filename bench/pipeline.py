@@ -87,7 +87,7 @@ def make_work_dir() -> Path:
     return work_dir
 
 
-def start_infrastructure(work_dir: Path) -> Infrastructure:
+def start_infrastructure(work_dir: Path, replicas: int = 1) -> Infrastructure:
     dsn = start_postgres(work_dir)
     broker = start_broker(HOST, free_port(HOST), work_dir / "logs" / "broker.log")
     infra = Infrastructure(work_dir, dsn, broker)
@@ -100,10 +100,13 @@ def start_infrastructure(work_dir: Path) -> Infrastructure:
             "CASELINE_HTTP_HOST": HOST,
             "CASELINE_TOPIC_PARTITIONS": str(PARTITIONS),
         }
-        ports = {name: free_port(HOST) for name in SERVICES}
-        env |= {PORT_ENV[name]: str(port) for name, port in ports.items()}
         for name in SERVICES:
-            infra.services.append(start_service(name, env, work_dir / "logs", HOST, ports[name]))
+            for replica in range(1, replicas + 1):
+                port = free_port(HOST)
+                env_for = env | {PORT_ENV.get(name, f"CASELINE_{name.upper()}_PORT"): str(port)}
+                infra.services.append(
+                    start_service(name, env_for, work_dir / "logs", HOST, port, replica=replica)
+                )
         wait_healthy(infra.services)
     except BaseException:
         infra.stop()
@@ -334,7 +337,12 @@ def build_report(
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "parameters": {"records": args.records, "batch_size": args.batch_size, "partitions": PARTITIONS},
+        "parameters": {
+            "records": args.records,
+            "batch_size": args.batch_size,
+            "partitions": PARTITIONS,
+            "replicas": args.replicas,
+        },
         "feed": {
             "accepted": summary.accepted,
             "duplicates": summary.duplicates,
@@ -382,8 +390,8 @@ def print_report(report: dict[str, Any]) -> None:
     rows: list[tuple[str, str]] = [
         ("machine", f"{machine['cpu_count']} CPUs, Python {machine['python']}"),
         (
-            "batch size / partitions",
-            f"{report['parameters']['batch_size']} / {report['parameters']['partitions']}",
+            "batch size / partitions / replicas per service",
+            "{batch_size} / {partitions} / {replicas}".format(**report["parameters"]),
         ),
         (
             "accepted / duplicates / rejected",
@@ -454,6 +462,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for routing (default scales with N)"
     )
+    parser.add_argument("--replicas", type=int, default=1, help="processes per service (default 1)")
     return parser.parse_args(argv)
 
 
@@ -478,7 +487,7 @@ def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     with step(f"generating {args.records:,} records"):
         write_synthetic_orders(input_file, args.records)
     with step("starting PostgreSQL, broker and services"):
-        infra = start_infrastructure(work_dir)
+        infra = start_infrastructure(work_dir, args.replicas)
     try:
         with ResourceSampler(watched_processes(infra)) as sampler:
             with step("feeding intake"):

@@ -10,7 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from caseline.jointmeeting_commands import jointmeeting_app, replay_jointmeeting
+from caseline.report_commands import report_app
+from caseline.routing_commands import replay_routing, routing_app
 from caseline.services import ServiceName
+from caseline.topic_commands import topics_app
 from eventcore.logging import configure_logging
 from eventcore.settings import Settings, get_settings
 
@@ -21,6 +25,14 @@ deadletters_app = typer.Typer(help="Rejected input, kept with its reason.", no_a
 app.add_typer(feed_app, name="feed")
 app.add_typer(case_app, name="case")
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(topics_app, name="topics")
+app.add_typer(report_app, name="report")
+app.add_typer(routing_app, name="routing")
+replay_app = typer.Typer(help="Rebuild a service's read models from its event store.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+replay_app.command("routing")(replay_routing)
+app.add_typer(jointmeeting_app, name="jointmeeting")
+replay_app.command("jointmeeting")(replay_jointmeeting)
 
 console = Console()
 SAMPLE_HOTLINE = Path(__file__).resolve().parent / "samples" / "hotline_sample.jsonl"
@@ -66,21 +78,28 @@ def service(name: Annotated[ServiceName, typer.Argument(help="the service to run
         get_settings.cache_clear()
         settings = get_settings()
     application = create_service_app(name.value, settings)
-    uvicorn.run(application, host=settings.http_host, port=settings.http_port(name.value), log_level="warning")
+    uvicorn.run(
+        application, host=settings.http_host, port=settings.http_port(name.value), log_level="warning"
+    )
 
 
 @feed_app.command("hotline")
 def feed_hotline(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON lines export")
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON lines or CSV export")
     ],
+    check_future: Annotated[
+        bool, typer.Option(help="Refuse complaint times after intake's clock (off for past exports, samples)")
+    ] = True,
 ) -> None:
-    """Send a hotline file through intake: each work order becomes a complaint, once."""
+    """Send a hotline file (JSON lines or CSV, UTF-8 or GB18030) through intake: each work order, once."""
     from caseline.feeding import print_summary, run_feed
 
     settings = get_settings()
     configure_logging("intake", json=settings.log_json, level="WARNING")
-    summary = asyncio.run(run_feed(database_url(settings), settings, file, console))
+    summary = asyncio.run(
+        run_feed(database_url(settings), settings, file, console, check_future=check_future)
+    )
     print_summary(console, file, summary)
 
 
@@ -121,4 +140,23 @@ def deadletters_show(
     settings = get_settings()
     configure_logging("caseline", json=False, level="WARNING")
     if not asyncio.run(show_dead_letter(database_url(settings), service_name, dead_letter_id, console)):
+        raise typer.Exit(1)
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    dead_letter_id: int,
+    payload: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Corrected bytes to send instead of the original"),
+    ] = None,
+) -> None:
+    """Send an intake dead letter (fixed with --payload, or as it was) through intake again."""
+    from caseline.deadletter_commands import replay_dead_letter
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    if not asyncio.run(
+        replay_dead_letter(database_url(settings), settings, dead_letter_id, payload, console)
+    ):
         raise typer.Exit(1)

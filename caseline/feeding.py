@@ -1,9 +1,11 @@
-"""`caseline feed hotline FILE`: intake's file channel, with a progress bar and a summary."""
+"""`caseline feed hotline FILE`: intake's file channel (JSON lines or CSV), with a progress bar and a summary."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -11,15 +13,21 @@ from rich.table import Table
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from eventcore.settings import Settings
+from services.intake.adapters.hotline_file import detect_encoding
 from services.intake.app import EXTRA_DDL, SCHEMA, SERVICE, intake_context
 from services.intake.handlers import FeedSummary, feed_hotline_file
 
 
-async def run_feed(dsn: str, settings: Settings, path: Path, console: Console) -> FeedSummary:
+async def run_feed(
+    dsn: str, settings: Settings, path: Path, console: Console, *, check_future: bool = False
+) -> FeedSummary:
+    """Feed one export. With `check_future`, complaint times after intake's clock (plus tolerance) are refused."""
     pool = await create_pool(dsn, max_size=2)
     try:
-        await migrate(pool, SCHEMA, EXTRA_DDL)
+        await ensure_intake_schema(pool)
         stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SERVICE}")
+        ctx = intake_context(settings)
+        as_of: datetime | None = ctx.latest_acceptable_time() if check_future else None
         total = sum(1 for line in path.open("rb") if line.strip())
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -29,12 +37,27 @@ async def run_feed(dsn: str, settings: Settings, path: Path, console: Console) -
             console=console,
             transient=True,
         ) as progress:
-            task = progress.add_task(f"feeding {path.name}", total=total)
+            task = progress.add_task(f"feeding {path.name} ({detect_encoding(path)})", total=total)
             return await feed_hotline_file(
-                stores, intake_context(settings), path, on_batch=lambda n: progress.advance(task, n)
+                stores, ctx, path, on_batch=lambda n: progress.advance(task, n), as_of=as_of
             )
     finally:
         await pool.close()
+
+
+async def ensure_intake_schema(pool: asyncpg.Pool) -> None:
+    """Migrate only a database that lacks intake's tables: DDL against tables others are writing to can
+    deadlock with them (CREATE INDEX IF NOT EXISTS still takes its lock), e.g. two feeds started at once."""
+    async with pool.acquire() as conn:
+        ready = await conn.fetchval(
+            "SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest($1::text[]) AS t",
+            [
+                f"{SCHEMA}.{table}"
+                for table in ("events", "outbox", "dead_letters", "complainants", "complaints", "cases")
+            ],
+        )
+    if not ready:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
 
 
 def print_summary(console: Console, path: Path, summary: FeedSummary) -> None:
@@ -42,11 +65,17 @@ def print_summary(console: Console, path: Path, summary: FeedSummary) -> None:
     table.add_column("outcome")
     table.add_column("records", justify="right")
     table.add_row("accepted (new complaints)", str(summary.accepted))
+    if summary.merged:
+        table.add_row("  of which merged into open cases", str(summary.merged))
     table.add_row("duplicates (already received)", str(summary.duplicates))
     for kind, count in sorted(summary.rejected.items()):
         table.add_row(f"rejected: {kind}", str(count))
     console.print(table)
     for rejection in summary.rejections[:20]:
-        console.print(f"  [yellow]{rejection.reason}[/yellow]")
+        console.print(f"  {rejection.reason}", style="yellow", markup=False, highlight=False)
+    if len(summary.rejections) > 20:
+        console.print(f"  ... and {len(summary.rejections) - 20} more")
     if summary.rejected_total:
-        console.print("Rejected records are kept: `caseline deadletters list`.")
+        console.print(
+            "Rejected records are kept: `caseline deadletters list`, fix and `caseline deadletters replay`."
+        )

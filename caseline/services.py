@@ -13,6 +13,7 @@ class ServiceName(StrEnum):
     INTAKE = "intake"
     ROUTING = "routing"
     JOINTMEETING = "jointmeeting"
+    SLA = "sla"
 
 
 SERVICE_NAMES = tuple(name.value for name in ServiceName)
@@ -25,6 +26,8 @@ def create_service_app(name: str, settings: Settings) -> FastAPI:
         from services.routing.app import create_app
     elif name == "jointmeeting":
         from services.jointmeeting.app import create_app
+    elif name == "sla":
+        from services.sla.app import create_app
     else:
         raise ValueError(f"unknown service {name!r}: choose one of {', '.join(SERVICE_NAMES)}")
     return create_app(settings)

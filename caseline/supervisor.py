@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("intake", "routing", "jointmeeting")
+SERVICES = ("intake", "routing", "jointmeeting", "sla")
 
 
 @dataclass
@@ -38,9 +38,11 @@ class ServiceProcess:
         self.process.wait(5)
 
 
-def start_service(name: str, env: Mapping[str, str], log_dir: Path, host: str, port: int) -> ServiceProcess:
+def start_service(
+    name: str, env: Mapping[str, str], log_dir: Path, host: str, port: int, *, replica: int = 1
+) -> ServiceProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / f"{name}.log"
+    log_file = log_dir / (f"{name}.log" if replica == 1 else f"{name}-{replica}.log")
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "caseline", "service", name],
@@ -48,7 +50,8 @@ def start_service(name: str, env: Mapping[str, str], log_dir: Path, host: str, p
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return ServiceProcess(name, process, f"http://{host}:{port}/healthz", log_file)
+    label = name if replica == 1 else f"{name}#{replica}"
+    return ServiceProcess(label, process, f"http://{host}:{port}/healthz", log_file)
 
 
 def wait_healthy(services: list[ServiceProcess], timeout: float = 60) -> None:

@@ -21,7 +21,7 @@ from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
 from eventcore.outbox import Outbox
 from eventcore.store import EventStore
-from eventcore.unit_of_work import UnitOfWork
+from eventcore.unit_of_work import Projector, UnitOfWork
 from schemas.base import DomainEvent
 from schemas.topics import event_class
 
@@ -53,6 +53,7 @@ class ServiceStores:
     pool: asyncpg.Pool
     schema: str
     source: str
+    projector: Projector | None = None
 
     def __post_init__(self) -> None:
         self.store = EventStore(self.schema)
@@ -61,7 +62,9 @@ class ServiceStores:
         self.dead_letters = DeadLetters(self.schema)
 
     def unit_of_work(self, conn: DbConnection) -> UnitOfWork:
-        return UnitOfWork(conn=conn, store=self.store, outbox=self.outbox, source=self.source)
+        return UnitOfWork(
+            conn=conn, store=self.store, outbox=self.outbox, source=self.source, projector=self.projector
+        )
 
 
 def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage | Rejection | None:

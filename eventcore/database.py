@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -83,14 +84,43 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyn
 
 
 async def migrate(pool: asyncpg.Pool, schema: str, extra_ddl: Sequence[str] = ()) -> None:
-    """Create the service's schema and tables; an advisory lock keeps concurrent replicas from racing."""
+    """Create the service's schema and tables, once per version of the DDL.
+
+    A schema already at this version is left alone: even `CREATE INDEX IF NOT EXISTS` takes a table lock
+    that waits for running writers, so a replica starting beside busy ones could deadlock with them.
+    An advisory lock keeps concurrent first starts from racing.
+    """
     s = checked_schema(schema)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('caseline.migrate'))")
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-        await conn.execute(CORE_TABLES.format(s=s))
-        for ddl in extra_ddl:
-            await conn.execute(ddl.format(s=s))
+    version = _ddl_version(s, extra_ddl)
+    async with pool.acquire() as conn:
+        if await _is_current(conn, s, version):
+            return
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('caseline.migrate'))")
+            if await _is_current(conn, s, version):
+                return
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+            await conn.execute(CORE_TABLES.format(s=s))
+            for ddl in extra_ddl:
+                await conn.execute(ddl.format(s=s))
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {s}.schema_versions "
+                "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            )
+            await conn.execute(f"INSERT INTO {s}.schema_versions (version) VALUES ($1)", version)
+
+
+def _ddl_version(schema: str, extra_ddl: Sequence[str]) -> str:
+    text = "\n".join([CORE_TABLES, *extra_ddl]).format(s=schema)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+async def _is_current(conn: DbConnection, schema: str, version: str) -> bool:
+    # to_regclass, not a failing SELECT: inside a transaction an error would abort it.
+    if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.schema_versions") is None:
+        return False
+    found = await conn.fetchval(f"SELECT 1 FROM {schema}.schema_versions WHERE version = $1", version)
+    return found is not None
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

@@ -24,13 +24,29 @@ def configure_logging(service: str, *, json: bool | None = None, level: str = "I
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=True,
     )
     # Libraries (aiokafka, uvicorn) log through stdlib; keep them quiet unless something is wrong.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     clear_contextvars()
     bind_contextvars(service=service)
+
+
+class _StderrLogger:
+    """Writes each line to whatever sys.stderr is *now*.
+
+    structlog's PrintLogger keeps the stream it was built with; when a command ran under a captured
+    stream (a test runner, an embedding tool) that stream may be closed by the time the next line comes.
+    """
+
+    def __init__(self, *_: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
 def get_logger(name: str | None = None) -> Any:

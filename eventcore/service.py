@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
@@ -25,6 +26,7 @@ from eventcore.kafka import ensure_topics
 from eventcore.logging import get_logger
 from eventcore.relay import OutboxRelay
 from eventcore.settings import Settings
+from eventcore.unit_of_work import Projector
 from schemas.base import DomainEvent
 from schemas.topics import ALL_TOPICS
 
@@ -53,6 +55,7 @@ class ServiceSpec:
     extra_ddl: Sequence[str] = ()
     routers: Sequence[APIRouter] = ()
     on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    projector: Projector | None = None  # keeps the service's read model in step with its appends
 
 
 @dataclass
@@ -65,11 +68,23 @@ class ServiceRuntime:
     pool: asyncpg.Pool | None = None
     relay: OutboxRelay | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    subscribers: list[Any] = field(default_factory=list)
+
+    def assigned_partitions(self) -> dict[str, list[int]]:
+        """Which partitions this replica consumes now (they move between replicas on rebalance)."""
+        assigned: dict[str, list[int]] = {}
+        for subscriber in self.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            for tp in consumer.assignment() if consumer is not None else ():
+                assigned.setdefault(tp.topic, []).append(tp.partition)
+        return {topic: sorted(parts) for topic, parts in sorted(assigned.items())}
 
     @property
     def stores(self) -> ServiceStores:
         assert self.pool is not None, "service not started"
-        return ServiceStores(self.pool, self.spec.schema, source=f"/caseline/{self.spec.name}")
+        return ServiceStores(
+            self.pool, self.spec.schema, source=f"/caseline/{self.spec.name}", projector=self.spec.projector
+        )
 
 
 def group_id(service: str) -> str:
@@ -80,8 +95,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     bootstrap = settings.bootstrap_servers()
     broker = KafkaBroker(bootstrap, logger=get_logger("faststream"), log_level=logging.DEBUG)
     runtime = ServiceRuntime(spec=spec, settings=settings, broker=broker)
-    for subscription in spec.subscriptions:
-        _subscribe(runtime, subscription)
+    if spec.subscriptions:
+        _subscribe(runtime, spec.subscriptions)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -93,36 +108,57 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     app.add_api_route(
         "/healthz", _healthz(runtime), methods=["GET"], summary="Database and broker connections"
     )
+    app.add_api_route(
+        "/livez", _livez, methods=["GET"], summary="The process answers (liveness, no dependencies)"
+    )
     for router in spec.routers:
         app.include_router(router)
     return app
 
 
-def _subscribe(runtime: ServiceRuntime, subscription: Subscription) -> None:
-    settings = runtime.settings
+def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -> None:
+    """One consumer for all of a service's topics.
 
-    wanted = subscription.wanted
+    One group member per replica, not one per topic: every member that joins makes the group rebalance,
+    and several members per process made start-up wait for a rebalance each.
+    """
+    by_topic = {subscription.topic: subscription for subscription in subscriptions}
+    if len(by_topic) != len(subscriptions):
+        raise ValueError(f"{runtime.spec.name}: one subscription per topic")
 
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
-        try:
-            await consume_batch(runtime.stores, records, subscription.handler, wanted, raw=subscription.raw)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("batch_will_be_redelivered", topic=subscription.topic, error=str(error))
-            await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
-            raise
+        for topic, of_topic in _by_topic(records).items():
+            subscription = by_topic[topic]
+            try:
+                await consume_batch(
+                    runtime.stores, of_topic, subscription.handler, subscription.wanted, raw=subscription.raw
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("batch_will_be_redelivered", topic=topic, error=str(error))
+                await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
+                raise
 
-    runtime.broker.subscriber(
-        subscription.topic,
+    subscriber = runtime.broker.subscriber(
+        *by_topic,
         group_id=group_id(runtime.spec.name),
         batch=True,
-        max_records=settings.consumer_batch_size,
+        max_records=runtime.settings.consumer_batch_size,
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_records,
-        title=f"{runtime.spec.name}:{subscription.topic}",
-    )(on_batch)
+        title=f"{runtime.spec.name}:{','.join(by_topic)}",
+    )
+    subscriber(on_batch)
+    runtime.subscribers.append(subscriber)
+
+
+def _by_topic(records: Sequence[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for record in records:
+        grouped.setdefault(record.topic, []).append(record)
+    return grouped
 
 
 async def _raw_records(message: KafkaMessage) -> None:
@@ -160,6 +196,12 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
         log.info("service_stopped")
 
 
+async def _livez() -> dict[str, str]:
+    # Liveness must not depend on PostgreSQL or Kafka: an outage there should stop traffic
+    # (readiness, /healthz), not restart every replica.
+    return {"status": "alive"}
+
+
 def _healthz(runtime: ServiceRuntime) -> Callable[[], Awaitable[JSONResponse]]:
     async def healthz() -> JSONResponse:
         database = await _database_ok(runtime)
@@ -173,6 +215,7 @@ def _healthz(runtime: ServiceRuntime) -> Callable[[], Awaitable[JSONResponse]]:
             "broker": "up" if broker else "down",
             "relay": "leader" if relay_leader else "standby",
             "published": runtime.relay.published_total if runtime.relay else 0,
+            "partitions": runtime.assigned_partitions(),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

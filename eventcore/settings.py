@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     intake_port: int = 8001
     routing_port: int = 8002
     jointmeeting_port: int = 8003
+    sla_port: int = 8004
     topic_partitions: int = 8
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     log_level: str = "INFO"
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
             "intake": self.intake_port,
             "routing": self.routing_port,
             "jointmeeting": self.jointmeeting_port,
+            "sla": self.sla_port,
         }
         return ports[service]
 

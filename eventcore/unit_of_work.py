@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from eventcore.database import DbConnection
 from eventcore.outbox import Outbox, OutboxMessage
 from eventcore.store import EventStore, PendingEvent, StreamAppend
+
+# Updates a service's read model from what a flush actually wrote, inside the same transaction.
+Projector = Callable[[DbConnection, Sequence[StreamAppend]], Awaitable[None]]
 
 
 @dataclass
@@ -22,6 +25,7 @@ class UnitOfWork:
     _appends: list[tuple[StreamAppend, str | None]] = field(default_factory=list)
     created_streams: set[str] = field(default_factory=set)
     _starting: set[str] = field(default_factory=set)
+    projector: Projector | None = None
 
     def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
         """Start a new stream unless it exists already (idempotent creation).
@@ -48,6 +52,8 @@ class UnitOfWork:
         await self.store.append_many(self.conn, [a for a, _ in appends])
         written = [(a, t) for a, t in starts if a.stream_id in created] + appends
         await self.outbox.add(self.conn, self._messages(written))
+        if self.projector is not None and written:
+            await self.projector(self.conn, [a for a, _ in written])
 
     def _messages(self, written: Sequence[tuple[StreamAppend, str | None]]) -> list[OutboxMessage]:
         return [

@@ -46,6 +46,7 @@ class CaseRouted(DomainEvent):
     rule_id: str = Field(description="The routing rule that decided, so the routing can be explained")
     rules_version: str
     reason: str
+    due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
 
 
 class EscalationTrigger(StrEnum):
@@ -71,3 +72,104 @@ class CaseEscalated(DomainEvent):
     rule_id: str
     rules_version: str
     reason: str
+    due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
+
+
+# The case lifecycle after routing: accepted → in progress → resolved → called back → closed (or reopened).
+
+
+class CaseAccepted(DomainEvent):
+    """The unit the case was routed to took it on."""
+
+    event_type = "CaseAccepted"
+
+    unit_code: str
+
+
+class CaseProgressNoted(DomainEvent):
+    """The handling unit recorded progress; photos are references to a store, never the bytes."""
+
+    event_type = "CaseProgressNoted"
+
+    unit_code: str
+    note: str
+    photo_refs: list[str] = Field(default_factory=list)
+
+
+class ResolvedBy(StrEnum):
+    UNIT = "unit"
+    JOINT_MEETING = "joint_meeting"
+
+
+class CaseResolved(DomainEvent):
+    """The problem was dealt with; the complainant is called back next."""
+
+    event_type = "CaseResolved"
+
+    resolved_by: ResolvedBy
+    unit_code: str | None = Field(description="The unit that resolved it; None when the joint meeting did")
+    resolution: str = Field(description="How the problem was resolved")
+    joint_meeting_file_id: str | None = None
+
+
+class CallbackOutcome(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+
+
+class CaseCalledBack(DomainEvent):
+    """Callback staff asked the complainant about the resolution (回访)."""
+
+    event_type = "CaseCalledBack"
+
+    outcome: CallbackOutcome
+    note: str = ""
+
+
+class CaseClosed(DomainEvent):
+    """The case is finished. Closed iff the latest of CaseClosed/CaseReopened is CaseClosed."""
+
+    event_type = "CaseClosed"
+
+    outcome: CallbackOutcome
+    reopen_count: int = Field(ge=0, description="How often the case had been reopened before closing")
+
+
+class ReopenReason(StrEnum):
+    DISSATISFIED = "dissatisfied"
+    REPEAT_COMPLAINT = "repeat_complaint"
+
+
+class CaseReopened(DomainEvent):
+    """The complainant was dissatisfied or complained again; the case goes back to its last handler."""
+
+    event_type = "CaseReopened"
+
+    reason: ReopenReason
+    reopen_count: int = Field(ge=1, description="How often the case has now been reopened")
+    unit_code: str | None = Field(description="The unit the case goes back to; None: the joint meeting")
+    detail: str = ""
+    due_at: datetime | None = Field(default=None, description="The new resolution deadline")
+
+
+class CaseReturned(DomainEvent):
+    """A unit sent the case back as not its responsibility (退单); a re-routing or escalation follows."""
+
+    event_type = "CaseReturned"
+
+    unit_code: str
+    level: Level
+    reason: str = Field(min_length=1)
+    return_count: int = Field(ge=1, description="How often the case has now been returned")
+
+
+class CoComplainantAdded(DomainEvent):
+    """A further complaint about the same problem was merged into the case (intake's ComplaintMerged)."""
+
+    event_type = "CoComplainantAdded"
+
+    complaint_id: str
+    channel: Channel
+    complainant_id: str = Field(description="Pseudonymous id, never the phone number")
+    complainant_count: int = Field(ge=2)

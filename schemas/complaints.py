@@ -38,6 +38,19 @@ class ComplaintReceived(DomainEvent):
     complainant_id: str = Field(description="Pseudonymous, stable per phone number; never the number itself")
     caller_phone_masked: str = Field(description="e.g. 138****0000; the full number stays in intake's store")
     channel_details: dict[str, Any] = Field(default_factory=dict, description="What only this channel has")
+    compound_resolution: str | None = Field(
+        default=None,
+        description="How the compound was found: compound_field, compound_alias, address_name, address_alias, "
+        "street_only (no compound, street known) or manual_triage (neither: the centre must place it)",
+    )
+    compound_confidence: float | None = Field(
+        default=None, ge=0, le=1, description="How sure intake is of compound_code (1.0 exact field match)"
+    )
+    needs_triage: bool = Field(default=False, description="No compound and no street: the centre places it")
+    original: dict[str, Any] | None = Field(
+        default=None,
+        description="The channel's record for audit, personal fields masked; the full bytes stay in intake",
+    )
 
 
 class ComplaintMerged(DomainEvent):

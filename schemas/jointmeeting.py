@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import DomainEvent
+from schemas.bureau import EvidenceRef, ReportKind
+from schemas.cases import EscalationTrigger
 from schemas.reference import Bureau, Category
 
 
@@ -21,6 +23,7 @@ class JointMeetingFileOpened(DomainEvent):
     street_code: str | None
     lead_bureau: Bureau
     member_bureaus: list[Bureau]
+    trigger: EscalationTrigger | None = Field(default=None, description="Why routing escalated the case")
 
 
 class EnforcementTaskAssigned(DomainEvent):
@@ -35,6 +38,7 @@ class EnforcementTaskAssigned(DomainEvent):
     action: str
     due_at: datetime = Field(description="Deadline for the bureau to report the task done")
     done_when: str = Field(description="What counts as done")
+    meeting_id: str | None = Field(default=None, description="The meeting that decided it; None: on opening")
 
 
 class JointEnforcementCompleted(DomainEvent):
@@ -47,3 +51,162 @@ class JointEnforcementCompleted(DomainEvent):
     verified_at: datetime
     tasks_done: int
     summary: str
+
+
+class CaseAddedToFile(DomainEvent):
+    """A further escalated case about the same compound and problem joined an open file (one meeting)."""
+
+    event_type = "CaseAddedToFile"
+
+    file_id: str
+    category: Category
+    compound_code: str | None
+    primary_case_id: str = Field(description="The case the file was opened for; file events are keyed by it")
+
+
+class JointMeetingScheduled(DomainEvent):
+    event_type = "JointMeetingScheduled"
+
+    file_id: str
+    meeting_id: str
+    scheduled_for: datetime
+    place: str = ""
+
+
+class MeetingDecision(BaseModel):
+    """One decision of a meeting: an enforcement task for one bureau."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_id: str
+    bureau: Bureau
+    action: str
+    due_at: datetime
+    done_when: str
+    confirms_existing: bool = Field(description="True when the meeting confirmed a task already assigned")
+
+
+class JointMeetingHeld(DomainEvent):
+    event_type = "JointMeetingHeld"
+
+    file_id: str
+    meeting_id: str
+    held_at: datetime
+    attendees: list[Bureau]
+    decisions: list[MeetingDecision]
+    minutes: str = ""
+
+
+class EnforcementTaskConfirmed(DomainEvent):
+    """A meeting confirmed (possibly revised) the terms of a task assigned before it."""
+
+    event_type = "EnforcementTaskConfirmed"
+
+    file_id: str
+    task_id: str
+    meeting_id: str
+    bureau: Bureau
+    action: str
+    due_at: datetime
+    done_when: str
+
+
+class EnforcementTaskReassigned(DomainEvent):
+    """The task moved to another bureau; the new bureau gets it as a new task (`new_task_id`)."""
+
+    event_type = "EnforcementTaskReassigned"
+
+    file_id: str
+    task_id: str
+    from_bureau: Bureau
+    to_bureau: Bureau
+    new_task_id: str
+    reason: str
+
+
+class EnforcementTaskExtended(DomainEvent):
+    event_type = "EnforcementTaskExtended"
+
+    file_id: str
+    task_id: str
+    bureau: Bureau
+    previous_due_at: datetime
+    due_at: datetime
+    reason: str
+
+
+class EnforcementTaskCancelled(DomainEvent):
+    event_type = "EnforcementTaskCancelled"
+
+    file_id: str
+    task_id: str
+    bureau: Bureau
+    reason: str
+
+
+class EnforcementTaskReported(DomainEvent):
+    """A bureau reported on its task (over HTTP or its reports topic: the same fact either way)."""
+
+    event_type = "EnforcementTaskReported"
+
+    file_id: str
+    task_id: str
+    bureau: Bureau
+    report_id: str
+    kind: ReportKind
+    note: str = ""
+    evidence: list[EvidenceRef] = Field(default_factory=list)
+    reason: str = ""
+    reported_at: datetime
+    via: str = Field(description="http or topic")
+
+
+class EnforcementTaskUnableAnswered(DomainEvent):
+    """The office answered a bureau's 'unable' report; the task is the bureau's to act on again."""
+
+    event_type = "EnforcementTaskUnableAnswered"
+
+    file_id: str
+    task_id: str
+    bureau: Bureau
+    answer: str
+
+
+class EnforcementTaskOverdue(DomainEvent):
+    """The task passed its deadline undone; recorded once per deadline (an extension can make it due again)."""
+
+    event_type = "EnforcementTaskOverdue"
+
+    file_id: str
+    task_id: str
+    bureau: Bureau
+    due_at: datetime
+    detected_at: datetime
+
+
+class FileReferredToMeeting(DomainEvent):
+    """Tasks are failing (unable or overdue): the file goes on the next meeting's agenda."""
+
+    event_type = "FileReferredToMeeting"
+
+    file_id: str
+    reason: str
+    task_ids: list[str]
+
+
+JOINT_MEETING_EVENTS: tuple[type[DomainEvent], ...] = (
+    JointMeetingFileOpened,
+    EnforcementTaskAssigned,
+    JointEnforcementCompleted,
+    CaseAddedToFile,
+    JointMeetingScheduled,
+    JointMeetingHeld,
+    EnforcementTaskConfirmed,
+    EnforcementTaskReassigned,
+    EnforcementTaskExtended,
+    EnforcementTaskCancelled,
+    EnforcementTaskReported,
+    EnforcementTaskUnableAnswered,
+    EnforcementTaskOverdue,
+    FileReferredToMeeting,
+)

@@ -3,18 +3,52 @@
 from __future__ import annotations
 
 from schemas.base import DomainEvent
-from schemas.cases import CaseEscalated, CaseOpened, CaseRouted
+from schemas.bureau import BUREAU_REPORTS, BureauTaskNotice, bureau_tasks_topic
+from schemas.cases import (
+    CaseAccepted,
+    CaseCalledBack,
+    CaseClosed,
+    CaseEscalated,
+    CaseOpened,
+    CaseProgressNoted,
+    CaseReopened,
+    CaseResolved,
+    CaseReturned,
+    CaseRouted,
+    CoComplainantAdded,
+)
 from schemas.complaints import ComplaintMerged, ComplaintReceived
-from schemas.jointmeeting import EnforcementTaskAssigned, JointEnforcementCompleted, JointMeetingFileOpened
+from schemas.jointmeeting import JOINT_MEETING_EVENTS
+from schemas.reference import Bureau
+from schemas.sla import SLA_EVENTS
 
 COMPLAINTS = "caseline.complaints.v1"
 CASES = "caseline.cases.v1"
 JOINT_MEETING = "caseline.jointmeeting.v1"
+HOTLINE_RAW = "caseline.hotline.raw.v1"  # JSON work orders a hotline platform publishes (not CloudEvents)
+SLA = "caseline.sla.v1"  # the SLA watch: clock facts, SlaAtRisk, SlaBreached
 
 TOPIC_EVENTS: dict[str, tuple[type[DomainEvent], ...]] = {
     COMPLAINTS: (ComplaintReceived, ComplaintMerged),
-    CASES: (CaseOpened, CaseRouted, CaseEscalated),
-    JOINT_MEETING: (JointMeetingFileOpened, EnforcementTaskAssigned, JointEnforcementCompleted),
+    CASES: (
+        CaseOpened,
+        CaseRouted,
+        CaseEscalated,
+        CaseAccepted,
+        CaseProgressNoted,
+        CaseResolved,
+        CaseCalledBack,
+        CaseClosed,
+        CaseReopened,
+        CaseReturned,
+        CoComplainantAdded,
+    ),
+    JOINT_MEETING: JOINT_MEETING_EVENTS,
+    # One topic per bureau, so broker ACLs can keep each bureau to its own tasks (docs/bureau-integration.md).
+    **{bureau_tasks_topic(bureau): (BureauTaskNotice,) for bureau in Bureau},
+    BUREAU_REPORTS: (),  # plain JSON BureauReport records from bureau systems, not CloudEvents
+    HOTLINE_RAW: (),  # plain JSON HotlineOrder records (schemas/hotline.py), consumed by intake
+    SLA: SLA_EVENTS,
 }
 
 ALL_TOPICS: tuple[str, ...] = tuple(TOPIC_EVENTS)

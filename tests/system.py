@@ -7,8 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 
 from caseline.embedded import EmbeddedBroker, free_port
 from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
@@ -30,18 +32,28 @@ class RunningSystem:
     ports: dict[str, int] = field(default_factory=dict)
 
     def start(self, *names: str) -> None:
+        """Start services by name; `routing#2` is a second replica of routing."""
         started = []
-        for name in names or SERVICES:
-            self.ports.setdefault(name, free_port())
+        for replica in names or SERVICES:
+            name, _, number = replica.partition("#")
+            self.ports.setdefault(replica, free_port())
             env = {
                 "DATABASE_URL": self.database_url,
                 "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-                f"CASELINE_{name.upper()}_PORT": str(self.ports[name]),
+                f"CASELINE_{name.upper()}_PORT": str(self.ports[replica]),
                 "CASELINE_LOG_JSON": "true",
             }
-            self.processes[name] = start_service(name, env, self.log_dir, "127.0.0.1", self.ports[name])
-            started.append(self.processes[name])
+            process = start_service(
+                name, env, self.log_dir, "127.0.0.1", self.ports[replica], replica=int(number or 1)
+            )
+            self.processes[replica] = process
+            started.append(process)
         wait_healthy(started)
+
+    def health(self, replica: str) -> dict[str, Any]:
+        answer = httpx.get(self.processes[replica].health_url, timeout=5)
+        body: dict[str, Any] = answer.json()
+        return body
 
     def kill(self, name: str) -> None:
         self.processes.pop(name).kill()

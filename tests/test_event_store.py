@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from eventcore.database import DbConnection
+from eventcore.database import DbConnection, migrate
 from eventcore.store import ConcurrencyError, DuplicateEventError, EventStore, StreamAppend
 from tests.factories import case_opened
 
@@ -117,3 +117,17 @@ async def test_the_same_event_id_twice_is_a_duplicate_not_a_concurrency_conflict
         await STORE.append(conn, "case-d", 0, [event])
         with pytest.raises(DuplicateEventError):
             await STORE.append(conn, "case-d2", 0, [event])
+
+
+async def test_migrating_a_current_schema_takes_no_table_lock_so_it_never_waits_for_writers(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as writer:
+        busy = writer.transaction()
+        await busy.start()
+        await STORE.append(writer, "case-busy", 0, [case_opened("busy")])  # holds a lock on svc.events
+        # A second replica starting now must not queue behind the writer (and deadlock with it).
+        await asyncio.wait_for(migrate(pool, "svc"), timeout=2)
+        await busy.commit()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM svc.schema_versions") == 1

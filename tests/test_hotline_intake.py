@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
-from district.directory import load_directory
+from district.directory import Directory, load_directory
 from eventcore.deadletters import Rejection
+from schemas.complaints import ComplaintReceived
 from schemas.hotline import HotlineOrder
 from schemas.reference import Category, Channel
 from services.intake.adapters.hotline_file import FileRecord, parse_order
-from services.intake.domain.complaints import case_id_for, receive_hotline_order
+from services.intake.domain.addresses import resolve_location
+from services.intake.domain.channels import from_hotline_order
+from services.intake.domain.complaints import case_id_for, received_complaint
 from services.intake.domain.personal_data import complainant_id, mask_phone
 
 VALID = {
@@ -27,6 +30,14 @@ VALID = {
 }
 
 
+def receive_hotline_order(order: HotlineOrder, directory: Directory, secret: str) -> ComplaintReceived:
+    submission = from_hotline_order(order, actor="test", raw=b"", original=order.model_dump(mode="json"))
+    location = resolve_location(
+        directory, compound_text=order.compound, street_text=order.street, address=order.address
+    )
+    return received_complaint(submission, location, secret)
+
+
 def _parse(line: bytes, line_no: int = 7) -> HotlineOrder | Rejection:
     return parse_order(FileRecord("hotline-file:test.jsonl", line_no, line))
 
@@ -37,7 +48,7 @@ def test_a_chinese_category_label_is_accepted_as_the_category() -> None:
 
 
 def test_invalid_json_is_rejected_naming_the_line_and_column_and_keeping_the_bytes() -> None:
-    raw = b'{"order_no": "x", "received_at": '
+    raw = b'{"order_no": "x",, "received_at": 1}'
     rejection = _parse(raw, line_no=42)
     assert isinstance(rejection, Rejection)
     assert rejection.reason.startswith("line 42: invalid JSON at column")
@@ -59,12 +70,15 @@ def test_a_time_without_offset_is_refused_because_it_is_ambiguous() -> None:
 def test_a_missing_order_number_is_refused() -> None:
     record = {k: v for k, v in VALID.items() if k != "order_no"}
     rejection = _parse(json.dumps(record).encode())
-    assert isinstance(rejection, Rejection) and "field 'order_no': Field required" in rejection.reason
+    assert (
+        isinstance(rejection, Rejection) and "field 'order_no' (工单编号): Field required" in rejection.reason
+    )
 
 
 def test_a_record_that_is_not_utf8_is_refused_with_the_byte_position() -> None:
     rejection = _parse(json.dumps(VALID, ensure_ascii=False).encode("gb18030"))
     assert isinstance(rejection, Rejection) and "not UTF-8" in rejection.reason
+    assert rejection.details["kind"] == "encoding"
 
 
 def test_the_complaint_carries_a_masked_phone_and_a_pseudonym_never_the_name_or_number() -> None:
@@ -72,6 +86,7 @@ def test_the_complaint_carries_a_masked_phone_and_a_pseudonym_never_the_name_or_
     complaint = receive_hotline_order(order, load_directory(), "secret")
     published = complaint.model_dump_json()
     assert "13812345678" not in published and "王小明" not in published
+    assert complaint.original is not None and complaint.original["caller_phone"] == "138****5678"
     assert complaint.caller_phone_masked == "138****5678"
     assert complaint.complainant_id == complainant_id("+86 138-1234-5678", "secret")
     assert complaint.channel is Channel.HOTLINE

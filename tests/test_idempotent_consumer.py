@@ -109,7 +109,9 @@ async def test_two_consumers_claiming_the_same_message_at_once_process_it_once(p
     assert sorted([len(first), len(second)]) == [0, 1]
 
 
-async def test_raw_records_from_outside_systems_are_handled_once_and_rejections_kept(pool: asyncpg.Pool) -> None:
+async def test_raw_records_from_outside_systems_are_handled_once_and_rejections_kept(
+    pool: asyncpg.Pool,
+) -> None:
     stores = ServiceStores(pool, "svc", "/test")
 
     async def take(uow: UnitOfWork, message: InboundMessage) -> None:

@@ -126,3 +126,67 @@ def test_a_rules_file_leaving_a_category_unroutable_is_refused(tmp_path: Path) -
     )
     with pytest.raises(RulesError, match="fire_hazard"):
         load_rules(partial)
+
+
+# Where each category goes, for a compound of each management type: (level or joint-meeting lead, rule id).
+EXPECTED_FAMILIES: dict[tuple[Category, Management], tuple[str, str]] = {
+    **{
+        (c, m): ("community", "community-daily")
+        for c in (Category.SANITATION, Category.COMMON_AREA_REPAIR, Category.NOISE_POLLUTION)
+        for m in Management
+    },
+    **{
+        (c, m): ("community", "community-daily")
+        for c in (Category.SECURITY_ACCESS, Category.SERVICE_QUALITY)
+        for m in (Management.PROFESSIONAL, Management.FORMERLY_UNMANAGED)
+    },
+    **{
+        (c, Management.SELF_MANAGED): ("street", "street-self-managed-service")
+        for c in (Category.SECURITY_ACCESS, Category.SERVICE_QUALITY)
+    },
+    **{
+        (c, m): ("centre", "centre-regulatory")
+        for c in (Category.PROPERTY_FEES, Category.MAINTENANCE_FUND, Category.COMPANY_EXIT_TAKEOVER)
+        for m in Management
+    },
+    **{
+        (c, m): ("street", "street-governance")
+        for c in (
+            Category.OWNERS_COMMITTEE,
+            Category.OWNER_COMPANY_DISPUTE,
+            Category.UNMANAGED_COMPOUND,
+            Category.ELEVATOR_EQUIPMENT,
+        )
+        for m in Management
+    },
+    **{
+        (Category.UNREASONABLE_FEES, m): ("market_supervision", "joint-unreasonable-fees") for m in Management
+    },
+    **{
+        (Category.ILLEGAL_CONSTRUCTION, m): ("city_appearance", "joint-illegal-construction")
+        for m in Management
+    },
+    **{(Category.FIRE_HAZARD, m): ("fire_rescue", "joint-fire-hazard") for m in Management},
+}
+
+
+@pytest.mark.parametrize(("category", "management"), sorted(EXPECTED_FAMILIES, key=str))
+def test_every_category_and_management_type_goes_to_its_rule_family_and_the_compounds_own_unit(
+    category: Category, management: Management
+) -> None:
+    where = _compound(management)
+    decision = _route(category, where)
+    target, rule_id = EXPECTED_FAMILIES[(category, management)]
+    assert decision.rule_id == rule_id
+    if isinstance(decision, EscalateToJointMeeting):
+        assert decision.lead.value == target
+        return
+    assert decision.level.value == target
+    expected_unit = {"community": where.community_code, "street": where.street_code, "centre": "centre"}[
+        target
+    ]
+    assert decision.unit_code == expected_unit
+
+
+def test_the_expected_families_cover_every_category_and_management_type() -> None:
+    assert set(EXPECTED_FAMILIES) == {(c, m) for c in Category for m in Management}

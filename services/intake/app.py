@@ -1,27 +1,64 @@
-"""Intake's entrypoint: the FastAPI app with its relay; channels plug in here."""
+"""Intake's entrypoint: the HTTP channels, the raw hotline topic, case status from routing, and the relay."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from fastapi import FastAPI
 
 from district.directory import load_directory
-from eventcore.service import ServiceSpec, build_app
+from eventcore.logging import get_logger
+from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
-from services.intake.adapters import personal_data_store
-from services.intake.handlers import IntakeContext
+from schemas.cases import CaseClosed, CaseReopened
+from schemas.topics import CASES, HOTLINE_RAW
+from services.intake.adapters import intake_store, personal_data_store
+from services.intake.adapters.http_channels import channel_router
+from services.intake.adapters.http_common import Channels
+from services.intake.adapters.http_hotline import hotline_router
+from services.intake.adapters.open311 import open311_router
+from services.intake.domain.merge import MergePolicy
+from services.intake.handlers import IntakeContext, handle_case_status_changed, handle_raw_hotline_record
+from services.intake.settings import DEVELOPMENT_OPEN311_KEY, IntakeSettings
 
 SERVICE = "intake"
 SCHEMA = "intake"
-EXTRA_DDL = (personal_data_store.DDL,)
+EXTRA_DDL = (personal_data_store.DDL, intake_store.DDL)
+log = get_logger(__name__)
 
 
-def intake_context(settings: Settings) -> IntakeContext:
-    return IntakeContext(directory=load_directory(), pseudonym_secret=settings.pseudonym_secret)
+def intake_context(settings: Settings, intake: IntakeSettings | None = None) -> IntakeContext:
+    intake = intake or IntakeSettings()
+    return IntakeContext(
+        directory=load_directory(),
+        pseudonym_secret=settings.pseudonym_secret,
+        merge=MergePolicy(intake.merge_window, intake.merge_min_confidence),
+        future_tolerance=intake.future_tolerance,
+    )
 
 
-def spec() -> ServiceSpec:
-    return ServiceSpec(name=SERVICE, schema=SCHEMA, extra_ddl=EXTRA_DDL)
+def spec(settings: Settings | None = None) -> ServiceSpec:
+    intake = IntakeSettings()
+    ctx = intake_context(settings or get_settings(), intake)
+    if DEVELOPMENT_OPEN311_KEY in intake.open311_api_keys:
+        log.warning("development_open311_key_in_use", hint="set CASELINE_OPEN311_API_KEY in production")
+    channels = Channels(ctx, intake.http_batch_limit)
+    return ServiceSpec(
+        name=SERVICE,
+        schema=SCHEMA,
+        extra_ddl=EXTRA_DDL,
+        subscriptions=[
+            Subscription(HOTLINE_RAW, partial(handle_raw_hotline_record, ctx), raw=True),
+            Subscription(CASES, handle_case_status_changed, (CaseClosed, CaseReopened)),
+        ],
+        routers=[
+            hotline_router(channels),
+            channel_router(channels),
+            open311_router(channels, intake.open311_api_keys),
+        ],
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app(spec(), settings or get_settings())
+    settings = settings or get_settings()
+    return build_app(spec(settings), settings)

@@ -1,40 +1,78 @@
-"""Intake's command handlers: each channel's records become ComplaintReceived, once."""
+"""Intake's command handlers: every channel's submissions become ComplaintReceived (or ComplaintMerged), once."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from district.directory import Directory
-from eventcore.consumer import ServiceStores
+from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.database import DbConnection
 from eventcore.deadletters import Rejection
 from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
-from schemas.base import EventMetadata
+from eventcore.unit_of_work import UnitOfWork
+from schemas.base import DomainEvent, EventMetadata
+from schemas.complaints import ComplaintReceived
 from schemas.hotline import HotlineOrder
 from schemas.reference import Channel
 from schemas.topics import COMPLAINTS
-from services.intake.adapters.hotline_file import FileRecord, parse_order, read_json_lines
+from services.intake.adapters.hotline_file import FileRecord, parse_order, parse_record, read_hotline_file
+from services.intake.adapters.intake_store import RETRYABLE, Claim, IntakeStore
 from services.intake.adapters.personal_data_store import PersonalDataStore
-from services.intake.domain.complaints import complaint_stream, receive_hotline_order
+from services.intake.domain.addresses import resolve_location
+from services.intake.domain.channels import from_hotline_order
+from services.intake.domain.complaints import complaint_stream, merged_complaint, received_complaint
+from services.intake.domain.merge import MergeKey, MergePolicy, OpenCase, decide_merge, merge_key
+from services.intake.domain.submission import Submission
 
 log = get_logger(__name__)
+_RETRIES = 5
 
 
 @dataclass(frozen=True)
 class IntakeContext:
     directory: Directory
     pseudonym_secret: str
+    merge: MergePolicy = field(default_factory=lambda: MergePolicy(timedelta(0)))
+    future_tolerance: timedelta = timedelta(minutes=10)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def latest_acceptable_time(self) -> datetime:
+        """Complaint times after this are in the future (beyond the allowed clock difference)."""
+        return self.clock() + self.future_tolerance
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    MERGED = "merged"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"  # a known key with different content: refused, the first version stands
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    complaint_id: str | None = None
+    case_id: str | None = None
+    reason: str | None = None
+    kind: str | None = None
+    merge_rule: str | None = None
 
 
 @dataclass
 class FeedSummary:
-    accepted: int = 0
+    accepted: int = 0  # new complaints, merged ones included
+    merged: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
@@ -45,48 +83,249 @@ class FeedSummary:
 
     def add(self, other: FeedSummary) -> None:
         self.accepted += other.accepted
+        self.merged += other.merged
         self.duplicates += other.duplicates
         self.rejected.update(other.rejected)
         self.rejections.extend(other.rejections)
 
+    def count(self, outcomes: Iterable[Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.status in (Status.ACCEPTED, Status.MERGED):
+                self.accepted += 1
+            if outcome.status is Status.MERGED:
+                self.merged += 1
+            if outcome.status is Status.DUPLICATE:
+                self.duplicates += 1
+
+
+# -- the one way in: submissions to events, in one transaction ---------------------------------------
+
+
+async def receive_submissions(
+    stores: ServiceStores,
+    ctx: IntakeContext,
+    submissions: Sequence[Submission],
+    rejections: Sequence[Rejection] = (),
+    *,
+    keep_conflicts: bool = True,
+) -> list[Outcome]:
+    """New complaints, merges, personal data and dead letters commit together; races with replicas retry."""
+    for attempt in range(1, _RETRIES + 1):
+        try:
+            async with stores.pool.acquire() as conn, conn.transaction():
+                outcomes = await receive_in(stores.unit_of_work(conn), ctx, submissions)
+                conflicts = conflict_rejections(submissions, outcomes) if keep_conflicts else []
+                await stores.dead_letters.add(conn, [*rejections, *conflicts])
+                return outcomes
+        except RETRYABLE:
+            if attempt == _RETRIES:
+                raise
+            log.warning("intake_batch_retried", attempt=attempt)
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def receive_in(uow: UnitOfWork, ctx: IntakeContext, submissions: Sequence[Submission]) -> list[Outcome]:
+    """Receive within the caller's transaction (a consumer's, or receive_submissions')."""
+    store = IntakeStore(uow.store.schema)
+    complaints = [
+        received_complaint(
+            sub,
+            resolve_location(
+                ctx.directory, compound_text=sub.compound, street_text=sub.street, address=sub.address
+            ),
+            ctx.pseudonym_secret,
+        )
+        for sub in submissions
+    ]
+    first_of: dict[str, int] = {}
+    for index, complaint in enumerate(complaints):
+        first_of.setdefault(complaint.complaint_id, index)
+    fingerprints = [sub.fingerprint() for sub in submissions]
+    claims = [_claim(submissions[i], complaints[i], fingerprints[i]) for i in first_of.values()]
+    fresh = await store.claim(uow.conn, claims)
+    seen = await store.received(uow.conn, [c for c in first_of if c not in fresh])
+    decided = await _record(
+        uow, store, ctx, [(submissions[i], complaints[i]) for i in first_of.values()], fresh
+    )
+    outcomes = []
+    for index, complaint in enumerate(complaints):
+        cid = complaint.complaint_id
+        if cid in decided and first_of[cid] == index:
+            outcomes.append(decided[cid])
+            continue
+        known: str | None
+        if cid in decided:
+            case_id, known = decided[cid].case_id or complaint.case_id, fingerprints[first_of[cid]]
+        else:
+            case_id, known = seen.get(cid, (complaint.case_id, None))
+        if known is not None and known != fingerprints[index]:
+            reason = _conflict_reason(submissions[index], cid)
+            outcomes.append(Outcome(Status.CONFLICT, cid, case_id, reason=reason, kind="conflict"))
+        else:
+            outcomes.append(Outcome(Status.DUPLICATE, cid, case_id))
+    return outcomes
+
+
+_KEY_NAMES = {
+    Channel.HOTLINE: "order number",
+    Channel.PETITION: "petition number",
+    Channel.WEB: "request key",
+    Channel.WALK_IN: "registration number",
+}
+
+
+def _conflict_reason(submission: Submission, complaint_id: str) -> str:
+    where = f"{submission.dead_letter_ref}: " if submission.dead_letter_ref else ""
+    return (
+        f"{where}{_KEY_NAMES[submission.channel]} {submission.source_ref} was already received with different "
+        f"content; the first version stands as complaint {complaint_id}: send a correction under a new key"
+    )
+
+
+def conflict_rejections(submissions: Sequence[Submission], outcomes: Sequence[Outcome]) -> list[Rejection]:
+    """A changed record under a known key is refused, and kept like any refusal."""
+    return [
+        Rejection(
+            source=sub.dead_letter_source or f"{sub.channel.value}",
+            reason=outcome.reason or "conflict",
+            payload=sub.raw,
+            source_ref=sub.dead_letter_ref or sub.source_ref,
+            details={"kind": "conflict", "complaint_id": outcome.complaint_id, "channel": sub.channel.value},
+        )
+        for sub, outcome in zip(submissions, outcomes, strict=True)
+        if outcome.status is Status.CONFLICT
+    ]
+
+
+def _claim(submission: Submission, complaint: ComplaintReceived, fingerprint: str) -> Claim:
+    return Claim(
+        complaint.complaint_id,
+        complaint.case_id,
+        complaint.channel.value,
+        complaint.source_ref,
+        complaint.category.value,
+        complaint.received_at,
+        submission.raw,
+        fingerprint,
+    )
+
+
+async def _record(
+    uow: UnitOfWork,
+    store: IntakeStore,
+    ctx: IntakeContext,
+    pairs: Sequence[tuple[Submission, ComplaintReceived]],
+    fresh: set[str],
+) -> dict[str, Outcome]:
+    new = sorted(
+        ((s, c) for s, c in pairs if c.complaint_id in fresh),
+        key=lambda p: (p[1].received_at, p[1].complaint_id),
+    )
+    candidates = await _open_cases(uow.conn, store, ctx.merge, [c for _, c in new])
+    outcomes: dict[str, Outcome] = {}
+    opened: list[tuple[str, str | None, str, datetime]] = []
+    merged: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    people: list[tuple[str, str, str]] = []
+    for submission, complaint in new:
+        key = merge_key(complaint, ctx.merge)
+        decision = decide_merge(complaint, candidates.get(key, []), ctx.merge) if key else None
+        event: DomainEvent = complaint
+        if decision is not None:
+            event = merged_complaint(complaint, decision)
+            merged[complaint.complaint_id] = decision.case_id
+            counts[decision.case_id] = decision.complainant_count
+            outcomes[complaint.complaint_id] = Outcome(
+                Status.MERGED,
+                complaint.complaint_id,
+                decision.case_id,
+                decision.reason,
+                merge_rule=decision.rule,
+            )
+        else:
+            opened.append(
+                (complaint.case_id, complaint.compound_code, complaint.category.value, complaint.received_at)
+            )
+            if key is not None:
+                candidates.setdefault(key, []).append(
+                    OpenCase(complaint.case_id, key[0], key[1], complaint.received_at, 1)
+                )
+            outcomes[complaint.complaint_id] = Outcome(
+                Status.ACCEPTED, complaint.complaint_id, complaint.case_id
+            )
+        metadata = EventMetadata(
+            correlation_id=complaint.complaint_id, actor=submission.actor, channel=complaint.channel
+        )
+        uow.start_stream(
+            complaint_stream(complaint.complaint_id), [PendingEvent(event, metadata)], publish_to=COMPLAINTS
+        )
+        if submission.caller_name or submission.caller_phone:
+            people.append((complaint.complainant_id, submission.caller_name, submission.caller_phone))
+    await uow.flush()
+    await store.open(uow.conn, opened)
+    await store.merge(uow.conn, merged, counts)
+    await PersonalDataStore(store.s).remember(uow.conn, people, datetime.now(UTC))
+    return outcomes
+
+
+async def _open_cases(
+    conn: DbConnection, store: IntakeStore, policy: MergePolicy, complaints: Sequence[ComplaintReceived]
+) -> dict[MergeKey, list[OpenCase]]:
+    keyed = [(key, c) for c in complaints if (key := merge_key(c, policy)) is not None]
+    if not keyed:
+        return {}
+    keys = sorted({key for key, _ in keyed})
+    await store.lock_merge_keys(conn, keys)
+    times = [c.received_at for _, c in keyed]
+    found = await store.open_cases(conn, keys, min(times) - policy.window, max(times) + policy.window)
+    candidates: dict[MergeKey, list[OpenCase]] = {}
+    for case in found:
+        candidates.setdefault((case.compound_code, case.category), []).append(case)
+    return candidates
+
+
+# -- the hotline channel: files, HTTP push, the raw topic ---------------------------------------------
+
+
+def hotline_submission(
+    order: HotlineOrder, record: FileRecord, actor: str, original: dict[str, Any] | None = None
+) -> Submission:
+    if original is None:
+        original = dict(record.fields) if record.fields is not None else order.model_dump(mode="json")
+    submission = from_hotline_order(order, actor=actor, raw=record.raw, original=original)
+    return replace(submission, dead_letter_source=record.source, dead_letter_ref=record.where)
+
 
 async def receive_hotline_records(
-    stores: ServiceStores, ctx: IntakeContext, records: Sequence[FileRecord], *, actor: str
-) -> FeedSummary:
-    """One transaction: new complaints, their personal data, and dead letters for what was refused."""
-    summary = FeedSummary()
-    orders: list[HotlineOrder] = []
-    for record in records:
-        parsed = parse_order(record)
-        if isinstance(parsed, Rejection):
-            summary.rejected[str(parsed.details.get("kind"))] += 1
-            summary.rejections.append(parsed)
-        else:
-            orders.append(parsed)
-    async with stores.pool.acquire() as conn, conn.transaction():
-        summary.accepted = await _start_complaints(stores, ctx, conn, orders, actor)
-        summary.duplicates = len(orders) - summary.accepted
-        await stores.dead_letters.add(conn, summary.rejections)
-    return summary
-
-
-async def _start_complaints(
-    stores: ServiceStores, ctx: IntakeContext, conn: DbConnection, orders: Sequence[HotlineOrder], actor: str
-) -> int:
-    uow = stores.unit_of_work(conn)
-    people: list[tuple[str, str, str]] = []
-    for order in orders:
-        complaint = receive_hotline_order(order, ctx.directory, ctx.pseudonym_secret)
-        people.append((complaint.complainant_id, order.caller_name, order.caller_phone))
-        metadata = EventMetadata(correlation_id=complaint.complaint_id, actor=actor, channel=Channel.HOTLINE)
-        uow.start_stream(
-            complaint_stream(complaint.complaint_id),
-            [PendingEvent(complaint, metadata)],
-            publish_to=COMPLAINTS,
-        )
-    await uow.flush()
-    await PersonalDataStore(stores.schema).remember(conn, people, datetime.now(UTC))
-    return len(uow.created_streams)
+    stores: ServiceStores,
+    ctx: IntakeContext,
+    records: Sequence[FileRecord],
+    *,
+    actor: str,
+    as_of: datetime | None = None,
+) -> tuple[FeedSummary, list[Outcome]]:
+    """One transaction for a batch of records; outcomes come back in the records' order."""
+    parsed = [parse_record(record, as_of=as_of) for record in records]
+    rejections = [p for p in parsed if isinstance(p, Rejection)]
+    submissions = [
+        hotline_submission(p[0], record, actor, p[1])
+        for p, record in zip(parsed, records, strict=True)
+        if not isinstance(p, Rejection)
+    ]
+    received_outcomes = await receive_submissions(stores, ctx, submissions, rejections)
+    received = iter(received_outcomes)
+    outcomes = [
+        Outcome(Status.REJECTED, reason=p.reason, kind=str(p.details.get("kind")))
+        if isinstance(p, Rejection)
+        else next(received)
+        for p in parsed
+    ]
+    refused = [*rejections, *conflict_rejections(submissions, received_outcomes)]
+    summary = FeedSummary(rejections=refused)
+    summary.rejected.update(str(r.details.get("kind")) for r in refused)
+    summary.count(outcomes)
+    return summary, outcomes
 
 
 async def feed_hotline_file(
@@ -97,17 +336,23 @@ async def feed_hotline_file(
     batch_size: int = 1000,
     actor: str = "hotline-file",
     on_batch: Callable[[int], None] | None = None,
+    as_of: datetime | None = None,
 ) -> FeedSummary:
-    """Feed a JSON-lines hotline export; safe to repeat (order numbers already seen are duplicates)."""
+    """Feed a JSON-lines or CSV hotline export; safe to repeat (order numbers already seen are duplicates).
+
+    `as_of` refuses complaint times after it; None skips that check (exports of past periods, samples).
+    """
     total = FeedSummary()
-    for batch in _batches(read_json_lines(path), batch_size):
-        total.add(await receive_hotline_records(stores, ctx, batch, actor=actor))
+    for batch in _batches(read_hotline_file(path), batch_size):
+        summary, _ = await receive_hotline_records(stores, ctx, batch, actor=actor, as_of=as_of)
+        total.add(summary)
         if on_batch:
             on_batch(len(batch))
     log.info(
         "hotline_file_fed",
         file=path.name,
         accepted=total.accepted,
+        merged=total.merged,
         duplicates=total.duplicates,
         rejected=total.rejected_total,
     )
@@ -118,3 +363,34 @@ def _batches(records: Iterable[FileRecord], size: int) -> Iterable[list[FileReco
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+async def handle_raw_hotline_record(ctx: IntakeContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    """A work order a hotline platform published on the raw topic: JSON, UTF-8, one order per record."""
+    record = FileRecord(f"kafka:{message.topic}", message.offset, message.cloudevent.data)
+    parsed = parse_order(record, as_of=ctx.latest_acceptable_time())
+    if isinstance(parsed, Rejection):
+        raise MessageRejected(parsed.reason.replace(record.where, "record", 1))
+    actor = f"hotline-topic:{message.topic}"
+    [outcome] = await receive_in(uow, ctx, [hotline_submission(parsed, record, actor)])
+    if outcome.status is Status.CONFLICT:
+        raise MessageRejected(outcome.reason or "conflict")
+    log.info("hotline_record_received", status=outcome.status.value, case_id=outcome.case_id)
+
+
+# -- case status, learnt from routing ------------------------------------------------------------------
+
+CASE_CLOSED = "caseline.CaseClosed.v1"
+CASE_REOPENED = "caseline.CaseReopened.v1"
+_STATUS_OF_TYPE = {CASE_CLOSED: "closed", CASE_REOPENED: "open"}
+
+
+async def handle_case_status_changed(uow: UnitOfWork, message: InboundMessage) -> None:
+    """CaseClosed / CaseReopened: the case stops (or starts again) taking co-complainants; Open311 shows it."""
+    status = _STATUS_OF_TYPE.get(message.cloudevent.type)
+    if status is None:
+        return
+    case_id = message.cloudevent.subject or str(json.loads(message.cloudevent.data).get("case_id", ""))
+    at = datetime.fromisoformat(message.cloudevent.time) if message.cloudevent.time else datetime.now(UTC)
+    if not await IntakeStore(uow.store.schema).set_status(uow.conn, case_id, status, at):
+        log.warning("case_status_for_unknown_case", case_id=case_id, status=status)

@@ -1,24 +1,47 @@
-"""The joint meeting's message handlers."""
+"""The joint meeting's handlers, named after what they handle: escalations, bureau reports, office commands."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from eventcore.consumer import InboundMessage
+from pydantic import ValidationError
+
+from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.logging import get_logger
-from eventcore.store import PendingEvent
+from eventcore.store import ConcurrencyError
 from eventcore.unit_of_work import UnitOfWork
-from schemas.base import EventMetadata
+from schemas.base import DomainEvent, EventMetadata
+from schemas.bureau import BureauReport
 from schemas.cases import CaseEscalated
-from schemas.topics import JOINT_MEETING
-from services.jointmeeting.domain.files import file_stream, open_file
+from services.jointmeeting.adapters.file_store import (
+    commit,
+    file_of_task,
+    files_of_case,
+    load_file,
+    open_cluster_file,
+)
+from services.jointmeeting.domain.errors import CommandRefused, NotFound
+from services.jointmeeting.domain.files import add_case, cluster_key, file_id_for, open_file
+from services.jointmeeting.domain.rules import JointMeetingRules
+from services.jointmeeting.domain.state import FileState
+from services.jointmeeting.domain.tasks import mark_overdue, record_report
 
 log = get_logger(__name__)
 ACTOR = "jointmeeting"
 
+Decide = Callable[[FileState], list[DomainEvent]]
 
-async def handle_case_escalated(uow: UnitOfWork, message: InboundMessage) -> None:
-    """Open the file and assign each member bureau its enforcement task, once per escalated case."""
+
+@dataclass(frozen=True)
+class JointMeetingContext:
+    rules: JointMeetingRules
+
+
+async def handle_case_escalated(ctx: JointMeetingContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    """Open a file for the case, or add it to the open file for the same compound and problem."""
     escalation = message.event
     if not isinstance(escalation, CaseEscalated):
         return  # the case topic carries every case fact; only escalations concern the joint meeting
@@ -27,11 +50,112 @@ async def handle_case_escalated(uow: UnitOfWork, message: InboundMessage) -> Non
         causation_id=message.cloudevent.id,
         actor=ACTOR,
     )
-    events = open_file(escalation, _escalated_at(message))
-    uow.start_stream(
-        file_stream(escalation.case_id), [PendingEvent(e, metadata) for e in events], publish_to=JOINT_MEETING
+    schema = uow.store.schema
+    earlier = await files_of_case(uow.conn, schema, escalation.case_id)
+    still_open = [file_id for file_id, completed in earlier if not completed]
+    if still_open:
+        log.info("case_already_in_open_file", file_id=still_open[0])  # a repeat escalation adds nothing
+        return
+    key = cluster_key(escalation)
+    cluster = await open_cluster_file(uow.conn, schema, key[0], key[1].value) if key else None
+    if cluster is not None:
+        loaded = await load_file(uow, cluster)
+        assert loaded.state is not None
+        await commit(uow, cluster, loaded.version, loaded.state, add_case(loaded.state, escalation), metadata)
+        log.info("case_added_to_file", file_id=cluster)
+        return
+    file_id = file_id_for(escalation.case_id, len(earlier))
+    await commit(
+        uow, file_id, 0, None, open_file(escalation, _escalated_at(message), ctx.rules, file_id), metadata
     )
-    log.info("joint_meeting_file_opened", bureaus=[b.value for b in escalation.bureaus])
+    log.info("joint_meeting_file_opened", file_id=file_id, bureaus=[b.value for b in escalation.bureaus])
+
+
+async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) -> None:
+    """A bureau's report from caseline.bureau.reports.v1 (plain JSON); anything unusable is dead-lettered."""
+    try:
+        report = BureauReport.model_validate_json(message.cloudevent.data)
+    except ValidationError as error:
+        raise MessageRejected(f"invalid BureauReport: {validation_summary(error)}") from error
+    try:
+        await report_on_task(uow, report, via="topic", causation_id=message.cloudevent.id)
+    except CommandRefused as refused:
+        raise MessageRejected(f"report {report.report_id} refused: {refused}") from refused
+
+
+async def report_on_task(
+    uow: UnitOfWork, report: BureauReport, *, via: str, causation_id: str
+) -> FileState | None:
+    """Both report paths end here, so HTTP and the topic record the same facts and dedupe the same way."""
+    file_id = await file_of_task(uow.conn, uow.store.schema, report.task_id)
+    if file_id is None:
+        raise NotFound(f"no task {report.task_id!r}")
+    return await decide_on_file(
+        uow,
+        file_id,
+        lambda state: record_report(state, report, via),
+        actor=f"bureau:{report.bureau.value}",
+        causation_id=causation_id,
+    )
+
+
+async def decide_on_file(
+    uow: UnitOfWork, file_id: str, decide: Decide, *, actor: str, causation_id: str
+) -> FileState:
+    """Load the file, decide, commit; the facts join the journey of the case the file was opened for."""
+    loaded = await load_file(uow, file_id)
+    if loaded.state is None:
+        raise NotFound(f"no file {file_id!r}")
+    metadata = EventMetadata(
+        correlation_id=loaded.correlation_id or file_id, causation_id=causation_id, actor=actor
+    )
+    events = decide(loaded.state)
+    after = await commit(uow, file_id, loaded.version, loaded.state, events, metadata)
+    assert after is not None
+    log.info(
+        "file_changed",
+        file_id=file_id,
+        case_id=after.primary_case_id,
+        actor=actor,
+        events=[e.event_type for e in events],
+    )
+    return after
+
+
+async def handle_office_command(stores: ServiceStores, file_id: str, decide: Decide, actor: str) -> FileState:
+    """One office command on one file, in its own transaction; a concurrent change raises ConcurrencyError."""
+    async with stores.pool.acquire() as conn, conn.transaction():
+        return await decide_on_file(
+            stores.unit_of_work(conn), file_id, decide, actor=actor, causation_id=f"command:{uuid.uuid4()}"
+        )
+
+
+async def handle_overdue_check(stores: ServiceStores, now: datetime) -> int:
+    """Mark every open task past its deadline overdue, once per deadline; returns the files changed."""
+    async with stores.pool.acquire() as conn:
+        file_ids = [
+            row["file_id"]
+            for row in await conn.fetch(
+                f"SELECT DISTINCT file_id FROM {stores.schema}.board_tasks "
+                "WHERE status IN ('assigned', 'accepted', 'in_progress', 'unable') AND due_at <= $1 "
+                "AND NOT overdue ORDER BY file_id",
+                now,
+            )
+        ]
+    changed = 0
+    for file_id in file_ids:
+        try:
+            await handle_office_command(stores, file_id, lambda state: mark_overdue(state, now), ACTOR)
+            changed += 1
+        except ConcurrencyError:
+            log.info("overdue_check_raced", file_id=file_id)  # the other writer's change wins; next round
+    return changed
+
+
+def validation_summary(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}" for item in error.errors()
+    )
 
 
 def _escalated_at(message: InboundMessage) -> datetime:

@@ -1,19 +1,27 @@
-"""Routing's message handlers, named after what they handle."""
+"""Routing's handlers, named after what they handle: messages from the topics and staff commands."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from district.directory import Directory
-from eventcore.consumer import InboundMessage
-from eventcore.logging import get_logger
-from eventcore.store import PendingEvent
+from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
+from eventcore.logging import bound_contextvars, get_logger
+from eventcore.store import ConcurrencyError, PendingEvent
 from eventcore.unit_of_work import UnitOfWork
-from schemas.base import EventMetadata
-from schemas.complaints import ComplaintReceived
+from schemas.base import DomainEvent, EventMetadata
+from schemas.cases import CallbackOutcome, EscalationTrigger
+from schemas.complaints import ComplaintMerged, ComplaintReceived
+from schemas.jointmeeting import JointEnforcementCompleted
+from schemas.sla import SlaBreached
 from schemas.topics import CASES
+from services.routing.adapters.case_store import load_case
+from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream, facts_of, open_case
-from services.routing.domain.routing import decide_route
+from services.routing.domain.lifecycle import Case, UnknownUnit
+from services.routing.domain.routing import RoutingPolicy, decide_route
 from services.routing.domain.rules import RoutingRules
 
 log = get_logger(__name__)
@@ -25,19 +33,246 @@ class RoutingContext:
     rules: RoutingRules
     directory: Directory
 
+    @property
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy(self.rules, self.directory)
+
+
+# -- messages ---------------------------------------------------------------------------------------
+
 
 async def handle_complaint_received(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
     """Open a case for the complaint and route or escalate it, once, whatever the redelivery."""
     complaint = message.event
     if not isinstance(complaint, ComplaintReceived):
-        return  # other complaint-topic types are not routing's business yet
+        return
     decision = decide_route(facts_of(complaint), ctx.rules, ctx.directory)
-    metadata = EventMetadata(
-        correlation_id=message.cloudevent.correlation_id or complaint.complaint_id,
-        causation_id=message.cloudevent.id,
-        actor=ACTOR,
-        channel=complaint.channel,
+    due_at = complaint.received_at + timedelta(hours=ctx.rules.service_levels.hours(complaint.urgency))
+    events = open_case(complaint, decision, ctx.rules.version, due_at)
+    metadata = _message_metadata(message, complaint.complaint_id, ACTOR)
+    uow.start_stream(
+        case_stream(complaint.case_id), [PendingEvent(e, metadata) for e in events], publish_to=CASES
     )
-    events = [PendingEvent(e, metadata) for e in open_case(complaint, decision, ctx.rules.version)]
-    uow.start_stream(case_stream(complaint.case_id), events, publish_to=CASES)
     log.info("case_opened", decision=type(decision).__name__, rule_id=decision.rule_id)
+
+
+async def handle_complaint_merged(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    """A further complainant joins the case: recorded; a closed case reopens; enough of them escalate."""
+    merged = message.event
+    if not isinstance(merged, ComplaintMerged):
+        return
+    case = await _case_for_message(uow, merged.case_id, message)
+    events = case.add_co_complainant(merged, ctx.policy, _message_time(message))
+    _append_from_message(uow, case, events, _message_metadata(message, merged.complaint_id, ACTOR))
+
+
+async def handle_complaints_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    if isinstance(message.event, ComplaintMerged):
+        await handle_complaint_merged(ctx, uow, message)
+    else:
+        await handle_complaint_received(ctx, uow, message)
+
+
+async def handle_joint_enforcement_completed(
+    ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage
+) -> None:
+    """The joint meeting finished and verified on site: the case is resolved and waits for its callback."""
+    done = message.event
+    if not isinstance(done, JointEnforcementCompleted):
+        return
+    case = await _case_for_message(uow, done.case_id, message)
+    events = case.complete_joint_enforcement(done)
+    if not events:
+        log.warning("joint_enforcement_completed_ignored", state=case.state.value)
+    metadata = _message_metadata(message, done.case_id, f"jointmeeting/{done.verified_by}")
+    _append_from_message(uow, case, events, metadata)
+
+
+async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    """The SLA watch asks for the joint meeting when a deadline it judges by policy ran out."""
+    breach = message.event
+    if not isinstance(breach, SlaBreached) or not breach.escalation_requested:
+        return
+    case = await _case_for_message(uow, breach.case_id, message)
+    why = f"{breach.kind.value} deadline {breach.deadline.isoformat()} passed (SLA rule {breach.policy_rule})"
+    events = case.escalate_for_breach(why, ctx.policy)
+    _append_from_message(uow, case, events, _message_metadata(message, breach.case_id, "sla"))
+
+
+async def _case_for_message(uow: UnitOfWork, case_id: str, message: InboundMessage) -> Case:
+    # Earlier messages of this batch may have opened or changed the case; write them first so we read them.
+    await uow.flush()
+    case = await load_case(uow.conn, uow.store, case_id)
+    if case is None:
+        raise MessageRejected(
+            f"{message.event.event_type if message.event else 'message'} for unknown case {case_id}"
+        )
+    return case
+
+
+def _append_from_message(
+    uow: UnitOfWork, case: Case, events: Sequence[DomainEvent], metadata: EventMetadata
+) -> None:
+    if events:
+        uow.append(
+            case_stream(case.case_id),
+            case.version,
+            [PendingEvent(e, metadata) for e in events],
+            publish_to=CASES,
+        )
+        log.info("case_updated", events=[e.event_type for e in events])
+
+
+def _message_metadata(message: InboundMessage, fallback_correlation: str, actor: str) -> EventMetadata:
+    return EventMetadata(
+        correlation_id=message.cloudevent.correlation_id or fallback_correlation,
+        causation_id=message.cloudevent.id,
+        actor=actor,
+        channel=getattr(message.event, "channel", None),
+    )
+
+
+def _message_time(message: InboundMessage) -> datetime:
+    """The message's own time, so a redelivery decides the same deadlines."""
+    if message.cloudevent.time:
+        try:
+            return datetime.fromisoformat(message.cloudevent.time)
+        except ValueError:
+            pass
+    return datetime.now(UTC)
+
+
+# -- staff commands ---------------------------------------------------------------------------------
+
+
+class CaseNotFound(LookupError):
+    """No case with this id (or none the acting unit may see)."""
+
+
+class StaleCase(Exception):
+    """The command was decided on an older version of the case than the stored one."""
+
+    def __init__(self, case_id: str, expected: int, current: int) -> None:
+        self.case_id, self.expected, self.current = case_id, expected, current
+        super().__init__(
+            f"case {case_id} is at version {current}, the command was based on version {expected}: "
+            "reload the case and decide again"
+        )
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    case: Case
+    events: list[DomainEvent]
+
+
+Decide = Callable[[Case], list[DomainEvent]]
+
+
+async def _act(
+    stores: ServiceStores, case_id: str, actor: Actor, expected_version: int, decide: Decide
+) -> CommandResult:
+    """Load, check the version the staff member saw, decide, append at that version: all or nothing."""
+    with bound_contextvars(case_id=case_id, actor=actor.recorded_as):
+        async with stores.pool.acquire() as conn, conn.transaction():
+            uow = stores.unit_of_work(conn)
+            case = await load_case(conn, stores.store, case_id)
+            if case is None or not case.visible_to(actor):
+                raise CaseNotFound(case_id)
+            if case.version != expected_version:
+                raise StaleCase(case_id, expected_version, case.version)
+            events = decide(case)
+            metadata = EventMetadata(correlation_id=case_id, causation_id=None, actor=actor.recorded_as)
+            uow.append(
+                case_stream(case_id),
+                case.version,
+                [PendingEvent(e, metadata) for e in events],
+                publish_to=CASES,
+            )
+            try:
+                await uow.flush()
+            except ConcurrencyError as error:
+                raise StaleCase(case_id, expected_version, expected_version + 1) from error
+        log.info("staff_command", events=[e.event_type for e in events])
+        return CommandResult(case.then(events), events)
+
+
+async def accept_case(stores: ServiceStores, case_id: str, actor: Actor, version: int) -> CommandResult:
+    return await _act(stores, case_id, actor, version, lambda case: case.accept(actor))
+
+
+async def note_progress(
+    stores: ServiceStores, case_id: str, actor: Actor, version: int, note: str, photo_refs: Sequence[str]
+) -> CommandResult:
+    return await _act(
+        stores, case_id, actor, version, lambda case: case.note_progress(actor, note, photo_refs)
+    )
+
+
+async def resolve_case(
+    stores: ServiceStores, case_id: str, actor: Actor, version: int, resolution: str
+) -> CommandResult:
+    return await _act(stores, case_id, actor, version, lambda case: case.resolve(actor, resolution))
+
+
+async def return_case(
+    ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, reason: str
+) -> CommandResult:
+    return await _act(
+        stores, case_id, actor, version, lambda case: case.return_to_routing(actor, reason, ctx.policy)
+    )
+
+
+async def route_case(
+    ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, unit_code: str
+) -> CommandResult:
+    target = ctx.policy.unit(unit_code)
+    if target is None:
+        raise UnknownUnit(f"unknown unit {unit_code!r}: use the centre, a street or a community code")
+    return await _act(stores, case_id, actor, version, lambda case: case.route_to(actor, target, ctx.policy))
+
+
+async def escalate_case(
+    ctx: RoutingContext,
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    version: int,
+    trigger: EscalationTrigger,
+    reason: str,
+) -> CommandResult:
+    return await _act(
+        stores,
+        case_id,
+        actor,
+        version,
+        lambda case: case.request_escalation(actor, trigger, reason, ctx.policy),
+    )
+
+
+async def record_callback(
+    ctx: RoutingContext,
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    version: int,
+    outcome: CallbackOutcome,
+    note: str,
+) -> CommandResult:
+    now = datetime.now(UTC)
+    return await _act(
+        stores,
+        case_id,
+        actor,
+        version,
+        lambda case: case.record_callback(actor, outcome, note, ctx.policy, now),
+    )
+
+
+async def reopen_case(
+    ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, detail: str
+) -> CommandResult:
+    now = datetime.now(UTC)
+    return await _act(
+        stores, case_id, actor, version, lambda case: case.reopen(actor, detail, ctx.policy, now)
+    )

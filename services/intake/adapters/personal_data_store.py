@@ -26,9 +26,11 @@ class PersonalDataStore:
         self, conn: DbConnection, people: Sequence[tuple[str, str, str]], seen_at: datetime
     ) -> None:
         """Upsert (complainant_id, name, phone); the latest name given for a number wins."""
-        latest = {pid: (name, phone) for pid, name, phone in people}
-        if not latest:
+        by_id = {pid: (name, phone) for pid, name, phone in people}
+        if not by_id:
             return
+        # In key order, so two writers upserting the same callers cannot deadlock.
+        latest = dict(sorted(by_id.items()))
         await conn.execute(
             f"INSERT INTO {self.schema}.complainants AS c "
             "(complainant_id, caller_name, caller_phone, first_seen_at, last_seen_at) "

@@ -1,14 +1,16 @@
-"""From a channel's record to the one ComplaintReceived every channel ends in."""
+"""From a channel's submission to the one ComplaintReceived every channel ends in (or a ComplaintMerged)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from district.directory import Directory
-from schemas.complaints import ComplaintReceived
-from schemas.hotline import HotlineOrder
+from schemas.complaints import ComplaintMerged, ComplaintReceived
 from schemas.reference import Channel
+from services.intake.domain.addresses import Location
+from services.intake.domain.merge import MergeDecision
 from services.intake.domain.personal_data import complainant_id, mask_phone
+from services.intake.domain.submission import PERSONAL_FIELDS, Submission
 
 _CASE_NAMESPACE = uuid.UUID("8f6d2d1e-5b0c-4c59-9a53-2f1f4f0c7a11")
 
@@ -26,30 +28,65 @@ def complaint_stream(complaint_id: str) -> str:
     return f"complaint-{complaint_id}"
 
 
-def receive_hotline_order(
-    order: HotlineOrder, directory: Directory, pseudonym_secret: str
-) -> ComplaintReceived:
-    complaint_id = complaint_id_for(Channel.HOTLINE, order.order_no)
-    compound = directory.find_compound(order.compound) if order.compound else None
-    compound = compound or (directory.find_compound_in_address(order.address) if order.address else None)
-    street = directory.find_street(order.street) if order.street else None
-    street_code = compound.street_code if compound else (street.code if street else None)
+def pseudonym_of(submission: Submission, secret: str) -> str:
+    if submission.caller_phone:
+        return complainant_id(submission.caller_phone, secret)
+    if submission.contact_key:
+        return complainant_id(f"contact:{submission.contact_key.lower()}", secret)
+    # Nobody to recognise again: a pseudonym of its own, stable for this complaint.
+    return complainant_id(f"anonymous:{complaint_id_for(submission.channel, submission.source_ref)}", secret)
+
+
+def masked_original(original: dict[str, Any]) -> dict[str, Any]:
+    """The channel's record without personal data: phones masked, names and e-mails starred."""
+    masked: dict[str, Any] = {}
+    for key, value in original.items():
+        if key in PERSONAL_FIELDS and isinstance(value, str) and value:
+            masked[key] = mask_phone(value) if "phone" in key or key == "联系电话" else "*"
+        else:
+            masked[key] = value
+    return masked
+
+
+def received_complaint(submission: Submission, location: Location, secret: str) -> ComplaintReceived:
+    complaint_id = complaint_id_for(submission.channel, submission.source_ref)
     return ComplaintReceived(
         case_id=case_id_for(complaint_id),
         complaint_id=complaint_id,
-        channel=Channel.HOTLINE,
-        source_ref=order.order_no,
-        received_at=order.received_at,
-        kind=order.kind,
-        category=order.category,
-        description=order.description,
-        address=order.address,
-        street_name=order.street or None,
-        compound_name=order.compound or None,
-        compound_code=compound.code if compound else None,
-        street_code=street_code,
-        urgency=order.urgency,
-        complainant_id=complainant_id(order.caller_phone, pseudonym_secret),
-        caller_phone_masked=mask_phone(order.caller_phone),
-        channel_details={"order_no": order.order_no},
+        channel=submission.channel,
+        source_ref=submission.source_ref,
+        received_at=submission.received_at,
+        kind=submission.kind,
+        category=submission.category,
+        description=submission.description,
+        address=submission.address,
+        street_name=submission.street or None,
+        compound_name=submission.compound or None,
+        compound_code=location.compound.code if location.compound else None,
+        street_code=location.street.code if location.street else None,
+        urgency=submission.urgency,
+        complainant_id=pseudonym_of(submission, secret),
+        caller_phone_masked=mask_phone(submission.caller_phone),
+        channel_details=submission.channel_details,
+        compound_resolution=location.resolution.value,
+        compound_confidence=location.confidence,
+        needs_triage=location.needs_triage,
+        original=masked_original(submission.original) if submission.original else None,
+    )
+
+
+def merged_complaint(received: ComplaintReceived, decision: MergeDecision) -> ComplaintMerged:
+    return ComplaintMerged(
+        case_id=decision.case_id,
+        complaint_id=received.complaint_id,
+        channel=received.channel,
+        source_ref=received.source_ref,
+        received_at=received.received_at,
+        category=received.category,
+        compound_code=received.compound_code,
+        complainant_id=received.complainant_id,
+        caller_phone_masked=received.caller_phone_masked,
+        merge_rule=decision.rule,
+        merge_reason=decision.reason,
+        complainant_count=decision.complainant_count,
     )

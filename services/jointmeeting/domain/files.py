@@ -1,83 +1,82 @@
-"""Opening a joint-meeting file for an escalated case and splitting the enforcement among bureaus."""
+"""Opening a joint-meeting file for an escalated case, or adding the case to an open file for the same problem."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated
-from schemas.jointmeeting import EnforcementTaskAssigned, JointMeetingFileOpened
-from schemas.reference import Bureau, Category
-
-# Joint-meeting cases get 15 days in 12345 practice; working-day clocks arrive with the SLA watch.
-ENFORCEMENT_PERIOD = timedelta(days=15)
-
-_ACTIONS: dict[Bureau, tuple[str, str]] = {
-    Bureau.CENTRE: (
-        "Supervise the property company and check its fee filing",
-        "Company's filing checked, findings written",
-    ),
-    Bureau.HOUSING_CONSTRUCTION: (
-        "Inspect the structure and order rectification",
-        "Inspection report and order issued",
-    ),
-    Bureau.MARKET_SUPERVISION: (
-        "Investigate the charges against the filed price list",
-        "Investigation concluded, refunds or penalty decided",
-    ),
-    Bureau.JUSTICE: ("Mediate between owners and the company", "Mediation record signed"),
-    Bureau.PUBLIC_SECURITY: ("Secure the site and deal with any offence", "Site secured, case record opened"),
-    Bureau.ENVIRONMENTAL_PROTECTION: ("Measure and stop the pollution", "Measurement within limits"),
-    Bureau.FIRE_RESCUE: (
-        "Inspect the fire hazard and order its removal",
-        "Hazard removed, re-inspection passed",
-    ),
-    Bureau.CITY_APPEARANCE: (
-        "Order and enforce removal of the illegal structure",
-        "Structure removed, photo evidence",
-    ),
-    Bureau.STREET_OFFICE: (
-        "Organise the compound's residents and follow up on site",
-        "On-site follow-up recorded",
-    ),
-}
+from schemas.jointmeeting import CaseAddedToFile, EnforcementTaskAssigned, JointMeetingFileOpened
+from schemas.reference import Category
+from services.jointmeeting.domain.rules import JointMeetingRules
+from services.jointmeeting.domain.state import FileState
 
 
-def file_stream(case_id: str) -> str:
-    return f"jmfile-{case_id}"
+def file_stream(file_id: str) -> str:
+    return f"jmfile-{file_id}"
 
 
-def file_id_for(case_id: str) -> str:
-    return f"jm-{case_id.removeprefix('case-')}"
+def file_id_for(case_id: str, earlier_files: int = 0) -> str:
+    """The file's id from its first case; a case escalated again after its file closed gets a numbered one."""
+    base = f"jm-{case_id.removeprefix('case-')}"
+    return base if earlier_files == 0 else f"{base}-r{earlier_files + 1}"
 
 
-def open_file(escalation: CaseEscalated, escalated_at: datetime) -> list[DomainEvent]:
-    """The file, then one task per member bureau, lead bureau first."""
-    file_id = file_id_for(escalation.case_id)
-    bureaus = [escalation.lead_bureau] + [b for b in escalation.bureaus if b != escalation.lead_bureau]
+def cluster_key(escalation: CaseEscalated) -> tuple[str, Category] | None:
+    """Cases about the same compound and problem share one file, so one meeting handles the cluster.
+
+    Without a known compound there is nothing to say two cases are the same problem.
+    """
+    if escalation.compound_code is None:
+        return None
+    return escalation.compound_code, Category(escalation.category)
+
+
+def open_file(
+    escalation: CaseEscalated, escalated_at: datetime, rules: JointMeetingRules, file_id: str
+) -> list[DomainEvent]:
+    """The file, then one task per proposed bureau, lead first, so enforcement starts before the meeting
+    ("act the moment it is said"); the meeting then confirms, revises or adds tasks."""
+    category = Category(escalation.category)
+    proposal = rules.propose(category, list(escalation.bureaus))
     events: list[DomainEvent] = [
         JointMeetingFileOpened(
             case_id=escalation.case_id,
             file_id=file_id,
-            category=Category(escalation.category),
+            category=category,
             compound_code=escalation.compound_code,
             street_code=escalation.street_code,
-            lead_bureau=escalation.lead_bureau,
-            member_bureaus=bureaus,
+            lead_bureau=proposal.lead,
+            member_bureaus=list(proposal.bureaus),
+            trigger=escalation.trigger,
         )
     ]
-    for number, bureau in enumerate(bureaus, start=1):
-        action, done_when = _ACTIONS[bureau]
+    for number, bureau in enumerate(proposal.bureaus, start=1):
+        action, done_when = rules.action_for(bureau)
         events.append(
             EnforcementTaskAssigned(
                 case_id=escalation.case_id,
                 file_id=file_id,
                 task_id=f"{file_id}-t{number}",
                 bureau=bureau,
-                is_lead=bureau == escalation.lead_bureau,
+                is_lead=bureau == proposal.lead,
                 action=action,
-                due_at=escalated_at + ENFORCEMENT_PERIOD,
+                due_at=escalated_at + proposal.period,
                 done_when=done_when,
             )
         )
     return events
+
+
+def add_case(state: FileState, escalation: CaseEscalated) -> list[DomainEvent]:
+    if escalation.case_id in state.case_ids:
+        return []
+    return [
+        CaseAddedToFile(
+            case_id=escalation.case_id,
+            file_id=state.file_id,
+            category=state.category,
+            compound_code=state.compound_code,
+            primary_case_id=state.primary_case_id,
+        )
+    ]

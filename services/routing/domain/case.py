@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated, CaseOpened, CaseRouted, EscalationTrigger
 from schemas.complaints import ComplaintReceived
@@ -21,7 +23,9 @@ def facts_of(complaint: ComplaintReceived) -> CaseFacts:
     )
 
 
-def open_case(complaint: ComplaintReceived, decision: Decision, rules_version: str) -> list[DomainEvent]:
+def open_case(
+    complaint: ComplaintReceived, decision: Decision, rules_version: str, due_at: datetime | None = None
+) -> list[DomainEvent]:
     """CaseOpened, then CaseRouted or CaseEscalated: the case's first facts, in order."""
     opened = CaseOpened(
         case_id=complaint.case_id,
@@ -45,6 +49,7 @@ def open_case(complaint: ComplaintReceived, decision: Decision, rules_version: s
                 rule_id=decision.rule_id,
                 rules_version=rules_version,
                 reason=decision.reason,
+                due_at=due_at,
             ),
         ]
     return [
@@ -60,5 +65,6 @@ def open_case(complaint: ComplaintReceived, decision: Decision, rules_version: s
             rule_id=decision.rule_id,
             rules_version=rules_version,
             reason=decision.reason,
+            due_at=due_at,
         ),
     ]

@@ -54,11 +54,38 @@ class RoutingRule(BaseModel):
         return self.urgency is None or self.urgency == urgency
 
 
+class EscalationPolicy(BaseModel):
+    """When a case goes to the joint meeting for reasons other than its category."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_complaint_threshold: int = Field(default=5, ge=2, description="complainants that make a group case")
+    max_returns: int = Field(default=2, ge=1, description="the return that reaches this count escalates")
+    reopenings_before_escalation: int = Field(
+        default=2, ge=1, description="the reopening that reaches this count escalates"
+    )
+    default: Escalation = Escalation(lead=Bureau.CENTRE, bureaus=(Bureau.CENTRE, Bureau.STREET_OFFICE))
+
+
+class ServiceLevels(BaseModel):
+    """Hours from receipt until a case should be resolved, by urgency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    normal_hours: int = Field(default=120, ge=1)
+    urgent_hours: int = Field(default=24, ge=1)
+
+    def hours(self, urgency: Urgency) -> int:
+        return self.urgent_hours if urgency is Urgency.URGENT else self.normal_hours
+
+
 class RoutingRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: str = Field(min_length=1)
     rules: tuple[RoutingRule, ...] = Field(min_length=1)
+    escalation: EscalationPolicy = EscalationPolicy()
+    service_levels: ServiceLevels = ServiceLevels()
 
     @model_validator(mode="after")
     def _ids_unique_and_every_category_covered(self) -> RoutingRules:
@@ -81,6 +108,19 @@ class RoutingRules(BaseModel):
             if rule.matches(category, management, urgency):
                 return rule
         raise LookupError(f"no rule for {category.value}")  # unreachable: validation demands coverage
+
+    def matching(
+        self, category: Category, management: Management | None, urgency: Urgency
+    ) -> list[RoutingRule]:
+        """Every rule that matches, in order: a returned case tries the next one."""
+        return [rule for rule in self.rules if rule.matches(category, management, urgency)]
+
+    def escalation_for(self, category: Category) -> tuple[str, Escalation]:
+        """Who the joint meeting should involve for this category: its joint rule, else the default."""
+        for rule in self.rules:
+            if rule.escalate is not None and category in rule.categories:
+                return rule.id, rule.escalate
+        return "escalation-default", self.escalation.default
 
 
 def load_rules(path: Path = DEFAULT_RULES_FILE) -> RoutingRules:

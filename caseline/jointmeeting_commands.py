@@ -1,0 +1,81 @@
+"""`caseline jointmeeting ...` and `caseline replay jointmeeting`: the joint meeting's files and boards."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eventcore.database import create_pool, migrate
+from eventcore.logging import configure_logging
+from eventcore.settings import get_settings
+from schemas.reference import Bureau
+
+jointmeeting_app = typer.Typer(help="Joint-meeting files and each bureau's task board.", no_args_is_help=True)
+console = Console()
+SCHEMA = "jointmeeting"
+
+
+def _dsn() -> str:
+    from caseline.cli import database_url  # the CLI's own resolution (DATABASE_URL or embedded)
+
+    return database_url(get_settings())
+
+
+@jointmeeting_app.command("board")
+def board(bureau: Annotated[Bureau, typer.Argument(help="bureau code, e.g. fire_rescue")]) -> None:
+    """A bureau's open, overdue and completed tasks (the read model the bureau API serves)."""
+    from services.jointmeeting.adapters import views
+
+    configure_logging("caseline", json=False, level="WARNING")
+
+    async def fetch() -> dict[str, list[dict[str, object]]]:
+        pool = await create_pool(_dsn(), max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await views.board(conn, SCHEMA, bureau)
+        finally:
+            await pool.close()
+
+    found = asyncio.run(fetch())
+    for section in ("overdue", "open", "completed"):
+        table = Table(title=f"{bureau.value}: {section} ({len(found[section])})")
+        for column in ("task", "status", "due (UTC)", "category", "compound", "action"):
+            table.add_column(column, overflow="fold")
+        for task in found[section]:
+            due = task["due_at"]
+            table.add_row(
+                str(task["task_id"]),
+                str(task["status"]),
+                due.strftime("%Y-%m-%d %H:%M") if hasattr(due, "strftime") else str(due),
+                str(task["category"]),
+                str(task["compound_code"] or "-"),
+                str(task["action"]),
+            )
+        console.print(table)
+
+
+def replay_jointmeeting() -> None:
+    """Rebuild the joint meeting's files list and bureau boards from its event store."""
+    configure_logging("caseline", json=False, level="WARNING")
+    started = time.perf_counter()
+    files = asyncio.run(_rebuild(_dsn()))
+    console.print(
+        f"jointmeeting: files and board_tasks rebuilt, {files} files in {time.perf_counter() - started:.1f}s"
+    )
+
+
+async def _rebuild(dsn: str) -> int:
+    from services.jointmeeting.adapters.read_models import EXTRA_DDL, rebuild
+
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        async with pool.acquire() as conn, conn.transaction():
+            return await rebuild(conn, SCHEMA)
+    finally:
+        await pool.close()

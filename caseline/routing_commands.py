@@ -1,0 +1,127 @@
+"""`caseline routing explain CASE_ID` and `caseline replay routing`: why a case went where it went, and the
+case read model rebuilt from routing's events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eventcore.database import create_pool, migrate
+from eventcore.logging import configure_logging
+from eventcore.settings import get_settings
+from eventcore.store import EventStore, RecordedEvent
+from services.routing.adapters.case_view import CaseView
+from services.routing.app import EXTRA_DDL, SCHEMA
+from services.routing.domain.case import case_stream
+from services.routing.domain.rules import RoutingRules, load_rules
+
+routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
+console = Console()
+
+_DECISIONS = ("CaseRouted", "CaseEscalated", "CaseReturned", "CaseReopened", "CaseResolved", "CaseClosed")
+
+
+def _dsn() -> str:
+    from caseline.cli import database_url
+
+    return database_url(get_settings())
+
+
+@routing_app.command("explain")
+def explain(case_id: Annotated[str, typer.Argument(help="the case id, e.g. case-0a1b2c3d4e5f6a7b")]) -> None:
+    """Why the case went where it went: every routing decision with its rule, rules version and reason."""
+    configure_logging("caseline", json=False, level="WARNING")
+    events = asyncio.run(_case_events(_dsn(), case_id))
+    if not events:
+        console.print(f"[red]routing has no case {case_id!r}[/red]")
+        raise typer.Exit(1)
+    print_explanation(console, case_id, events, load_rules())
+
+
+async def _case_events(dsn: str, case_id: str) -> list[RecordedEvent]:
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            return await EventStore(SCHEMA).read_stream(conn, case_stream(case_id))
+    finally:
+        await pool.close()
+
+
+def print_explanation(
+    console: Console, case_id: str, events: list[RecordedEvent], rules: RoutingRules
+) -> None:
+    opened = events[0].data
+    console.print(
+        f"case {case_id}: {opened.get('category')} ({opened.get('urgency')}), "
+        f"compound {opened.get('compound_code') or 'unknown'}, street {opened.get('street_code') or 'unknown'}"
+    )
+    table = Table(title="routing decisions", show_lines=True)
+    for column in ("#", "event", "to", "rule", "why", "actor"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        if event.event_type in _DECISIONS:
+            table.add_row(
+                str(event.stream_version),
+                event.event_type,
+                _target(event.data),
+                _rule(event.data, rules),
+                str(
+                    event.data.get("reason")
+                    or event.data.get("resolution")
+                    or event.data.get("outcome")
+                    or ""
+                ),
+                str(event.metadata.get("actor")),
+            )
+    console.print(table)
+
+
+def _target(data: dict[str, Any]) -> str:
+    if "lead_bureau" in data:
+        return f"joint meeting ({data.get('trigger')}): {', '.join(data.get('bureaus', []))}"
+    if "level" in data and "unit_code" in data:
+        return f"{data['level']} {data['unit_code']} {data.get('unit_name', '')}".strip()
+    return str(data.get("unit_code") or "")
+
+
+def _rule(data: dict[str, Any], rules: RoutingRules) -> str:
+    rule_id = data.get("rule_id")
+    if not rule_id:
+        return ""
+    text = f"{rule_id} (rules {data.get('rules_version')})"
+    base = str(rule_id).split("/")[0]
+    current = next((r for r in rules.rules if r.id == base), None)
+    if current is None:
+        return text
+    when = [f"categories {', '.join(c.value for c in current.categories)}"]
+    if current.management:
+        when.append(f"management {', '.join(m.value for m in current.management)}")
+    if current.urgency:
+        when.append(f"urgency {current.urgency.value}")
+    note = "" if data.get("rules_version") == rules.version else f"; now at rules {rules.version}"
+    return f"{text}\nwhen {'; '.join(when)}{note}"
+
+
+def replay_routing() -> None:
+    """Rebuild routing's case read model from its event store."""
+    configure_logging("caseline", json=False, level="WARNING")
+    started = time.perf_counter()
+    cases = asyncio.run(rebuild_case_view(_dsn()))
+    console.print(
+        f"routing: case_view rebuilt from the events, {cases} cases in {time.perf_counter() - started:.1f}s"
+    )
+
+
+async def rebuild_case_view(dsn: str) -> int:
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        async with pool.acquire() as conn:
+            return await CaseView(SCHEMA).rebuild(conn)
+    finally:
+        await pool.close()

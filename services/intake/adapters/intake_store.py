@@ -1,0 +1,231 @@
+"""Intake's own read models: every complaint it took (the dedupe claim) and the status of every case.
+
+The `complaints` row is claimed before anything else in the transaction that receives a complaint:
+the primary key decides between concurrent receivers (a second claimer waits for the first to commit,
+then finds the row), so redelivery makes no second complaint across restarts and replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from eventcore.database import DbConnection, checked_schema
+from schemas.reference import Category
+from services.intake.domain.merge import MergeKey, OpenCase
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.complaints (
+    complaint_id text PRIMARY KEY,
+    case_id text NOT NULL,
+    channel text NOT NULL,
+    source_ref text NOT NULL,
+    category text NOT NULL,
+    received_at timestamptz NOT NULL,
+    merged boolean NOT NULL DEFAULT false,
+    raw bytea NOT NULL,
+    content_hash text,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+ALTER TABLE {s}.complaints ADD COLUMN IF NOT EXISTS content_hash text;
+CREATE INDEX IF NOT EXISTS complaints_by_channel ON {s}.complaints (channel, received_at);
+CREATE TABLE IF NOT EXISTS {s}.cases (
+    case_id text PRIMARY KEY,
+    compound_code text,
+    category text NOT NULL,
+    first_received_at timestamptz NOT NULL,
+    status text NOT NULL DEFAULT 'open',
+    complainant_count integer NOT NULL DEFAULT 1,
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS cases_open_by_key ON {s}.cases (compound_code, category, first_received_at)
+    WHERE status = 'open';
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    complaint_id: str
+    case_id: str
+    channel: str
+    source_ref: str
+    category: str
+    received_at: datetime
+    raw: bytes
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    complaint_id: str
+    case_id: str
+    source_ref: str
+    status: str
+    updated_at: datetime | None
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+class IntakeStore:
+    def __init__(self, schema: str) -> None:
+        self.s = checked_schema(schema)
+
+    async def claim(self, conn: DbConnection, claims: Sequence[Claim]) -> set[str]:
+        """Claims in key order, so two receivers of overlapping batches cannot deadlock; returns the new ones."""
+        ordered = sorted(claims, key=lambda c: c.complaint_id)
+        if not ordered:
+            return set()
+        rows = await conn.fetch(
+            f"INSERT INTO {self.s}.complaints "
+            "(complaint_id, case_id, channel, source_ref, category, received_at, raw, content_hash) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
+            "$7::bytea[], $8::text[]) ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id",
+            [c.complaint_id for c in ordered],
+            [c.case_id for c in ordered],
+            [c.channel for c in ordered],
+            [c.source_ref for c in ordered],
+            [c.category for c in ordered],
+            [c.received_at for c in ordered],
+            [c.raw for c in ordered],
+            [c.content_hash for c in ordered],
+        )
+        return {row["complaint_id"] for row in rows}
+
+    async def received(
+        self, conn: DbConnection, complaint_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """complaint id -> (case id, content hash) for complaints already received."""
+        if not complaint_ids:
+            return {}
+        rows = await conn.fetch(
+            f"SELECT complaint_id, case_id, content_hash FROM {self.s}.complaints "
+            "WHERE complaint_id = ANY($1::text[])",
+            list(complaint_ids),
+        )
+        return {row["complaint_id"]: (row["case_id"], row["content_hash"]) for row in rows}
+
+    async def lock_merge_keys(self, conn: DbConnection, keys: Sequence[MergeKey]) -> None:
+        """Serialise merge decisions per compound and category across replicas, in one global order."""
+        names = sorted({f"intake.merge:{code}:{category.value}" for code, category in keys})
+        if names:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS x",
+                names,
+            )
+
+    async def open_cases(
+        self, conn: DbConnection, keys: Sequence[MergeKey], earliest: datetime, latest: datetime
+    ) -> list[OpenCase]:
+        if not keys:
+            return []
+        # Filter on the compound (the partial index's leading column); the categories are checked here.
+        rows = await conn.fetch(
+            f"SELECT * FROM {self.s}.cases WHERE status = 'open' AND compound_code = ANY($1::text[]) "
+            "AND first_received_at BETWEEN $2 AND $3",
+            sorted({code for code, _ in keys}),
+            earliest,
+            latest,
+        )
+        wanted = {(code, category.value) for code, category in keys}
+        rows = [row for row in rows if (row["compound_code"], row["category"]) in wanted]
+        return [
+            OpenCase(
+                row["case_id"],
+                row["compound_code"],
+                Category(row["category"]),
+                row["first_received_at"],
+                row["complainant_count"],
+            )
+            for row in rows
+        ]
+
+    async def open(self, conn: DbConnection, cases: Sequence[tuple[str, str | None, str, datetime]]) -> None:
+        """New cases, open: (case_id, compound_code, category, first_received_at)."""
+        if not cases:
+            return
+        await conn.execute(
+            f"INSERT INTO {self.s}.cases (case_id, compound_code, category, first_received_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) "
+            "ON CONFLICT (case_id) DO NOTHING",
+            [c[0] for c in cases],
+            [c[1] for c in cases],
+            [c[2] for c in cases],
+            [c[3] for c in cases],
+        )
+
+    async def merge(self, conn: DbConnection, merged: dict[str, str], counts: dict[str, int]) -> None:
+        """Merged complaints point at their case; cases take their new complainant counts."""
+        if not merged:
+            return
+        await conn.execute(
+            f"UPDATE {self.s}.complaints c SET case_id = x.case_id, merged = true "
+            "FROM unnest($1::text[], $2::text[]) AS x(complaint_id, case_id) WHERE c.complaint_id = x.complaint_id",
+            list(merged),
+            list(merged.values()),
+        )
+        await conn.execute(
+            f"UPDATE {self.s}.cases c SET complainant_count = x.n, updated_at = clock_timestamp() "
+            "FROM unnest($1::text[], $2::int[]) AS x(case_id, n) WHERE c.case_id = x.case_id",
+            list(counts),
+            list(counts.values()),
+        )
+
+    async def set_status(self, conn: DbConnection, case_id: str, status: str, at: datetime) -> bool:
+        done = await conn.execute(
+            f"UPDATE {self.s}.cases SET status = $2, updated_at = $3 WHERE case_id = $1", case_id, status, at
+        )
+        return str(done).endswith(" 1")
+
+    async def requests(
+        self,
+        conn: DbConnection,
+        *,
+        channel: str,
+        ids: Sequence[str] | None = None,
+        categories: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        statuses: Sequence[str] | None = None,
+        limit: int = 1000,
+        ref_prefix: str = "",
+    ) -> list[RequestRow]:
+        """A channel's complaints with their case status, newest first (Open311's requests.json)."""
+        rows = await conn.fetch(
+            f"SELECT c.complaint_id, c.case_id, c.source_ref, c.recorded_at, k.status, k.updated_at, e.data "
+            f"FROM {self.s}.complaints c "
+            f"JOIN {self.s}.events e ON e.stream_id = 'complaint-' || c.complaint_id AND e.stream_version = 1 "
+            f"LEFT JOIN {self.s}.cases k ON k.case_id = c.case_id "
+            "WHERE c.channel = $1 AND ($2::text[] IS NULL OR c.source_ref = ANY($2)) "
+            "AND ($3::text[] IS NULL OR c.category = ANY($3)) "
+            "AND ($4::timestamptz IS NULL OR c.received_at >= $4) AND ($5::timestamptz IS NULL OR c.received_at <= $5) "
+            "AND ($6::text[] IS NULL OR coalesce(k.status, 'open') = ANY($6)) "
+            "AND starts_with(c.source_ref, $8) "
+            "ORDER BY c.received_at DESC LIMIT $7",
+            channel,
+            list(ids) if ids is not None else None,
+            list(categories) if categories is not None else None,
+            start,
+            end,
+            list(statuses) if statuses is not None else None,
+            limit,
+            ref_prefix,
+        )
+        return [
+            RequestRow(
+                r["complaint_id"],
+                r["case_id"],
+                r["source_ref"],
+                r["status"] or "open",
+                r["updated_at"],
+                r["recorded_at"],
+                r["data"],
+            )
+            for r in rows
+        ]
+
+
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)

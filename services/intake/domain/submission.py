@@ -1,0 +1,73 @@
+"""What every channel hands to intake: one complaint, channel-neutral, with its personal data still inside."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas.reference import Category, Channel, ComplaintKind, Urgency
+from services.intake.domain.personal_data import normalise_phone
+
+
+@dataclass(frozen=True)
+class Submission:
+    channel: Channel
+    source_ref: str  # the channel's own key: order no, petition no, idempotency key, registration no
+    received_at: datetime
+    kind: ComplaintKind
+    category: Category
+    description: str
+    address: str
+    street: str
+    compound: str
+    urgency: Urgency
+    caller_name: str  # personal data: only intake's complainants table keeps it
+    caller_phone: str  # personal data
+    actor: str  # who registered it: a feed, an API client, a staff id
+    contact_key: str = ""  # what identifies the complainant when there is no phone (e.g. an e-mail)
+    channel_details: dict[str, Any] = field(default_factory=dict)
+    original: dict[str, Any] = field(default_factory=dict)  # the record as sent, for audit (masked on events)
+    raw: bytes = b""  # the record's original bytes, kept in intake's own store
+    time_assigned: bool = False  # received_at is intake's clock, not the sender's: not part of the content
+    dead_letter_source: str = ""  # where a refusal of this submission is filed (e.g. hotline-file:x.csv)
+    dead_letter_ref: str = ""  # and where in it (e.g. line 42)
+
+    def fingerprint(self) -> str:
+        """What the sender said, hashed: the same key with another fingerprint is a conflict, not a redelivery."""
+        parts = (
+            self.source_ref,
+            "" if self.time_assigned else self.received_at.isoformat(),
+            self.kind.value,
+            self.category.value,
+            self.description,
+            self.address,
+            self.street,
+            self.compound,
+            self.urgency.value,
+            self.caller_name,
+            normalise_phone(self.caller_phone),
+            self.contact_key,
+            repr(sorted(self.channel_details.items())),
+        )
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+PERSONAL_FIELDS = frozenset(
+    {
+        "caller_name",
+        "caller_phone",
+        "petitioner_name",
+        "petitioner_phone",
+        "visitor_name",
+        "visitor_phone",
+        "name",
+        "phone",
+        "first_name",
+        "last_name",
+        "email",
+        "来电人",
+        "联系电话",
+    }
+)

@@ -1,0 +1,37 @@
+"""Intake's own settings (environment variables, like every Caseline setting)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The key `make run` and the tests use; README names it. Production sets CASELINE_OPEN311_API_KEY.
+DEVELOPMENT_OPEN311_KEY = "caseline-dev-open311-key"
+
+
+class IntakeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASELINE_", extra="ignore")
+
+    merge_window_hours: float = Field(
+        default=0, ge=0, description="Co-complainant merge window; 0 turns merging off"
+    )
+    merge_min_confidence: float = Field(default=0.7, ge=0, le=1)
+    future_tolerance_seconds: float = Field(
+        default=600, ge=0, description="How far ahead of intake's clock a complaint time may be"
+    )
+    open311_api_key: str = Field(default=DEVELOPMENT_OPEN311_KEY, description="Comma-separated keys")
+    http_batch_limit: int = Field(default=1000, ge=1, description="Most records one HTTP push may carry")
+
+    @property
+    def merge_window(self) -> timedelta:
+        return timedelta(hours=self.merge_window_hours)
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        return timedelta(seconds=self.future_tolerance_seconds)
+
+    @property
+    def open311_api_keys(self) -> frozenset[str]:
+        return frozenset(key.strip() for key in self.open311_api_key.split(",") if key.strip())

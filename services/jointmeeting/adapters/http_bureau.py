@@ -1,0 +1,96 @@
+"""The bureaus' HTTP API: each bureau reads its board and reports on its own tasks, nobody else's."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from eventcore.consumer import ServiceStores
+from schemas.bureau import BureauReport, EvidenceRef, ReportKind
+from schemas.reference import Bureau
+from services.jointmeeting.adapters import views
+from services.jointmeeting.adapters.auth import Callers
+from services.jointmeeting.adapters.http_errors import http_error, refusals_as_http
+from services.jointmeeting.handlers import report_on_task, validation_summary
+
+
+class ReportBody(BaseModel):
+    """A BureauReport without task and bureau: those come from the path and the caller's token."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    report_id: str = Field(min_length=1, max_length=100)
+    kind: ReportKind
+    note: str = Field(default="", max_length=4000)
+    evidence: list[EvidenceRef] = Field(default_factory=list)
+    reason: str = Field(default="", max_length=4000)
+    reported_at: AwareDatetime
+
+
+def _stores(request: Request) -> ServiceStores:
+    stores: ServiceStores = request.app.state.runtime.stores
+    return stores
+
+
+def _own(caller: Bureau, bureau: Bureau) -> None:
+    if caller != bureau:
+        raise http_error(403, "forbidden", f"this token belongs to {caller.value}, not {bureau.value}")
+
+
+def bureau_router(callers: Callers) -> APIRouter:
+    router = APIRouter(prefix="/jointmeeting/bureaus", tags=["member bureaus"])
+    # Annotations are evaluated here (no __future__ import), so FastAPI sees each Depends on `callers`.
+
+    @router.get("/{bureau}/board")
+    async def get_board(
+        request: Request, bureau: Bureau, caller: Annotated[Bureau, Depends(callers.calling_bureau)]
+    ) -> dict[str, Any]:
+        _own(caller, bureau)
+        stores = _stores(request)
+        async with stores.pool.acquire() as conn:
+            return await views.board(conn, stores.schema, bureau)
+
+    @router.get("/{bureau}/tasks/{task_id}")
+    async def get_task(
+        request: Request,
+        bureau: Bureau,
+        task_id: str,
+        caller: Annotated[Bureau, Depends(callers.calling_bureau)],
+    ) -> dict[str, Any]:
+        _own(caller, bureau)
+        stores = _stores(request)
+        async with stores.pool.acquire() as conn:
+            found = await views.task(conn, stores.schema, task_id)
+        if found is None:
+            raise http_error(404, "not_found", f"no task {task_id!r}")
+        if found["bureau"] != bureau.value:
+            raise http_error(403, "forbidden", f"task {task_id} is not a task of {bureau.value}")
+        return found
+
+    @router.post("/{bureau}/tasks/{task_id}/reports")
+    async def report(
+        request: Request,
+        bureau: Bureau,
+        task_id: str,
+        body: ReportBody,
+        caller: Annotated[Bureau, Depends(callers.calling_bureau)],
+    ) -> dict[str, Any]:
+        _own(caller, bureau)
+        try:
+            bureau_report = BureauReport(task_id=task_id, bureau=bureau, **body.model_dump())
+        except ValidationError as error:
+            raise http_error(422, "invalid_report", validation_summary(error)) from error
+        stores = _stores(request)
+        with refusals_as_http():
+            async with stores.pool.acquire() as conn, conn.transaction():
+                state = await report_on_task(
+                    stores.unit_of_work(conn),
+                    bureau_report,
+                    via="http",
+                    causation_id=f"http:{body.report_id}",
+                )
+        assert state is not None
+        task = state.tasks[task_id]
+        return {"task_id": task_id, "status": task.status.value, "overdue": task.overdue}
+
+    return router

@@ -1,0 +1,136 @@
+"""Read models in the joint meeting's own schema: the files list and each bureau's task board.
+
+Each row is the file's folded state, written in the same transaction as the file's events; `rebuild`
+folds the whole event store again, so the tables can always be dropped and replayed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventcore.database import DbConnection, checked_schema
+from eventcore.store import EventStore, RecordedEvent
+from schemas.base import DomainEvent
+from schemas.topics import event_class
+from services.jointmeeting.domain.state import FileState, evolve
+
+EXTRA_DDL = (
+    """
+CREATE TABLE IF NOT EXISTS {s}.files (
+    file_id text PRIMARY KEY,
+    primary_case_id text NOT NULL,
+    case_ids text[] NOT NULL,
+    category text NOT NULL,
+    compound_code text,
+    street_code text,
+    lead_bureau text NOT NULL,
+    completed boolean NOT NULL,
+    needs_meeting boolean NOT NULL,
+    tasks_counting integer NOT NULL,
+    tasks_done integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_open_cluster ON {s}.files (compound_code, category) WHERE NOT completed;
+CREATE TABLE IF NOT EXISTS {s}.board_tasks (
+    task_id text PRIMARY KEY,
+    file_id text NOT NULL,
+    case_id text NOT NULL,
+    bureau text NOT NULL,
+    is_lead boolean NOT NULL,
+    category text NOT NULL,
+    compound_code text,
+    street_code text,
+    action text NOT NULL,
+    done_when text NOT NULL,
+    due_at timestamptz NOT NULL,
+    status text NOT NULL,
+    overdue boolean NOT NULL,
+    last_note text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS board_tasks_bureau ON {s}.board_tasks (bureau, status);
+""",
+)
+
+FILE_COLUMNS = (
+    "file_id, primary_case_id, case_ids, category, compound_code, street_code, lead_bureau, completed, "
+    "needs_meeting, tasks_counting, tasks_done"
+)
+TASK_COLUMNS = (
+    "task_id, file_id, case_id, bureau, is_lead, category, compound_code, street_code, action, done_when, "
+    "due_at, status, overdue, last_note"
+)
+
+
+def parse_event(recorded: RecordedEvent) -> DomainEvent:
+    contract = event_class(f"caseline.{recorded.event_type}.v{recorded.schema_version}")
+    if contract is None:
+        raise ValueError(f"unknown stored event type {recorded.event_type} v{recorded.schema_version}")
+    return contract.model_validate(recorded.data)
+
+
+async def save(conn: DbConnection, schema: str, state: FileState) -> None:
+    s = checked_schema(schema)
+    await conn.execute(
+        f"INSERT INTO {s}.files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        f"ON CONFLICT (file_id) DO UPDATE SET ({FILE_COLUMNS}) = ROW(EXCLUDED.*)",
+        *_file_row(state),
+    )
+    await conn.executemany(
+        f"INSERT INTO {s}.board_tasks ({TASK_COLUMNS}) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        f"ON CONFLICT (task_id) DO UPDATE SET ({TASK_COLUMNS}) = ROW(EXCLUDED.*)",
+        _task_rows(state),
+    )
+
+
+async def rebuild(conn: DbConnection, schema: str, batch: int = 1000) -> int:
+    """Empty the read models and fold every stored event again; returns the number of files."""
+    s = checked_schema(schema)
+    await conn.execute(f"TRUNCATE {s}.files, {s}.board_tasks")
+    store, states, position = EventStore(schema), dict[str, FileState](), 0
+    while recorded := await store.read_all(conn, after_position=position, limit=batch):
+        for event in recorded:
+            if event.stream_id.startswith("jmfile-"):
+                states[event.stream_id] = evolve(states.get(event.stream_id), parse_event(event))
+        position = recorded[-1].global_position
+    for state in states.values():
+        await save(conn, schema, state)
+    return len(states)
+
+
+def _file_row(state: FileState) -> tuple[Any, ...]:
+    counting = [t for t in state.tasks.values() if t.counts]
+    return (
+        state.file_id,
+        state.primary_case_id,
+        list(state.case_ids),
+        state.category.value,
+        state.compound_code,
+        state.street_code,
+        state.lead_bureau.value,
+        state.completed,
+        state.needs_meeting,
+        len(counting),
+        sum(1 for t in counting if t.status.value == "done"),
+    )
+
+
+def _task_rows(state: FileState) -> list[tuple[Any, ...]]:
+    return [
+        (
+            task.task_id,
+            state.file_id,
+            state.primary_case_id,
+            task.bureau.value,
+            task.is_lead,
+            state.category.value,
+            state.compound_code,
+            state.street_code,
+            task.action,
+            task.done_when,
+            task.due_at,
+            task.status.value,
+            task.overdue,
+            task.last_note,
+        )
+        for task in state.tasks.values()
+    ]

@@ -1,0 +1,95 @@
+"""The joint meeting's rules data: which bureaus a problem needs, who leads, what each is asked to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.reference import Bureau, Category
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "joint_meeting_rules.yaml"
+DEFAULT = "default"
+
+
+class InvalidRules(ValueError):
+    """The rules file is unusable; the message names the entry that is wrong."""
+
+
+class _Proposal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead: Bureau
+    bureaus: list[Bureau] = Field(min_length=1)
+    period_days: int | None = Field(default=None, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _lead_is_a_member(self) -> _Proposal:
+        if self.lead not in self.bureaus:
+            raise ValueError(f"lead {self.lead.value!r} must be one of its bureaus")
+        return self
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: str = Field(min_length=1)
+    done_when: str = Field(min_length=1)
+
+
+class _RulesFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    default_period_days: int = Field(ge=1, le=90)
+    proposals: dict[str, _Proposal]
+    actions: dict[Bureau, _Action]
+
+    @model_validator(mode="after")
+    def _complete(self) -> _RulesFile:
+        unknown = set(self.proposals) - {c.value for c in Category} - {DEFAULT}
+        if unknown:
+            raise ValueError(f"proposals name unknown categories: {sorted(unknown)}")
+        if DEFAULT not in self.proposals:
+            raise ValueError("proposals need a 'default' entry for categories without their own")
+        missing = set(Bureau) - set(self.actions)
+        if missing:
+            raise ValueError(f"actions missing for bureaus: {sorted(b.value for b in missing)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the office proposes when a file opens: lead first, then the other members."""
+
+    lead: Bureau
+    bureaus: tuple[Bureau, ...]
+    period: timedelta
+
+
+@dataclass(frozen=True)
+class JointMeetingRules:
+    version: str
+    _file: _RulesFile
+
+    def propose(self, category: Category, named_by_escalation: list[Bureau]) -> Proposal:
+        entry = self._file.proposals.get(category.value) or self._file.proposals[DEFAULT]
+        members = [entry.lead] + [b for b in entry.bureaus if b != entry.lead]
+        members += [b for b in named_by_escalation if b not in members]
+        days = entry.period_days or self._file.default_period_days
+        return Proposal(entry.lead, tuple(members), timedelta(days=days))
+
+    def action_for(self, bureau: Bureau) -> tuple[str, str]:
+        action = self._file.actions[bureau]
+        return action.action, action.done_when
+
+
+def load_rules(path: Path = RULES_FILE) -> JointMeetingRules:
+    try:
+        parsed = _RulesFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise InvalidRules(f"{path}: {error}") from error
+    return JointMeetingRules(parsed.version, parsed)

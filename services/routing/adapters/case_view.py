@@ -1,0 +1,212 @@
+"""The case read model: one row per case in routing's schema, kept in step with the events.
+
+The row is the aggregate's own state, so a live row and a row rebuilt from the events cannot disagree
+unless an event was lost. It is written in the same transaction as the events (a UnitOfWork projector)
+and rebuilt from scratch by `caseline replay routing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventcore.database import DbConnection
+from eventcore.store import StreamAppend
+from schemas.base import DomainEvent
+from services.routing.adapters.case_store import typed
+from services.routing.domain.lifecycle import Case
+
+CASE_VIEW_DDL = """
+CREATE TABLE IF NOT EXISTS {s}.case_view (
+    case_id text PRIMARY KEY,
+    version integer NOT NULL,
+    state text NOT NULL,
+    category text NOT NULL,
+    urgency text NOT NULL,
+    channel text NOT NULL,
+    received_at timestamptz NOT NULL,
+    compound_code text,
+    street_code text,
+    level text,
+    unit_code text,
+    unit_name text,
+    rule_id text NOT NULL,
+    rules_version text NOT NULL,
+    due_at timestamptz,
+    return_count integer NOT NULL,
+    reopen_count integer NOT NULL,
+    complainant_count integer NOT NULL,
+    escalations text[] NOT NULL,
+    callback_outcome text
+);
+CREATE INDEX IF NOT EXISTS case_view_unit_state ON {s}.case_view (unit_code, state);
+"""
+
+COLUMNS = (
+    "case_id",
+    "version",
+    "state",
+    "category",
+    "urgency",
+    "channel",
+    "received_at",
+    "compound_code",
+    "street_code",
+    "level",
+    "unit_code",
+    "unit_name",
+    "rule_id",
+    "rules_version",
+    "due_at",
+    "return_count",
+    "reopen_count",
+    "complainant_count",
+    "escalations",
+    "callback_outcome",
+)
+CASE_PREFIX = "case-"
+OPEN_STATES = ("routed", "accepted", "in_progress", "escalated")
+
+
+def row_of(case: Case) -> tuple[Any, ...]:
+    return (
+        case.case_id,
+        case.version,
+        case.state.value,
+        case.category.value,
+        case.urgency.value,
+        case.channel.value,
+        case.received_at,
+        case.compound_code,
+        case.street_code,
+        case.level.value if case.level else None,
+        case.unit_code,
+        case.unit_name,
+        case.rule_id,
+        case.rules_version,
+        case.due_at,
+        case.return_count,
+        case.reopen_count,
+        case.complainant_count,
+        [t.value for t in case.escalations],
+        case.callback_outcome.value if case.callback_outcome else None,
+    )
+
+
+@dataclass(frozen=True)
+class CaseView:
+    schema: str
+
+    async def project(self, conn: DbConnection, appends: Sequence[StreamAppend]) -> None:
+        """A UnitOfWork projector: new streams fold from memory, continued ones re-read (this transaction's rows
+        included)."""
+        cases = [a for a in appends if a.stream_id.startswith(CASE_PREFIX)]
+        fresh = {a.stream_id: [p.event for p in a.events] for a in cases if a.expected_version == 0}
+        continued = sorted({a.stream_id for a in cases} - set(fresh))
+        streams = dict(fresh) | await self._read_streams(conn, continued)
+        rows = [row_of(case) for events in streams.values() if (case := Case.rebuild(events)) is not None]
+        await self.upsert(conn, rows)
+
+    async def _read_streams(
+        self, conn: DbConnection, stream_ids: Sequence[str]
+    ) -> dict[str, list[DomainEvent]]:
+        if not stream_ids:
+            return {}
+        records = await conn.fetch(
+            f"SELECT stream_id, event_type, schema_version, data FROM {self.schema}.events "
+            "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        streams: dict[str, list[DomainEvent]] = {}
+        for r in records:
+            streams.setdefault(r["stream_id"], []).append(
+                typed(r["event_type"], r["schema_version"], r["data"])
+            )
+        return streams
+
+    async def upsert(self, conn: DbConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
+        await conn.executemany(
+            f"INSERT INTO {self.schema}.case_view ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
+            f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            rows,
+        )
+
+    async def rebuild(self, conn: DbConnection, chunk: int = 500) -> int:
+        """Throw the read model away and fold every case stream again; returns the number of cases."""
+        async with conn.transaction():
+            await conn.execute(f"TRUNCATE {self.schema}.case_view")
+            rows: list[tuple[Any, ...]] = []
+            current: str | None = None
+            events: list[DomainEvent] = []
+            total = 0
+            cursor = conn.cursor(
+                f"SELECT stream_id, event_type, schema_version, data FROM {self.schema}.events "
+                "WHERE stream_id LIKE 'case-%' ORDER BY stream_id, stream_version"
+            )
+            async for r in cursor:
+                if r["stream_id"] != current and events:
+                    rows.append(_folded(events))
+                    events = []
+                current = r["stream_id"]
+                events.append(typed(r["event_type"], r["schema_version"], r["data"]))
+                if len(rows) >= chunk:
+                    total += len(rows)
+                    await self.upsert(conn, rows)
+                    rows = []
+            if events:
+                rows.append(_folded(events))
+            total += len(rows)
+            await self.upsert(conn, rows)
+        return total
+
+    async def all_rows(self, conn: DbConnection) -> list[dict[str, Any]]:
+        records = await conn.fetch(f"SELECT * FROM {self.schema}.case_view ORDER BY case_id")
+        return [dict(r) for r in records]
+
+    async def get(self, conn: DbConnection, case_id: str) -> dict[str, Any] | None:
+        record = await conn.fetchrow(f"SELECT * FROM {self.schema}.case_view WHERE case_id = $1", case_id)
+        return dict(record) if record else None
+
+    async def search(
+        self,
+        conn: DbConnection,
+        *,
+        units: Sequence[str] | None,
+        state: str | None,
+        category: str | None,
+        overdue: bool | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """Cases by filter; `units` None means every unit's (the centre)."""
+        where: list[str] = ["TRUE"]
+        args: list[object] = []
+        for column, value in (("state", state), ("category", category)):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        if units is not None:
+            args.append(list(units))
+            where.append(f"unit_code = ANY(${len(args)}::text[])")
+        if overdue is not None:
+            args.append(list(OPEN_STATES))
+            late = f"(due_at < now() AND state = ANY(${len(args)}::text[]))"
+            where.append(late if overdue else f"NOT coalesce({late}, false)")
+        args += [limit, offset]
+        records = await conn.fetch(
+            f"SELECT * FROM {self.schema}.case_view WHERE {' AND '.join(where)} "
+            f"ORDER BY due_at NULLS LAST, case_id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+            *args,
+        )
+        return [dict(r) for r in records]
+
+
+def _folded(events: list[DomainEvent]) -> tuple[Any, ...]:
+    case = Case.rebuild(events)
+    assert case is not None
+    return row_of(case)

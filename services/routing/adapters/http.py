@@ -1,0 +1,295 @@
+"""The staff API: units list their cases, act on them and read their history (OpenAPI at /docs).
+
+Every request carries its unit's bearer token; every command names the staff member acting and the case
+version they saw, so a command decided on a stale view fails with 409 instead of overwriting.
+Errors are JSON: {"detail": {"error": <code>, "message": <text>, ...}}.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from eventcore.consumer import ServiceStores
+from eventcore.service import ServiceRuntime
+from schemas.cases import CallbackOutcome, EscalationTrigger
+from schemas.reference import Category
+from services.routing import handlers
+from services.routing.adapters.case_store import load_case
+from services.routing.adapters.case_view import CaseView
+from services.routing.domain.access import Actor
+from services.routing.domain.case import case_stream
+from services.routing.domain.lifecycle import CaseCommandError, CaseState, NotPermitted, UnknownUnit
+from services.routing.handlers import CaseNotFound, CommandResult, RoutingContext, StaleCase
+
+_bearer = HTTPBearer(auto_error=False, description="The unit's token (development: dev-<unit code>)")
+
+
+class Unit(BaseModel):
+    unit_code: str
+
+
+class CaseSummary(BaseModel):
+    """A row of the case read model."""
+
+    case_id: str
+    version: int = Field(description="Send it back as expected_version when acting on the case")
+    state: CaseState
+    category: str
+    urgency: str
+    channel: str
+    received_at: datetime
+    compound_code: str | None
+    street_code: str | None
+    level: str | None
+    unit_code: str | None = Field(description="Who has the case; null while the joint meeting has it")
+    unit_name: str | None
+    rule_id: str
+    rules_version: str
+    due_at: datetime | None
+    overdue: bool
+    return_count: int
+    reopen_count: int
+    complainant_count: int
+    escalations: list[str]
+    callback_outcome: str | None
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    event_type: str
+    recorded_at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class Acted(BaseModel):
+    case_id: str
+    version: int
+    state: CaseState
+    unit_code: str | None
+    events: list[str] = Field(description="The events the command recorded, in order")
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=1, description="The case version the staff member acted on")
+    staff_id: str = Field(min_length=1, max_length=64, description="Who acts, recorded on every event")
+
+
+class NoteProgress(Command):
+    note: str = Field(min_length=1, max_length=4000)
+    photo_refs: list[str] = Field(default_factory=list, description="References to stored photos, not bytes")
+
+
+class Resolve(Command):
+    resolution: str = Field(min_length=1, max_length=4000, description="How the problem was resolved")
+
+
+class Return(Command):
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is not this unit's responsibility")
+
+
+class Route(Command):
+    unit_code: str = Field(min_length=1, description="Centre, street or community code")
+
+
+class Escalate(Command):
+    trigger: Literal["unit_request", "sla_watch"] = "unit_request"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Callback(Command):
+    outcome: CallbackOutcome
+    note: str = Field(default="", max_length=2000)
+
+
+class Reopen(Command):
+    detail: str = Field(min_length=1, max_length=2000, description="What the repeat complaint says")
+
+
+def _error(status_code: int, code: str, message: str, **extra: object) -> HTTPException:
+    return HTTPException(status_code, detail={"error": code, "message": message, **extra})
+
+
+def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
+    router = APIRouter(prefix="/cases", tags=["cases"])
+    view = CaseView("routing")
+
+    def acting_unit(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Unit:
+        if credentials is None:
+            raise _error(
+                status.HTTP_401_UNAUTHORIZED, "unauthorized", "send 'Authorization: Bearer <unit token>'"
+            )
+        unit = tokens.get(credentials.credentials)
+        if unit is None:
+            raise _error(status.HTTP_401_UNAUTHORIZED, "unauthorized", "unknown token")
+        return Unit(unit_code=unit)
+
+    UnitDep = Annotated[Unit, Depends(acting_unit)]
+
+    def stores(request: Request) -> ServiceStores:
+        runtime: ServiceRuntime = request.app.state.runtime
+        return runtime.stores
+
+    StoresDep = Annotated[ServiceStores, Depends(stores)]
+
+    @router.get("", response_model=list[CaseSummary], summary="My unit's cases (the centre: every case)")
+    async def list_cases(
+        unit: UnitDep,
+        db: StoresDep,
+        state: CaseState | None = None,
+        category: Category | None = None,
+        overdue: bool | None = Query(default=None, description="Only late (true) or only on-time (false)"),
+        limit: int = Query(default=100, ge=1, le=1000),
+        offset: int = Query(default=0, ge=0),
+    ) -> list[CaseSummary]:
+        units = None if unit.unit_code == "centre" else [unit.unit_code]
+        async with db.pool.acquire() as conn:
+            rows = await view.search(
+                conn,
+                units=units,
+                state=state.value if state else None,
+                category=category.value if category else None,
+                overdue=overdue,
+                limit=limit,
+                offset=offset,
+            )
+        return [_summary(row) for row in rows]
+
+    @router.get("/{case_id}", response_model=CaseSummary, summary="One case as it stands")
+    async def get_case(case_id: str, unit: UnitDep, db: StoresDep) -> CaseSummary:
+        async with db.pool.acquire() as conn:
+            row = await view.get(conn, case_id)
+            case = await load_case(conn, db.store, case_id) if row else None
+        if row is None or case is None or not case.visible_to(Actor(unit.unit_code, "-")):
+            raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
+        return _summary(row)
+
+    @router.get("/{case_id}/history", response_model=list[HistoryEntry], summary="Every event of the case")
+    async def history(case_id: str, unit: UnitDep, db: StoresDep) -> list[HistoryEntry]:
+        async with db.pool.acquire() as conn:
+            case = await load_case(conn, db.store, case_id)
+            if case is None or not case.visible_to(Actor(unit.unit_code, "-")):
+                raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
+            recorded = await db.store.read_stream(conn, case_stream(case_id))
+        return [
+            HistoryEntry(
+                version=r.stream_version,
+                event_type=r.event_type,
+                recorded_at=r.recorded_at,
+                actor=str(r.metadata.get("actor")),
+                data={k: v for k, v in r.data.items() if k != "case_id"},
+            )
+            for r in recorded
+        ]
+
+    async def run(action: Callable[[], Awaitable[CommandResult]]) -> Acted:
+        try:
+            result = await action()
+        except CaseNotFound as missing:
+            raise _error(404, "not_found", f"no case {missing} for this unit") from missing
+        except StaleCase as stale:
+            raise _error(
+                409,
+                "stale_version",
+                str(stale),
+                current_version=stale.current,
+                expected_version=stale.expected,
+            ) from stale
+        except NotPermitted as refused:
+            raise _error(403, refused.code, str(refused)) from refused
+        except UnknownUnit as unknown:
+            raise _error(422, unknown.code, str(unknown)) from unknown
+        except CaseCommandError as invalid:
+            raise _error(409, invalid.code, str(invalid)) from invalid
+        case = result.case
+        return Acted(
+            case_id=case.case_id,
+            version=case.version,
+            state=case.state,
+            unit_code=case.unit_code,
+            events=[e.event_type for e in result.events],
+        )
+
+    def actor(unit: Unit, body: Command) -> Actor:
+        return Actor(unit.unit_code, body.staff_id)
+
+    @router.post("/{case_id}/accept", response_model=Acted, summary="The unit takes the case on")
+    async def accept(case_id: str, body: Command, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(lambda: handlers.accept_case(db, case_id, actor(unit, body), body.expected_version))
+
+    @router.post(
+        "/{case_id}/progress", response_model=Acted, summary="Record progress (notes, photo references)"
+    )
+    async def progress(case_id: str, body: NoteProgress, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.note_progress(
+                db, case_id, actor(unit, body), body.expected_version, body.note, body.photo_refs
+            )
+        )
+
+    @router.post("/{case_id}/resolve", response_model=Acted, summary="Record how the problem was resolved")
+    async def resolve(case_id: str, body: Resolve, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.resolve_case(
+                db, case_id, actor(unit, body), body.expected_version, body.resolution
+            )
+        )
+
+    @router.post("/{case_id}/return", response_model=Acted, summary="Return a case that is not ours (退单)")
+    async def return_(case_id: str, body: Return, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.return_case(
+                ctx, db, case_id, actor(unit, body), body.expected_version, body.reason
+            )
+        )
+
+    @router.post("/{case_id}/route", response_model=Acted, summary="The centre routes a case by hand")
+    async def route(case_id: str, body: Route, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.route_case(
+                ctx, db, case_id, actor(unit, body), body.expected_version, body.unit_code
+            )
+        )
+
+    @router.post("/{case_id}/escalate", response_model=Acted, summary="Ask for the joint meeting")
+    async def escalate(case_id: str, body: Escalate, unit: UnitDep, db: StoresDep) -> Acted:
+        trigger = EscalationTrigger(body.trigger)
+        return await run(
+            lambda: handlers.escalate_case(
+                ctx, db, case_id, actor(unit, body), body.expected_version, trigger, body.reason
+            )
+        )
+
+    @router.post("/{case_id}/callback", response_model=Acted, summary="Record the callback (回访)")
+    async def callback(case_id: str, body: Callback, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.record_callback(
+                ctx, db, case_id, actor(unit, body), body.expected_version, body.outcome, body.note
+            )
+        )
+
+    @router.post("/{case_id}/reopen", response_model=Acted, summary="Reopen a closed case (repeat complaint)")
+    async def reopen(case_id: str, body: Reopen, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.reopen_case(
+                ctx, db, case_id, actor(unit, body), body.expected_version, body.detail
+            )
+        )
+
+    return router
+
+
+def _summary(row: dict[str, Any]) -> CaseSummary:
+    due = row["due_at"]
+    late = due is not None and row["state"] in ("routed", "accepted", "in_progress", "escalated")
+    return CaseSummary(**row, overdue=bool(late and due < datetime.now(due.tzinfo)))

@@ -1,0 +1,1 @@
+"""SLA watch: working-day deadlines, at-risk and breach alerts, rates and the ops page."""

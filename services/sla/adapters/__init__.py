@@ -1,0 +1,1 @@
+"""How the SLA watch talks to PostgreSQL, Kafka metadata, Prometheus and the browser."""

@@ -1,0 +1,231 @@
+"""HTTP: the ops page, its JSON feeds, /metrics, and the pause/resume commands."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from district.directory import Directory
+from eventcore.service import ServiceRuntime
+from eventcore.store import ConcurrencyError
+from schemas.sla import PauseSlaClocks, ResumeSlaClocks
+from services.sla.adapters.watch import Watch
+from services.sla.domain.calendar import BEIJING
+from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing
+from services.sla.domain.rates import Dimension, Period, RateRow, rates
+from services.sla.handlers import pause_clocks, resume_clocks
+
+PAGE = Path(__file__).resolve().parent.parent / "static" / "ops.html"
+
+
+@dataclass(frozen=True)
+class OpsView:
+    watch: Watch
+    timing: Timing
+    directory: Directory
+    registry: CollectorRegistry
+
+    def street_name(self, code: str | None) -> str:
+        street = self.directory.street(code) if code else None
+        return street.name_zh if street else (code or "—")
+
+    def unit_name(self, dimension: Dimension, code: str) -> str:
+        if dimension is Dimension.STREET:
+            return self.street_name(code)
+        found: Any = {
+            Dimension.COMMUNITY: self.directory.community,
+            Dimension.COMPANY: self.directory.company,
+        }.get(dimension, lambda _: None)(code)
+        return str(found.name_zh) if found is not None else code
+
+    def alerts(self, street: str | None, level: str | None) -> list[dict[str, Any]]:
+        now = self.watch.now()
+        rows = []
+        for clock in list(self.watch.clocks()):
+            status = _status(clock, now)
+            if status is None:
+                continue
+            if street and clock.scope.street_code != street:
+                continue
+            if level and clock.scope.level != level:
+                continue
+            assert clock.deadline is not None
+            rows.append(
+                {
+                    "case_id": clock.case_id,
+                    "clock_id": clock.clock_id,
+                    "kind": clock.kind.value,
+                    "status": status,
+                    "deadline": clock.deadline.isoformat(),
+                    "seconds_left": round((clock.deadline - now).total_seconds()),
+                    "street_code": clock.scope.street_code,
+                    "street": self.street_name(clock.scope.street_code),
+                    "level": clock.scope.level,
+                    "unit_code": clock.scope.unit_code,
+                    "category": clock.scope.category.value if clock.scope.category else None,
+                }
+            )
+        return sorted(rows, key=lambda r: (r["seconds_left"], r["clock_id"]))
+
+    def rate_rows(self, period: Period, dimension: Dimension) -> list[dict[str, Any]]:
+        rows = rates(list(self.watch.cases.values()), period, self.watch.now(), [dimension])
+        return [self._rate_json(row) for row in rows]
+
+    def _rate_json(self, row: RateRow) -> dict[str, Any]:
+        return {
+            "dimension": row.dimension.value,
+            "unit_code": row.unit_code,
+            "unit": self.unit_name(row.dimension, row.unit_code),
+            "cases": row.tally.cases,
+            "response_rate": row.response_rate,
+            "resolution_rate": row.resolution_rate,
+            "satisfaction_rate": row.satisfaction_rate,
+            "on_time_rate": row.on_time_rate,
+            "breached": row.tally.breached,
+        }
+
+
+def _status(clock: Clock, now: datetime) -> str | None:
+    if clock.state is not ClockState.RUNNING or clock.deadline is None:
+        return None
+    if clock.breached or now >= clock.deadline:
+        return "breached"
+    if clock.at_risk_alerted or (clock.at_risk_at is not None and now >= clock.at_risk_at):
+        return "at_risk"
+    return None
+
+
+def _current_month(now: datetime) -> str:
+    return now.astimezone(BEIJING).strftime("%Y-%m")  # months are Beijing months, like the reports
+
+
+def ops_router(view: OpsView) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(view.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/ops", response_class=HTMLResponse, summary="Live operations page")
+    async def ops_page(street: str | None = None, level: str | None = None) -> HTMLResponse:
+        return HTMLResponse(render_page(view, street, level))
+
+    @router.get("/v1/ops/alerts", summary="Open clocks at risk or breached, least time left first")
+    async def alerts(street: str | None = None, level: str | None = None) -> dict[str, Any]:
+        return {"now": view.watch.now().isoformat(), "alerts": view.alerts(street, level)}
+
+    @router.get("/v1/ops/rates", summary="The three rates and the on-time rate per unit")
+    async def unit_rates(
+        period: str | None = Query(default=None, description="YYYY-MM; default: this month"),
+        dimension: Dimension = Dimension.STREET,
+    ) -> dict[str, Any]:
+        chosen = _period(period or _current_month(view.watch.now()))
+        return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension)}
+
+    @router.get("/v1/cases/{case_id}/clocks", summary="A case's SLA clocks")
+    async def case_clocks(case_id: str) -> dict[str, Any]:
+        case = view.watch.cases.get(case_id)
+        if case is None:
+            raise HTTPException(404, {"error": "unknown_case", "detail": f"no clocks for case {case_id!r}"})
+        return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}
+
+    @router.post("/v1/cases/{case_id}/clocks/pause", summary="Pause the case's clocks, with a reason")
+    async def pause(case_id: str, command: PauseSlaClocks, request: Request) -> JSONResponse:
+        return await _command(request, lambda uow, now: pause_clocks(view.timing, uow, case_id, command, now))
+
+    @router.post("/v1/cases/{case_id}/clocks/resume", summary="Resume the case's paused clocks")
+    async def resume(case_id: str, command: ResumeSlaClocks, request: Request) -> JSONResponse:
+        return await _command(
+            request, lambda uow, now: resume_clocks(view.timing, uow, case_id, command, now)
+        )
+
+    return router
+
+
+async def _command(request: Request, act: Any) -> JSONResponse:
+    runtime: ServiceRuntime = request.app.state.runtime
+    stores = runtime.stores
+    try:
+        async with stores.pool.acquire() as conn, conn.transaction():
+            clock_ids = await act(stores.unit_of_work(conn), datetime.now(UTC))
+    except LookupError as error:
+        return JSONResponse({"error": "unknown_case", "detail": str(error)}, status_code=404)
+    except (ClockConflict, ConcurrencyError, asyncpg.UniqueViolationError) as error:
+        return JSONResponse({"error": "conflict", "detail": str(error)}, status_code=409)
+    return JSONResponse({"clocks": clock_ids})
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.month(text)
+    except ValueError as error:
+        raise HTTPException(422, {"error": "bad_period", "detail": str(error)}) from error
+
+
+def _clock_json(clock: Clock) -> dict[str, Any]:
+    return {
+        "clock_id": clock.clock_id,
+        "kind": clock.kind.value,
+        "state": clock.state.value,
+        "measure": clock.measure.value,
+        "budget_seconds": clock.budget_seconds,
+        "started_at": clock.started_at.isoformat(),
+        "deadline": clock.deadline.isoformat() if clock.deadline else None,
+        "stopped_at": clock.stopped_at.isoformat() if clock.stopped_at else None,
+        "on_time": clock.on_time,
+        "policy_rule": clock.policy_rule,
+        "at_risk_alerted": clock.at_risk_alerted,
+        "breached": clock.breached,
+        "calendar_warning": clock.calendar_warning,
+        "scope": clock.scope.model_dump(mode="json"),
+    }
+
+
+def render_page(view: OpsView, street: str | None, level: str | None) -> str:
+    """The page with its first rows already in it; the script keeps them fresh."""
+    rows = "".join(_alert_row(a) for a in view.alerts(street, level)) or _EMPTY_ROW
+    streets = "".join(
+        f'<option value="{html.escape(s.code)}"{" selected" if s.code == street else ""}>{html.escape(s.name_zh)}</option>'
+        for s in view.directory.streets
+    )
+    levels = "".join(
+        f'<option value="{v}"{" selected" if v == level else ""}>{v}</option>'
+        for v in ("centre", "street", "community", "joint_meeting")
+    )
+    return (
+        PAGE.read_text(encoding="utf-8")
+        .replace("{{alert_rows}}", rows)
+        .replace("{{street_options}}", streets)
+        .replace("{{level_options}}", levels)
+    )
+
+
+_EMPTY_ROW = '<tr class="empty"><td colspan="7">No case at risk or breached.</td></tr>'
+
+
+def _alert_row(alert: dict[str, Any]) -> str:
+    cells = [
+        alert["case_id"],
+        alert["kind"],
+        alert["status"],
+        _left(alert["seconds_left"]),
+        alert["street"],
+        alert["level"] or "—",
+        alert["unit_code"] or "—",
+    ]
+    tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+    return f'<tr class="{alert["status"]}" data-clock="{html.escape(alert["clock_id"])}">{tds}</tr>'
+
+
+def _left(seconds: int) -> str:
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    return f"{sign}{s // 3600}h {s % 3600 // 60:02d}m {s % 60:02d}s"

@@ -1,0 +1,206 @@
+"""Prometheus metrics, computed at scrape time from the watch's clocks (so they survive restarts and replays).
+
+Consumer lag is read from the broker for every Caseline consumer group; dead letters are the watch's own
+(each service keeps its own dead-letter table, and no service reads another's tables).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from eventcore.consumer import ServiceStores
+from eventcore.logging import get_logger
+from schemas.sla import ClockKind
+from schemas.topics import ALL_TOPICS
+from services.sla.adapters.watch import Watch
+from services.sla.domain.clocks import CaseClocks, ClockState
+
+log = get_logger(__name__)
+HOUR = 3600.0
+BUCKETS = (
+    0.25 * HOUR,
+    0.5 * HOUR,
+    HOUR,
+    2 * HOUR,
+    4 * HOUR,
+    8 * HOUR,
+    24 * HOUR,
+    48 * HOUR,
+    72 * HOUR,
+    120 * HOUR,
+    168 * HOUR,
+    360 * HOUR,
+    720 * HOUR,
+)
+CONSUMER_GROUPS = ("intake", "routing", "jointmeeting", "sla")
+
+
+def case_state(case: CaseClocks) -> str | None:
+    """Where an open case stands, from its clocks (None: nothing is running or paused)."""
+    by_kind = {c.kind: c.state for c in case.clocks.values() if c.state is not ClockState.STOPPED}
+    if by_kind.get(ClockKind.DISPATCH) is ClockState.RUNNING:
+        return "awaiting_dispatch"
+    if by_kind.get(ClockKind.CONTACT) is ClockState.RUNNING:
+        return "awaiting_contact"
+    if by_kind.get(ClockKind.RESOLVE) is ClockState.RUNNING:
+        return "in_progress"
+    if ClockState.PAUSED in by_kind.values():
+        return "paused"
+    if ClockKind.TASK in by_kind:
+        return "joint_enforcement"
+    return None
+
+
+class BrokerFigures:
+    """Consumer lag per group and topic, and the watch's dead letters, refreshed in the background."""
+
+    def __init__(self) -> None:
+        self.lag: dict[tuple[str, str], int] = {}
+        self.dead_letters = 0
+
+    async def run(
+        self, bootstrap: str, stores: ServiceStores, stop: asyncio.Event, every: float = 10.0
+    ) -> None:
+        while not stop.is_set():
+            try:
+                self.lag = await consumer_lag(bootstrap, CONSUMER_GROUPS)
+                async with stores.pool.acquire() as conn:
+                    self.dead_letters = int(
+                        await conn.fetchval(f"SELECT count(*) FROM {stores.schema}.dead_letters") or 0
+                    )
+            except Exception as error:  # noqa: BLE001 - a metric source being down must not stop the watch
+                log.warning("metrics_refresh_failed", error=repr(error))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except TimeoutError:
+                pass
+
+
+async def consumer_lag(bootstrap: str, services: Iterable[str]) -> dict[tuple[str, str], int]:
+    """Records each service's consumer group has not committed yet, per topic.
+
+    Read through a group member that never joins (no subscription), because some Kafka-protocol brokers
+    (Tansu) do not answer the admin client's OffsetFetch; a consumer's coordinator speaks the same
+    request the group itself uses to resume.
+    """
+    lag: dict[tuple[str, str], int] = {}
+    for service in services:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=f"caseline.{service}", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in ALL_TOPICS
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            committed = await consumer._coordinator.fetch_committed_offsets(set(partitions))
+            positions = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+            ends = await consumer.end_offsets(list(positions)) if positions else {}
+            for tp, offset in positions.items():
+                key = (service, tp.topic)
+                lag[key] = lag.get(key, 0) + max(ends.get(tp, offset) - offset, 0)
+        finally:
+            await consumer.stop()
+    return lag
+
+
+class SlaCollector(Collector):
+    def __init__(self, watch: Watch, figures: BrokerFigures) -> None:
+        self.watch = watch
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.watch.now()
+        yield self._open_cases()
+        yield self._clocks(now)
+        yield from self._histograms()
+        lag = GaugeMetricFamily(
+            "caseline_consumer_lag", "Records not yet consumed", labels=["service", "topic"]
+        )
+        for (service, topic), value in sorted(self.figures.lag.items()):
+            lag.add_metric([service, topic], value)
+        yield lag
+        dead = GaugeMetricFamily(
+            "caseline_dead_letters", "Rejected input kept with its reason", labels=["service"]
+        )
+        dead.add_metric(["sla"], self.figures.dead_letters)
+        yield dead
+
+    def _open_cases(self) -> Metric:
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        for case in list(self.watch.cases.values()):
+            state = case_state(case)
+            scope = case.scope
+            if state is None or scope is None:
+                continue
+            counts[
+                (
+                    scope.level or "none",
+                    scope.unit_code or "none",
+                    state,
+                    scope.category.value if scope.category else "none",
+                )
+            ] += 1
+        family = GaugeMetricFamily(
+            "caseline_open_cases", "Open cases", labels=["level", "unit", "state", "category"]
+        )
+        for labels, value in sorted(counts.items()):
+            family.add_metric(list(labels), value)
+        return family
+
+    def _clocks(self, now: datetime) -> Metric:
+        counts: Counter[tuple[str, str]] = Counter()
+        for clock in list(self.watch.clocks()):
+            if clock.state is ClockState.STOPPED:
+                continue
+            if clock.is_overdue(now):
+                counts[(clock.kind.value, "breached")] += 1
+            elif clock.at_risk_alerted or (clock.at_risk_at is not None and now >= clock.at_risk_at):
+                counts[(clock.kind.value, "at_risk")] += 1
+        family = GaugeMetricFamily(
+            "caseline_sla_clocks", "Open SLA clocks at risk or breached", labels=["kind", "status"]
+        )
+        for kind in ClockKind:
+            for status in ("at_risk", "breached"):
+                family.add_metric([kind.value, status], counts[(kind.value, status)])
+        return family
+
+    def _histograms(self) -> Iterator[Metric]:
+        durations: dict[ClockKind, list[float]] = {
+            k: [] for k in (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
+        }
+        for clock in list(self.watch.clocks()):
+            if (
+                clock.kind in durations
+                and clock.stopped_at is not None
+                and clock.cause not in ("CaseClosed",)
+            ):
+                durations[clock.kind].append((clock.stopped_at - clock.started_at).total_seconds())
+        for kind, values in durations.items():
+            buckets = [(_le(bound), sum(1 for v in values if v <= bound)) for bound in BUCKETS]
+            buckets.append(("+Inf", len(values)))
+            family = HistogramMetricFamily(
+                f"caseline_time_to_{kind.value}_seconds", f"Wall-clock time from start to {kind.value}"
+            )
+            family.add_metric([], buckets, sum_value=sum(values))
+            yield family
+
+
+def _le(bound: float) -> str:
+    return f"{bound:g}"
+
+
+def registry_for(watch: Watch, figures: BrokerFigures) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(SlaCollector(watch, figures))
+    return registry

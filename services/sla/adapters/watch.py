@@ -1,0 +1,184 @@
+"""The watch: every open clock in memory, a timer heap, and alerts written exactly once.
+
+No per-clock polling: at start the clocks are folded from the service's own store; afterwards a
+PostgreSQL NOTIFY (sent by every transaction that changes a case's clocks, delivered at commit) names
+the case to re-read. One sleeping task wakes at the earliest at-risk or deadline instant on the heap.
+An alert goes into a stream whose id is derived from the clock, created with `start_stream` (ON CONFLICT
+DO NOTHING), so a restart, a replay or a second replica can try again and nothing is announced twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import asyncpg
+
+from eventcore.consumer import ServiceStores
+from eventcore.database import connect
+from eventcore.logging import get_logger
+from schemas.base import DomainEvent, EventMetadata
+from schemas.topics import SLA
+from services.sla.adapters.clock_store import (
+    NOTIFY_CHANNEL,
+    alert_pending,
+    load_all,
+    load_cases,
+    notify_changed,
+)
+from services.sla.domain.clocks import AlertKind, CaseClocks, Clock, alert_stream, at_risk_alert, breach_alert
+
+log = get_logger(__name__)
+ACTOR = "sla-watch"
+_IDLE_SECONDS = 30.0  # the longest sleep: a safety net should a notification be lost
+_ALERTS_PER_TRANSACTION = 500  # after an outage thousands fall due at once; keep transactions short
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Watch:
+    def __init__(self, at_risk_share: float, now: Callable[[], datetime] = utc_now) -> None:
+        self.at_risk_share = at_risk_share
+        self.now = now
+        self.cases: dict[str, CaseClocks] = {}
+        self.alerts_written = 0
+        self._heap: list[tuple[datetime, int, str, str, AlertKind]] = []
+        self._seq = itertools.count()
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+
+    # -- what the ops page and the metrics read --------------------------------------------------------
+
+    def clocks(self) -> Iterable[Clock]:
+        for case in self.cases.values():
+            yield from case.clocks.values()
+
+    # -- running ------------------------------------------------------------------------------------
+
+    async def run(self, stores: ServiceStores, dsn: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._run_once(stores, dsn, stop)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("sla_watch_retrying", error=str(error))
+                await _sleep_or_stop(stop, 1.0)
+
+    async def _run_once(self, stores: ServiceStores, dsn: str, stop: asyncio.Event) -> None:
+        listener = await connect(dsn)
+        try:
+            # Listen before loading, so no change between the load and the first wait is missed.
+            await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            await self.load(stores)
+            log.info("sla_watch_loaded", cases=len(self.cases), open_clocks=sum(1 for _ in self._open()))
+            while not stop.is_set():
+                await self._refresh(stores)
+                await self.fire_due(stores)
+                await self._sleep(stop)
+        finally:
+            await listener.close()
+
+    async def load(self, stores: ServiceStores) -> None:
+        """Fold the whole store and put every open clock on the heap (start-up, reconnection)."""
+        async with stores.pool.acquire() as conn:
+            self.cases = await load_all(conn, stores.schema)
+        self._heap.clear()
+        for case in self.cases.values():
+            self._schedule(case)
+
+    def _open(self) -> Iterable[Clock]:
+        return (c for c in self.clocks() if c.next_alert() is not None)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._dirty.add(str(payload))
+        self._wake.set()
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        if self._dirty:
+            return
+        timeout = _IDLE_SECONDS
+        if self._heap:
+            timeout = min(max((self._heap[0][0] - self.now()).total_seconds(), 0.0), _IDLE_SECONDS)
+        self._wake.clear()
+        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _refresh(self, stores: ServiceStores) -> None:
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        async with stores.pool.acquire() as conn:
+            fresh = await load_cases(conn, stores.schema, dirty)
+        for case_id, case in fresh.items():
+            self.cases[case_id] = case
+            self._schedule(case)
+
+    def _schedule(self, case: CaseClocks) -> None:
+        now = self.now()
+        for clock in case.clocks.values():
+            due = clock.next_alert(now)
+            if due is not None:
+                heapq.heappush(self._heap, (due[0], next(self._seq), case.case_id, clock.clock_id, due[1]))
+
+    def _pop_due(self, limit: int = _ALERTS_PER_TRANSACTION) -> list[tuple[Clock, AlertKind]]:
+        now = self.now()
+        due: list[tuple[Clock, AlertKind]] = []
+        seen: set[tuple[str, AlertKind]] = set()
+        while self._heap and self._heap[0][0] <= now and len(due) < limit:
+            at, _, case_id, clock_id, kind = heapq.heappop(self._heap)
+            case = self.cases.get(case_id)
+            clock = case.clocks.get(clock_id) if case else None
+            # Stale entries (the clock stopped, paused or moved) and repeats are skipped.
+            if clock is not None and clock.next_alert(now) == (at, kind) and (clock_id, kind) not in seen:
+                seen.add((clock_id, kind))
+                due.append((clock, kind))
+        return due
+
+    async def fire_due(self, stores: ServiceStores) -> None:
+        """Announce every alert whose time has come, a few hundred per transaction."""
+        due = self._pop_due()
+        while due:
+            written: list[tuple[str, DomainEvent]] = []
+            async with stores.pool.acquire() as conn, conn.transaction():
+                uow = stores.unit_of_work(conn)
+                for clock, kind in due:
+                    stream = alert_stream(clock.clock_id, kind)
+                    event: DomainEvent = (
+                        at_risk_alert(clock, self.at_risk_share)
+                        if kind is AlertKind.AT_RISK
+                        else breach_alert(clock)
+                    )
+                    metadata = EventMetadata(correlation_id=clock.case_id, actor=ACTOR)
+                    uow.start_stream(stream, [alert_pending(stream, event, metadata)], publish_to=SLA)
+                    written.append((stream, event))
+                await uow.flush()
+                await notify_changed(conn, [clock.case_id for clock, _ in due])
+            self.alerts_written += len(uow.created_streams)
+            for stream, event in written:
+                case = self.cases[event.case_id]
+                case.apply(stream, event)
+                log.info(
+                    "sla_alert",
+                    kind=type(event).__name__,
+                    case_id=event.case_id,
+                    clock_id=getattr(event, "clock_id", None),
+                    new=stream in uow.created_streams,
+                )
+            for case_id in {event.case_id for _, event in written}:
+                self._schedule(self.cases[case_id])
+            due = self._pop_due()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

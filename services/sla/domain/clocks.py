@@ -1,0 +1,464 @@
+"""Clocks: their state folded from the watch's own events, and the decisions that start, pause and stop them.
+
+Every case has one stream of clock facts (`sla-case/<case>`). Alerts live in streams of their own whose ids
+are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created once whoever tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from schemas.base import DomainEvent
+from schemas.sla import (
+    SLA_EVENTS,
+    ClockKind,
+    ClockMeasure,
+    ClockScope,
+    SlaAtRisk,
+    SlaBreached,
+    SlaCallbackRecorded,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaClockRetargeted,
+    SlaClockStarted,
+    SlaClockStopped,
+)
+from services.sla.domain.calendar import WorkingCalendar
+from services.sla.domain.policy import PolicyLevel, SlaPolicy
+
+SLA_EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in SLA_EVENTS}
+
+
+class ClockConflict(ValueError):
+    """A command does not fit the clocks' current state (e.g. resuming a clock that is not paused)."""
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class AlertKind(StrEnum):
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+
+
+def case_stream(case_id: str) -> str:
+    return f"sla-case/{case_id}"
+
+
+def task_stream(case_id: str) -> str:
+    """Task clocks have their own stream: they move on joint-meeting facts, which another consumer
+    handles concurrently with the case topic, and two streams never conflict."""
+    return f"sla-task/{case_id}"
+
+
+def alert_stream(clock_id: str, kind: AlertKind) -> str:
+    return f"sla-alert/{clock_id}/{kind.value}"
+
+
+def clock_id_for(case_id: str, kind: ClockKind, suffix: str | int | None = None) -> str:
+    return f"{case_id}/{kind.value}" + (f"/{suffix}" if suffix is not None else "")
+
+
+@dataclass
+class Clock:
+    clock_id: str
+    case_id: str
+    kind: ClockKind
+    measure: ClockMeasure
+    budget_seconds: float
+    started_at: datetime
+    scope: ClockScope
+    policy_rule: str
+    escalate_on_breach: bool
+    deadline: datetime | None
+    at_risk_at: datetime | None
+    running_since: datetime | None
+    consumed_seconds: float = 0.0
+    stopped_at: datetime | None = None
+    on_time: bool | None = None
+    cause: str | None = None
+    at_risk_alerted: bool = False
+    breached: bool = False
+    calendar_warning: str | None = None
+
+    @property
+    def state(self) -> ClockState:
+        if self.stopped_at is not None:
+            return ClockState.STOPPED
+        return ClockState.RUNNING if self.running_since is not None else ClockState.PAUSED
+
+    def next_alert(self, now: datetime | None = None) -> tuple[datetime, AlertKind] | None:
+        """When the watch must look at this clock next, and why (None: nothing left to announce).
+
+        A clock found already past its deadline (the watch was down) is announced as breached only:
+        "at risk" after the fact would be noise.
+        """
+        if self.state is not ClockState.RUNNING or self.deadline is None or self.breached:
+            return None
+        if now is not None and self.deadline <= now:
+            return self.deadline, AlertKind.BREACHED
+        if not self.at_risk_alerted and self.at_risk_at is not None and self.at_risk_at < self.deadline:
+            return self.at_risk_at, AlertKind.AT_RISK
+        return self.deadline, AlertKind.BREACHED
+
+    def is_overdue(self, now: datetime) -> bool:
+        if self.state is ClockState.STOPPED:
+            return self.on_time is False
+        return self.breached or (self.deadline is not None and now >= self.deadline)
+
+
+@dataclass
+class CaseClocks:
+    case_id: str
+    versions: dict[str, int] = field(default_factory=dict)
+    clocks: dict[str, Clock] = field(default_factory=dict)
+    callback_outcome: str | None = None
+    called_back_at: datetime | None = None
+
+    @property
+    def scope(self) -> ClockScope | None:
+        """The case's latest case-clock scope (where it is and who handles it)."""
+        case_clocks = [c for c in self.clocks.values() if c.kind is not ClockKind.TASK]
+        return case_clocks[-1].scope if case_clocks else None
+
+    @property
+    def received_at(self) -> datetime | None:
+        dispatch = self.clocks.get(clock_id_for(self.case_id, ClockKind.DISPATCH))
+        return dispatch.started_at if dispatch else None
+
+    def version(self, stream_id: str) -> int:
+        return self.versions.get(stream_id, 0)
+
+    def stream_of(self, event: DomainEvent) -> str:
+        """Which of the case's two streams an event about one of its clocks belongs to."""
+        kind = getattr(event, "kind", None)  # a starting clock is not known yet, but names its kind
+        if not isinstance(kind, ClockKind):
+            clock = self.clocks.get(str(getattr(event, "clock_id", "")))
+            kind = clock.kind if clock is not None else None
+        return task_stream(self.case_id) if kind is ClockKind.TASK else case_stream(self.case_id)
+
+    def clock(self, kind: ClockKind) -> Clock | None:
+        """The latest clock of a kind (for resolve: the current generation)."""
+        found = [c for c in self.clocks.values() if c.kind is kind]
+        return found[-1] if found else None
+
+    def running(self) -> list[Clock]:
+        return [c for c in self.clocks.values() if c.state is ClockState.RUNNING]
+
+    def is_open(self) -> bool:
+        return any(c.state is not ClockState.STOPPED for c in self.clocks.values())
+
+    def apply(self, stream_id: str, event: DomainEvent) -> None:
+        if not stream_id.startswith("sla-alert/"):
+            self.versions[stream_id] = self.versions.get(stream_id, 0) + 1
+        _APPLY[type(event)](self, event)
+
+
+def fold(case_id: str, history: Iterable[tuple[str, DomainEvent]]) -> CaseClocks:
+    case = CaseClocks(case_id)
+    for stream_id, event in history:
+        case.apply(stream_id, event)
+    return case
+
+
+def parse_event(event_type: str, data: dict[str, object]) -> DomainEvent | None:
+    cls = SLA_EVENT_TYPES.get(event_type)
+    return cls.model_validate(data) if cls else None
+
+
+def _started(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaClockStarted)
+    case.clocks[e.clock_id] = Clock(
+        clock_id=e.clock_id,
+        case_id=e.case_id,
+        kind=e.kind,
+        measure=e.measure,
+        budget_seconds=e.budget_seconds,
+        started_at=e.started_at,
+        scope=e.scope,
+        policy_rule=e.policy_rule,
+        escalate_on_breach=e.escalate_on_breach,
+        deadline=e.deadline,
+        at_risk_at=e.at_risk_at,
+        running_since=e.started_at,
+        calendar_warning=e.calendar_warning,
+    )
+
+
+def _retargeted(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaClockRetargeted)
+    clock = case.clocks[e.clock_id]
+    clock.budget_seconds, clock.measure, clock.scope = e.budget_seconds, e.measure, e.scope
+    clock.deadline, clock.at_risk_at = e.deadline, e.at_risk_at
+    clock.policy_rule, clock.escalate_on_breach = e.policy_rule, e.escalate_on_breach
+    clock.calendar_warning = e.calendar_warning
+
+
+def _paused(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaClockPaused)
+    clock = case.clocks[e.clock_id]
+    clock.running_since, clock.consumed_seconds = None, e.consumed_seconds
+    clock.deadline = clock.at_risk_at = None
+
+
+def _resumed(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaClockResumed)
+    clock = case.clocks[e.clock_id]
+    clock.running_since, clock.deadline, clock.at_risk_at = e.resumed_at, e.deadline, e.at_risk_at
+    clock.calendar_warning = e.calendar_warning
+
+
+def _stopped(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaClockStopped)
+    clock = case.clocks[e.clock_id]
+    clock.stopped_at, clock.consumed_seconds, clock.on_time, clock.cause = (
+        e.stopped_at,
+        e.consumed_seconds,
+        e.on_time,
+        e.cause,
+    )
+    clock.running_since = None
+
+
+def _at_risk(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaAtRisk)
+    if e.clock_id in case.clocks:
+        case.clocks[e.clock_id].at_risk_alerted = True
+
+
+def _breached(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaBreached)
+    if e.clock_id in case.clocks:
+        case.clocks[e.clock_id].breached = True
+
+
+def _callback(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaCallbackRecorded)
+    case.callback_outcome, case.called_back_at = e.outcome, e.called_back_at
+
+
+_APPLY = {
+    SlaClockStarted: _started,
+    SlaClockRetargeted: _retargeted,
+    SlaClockPaused: _paused,
+    SlaClockResumed: _resumed,
+    SlaClockStopped: _stopped,
+    SlaAtRisk: _at_risk,
+    SlaBreached: _breached,
+    SlaCallbackRecorded: _callback,
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The policy and the calendar: everything a decision needs to compute deadlines."""
+
+    policy: SlaPolicy
+    calendar: WorkingCalendar
+
+    def after(self, measure: ClockMeasure, since: datetime, seconds: float) -> tuple[datetime, str | None]:
+        if measure is ClockMeasure.WALL:
+            return since + timedelta(seconds=max(seconds, 0.0)), None
+        deadline = self.calendar.add_working(since, seconds)
+        return deadline.at, deadline.warning
+
+    def used(self, measure: ClockMeasure, since: datetime, until: datetime) -> float:
+        if measure is ClockMeasure.WALL:
+            return max((until - since).total_seconds(), 0.0)
+        return self.calendar.working_seconds(since, until)
+
+    def marks(
+        self, measure: ClockMeasure, since: datetime, budget: float, consumed: float
+    ) -> tuple[datetime, datetime, str | None]:
+        """Deadline and at-risk instant of a clock running since `since` with `consumed` already used."""
+        deadline, warning = self.after(measure, since, budget - consumed)
+        at_risk, _ = self.after(measure, since, budget * self.policy.at_risk_share - consumed)
+        return deadline, at_risk, warning
+
+
+def start_clock(
+    timing: Timing,
+    case_id: str,
+    clock_id: str,
+    kind: ClockKind,
+    at: datetime,
+    scope: ClockScope,
+) -> SlaClockStarted:
+    level = PolicyLevel(scope.level) if scope.level else None
+    assert scope.channel and scope.urgency and scope.category, "case clocks need channel, urgency, category"
+    rule = timing.policy.deadline(kind, scope.channel, scope.urgency, scope.category, level)
+    deadline, at_risk, warning = timing.marks(rule.budget.measure, at, rule.budget.seconds, 0.0)
+    return SlaClockStarted(
+        case_id=case_id,
+        clock_id=clock_id,
+        kind=kind,
+        started_at=at,
+        measure=rule.budget.measure,
+        budget_seconds=rule.budget.seconds,
+        deadline=deadline,
+        at_risk_at=at_risk,
+        scope=scope,
+        policy_rule=rule.rule_id,
+        policy_version=timing.policy.version,
+        escalate_on_breach=rule.escalate_on_breach,
+        calendar_warning=warning,
+    )
+
+
+def start_task_clock(
+    timing: Timing, case_id: str, clock_id: str, at: datetime, due_at: datetime, scope: ClockScope
+) -> SlaClockStarted:
+    """A bureau's task is due when the meeting said; only the at-risk share comes from the policy."""
+    budget = max((due_at - at).total_seconds(), 0.0)
+    at_risk, _ = timing.after(ClockMeasure.WALL, at, budget * timing.policy.at_risk_share)
+    return SlaClockStarted(
+        case_id=case_id,
+        clock_id=clock_id,
+        kind=ClockKind.TASK,
+        started_at=at,
+        measure=ClockMeasure.WALL,
+        budget_seconds=budget,
+        deadline=due_at,
+        at_risk_at=at_risk,
+        scope=scope,
+        policy_rule="joint-meeting-task",
+        policy_version=timing.policy.version,
+    )
+
+
+def retarget(timing: Timing, clock: Clock, scope: ClockScope, reason: str) -> SlaClockRetargeted | None:
+    """Judge the clock by the policy for its new scope (re-routing, escalation); None if nothing changes."""
+    level = PolicyLevel(scope.level) if scope.level else None
+    assert scope.channel and scope.urgency and scope.category
+    rule = timing.policy.deadline(clock.kind, scope.channel, scope.urgency, scope.category, level)
+    if scope == clock.scope and rule.rule_id == clock.policy_rule:
+        return None
+    return _retargeted_to(
+        timing,
+        clock,
+        scope,
+        rule.budget.seconds,
+        rule.budget.measure,
+        rule.rule_id,
+        rule.escalate_on_breach,
+        reason,
+    )
+
+
+def extend_task(timing: Timing, clock: Clock, due_at: datetime, reason: str) -> SlaClockRetargeted:
+    budget = max((due_at - clock.started_at).total_seconds(), 0.0)
+    return _retargeted_to(
+        timing,
+        clock,
+        clock.scope,
+        budget,
+        ClockMeasure.WALL,
+        clock.policy_rule,
+        clock.escalate_on_breach,
+        reason,
+    )
+
+
+def _retargeted_to(
+    timing: Timing,
+    clock: Clock,
+    scope: ClockScope,
+    budget: float,
+    measure: ClockMeasure,
+    rule_id: str,
+    escalate: bool,
+    reason: str,
+) -> SlaClockRetargeted:
+    deadline: datetime | None = None
+    at_risk: datetime | None = None
+    warning: str | None = None
+    if clock.running_since is not None:
+        # Time already used keeps counting against the new budget (in the new measure).
+        used = (
+            timing.used(measure, clock.started_at, clock.running_since)
+            if measure != clock.measure
+            else (clock.consumed_seconds)
+        )
+        deadline, at_risk, warning = timing.marks(measure, clock.running_since, budget, used)
+    return SlaClockRetargeted(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        budget_seconds=budget,
+        measure=measure,
+        deadline=deadline,
+        at_risk_at=at_risk,
+        scope=scope,
+        policy_rule=rule_id,
+        escalate_on_breach=escalate,
+        reason=reason,
+        calendar_warning=warning,
+    )
+
+
+def stop_clock(timing: Timing, clock: Clock, at: datetime, cause: str) -> SlaClockStopped:
+    consumed = clock.consumed_seconds
+    if clock.running_since is not None:
+        consumed += timing.used(clock.measure, clock.running_since, at)
+    on_time = consumed <= clock.budget_seconds if clock.deadline is None else at <= clock.deadline
+    return SlaClockStopped(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        stopped_at=at,
+        consumed_seconds=consumed,
+        on_time=on_time and not clock.breached,
+        cause=cause,
+    )
+
+
+def pause_clock(timing: Timing, clock: Clock, at: datetime, reason: str) -> SlaClockPaused:
+    if clock.running_since is None:
+        raise ClockConflict(f"clock {clock.clock_id} is {clock.state.value}, not running: it cannot pause")
+    consumed = clock.consumed_seconds + timing.used(clock.measure, clock.running_since, at)
+    return SlaClockPaused(
+        case_id=clock.case_id, clock_id=clock.clock_id, paused_at=at, consumed_seconds=consumed, reason=reason
+    )
+
+
+def resume_clock(timing: Timing, clock: Clock, at: datetime) -> SlaClockResumed:
+    if clock.state is not ClockState.PAUSED:
+        raise ClockConflict(f"clock {clock.clock_id} is {clock.state.value}, not paused: it cannot resume")
+    deadline, at_risk, warning = timing.marks(clock.measure, at, clock.budget_seconds, clock.consumed_seconds)
+    return SlaClockResumed(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        resumed_at=at,
+        deadline=deadline,
+        at_risk_at=at_risk,
+        calendar_warning=warning,
+    )
+
+
+def at_risk_alert(clock: Clock, share: float) -> SlaAtRisk:
+    assert clock.deadline is not None
+    return SlaAtRisk(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        kind=clock.kind,
+        deadline=clock.deadline,
+        share_used=share,
+        scope=clock.scope,
+    )
+
+
+def breach_alert(clock: Clock) -> SlaBreached:
+    deadline = clock.deadline or clock.stopped_at or clock.started_at
+    return SlaBreached(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        kind=clock.kind,
+        deadline=deadline,
+        scope=clock.scope,
+        policy_rule=clock.policy_rule,
+        escalation_requested=clock.escalate_on_breach,
+    )

@@ -1,0 +1,259 @@
+"""How clocks react to what routing and the joint meeting report.
+
+dispatch: from receipt (CaseOpened.received_at) until routed to a real unit (not the centre's triage queue)
+          or escalated;
+contact:  from dispatch until the unit takes the case on (CaseAccepted; progress or resolution also count);
+resolve:  from dispatch until CaseResolved; a reopened case gets a fresh resolve clock (generation = count);
+task:     from EnforcementTaskAssigned until the bureau reports it done, it is cancelled or reassigned, or the
+          joint enforcement completes; extensions move its deadline.
+CaseClosed stops whatever case clock still runs (task clocks end with the joint meeting's facts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from schemas.base import DomainEvent
+from schemas.cases import (
+    CaseAccepted,
+    CaseCalledBack,
+    CaseClosed,
+    CaseEscalated,
+    CaseOpened,
+    CaseProgressNoted,
+    CaseReopened,
+    CaseResolved,
+    CaseRouted,
+)
+from schemas.jointmeeting import (
+    EnforcementTaskAssigned,
+    EnforcementTaskCancelled,
+    EnforcementTaskExtended,
+    EnforcementTaskReassigned,
+    EnforcementTaskReported,
+    JointEnforcementCompleted,
+)
+from schemas.sla import ClockKind, ClockScope, SlaCallbackRecorded
+from services.sla.domain.clocks import (
+    CaseClocks,
+    Clock,
+    ClockState,
+    Timing,
+    clock_id_for,
+    extend_task,
+    retarget,
+    start_clock,
+    start_task_clock,
+    stop_clock,
+)
+from services.sla.domain.policy import PolicyLevel
+
+CENTRE_TRIAGE_UNIT = "centre-triage"  # routing's triage queue: a case there is not dispatched yet
+
+# compound code → (community code, property company code), from the district directory
+Attribution = Callable[[str | None], tuple[str | None, str | None]]
+
+
+@dataclass
+class Reaction:
+    """New clock facts for the case stream, and clocks that stopped after their deadline unannounced."""
+
+    events: list[DomainEvent] = field(default_factory=list)
+    late: list[Clock] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reactor:
+    timing: Timing
+    attribution: Attribution
+
+    def react(self, case: CaseClocks, fact: DomainEvent, at: datetime) -> Reaction:
+        handler = _HANDLERS.get(type(fact))
+        reaction = Reaction()
+        if handler is not None:
+            handler(self, case, fact, at, reaction)
+        return reaction
+
+    # -- case lifecycle -------------------------------------------------------------------------------
+
+    def _opened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, CaseOpened)
+        dispatch_id = clock_id_for(case.case_id, ClockKind.DISPATCH)
+        if dispatch_id in case.clocks:
+            return
+        community, company = self.attribution(e.compound_code)
+        scope = ClockScope(
+            channel=e.channel,
+            urgency=e.urgency,
+            category=e.category,
+            level=None,
+            street_code=e.street_code,
+            community_code=community,
+            compound_code=e.compound_code,
+            company_code=company,
+        )
+        self._emit(
+            case,
+            out,
+            start_clock(self.timing, case.case_id, dispatch_id, ClockKind.DISPATCH, e.received_at, scope),
+        )
+
+    def _routed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, CaseRouted)
+        if e.unit_code == CENTRE_TRIAGE_UNIT:
+            return
+        self._dispatched(case, at, out, level=e.level.value, unit_code=e.unit_code, reason=e.reason)
+
+    def _escalated(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, CaseEscalated)
+        self._dispatched(
+            case,
+            at,
+            out,
+            level=PolicyLevel.JOINT_MEETING.value,
+            unit_code=e.lead_bureau.value,
+            reason=f"escalated to the joint meeting ({e.trigger.value})",
+        )
+
+    def _dispatched(
+        self, case: CaseClocks, at: datetime, out: Reaction, *, level: str, unit_code: str, reason: str
+    ) -> None:
+        base = case.scope
+        if base is None:
+            return  # CaseOpened not seen: nothing to judge the case by
+        scope = base.model_copy(update={"level": level, "unit_code": unit_code})
+        dispatch = case.clock(ClockKind.DISPATCH)
+        if dispatch is not None and dispatch.state is not ClockState.STOPPED:
+            self._stop(case, out, dispatch, at, "CaseDispatched")
+        for kind in (ClockKind.CONTACT, ClockKind.RESOLVE):
+            clock = case.clock(kind)
+            if clock is None:
+                # resolve clocks are numbered by generation (0, then the reopen count)
+                clock_id = clock_id_for(case.case_id, kind, 0 if kind is ClockKind.RESOLVE else None)
+                self._emit(case, out, start_clock(self.timing, case.case_id, clock_id, kind, at, scope))
+            elif clock.state is not ClockState.STOPPED:
+                changed = retarget(self.timing, clock, scope, reason)
+                if changed is not None:
+                    self._emit(case, out, changed)
+
+    def _accepted(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        self._stop_kind(case, out, ClockKind.CONTACT, at, type(e).__name__)
+
+    def _resolved(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        self._stop_kind(case, out, ClockKind.CONTACT, at, "CaseResolved")
+        self._stop_kind(case, out, ClockKind.RESOLVE, at, "CaseResolved")
+
+    def _called_back(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, CaseCalledBack)
+        self._emit(
+            case, out, SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at)
+        )
+
+    def _closed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, CaseClosed)
+        for clock in list(case.clocks.values()):
+            # A bureau's task ends with the joint meeting's own facts, not with the case.
+            if clock.kind is not ClockKind.TASK and clock.state is not ClockState.STOPPED:
+                self._stop(case, out, clock, at, "CaseClosed")
+        if case.callback_outcome is None:
+            self._emit(
+                case,
+                out,
+                SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at),
+            )
+
+    def _reopened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, CaseReopened)
+        clock_id = clock_id_for(case.case_id, ClockKind.RESOLVE, e.reopen_count)
+        base = case.scope
+        if clock_id in case.clocks or base is None:
+            return
+        previous = case.clock(ClockKind.RESOLVE)
+        if previous is not None and previous.state is not ClockState.STOPPED:
+            self._stop(case, out, previous, at, "CaseReopened")
+        if e.unit_code is None:
+            scope = base.model_copy(update={"level": PolicyLevel.JOINT_MEETING.value})
+        else:
+            scope = base.model_copy(update={"unit_code": e.unit_code})
+        self._emit(case, out, start_clock(self.timing, case.case_id, clock_id, ClockKind.RESOLVE, at, scope))
+
+    # -- joint-meeting tasks --------------------------------------------------------------------------
+
+    def _task_assigned(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, EnforcementTaskAssigned)
+        clock_id = clock_id_for(case.case_id, ClockKind.TASK, e.task_id)
+        if clock_id in case.clocks:
+            return
+        base = case.scope or ClockScope(level=None)
+        scope = base.model_copy(
+            update={
+                "level": PolicyLevel.JOINT_MEETING.value,
+                "unit_code": e.bureau.value,
+                "bureau": e.bureau,
+                "task_id": e.task_id,
+            }
+        )
+        self._emit(case, out, start_task_clock(self.timing, case.case_id, clock_id, at, e.due_at, scope))
+
+    def _task_extended(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, EnforcementTaskExtended)
+        clock = case.clocks.get(clock_id_for(case.case_id, ClockKind.TASK, e.task_id))
+        if clock is not None and clock.state is not ClockState.STOPPED:
+            self._emit(case, out, extend_task(self.timing, clock, e.due_at, e.reason))
+
+    def _task_ended(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        assert isinstance(e, (EnforcementTaskReported, EnforcementTaskCancelled, EnforcementTaskReassigned))
+        if isinstance(e, EnforcementTaskReported) and e.kind.value != "done":
+            return
+        clock = case.clocks.get(clock_id_for(case.case_id, ClockKind.TASK, e.task_id))
+        if clock is not None and clock.state is not ClockState.STOPPED:
+            when = e.reported_at if isinstance(e, EnforcementTaskReported) else at
+            self._stop(case, out, clock, when, type(e).__name__)
+
+    def _enforcement_completed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+        for clock in list(case.clocks.values()):
+            if clock.kind is ClockKind.TASK and clock.state is not ClockState.STOPPED:
+                self._stop(case, out, clock, at, "JointEnforcementCompleted")
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _stop_kind(self, case: CaseClocks, out: Reaction, kind: ClockKind, at: datetime, cause: str) -> None:
+        clock = case.clock(kind)
+        if clock is not None and clock.state is not ClockState.STOPPED:
+            self._stop(case, out, clock, at, cause)
+
+    def _stop(self, case: CaseClocks, out: Reaction, clock: Clock, at: datetime, cause: str) -> None:
+        stopped = stop_clock(self.timing, clock, at, cause)
+        if not stopped.on_time and not clock.breached and clock.deadline is not None:
+            out.late.append(replace(clock))  # as it was before stopping: its deadline is the breach time
+        self._emit(case, out, stopped)
+
+    @staticmethod
+    def _emit(case: CaseClocks, out: Reaction, event: DomainEvent) -> None:
+        case.apply(case.stream_of(event), event)  # later decisions in the same reaction see it
+        out.events.append(event)
+
+
+Handler = Callable[[Reactor, CaseClocks, DomainEvent, datetime, Reaction], None]
+
+_HANDLERS: dict[type[DomainEvent], Handler] = {
+    CaseOpened: Reactor._opened,
+    CaseRouted: Reactor._routed,
+    CaseEscalated: Reactor._escalated,
+    CaseAccepted: Reactor._accepted,
+    CaseProgressNoted: Reactor._accepted,
+    CaseResolved: Reactor._resolved,
+    CaseCalledBack: Reactor._called_back,
+    CaseClosed: Reactor._closed,
+    CaseReopened: Reactor._reopened,
+    EnforcementTaskAssigned: Reactor._task_assigned,
+    EnforcementTaskExtended: Reactor._task_extended,
+    EnforcementTaskReported: Reactor._task_ended,
+    EnforcementTaskCancelled: Reactor._task_ended,
+    EnforcementTaskReassigned: Reactor._task_ended,
+    JointEnforcementCompleted: Reactor._enforcement_completed,
+}
+
+HANDLED_FACTS: tuple[type[DomainEvent], ...] = tuple(_HANDLERS)

@@ -1,0 +1,144 @@
+"""The SLA watch's handlers: case and task facts move clocks; staff pause and resume them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from eventcore.consumer import InboundMessage, MessageRejected
+from eventcore.logging import get_logger
+from eventcore.store import PendingEvent
+from eventcore.unit_of_work import UnitOfWork
+from schemas.base import DomainEvent, EventMetadata
+from schemas.sla import ClockKind, PauseSlaClocks, ResumeSlaClocks
+from schemas.topics import SLA
+from services.sla.adapters.clock_store import alert_pending, load_cases, notify_changed
+from services.sla.domain.clocks import (
+    AlertKind,
+    CaseClocks,
+    Clock,
+    ClockConflict,
+    ClockState,
+    Timing,
+    alert_stream,
+    breach_alert,
+    pause_clock,
+    resume_clock,
+)
+from services.sla.domain.policy import PolicyError
+from services.sla.domain.reactions import HANDLED_FACTS, Reactor
+
+log = get_logger(__name__)
+ACTOR = "sla"
+
+
+@dataclass(frozen=True)
+class SlaContext:
+    reactor: Reactor
+
+
+async def handle_case_fact(ctx: SlaContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    """Start, retarget or stop the case's clocks for one routing or joint-meeting fact, once."""
+    fact = message.event
+    if fact is None or not isinstance(fact, HANDLED_FACTS):
+        return
+    case = await _load(uow, fact.case_id)
+    before = dict(case.versions)
+    try:
+        reaction = ctx.reactor.react(case, fact, fact_time(message))
+    except (PolicyError, ValidationError, AssertionError) as error:
+        # A fact the clocks cannot take (e.g. an escalation with no case behind it) is kept with its
+        # reason instead of being redelivered forever.
+        raise MessageRejected(f"{type(fact).__name__} for case {fact.case_id}: {error}") from error
+    metadata = EventMetadata(
+        correlation_id=message.cloudevent.correlation_id or fact.case_id,
+        causation_id=message.cloudevent.id,
+        actor=ACTOR,
+    )
+    await _record(uow, case, before, reaction.events, metadata, late=reaction.late)
+    for event in reaction.events:
+        warning = getattr(event, "calendar_warning", None)
+        if warning:
+            log.warning("deadline_in_uncovered_year", warning=warning)
+
+
+async def pause_clocks(
+    timing: Timing, uow: UnitOfWork, case_id: str, command: PauseSlaClocks, now: datetime
+) -> list[str]:
+    """Pause the case's running clocks (or one kind); a case with none running is a conflict."""
+    case = await _load(uow, case_id)
+    clocks = _chosen(case, command.kind, ClockState.RUNNING)
+    before = dict(case.versions)
+    events: list[DomainEvent] = [pause_clock(timing, c, now, command.reason) for c in clocks]
+    await _record(uow, case, before, events, _command_metadata(case_id, command.actor))
+    log.info("sla_clocks_paused", case_id=case_id, clocks=[c.clock_id for c in clocks], actor=command.actor)
+    return [c.clock_id for c in clocks]
+
+
+async def resume_clocks(
+    timing: Timing, uow: UnitOfWork, case_id: str, command: ResumeSlaClocks, now: datetime
+) -> list[str]:
+    case = await _load(uow, case_id)
+    clocks = _chosen(case, command.kind, ClockState.PAUSED)
+    before = dict(case.versions)
+    events: list[DomainEvent] = [resume_clock(timing, c, now) for c in clocks]
+    await _record(uow, case, before, events, _command_metadata(case_id, command.actor))
+    log.info("sla_clocks_resumed", case_id=case_id, clocks=[c.clock_id for c in clocks], actor=command.actor)
+    return [c.clock_id for c in clocks]
+
+
+def _chosen(case: CaseClocks, kind: ClockKind | None, state: ClockState) -> list[Clock]:
+    if not case.clocks:
+        raise LookupError(f"the SLA watch has no clocks for case {case.case_id!r}")
+    chosen = [c for c in case.clocks.values() if c.state is state and (kind is None or c.kind == kind)]
+    if not chosen:
+        what = f"{kind} clock" if kind else "clock"
+        raise ClockConflict(f"case {case.case_id!r} has no {state.value} {what}")
+    return chosen
+
+
+def _command_metadata(case_id: str, actor: str) -> EventMetadata:
+    return EventMetadata(correlation_id=case_id, actor=actor)
+
+
+async def _load(uow: UnitOfWork, case_id: str) -> CaseClocks:
+    cases = await load_cases(uow.conn, uow.store.schema, [case_id])
+    return cases.get(case_id) or CaseClocks(case_id)
+
+
+async def _record(
+    uow: UnitOfWork,
+    case: CaseClocks,
+    before: dict[str, int],
+    events: list[DomainEvent],
+    metadata: EventMetadata,
+    *,
+    late: Sequence[Clock] = (),
+) -> None:
+    """Append each stream's new events after the version it had when the decision was taken."""
+    if not events and not late:
+        return
+    by_stream: dict[str, list[PendingEvent]] = {}
+    for event in events:
+        by_stream.setdefault(case.stream_of(event), []).append(PendingEvent(event, metadata))
+    for stream_id, pending in by_stream.items():
+        uow.append(stream_id, before.get(stream_id, 0), pending, publish_to=SLA)
+    for clock in late:
+        stream = alert_stream(clock.clock_id, AlertKind.BREACHED)
+        uow.start_stream(stream, [alert_pending(stream, breach_alert(clock), metadata)], publish_to=SLA)
+    # Flushed per fact: the next fact of the same case in this batch must see these clocks.
+    await uow.flush()
+    await notify_changed(uow.conn, [case.case_id])
+
+
+def fact_time(message: InboundMessage) -> datetime:
+    """The fact's own time (its CloudEvent time), so a redelivery decides the same deadlines."""
+    if message.cloudevent.time:
+        try:
+            return datetime.fromisoformat(message.cloudevent.time)
+        except ValueError:
+            pass
+    return datetime.now(UTC)

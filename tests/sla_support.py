@@ -1,0 +1,79 @@
+"""Helpers for the SLA watch's tests: publish case facts as routing would, and a tiny policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from eventcore.outbox import OutboxMessage
+from eventcore.store import PendingEvent
+from schemas.base import DomainEvent, EventMetadata
+from schemas.cases import CaseOpened, CaseRouted
+from schemas.reference import Category, Channel, Level, Urgency
+from schemas.topics import CASES
+
+TINY_POLICY = """\
+version: tiny-test
+at_risk_share: 0.5
+rules:
+  - id: tiny
+    dispatch: 1 hours
+    contact: 1 hours
+    resolve: {resolve_seconds} seconds
+    escalate_on_breach: true
+"""
+
+
+def write_tiny_policy(folder: Path, resolve_seconds: float) -> Path:
+    path = folder / "tiny_policy.yaml"
+    path.write_text(TINY_POLICY.format(resolve_seconds=resolve_seconds), encoding="utf-8")
+    return path
+
+
+def opened_and_routed(
+    case_id: str, street: str = "S01", compound: str | None = None, at: datetime | None = None
+) -> list[DomainEvent]:
+    at = at or datetime.now(UTC)
+    return [
+        CaseOpened(
+            case_id=case_id,
+            complaint_id=f"hotline:{case_id}",
+            channel=Channel.HOTLINE,
+            category=Category.SANITATION,
+            urgency=Urgency.NORMAL,
+            received_at=at,
+            compound_code=compound,
+            street_code=street,
+            complainant_id="p-test",
+        ),
+        CaseRouted(
+            case_id=case_id,
+            level=Level.STREET,
+            unit_code=street,
+            unit_name="street",
+            rule_id="test",
+            rules_version="1",
+            reason="test",
+        ),
+    ]
+
+
+async def publish(bootstrap: str, events: Sequence[DomainEvent], topic: str = CASES) -> None:
+    """As routing's relay would: CloudEvents keyed by case id."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            pending = PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="test-routing"))
+            message = OutboxMessage.for_event(pending, topic=topic, source="/caseline/routing")
+            await producer.send_and_wait(
+                topic,
+                key=message.key.encode(),
+                value=message.payload.encode(),
+                headers=[(k, v.encode()) for k, v in message.headers.items()],
+            )
+    finally:
+        await producer.stop()

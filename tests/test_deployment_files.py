@@ -1,0 +1,148 @@
+"""docker-compose.yml and the Kubernetes manifests: valid against their specifications, and every
+service, port, variable and topic they name exists in the code. (No Docker engine or cluster here.)"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from caseline.cli import app
+from caseline.services import ServiceName
+from eventcore.service import group_id
+from eventcore.settings import Settings
+from schemas.topics import ALL_TOPICS
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+K8S = ROOT / "deploy" / "k8s"
+INFRASTRUCTURE = {"postgres", "kafka", "kafka-topics", "prometheus"}
+
+
+def _setting_names() -> set[str]:
+    names: set[str] = set()
+    for field_name, field in Settings.model_fields.items():
+        names.add(f"CASELINE_{field_name.upper()}")
+        choices = getattr(field.validation_alias, "choices", ())
+        names.update(str(choice) for choice in choices)
+    return names
+
+
+def _compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _manifests() -> list[tuple[Path, dict[str, Any]]]:
+    return [
+        (path, doc)
+        for path in sorted(K8S.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    checked = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_compose_service_runs_a_service_the_code_has_on_the_port_it_listens_on() -> None:
+    services = _compose()["services"]
+    caseline_services = {name: spec for name, spec in services.items() if name not in INFRASTRUCTURE}
+    assert set(caseline_services) == {name.value for name in ServiceName}
+    defaults = Settings()
+    for name, spec in caseline_services.items():
+        assert spec["command"] == ["service", name]
+        port = defaults.http_port(name)
+        assert spec["ports"] == [f"{port}:{port}"]
+        assert spec["environment"][f"CASELINE_{name.upper()}_PORT"] == str(port)
+        assert f"{port}/healthz" in " ".join(spec["healthcheck"]["test"])
+
+
+def test_every_variable_compose_sets_is_one_the_code_reads() -> None:
+    known = _setting_names()
+    for name, spec in _compose()["services"].items():
+        if name in INFRASTRUCTURE:
+            continue
+        unknown = set(spec.get("environment", {})) - known
+        assert not unknown, f"{name} sets variables no code reads: {sorted(unknown)}"
+
+
+def test_compose_creates_the_topics_with_the_services_own_list() -> None:
+    topics = _compose()["services"]["kafka-topics"]
+    assert topics["command"] == ["topics", "ensure"] and topics["build"] == "."
+    listed = CliRunner().invoke(app, ["topics", "list"], env={"COLUMNS": "300"})
+    assert listed.exit_code == 0
+    assert all(topic in listed.output for topic in ALL_TOPICS)
+
+
+def test_kubernetes_manifests_are_current_and_valid_against_the_kubernetes_schemas() -> None:
+    stale = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "render_manifests.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert stale.returncode == 0, stale.stderr
+    for path, document in _manifests():
+        if document["apiVersion"].startswith("keda.sh/"):
+            continue  # a CRD: checked by the next test, the Kubernetes schemas do not know it
+        try:
+            kubernetes_validate.validate(document, "1.31.0", strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{path.name} {document['kind']}/{document['metadata']['name']}: {error}")
+
+
+def test_every_service_has_a_deployment_with_probes_resources_and_a_disruption_budget() -> None:
+    kinds: dict[str, set[str]] = {}
+    for _, document in _manifests():
+        kinds.setdefault(document["metadata"]["name"], set()).add(document["kind"])
+    for name in ServiceName:
+        assert {"Deployment", "Service", "PodDisruptionBudget"} <= kinds.get(name.value, set()), name
+    for _, document in _manifests():
+        if document["kind"] != "Deployment":
+            continue
+        [container] = document["spec"]["template"]["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["resources"]["requests"]
+
+
+def test_configured_variables_exist_and_lag_scalers_watch_the_real_consumer_groups() -> None:
+    known = _setting_names()
+    for _, document in _manifests():
+        if document["kind"] == "ConfigMap":
+            assert not set(document["data"]) - known
+        if document["kind"] == "ScaledObject":
+            name = document["spec"]["scaleTargetRef"]["name"]
+            for trigger in document["spec"]["triggers"]:
+                assert trigger["type"] == "kafka"
+                assert trigger["metadata"]["consumerGroup"] == group_id(name)
+                assert trigger["metadata"]["topic"] in ALL_TOPICS
+
+
+def test_lag_scalers_watch_exactly_the_topics_each_service_consumes() -> None:
+    scaled = {
+        document["spec"]["scaleTargetRef"]["name"]: {
+            t["metadata"]["topic"] for t in document["spec"]["triggers"]
+        }
+        for _, document in _manifests()
+        if document["kind"] == "ScaledObject"
+    }
+    for name, topics in scaled.items():
+        spec = importlib.import_module(f"services.{name}.app").spec()
+        assert topics == {subscription.topic for subscription in spec.subscriptions}, name

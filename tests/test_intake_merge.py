@@ -1,0 +1,159 @@
+"""Many people reporting one problem: co-complainants join the first open case within the merge window."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from district.directory import load_directory
+from eventcore.consumer import ServiceStores, consume_batch
+from eventcore.database import create_pool, migrate
+from eventcore.outbox import OutboxMessage
+from eventcore.store import PendingEvent
+from schemas.base import DomainEvent, EventMetadata
+from schemas.cases import CallbackOutcome, CaseClosed, CaseReopened, ReopenReason
+from schemas.topics import CASES
+from services.intake.adapters.hotline_file import FileRecord
+from services.intake.app import EXTRA_DDL, SCHEMA
+from services.intake.domain.merge import RULE_SAME_COMPOUND_CATEGORY, MergePolicy
+from services.intake.handlers import (
+    IntakeContext,
+    Outcome,
+    Status,
+    handle_case_status_changed,
+    receive_hotline_records,
+)
+from tests.test_idempotent_consumer import Record
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+CTX = IntakeContext(load_directory(), "secret", merge=MergePolicy(timedelta(hours=48)))
+
+
+@pytest.fixture
+async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
+    pool = await create_pool(database_url, max_size=6)
+    await migrate(pool, SCHEMA, EXTRA_DDL)
+    yield ServiceStores(pool, SCHEMA, "/caseline/intake")
+    await pool.close()
+
+
+def order(n: int, hours: float = 0, **changes: Any) -> FileRecord:
+    data = {
+        "order_no": f"M-{n}",
+        "received_at": (T0 + timedelta(hours=hours)).isoformat(),
+        "caller_phone": f"1390000{n:04d}",
+        "kind": "complaint",
+        "category": "elevator_equipment",
+        "description": "电梯又坏了",
+        "address": "",
+        "compound": "丰河华庭",
+        **changes,
+    }
+    return FileRecord("test", n, json.dumps(data, ensure_ascii=False).encode())
+
+
+async def receive(stores: ServiceStores, *records: FileRecord, ctx: IntakeContext = CTX) -> list[Outcome]:
+    _, outcomes = await receive_hotline_records(stores, ctx, records, actor="test")
+    return outcomes
+
+
+async def test_neighbours_reporting_the_same_lift_join_the_first_case_and_it_counts_them(
+    stores: ServiceStores,
+) -> None:
+    first, second, third = await receive(stores, order(1), order(2, hours=5), order(3, hours=30))
+    assert first.status is Status.ACCEPTED
+    assert [second.status, third.status] == [Status.MERGED, Status.MERGED]
+    assert second.case_id == third.case_id == first.case_id
+    assert second.merge_rule == RULE_SAME_COMPOUND_CATEGORY and "CP0001" in (second.reason or "")
+    async with stores.pool.acquire() as conn:
+        merged = await conn.fetch(
+            f"SELECT data FROM {SCHEMA}.events WHERE event_type = 'ComplaintMerged' ORDER BY global_position"
+        )
+        published = await conn.fetchval(
+            f"SELECT count(*) FROM {SCHEMA}.outbox WHERE message_key = $1", first.case_id
+        )
+    assert [row["data"]["complainant_count"] for row in merged] == [2, 3]
+    assert merged[0]["data"]["merge_reason"].startswith("compound CP0001 and category elevator_equipment")
+    assert published == 3  # all three travel on the case's key, so routing sees them in order
+
+
+async def test_another_category_another_compound_or_a_later_report_opens_its_own_case(
+    stores: ServiceStores,
+) -> None:
+    outcomes = await receive(
+        stores,
+        order(1),
+        order(2, category="sanitation"),
+        order(3, compound="金峰公寓"),
+        order(4, hours=49),
+        order(5, compound="", address="丰河5号楼"),  # an abbreviation is too weak a match to merge on
+    )
+    assert [o.status for o in outcomes] == [Status.ACCEPTED] * 5
+    assert len({o.case_id for o in outcomes}) == 5
+
+
+async def test_merging_is_off_unless_a_window_is_configured(stores: ServiceStores) -> None:
+    off = IntakeContext(load_directory(), "secret")
+    outcomes = await receive(stores, order(1), order(2), ctx=off)
+    assert [o.status for o in outcomes] == [Status.ACCEPTED, Status.ACCEPTED]
+
+
+async def test_a_closed_case_takes_no_more_co_complainants_and_a_reopened_one_does_again(
+    stores: ServiceStores,
+) -> None:
+    [first] = await receive(stores, order(1))
+    assert first.case_id is not None
+    await _case_event(
+        stores, CaseClosed(case_id=first.case_id, outcome=CallbackOutcome.SATISFIED, reopen_count=0), 1
+    )
+    [after_close] = await receive(stores, order(2, hours=1))
+    assert after_close.status is Status.ACCEPTED and after_close.case_id != first.case_id
+    await _case_event(
+        stores,
+        CaseReopened(case_id=first.case_id, reason=ReopenReason.DISSATISFIED, reopen_count=1, unit_code=None),
+        2,
+    )
+    [after_reopen] = await receive(stores, order(3, hours=2))
+    assert after_reopen.status is Status.MERGED and after_reopen.case_id == first.case_id
+
+
+async def test_two_receivers_racing_on_one_problem_open_one_case_and_merge_the_other(
+    stores: ServiceStores,
+) -> None:
+    for round_ in range(5):
+        a, b = await asyncio.gather(
+            receive(stores, order(10 * round_ + 1, hours=100 * round_)),
+            receive(stores, order(10 * round_ + 2, hours=100 * round_ + 1)),
+        )
+        assert sorted([a[0].status, b[0].status]) == [Status.ACCEPTED, Status.MERGED]
+        assert a[0].case_id == b[0].case_id
+
+
+async def _case_event(stores: ServiceStores, event: DomainEvent, offset: int) -> None:
+    message = OutboxMessage.for_event(
+        PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="routing")),
+        topic=CASES,
+        source="/t",
+    )
+    headers = [(k, v.encode()) for k, v in message.headers.items()]
+    record = Record(CASES, 0, offset, headers, message.payload.encode())
+    wanted = {CaseClosed.cloudevent_type(), CaseReopened.cloudevent_type()}
+    await consume_batch(stores, [record], handle_case_status_changed, wanted)
+
+
+async def test_status_changes_for_cases_intake_does_not_know_are_ignored_with_a_warning(
+    stores: ServiceStores,
+) -> None:
+    with capture_logs() as logs:
+        closed = CaseClosed(case_id="case-unknown", outcome=CallbackOutcome.SATISFIED, reopen_count=0)
+        await _case_event(stores, closed, 9)
+    async with stores.pool.acquire() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.cases") == 0
+        assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.inbox") == 1
+    assert [entry["event"] for entry in logs] == ["case_status_for_unknown_case"]

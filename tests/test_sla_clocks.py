@@ -1,0 +1,239 @@
+"""Clocks start, pause, resume and stop from case and task facts; deadlines follow the policy."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from schemas.base import DomainEvent
+from schemas.cases import (
+    CallbackOutcome,
+    CaseAccepted,
+    CaseCalledBack,
+    CaseClosed,
+    CaseEscalated,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    CaseRouted,
+    EscalationTrigger,
+    ReopenReason,
+    ResolvedBy,
+)
+from schemas.jointmeeting import EnforcementTaskAssigned, EnforcementTaskExtended
+from schemas.reference import Bureau, Category, Channel, Level, Urgency
+from schemas.sla import ClockKind, SlaClockStopped
+from services.sla.domain.calendar import BEIJING, WorkingCalendar
+from services.sla.domain.clocks import (
+    AlertKind,
+    CaseClocks,
+    ClockConflict,
+    ClockState,
+    Timing,
+    pause_clock,
+    resume_clock,
+)
+from services.sla.domain.policy import load_policy
+from services.sla.domain.reactions import Reactor
+
+MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)
+TIMING = Timing(load_policy(), WorkingCalendar())
+REACTOR = Reactor(TIMING, lambda compound: ("C-community", "P-company") if compound else (None, None))
+
+
+def opened(urgency: Urgency = Urgency.NORMAL, category: Category = Category.SANITATION) -> CaseOpened:
+    return CaseOpened(
+        case_id="case-1",
+        complaint_id="hotline:1",
+        channel=Channel.HOTLINE,
+        category=category,
+        urgency=urgency,
+        received_at=MONDAY,
+        compound_code="CP-1",
+        street_code="S-01",
+        complainant_id="p",
+    )
+
+
+def routed(unit: str = "COMM-1") -> CaseRouted:
+    return CaseRouted(
+        case_id="case-1",
+        level=Level.COMMUNITY,
+        unit_code=unit,
+        unit_name="x",
+        rule_id="r",
+        rules_version="1",
+        reason="test",
+    )
+
+
+def feed(case: CaseClocks, *facts: tuple[DomainEvent, datetime]) -> list[DomainEvent]:
+    events: list[DomainEvent] = []
+    for fact, at in facts:
+        events.extend(REACTOR.react(case, fact, at).events)
+    return events
+
+
+def test_an_ordinary_case_gets_one_working_day_to_dispatch_and_five_to_resolve() -> None:
+    case = CaseClocks("case-1")
+    feed(case, (opened(), MONDAY), (routed(), MONDAY + timedelta(hours=2)))
+    dispatch, contact, resolve = (
+        case.clock(k) for k in (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
+    )
+    assert dispatch and dispatch.state is ClockState.STOPPED and dispatch.on_time
+    assert resolve and resolve.deadline == datetime(2026, 11, 23, 11, 0, tzinfo=BEIJING)
+    assert resolve.scope.community_code == "C-community" and resolve.scope.company_code == "P-company"
+    assert contact and contact.deadline == datetime(2026, 11, 17, 11, 0, tzinfo=BEIJING)
+    assert resolve.at_risk_at == datetime(2026, 11, 20, 11, 0, tzinfo=BEIJING)  # 80% of five days
+
+
+def test_an_urgent_case_runs_around_the_clock() -> None:
+    case = CaseClocks("case-1")
+    feed(case, (opened(Urgency.URGENT), MONDAY), (routed(), MONDAY))
+    contact = case.clock(ClockKind.CONTACT)
+    assert contact and contact.deadline == MONDAY + timedelta(hours=2)
+
+
+def test_a_case_in_the_triage_queue_is_not_dispatched_yet() -> None:
+    case = CaseClocks("case-1")
+    feed(case, (opened(), MONDAY), (routed("centre-triage"), MONDAY))
+    dispatch = case.clock(ClockKind.DISPATCH)
+    assert dispatch and dispatch.state is ClockState.RUNNING
+    assert case.clock(ClockKind.RESOLVE) is None
+
+
+def test_a_pause_waiting_for_the_complainant_moves_the_deadline_by_the_paused_working_time() -> None:
+    case = CaseClocks("case-1")
+    feed(case, (opened(), MONDAY), (routed(), MONDAY))
+    resolve = case.clock(ClockKind.RESOLVE)
+    assert resolve is not None
+    case.apply(
+        "sla-case/case-1",
+        pause_clock(TIMING, resolve, MONDAY + timedelta(days=1), "waiting for the complainant"),
+    )
+    assert resolve.state is ClockState.PAUSED and resolve.next_alert() is None
+    with pytest.raises(ClockConflict, match="not running"):
+        pause_clock(TIMING, resolve, MONDAY + timedelta(days=2), "again")
+    # paused from Tue 09:00 to Thu 09:00: two working days do not count
+    case.apply("sla-case/case-1", resume_clock(TIMING, resolve, MONDAY + timedelta(days=3)))
+    assert resolve.deadline == datetime(2026, 11, 25, 9, 0, tzinfo=BEIJING)
+    with pytest.raises(ClockConflict, match="not paused"):
+        resume_clock(TIMING, resolve, MONDAY + timedelta(days=4))
+
+
+def test_accepting_stops_the_contact_clock_and_resolving_the_resolve_clock() -> None:
+    case = CaseClocks("case-1")
+    events = feed(
+        case,
+        (opened(), MONDAY),
+        (routed(), MONDAY),
+        (CaseAccepted(case_id="case-1", unit_code="COMM-1"), MONDAY + timedelta(hours=1)),
+        (
+            CaseResolved(
+                case_id="case-1", resolved_by=ResolvedBy.UNIT, unit_code="COMM-1", resolution="fixed"
+            ),
+            MONDAY + timedelta(days=1),
+        ),
+    )
+    stops = [e for e in events if isinstance(e, SlaClockStopped)]
+    assert [s.clock_id for s in stops] == ["case-1/dispatch", "case-1/contact", "case-1/resolve/0"]
+    assert all(s.on_time for s in stops)
+    assert not case.is_open()
+
+
+def test_a_reopened_case_gets_a_fresh_resolve_clock_and_closing_stops_it() -> None:
+    case = CaseClocks("case-1")
+    feed(
+        case,
+        (opened(), MONDAY),
+        (routed(), MONDAY),
+        (
+            CaseResolved(case_id="case-1", resolved_by=ResolvedBy.UNIT, unit_code="COMM-1", resolution="x"),
+            MONDAY,
+        ),
+        (CaseCalledBack(case_id="case-1", outcome=CallbackOutcome.DISSATISFIED), MONDAY + timedelta(hours=3)),
+        (
+            CaseReopened(
+                case_id="case-1", reason=ReopenReason.DISSATISFIED, reopen_count=1, unit_code="COMM-1"
+            ),
+            MONDAY + timedelta(days=1),
+        ),
+    )
+    fresh = case.clock(ClockKind.RESOLVE)
+    assert fresh and fresh.clock_id == "case-1/resolve/1" and fresh.started_at == MONDAY + timedelta(days=1)
+    assert fresh.deadline == datetime(2026, 11, 24, 9, 0, tzinfo=BEIJING)
+    assert case.callback_outcome == "dissatisfied"
+    feed(
+        case,
+        (
+            CaseClosed(case_id="case-1", outcome=CallbackOutcome.SATISFIED, reopen_count=1),
+            MONDAY + timedelta(days=2),
+        ),
+    )
+    assert fresh.state is ClockState.STOPPED and not case.is_open()
+
+
+def test_escalation_gives_the_resolve_clock_the_joint_meeting_deadline() -> None:
+    case = CaseClocks("case-1")
+    escalated = CaseEscalated(
+        case_id="case-1",
+        trigger=EscalationTrigger.CROSS_DEPARTMENT,
+        category=Category.FIRE_HAZARD,
+        compound_code="CP-1",
+        street_code="S-01",
+        bureaus=[Bureau.FIRE_RESCUE, Bureau.STREET_OFFICE],
+        lead_bureau=Bureau.FIRE_RESCUE,
+        rule_id="r",
+        rules_version="1",
+        reason="fire",
+    )
+    feed(case, (opened(category=Category.FIRE_HAZARD), MONDAY), (escalated, MONDAY))
+    resolve = case.clock(ClockKind.RESOLVE)
+    assert resolve and resolve.policy_rule == "joint-meeting" and resolve.scope.level == "joint_meeting"
+    assert resolve.deadline == datetime(2026, 12, 7, 9, 0, tzinfo=BEIJING)  # 15 working days
+
+
+def test_a_bureau_task_is_due_when_the_meeting_said_and_an_extension_moves_it() -> None:
+    case = CaseClocks("case-1")
+    due = MONDAY + timedelta(days=3)
+    assigned = EnforcementTaskAssigned(
+        case_id="case-1",
+        file_id="f",
+        task_id="t1",
+        bureau=Bureau.FIRE_RESCUE,
+        is_lead=True,
+        action="clear",
+        due_at=due,
+        done_when="clear",
+    )
+    feed(case, (opened(), MONDAY), (assigned, MONDAY))
+    task = case.clocks["case-1/task/t1"]
+    assert task.deadline == due and task.next_alert() == (MONDAY + timedelta(days=3 * 0.8), AlertKind.AT_RISK)
+    later = due + timedelta(days=2)
+    feed(
+        case,
+        (
+            EnforcementTaskExtended(
+                case_id="case-1",
+                file_id="f",
+                task_id="t1",
+                bureau=Bureau.FIRE_RESCUE,
+                previous_due_at=due,
+                due_at=later,
+                reason="rain",
+            ),
+            MONDAY,
+        ),
+    )
+    assert task.deadline == later
+
+
+def test_a_clock_stopped_after_its_deadline_is_reported_late_for_a_breach() -> None:
+    case = CaseClocks("case-1")
+    reaction = None
+    feed(case, (opened(), MONDAY), (routed(), MONDAY))
+    reaction = REACTOR.react(
+        case, CaseAccepted(case_id="case-1", unit_code="COMM-1"), MONDAY + timedelta(days=3)
+    )
+    assert [c.clock_id for c in reaction.late] == ["case-1/contact"]
