@@ -107,7 +107,9 @@ async def migrate(pool: asyncpg.Pool, schema: str, extra_ddl: Sequence[str] = ()
                 f"CREATE TABLE IF NOT EXISTS {s}.schema_versions "
                 "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             )
-            await conn.execute(f"INSERT INTO {s}.schema_versions (version) VALUES ($1)", version)
+            await conn.execute(
+                f"INSERT INTO {s}.schema_versions (version) VALUES ($1) ON CONFLICT DO NOTHING", version
+            )
 
 
 def _ddl_version(schema: str, extra_ddl: Sequence[str]) -> str:

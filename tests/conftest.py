@@ -16,6 +16,15 @@ from caseline.embedded import EmbeddedBroker, free_port, start_broker, start_pos
 from eventcore.database import create_pool, migrate
 
 
+@pytest.fixture(autouse=True)
+def one_case_per_complaint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests count one case per complaint; tests of merging set their own window.
+
+    Set in the environment, so the service processes a test starts inherit it too.
+    """
+    monkeypatch.setenv("CASELINE_MERGE_WINDOW_HOURS", "0")
+
+
 @pytest.fixture(scope="session")
 def scratch_dir() -> Iterator[Path]:
     # Short and under /tmp: PostgreSQL's Unix socket path must stay under ~100 bytes.

@@ -14,8 +14,10 @@ DEVELOPMENT_OPEN311_KEY = "caseline-dev-open311-key"
 class IntakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASELINE_", extra="ignore")
 
+    # Two days: long enough to gather the neighbours who call about the same broken gate or blocked
+    # fire lane, short enough that a new problem of the same kind opens a case of its own.
     merge_window_hours: float = Field(
-        default=0, ge=0, description="Co-complainant merge window; 0 turns merging off"
+        default=48, ge=0, description="Co-complainant merge window; 0 turns merging off"
     )
     merge_min_confidence: float = Field(default=0.7, ge=0, le=1)
     future_tolerance_seconds: float = Field(
