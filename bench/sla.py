@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from caseline.embedded import start_postgres
-from district.directory import load_directory
+from district.registry import load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from eventcore.store import PendingEvent, StreamAppend
@@ -32,15 +32,18 @@ from services.sla.adapters.watch import Watch
 from services.sla.app import attribution
 from services.sla.domain.calendar import WorkingCalendar
 from services.sla.domain.clocks import CaseClocks, Timing, case_stream
-from services.sla.domain.policy import load_policy
+from services.sla.domain.policy import load_policies
 from services.sla.domain.reactions import Reactor
 
 
-def opened_and_routed(case_id: str, street: str, compound: str, at: datetime) -> list[DomainEvent]:
+def opened_and_routed(
+    case_id: str, district: str, street: str, compound: str, at: datetime
+) -> list[DomainEvent]:
     return [
         CaseOpened(
             case_id=case_id,
             complaint_id=f"hotline:{case_id}",
+            district=district,
             channel=Channel.HOTLINE,
             category=Category.SANITATION,
             urgency=Urgency.NORMAL,
@@ -62,16 +65,21 @@ def opened_and_routed(case_id: str, street: str, compound: str, at: datetime) ->
 
 
 def decide(cases: int, start: datetime) -> dict[str, list[DomainEvent]]:
-    reactor = Reactor(Timing(load_policy(), WorkingCalendar()), attribution(load_directory()))
-    compounds = load_directory().compounds
+    """Cases alternate between the districts, each judged by its own policy and directory."""
+    districts = load_districts()
+    policies = load_policies(districts.codes)
+    timing = Timing(policies[districts.founding.code], WorkingCalendar(), policies)
+    reactor = Reactor(timing, attribution(districts))
+    served = [(d.code, d.directory.compounds) for d in districts]
     produced = {}
     for i in range(cases):
         case_id = f"BENCH-{i:06d}"
-        compound = compounds[i % len(compounds)]
+        district, compounds = served[i % len(served)]
+        compound = compounds[i // len(served) % len(compounds)]
         case = CaseClocks(case_id)
         produced[case_id] = [
             e
-            for fact in opened_and_routed(case_id, compound.street_code, compound.code, start)
+            for fact in opened_and_routed(case_id, district, compound.street_code, compound.code, start)
             for e in reactor.react(case, fact, start).events
         ]
     return produced
@@ -108,7 +116,10 @@ async def run(cases: int) -> None:
             f"start-up rebuild (fold the whole store): {len(loaded)} cases in {time.perf_counter() - began:.2f}s"
         )
 
-        watch = Watch(0.8, now=lambda: datetime.now(UTC) + timedelta(days=60))
+        shares = {
+            code: policy.at_risk_share for code, policy in load_policies(load_districts().codes).items()
+        }
+        watch = Watch(shares, now=lambda: datetime.now(UTC) + timedelta(days=60))
         began = time.perf_counter()
         await watch.load(stores)  # folds again, then schedules
         open_clocks = sum(1 for c in watch.clocks() if c.next_alert() is not None)

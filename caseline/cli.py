@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from caseline.district_commands import districts_app
 from caseline.jointmeeting_commands import jointmeeting_app, replay_jointmeeting
 from caseline.report_commands import report_app
 from caseline.routing_commands import replay_routing, routing_app
@@ -26,6 +27,7 @@ app.add_typer(feed_app, name="feed")
 app.add_typer(case_app, name="case")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(topics_app, name="topics")
+app.add_typer(districts_app, name="districts")
 app.add_typer(report_app, name="report")
 app.add_typer(routing_app, name="routing")
 replay_app = typer.Typer(help="Rebuild a service's read models from its event store.", no_args_is_help=True)
@@ -91,15 +93,28 @@ def feed_hotline(
     check_future: Annotated[
         bool, typer.Option(help="Refuse complaint times after intake's clock (off for past exports, samples)")
     ] = True,
+    district: Annotated[
+        str | None,
+        typer.Option(
+            help="District code for records that name none (所属区); default: the founding district"
+        ),
+    ] = None,
 ) -> None:
     """Send a hotline file (JSON lines or CSV, UTF-8 or GB18030) through intake: each work order, once."""
     from caseline.feeding import print_summary, run_feed
+    from district.registry import UnknownDistrict
 
     settings = get_settings()
     configure_logging("intake", json=settings.log_json, level="WARNING")
-    summary = asyncio.run(
-        run_feed(database_url(settings), settings, file, console, check_future=check_future)
-    )
+    try:
+        summary = asyncio.run(
+            run_feed(
+                database_url(settings), settings, file, console, check_future=check_future, district=district
+            )
+        )
+    except UnknownDistrict as unknown:
+        console.print(f"--district: {unknown}", style="red", markup=False)
+        raise typer.Exit(2) from None
     print_summary(console, file, summary)
 
 

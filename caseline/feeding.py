@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,14 +20,27 @@ from services.intake.handlers import FeedSummary, feed_hotline_file
 
 
 async def run_feed(
-    dsn: str, settings: Settings, path: Path, console: Console, *, check_future: bool = False
+    dsn: str,
+    settings: Settings,
+    path: Path,
+    console: Console,
+    *,
+    check_future: bool = False,
+    district: str | None = None,
 ) -> FeedSummary:
-    """Feed one export. With `check_future`, complaint times after intake's clock (plus tolerance) are refused."""
+    """Feed one export. With `check_future`, complaint times after intake's clock (plus tolerance) are refused.
+
+    `district` (a registry code) is the district of the records that name none (所属区 empty or absent);
+    None: CASELINE_DEFAULT_DISTRICT, else the founding district. Raises UnknownDistrict for a code the
+    registry does not list, before anything is read.
+    """
+    ctx = intake_context(settings)
+    if district is not None:
+        ctx = replace(ctx, default_district=ctx.districts.get(district).code)
     pool = await create_pool(dsn, max_size=2)
     try:
         await ensure_intake_schema(pool)
         stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SERVICE}")
-        ctx = intake_context(settings)
         as_of: datetime | None = ctx.latest_acceptable_time() if check_future else None
         total = sum(1 for line in path.open("rb") if line.strip())
         with Progress(
@@ -46,8 +60,9 @@ async def run_feed(
 
 
 async def ensure_intake_schema(pool: asyncpg.Pool) -> None:
-    """Migrate only a database that lacks intake's tables: DDL against tables others are writing to can
-    deadlock with them (CREATE INDEX IF NOT EXISTS still takes its lock), e.g. two feeds started at once."""
+    """Migrate only a database that lacks intake's tables (or, from before tenancy, their district columns):
+    DDL against tables others are writing to can deadlock with them (CREATE INDEX IF NOT EXISTS still takes
+    its lock), e.g. two feeds started at once."""
     async with pool.acquire() as conn:
         ready = await conn.fetchval(
             "SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest($1::text[]) AS t",
@@ -56,8 +71,19 @@ async def ensure_intake_schema(pool: asyncpg.Pool) -> None:
                 for table in ("events", "outbox", "dead_letters", "complainants", "complaints", "cases")
             ],
         )
+        if ready:
+            tenanted = await conn.fetchval(
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_schema = $1 AND column_name = 'district' AND table_name = ANY($2::text[])",
+                SCHEMA,
+                list(_TENANTED_TABLES),
+            )
+            ready = tenanted == len(_TENANTED_TABLES)
     if not ready:
         await migrate(pool, SCHEMA, EXTRA_DDL)
+
+
+_TENANTED_TABLES = ("complainants", "complaints", "cases")
 
 
 def print_summary(console: Console, path: Path, summary: FeedSummary) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 from caseline.services import SERVICE_NAMES
 from eventcore.database import create_pool
 from eventcore.store import EventStore, RecordedEvent
+from schemas.reference import FOUNDING_DISTRICT
 
 _HIDDEN = {"case_id"}
 
@@ -30,11 +31,21 @@ async def case_history(dsn: str, case_id: str) -> list[tuple[str, RecordedEvent]
     return sorted(history, key=lambda item: item[1].recorded_at)
 
 
+def history_district(history: list[tuple[str, RecordedEvent]]) -> str:
+    """The case's district as its first event's envelope says; events from before tenancy name none and
+    belong to the founding district."""
+    for _, event in history:
+        named = event.metadata.get("district") or event.data.get("district")
+        if named:
+            return str(named)
+    return FOUNDING_DISTRICT
+
+
 async def print_case_history(dsn: str, case_id: str, console: Console) -> bool:
     history = await case_history(dsn, case_id)
     if not history:
         return False
-    table = Table(title=f"case {case_id}", show_lines=True)
+    table = Table(title=f"case {case_id} · district {history_district(history)}", show_lines=True)
     for column in ("recorded (UTC)", "service", "event", "facts", "caused by / actor"):
         table.add_column(column, overflow="fold")
     for service, event in history:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from district.registry import UnknownDistrict, load_districts
 from eventcore.database import create_pool, migrate
 from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
@@ -27,28 +28,39 @@ def _dsn() -> str:
 
 
 @jointmeeting_app.command("board")
-def board(bureau: Annotated[Bureau, typer.Argument(help="bureau code, e.g. fire_rescue")]) -> None:
-    """A bureau's open, overdue and completed tasks (the read model the bureau API serves)."""
+def board(
+    bureau: Annotated[Bureau, typer.Argument(help="bureau code, e.g. fire_rescue")],
+    district: Annotated[
+        str | None,
+        typer.Option(
+            help="only this district's bureau (code or name, e.g. shangdang); default: every district"
+        ),
+    ] = None,
+) -> None:
+    """A bureau's open, overdue and completed tasks (the read model the bureau API serves), by district."""
     from services.jointmeeting.adapters import views
 
     configure_logging("caseline", json=False, level="WARNING")
+    code = _district_code(district) if district else None
 
     async def fetch() -> dict[str, list[dict[str, object]]]:
         pool = await create_pool(_dsn(), max_size=1)
         try:
             async with pool.acquire() as conn:
-                return await views.board(conn, SCHEMA, bureau)
+                return await views.board(conn, SCHEMA, bureau, code)
         finally:
             await pool.close()
 
     found = asyncio.run(fetch())
+    whose = f"{bureau.value} ({code})" if code else f"{bureau.value} (every district)"
     for section in ("overdue", "open", "completed"):
-        table = Table(title=f"{bureau.value}: {section} ({len(found[section])})")
-        for column in ("task", "status", "due (UTC)", "category", "compound", "action"):
+        table = Table(title=f"{whose}: {section} ({len(found[section])})")
+        for column in ("district", "task", "status", "due (UTC)", "category", "compound", "action"):
             table.add_column(column, overflow="fold")
         for task in found[section]:
             due = task["due_at"]
             table.add_row(
+                str(task["district"]),
                 str(task["task_id"]),
                 str(task["status"]),
                 due.strftime("%Y-%m-%d %H:%M") if hasattr(due, "strftime") else str(due),
@@ -57,6 +69,15 @@ def board(bureau: Annotated[Bureau, typer.Argument(help="bureau code, e.g. fire_
                 str(task["action"]),
             )
         console.print(table)
+
+
+def _district_code(given: str) -> str:
+    """The registry's code for a district written as code or name; exits naming the known ones if none."""
+    try:
+        return load_districts(get_settings().districts_file).find(given).code
+    except UnknownDistrict as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
 
 
 def replay_jointmeeting() -> None:

@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from eventcore.cloudevents import InvalidCloudEvent, parse_record
+from schemas.reference import FOUNDING_DISTRICT
 from schemas.topics import CASES, COMPLAINTS, JOINT_MEETING
 
 
@@ -25,15 +26,19 @@ class FlowCounts:
     escalated: int = 0
     files: int = 0
     tasks: Counter[str] = field(default_factory=Counter)
+    received_by_district: Counter[str] = field(default_factory=Counter)
     _seen: set[str] = field(default_factory=set)
 
-    def record(self, event_id: str, ce_type: str, data: dict[str, object]) -> bool:
+    def record(
+        self, event_id: str, ce_type: str, data: dict[str, object], district: str = FOUNDING_DISTRICT
+    ) -> bool:
         """Count an event; False for one already counted (a republish or a redelivery)."""
         if event_id in self._seen:
             return False
         self._seen.add(event_id)
         if ce_type.startswith("caseline.ComplaintReceived."):
             self.received += 1
+            self.received_by_district[district] += 1
         elif ce_type.startswith("caseline.CaseRouted."):
             self.routed[str(data.get("level"))] += 1
         elif ce_type.startswith("caseline.CaseEscalated."):
@@ -53,6 +58,9 @@ class FlowCounts:
         flow.add_column("stage")
         flow.add_column("count", justify="right")
         flow.add_row("complaints received", str(self.received))
+        if len(self.received_by_district) > 1:  # one district: the total says it all
+            for district, count in sorted(self.received_by_district.items()):
+                flow.add_row(f"  in {district}", str(count))
         for level in ("centre", "street", "community"):
             flow.add_row(f"routed to {level}", str(self.routed.get(level, 0)))
         flow.add_row("escalated to the joint meeting", str(self.escalated))
@@ -108,7 +116,7 @@ def _count(counts: FlowCounts, record: ConsumerRecord[bytes, bytes]) -> bool:
         data = json.loads(event.data)
     except (InvalidCloudEvent, ValueError):
         return False
-    return counts.record(event.id, event.type, data if isinstance(data, dict) else {})
+    return counts.record(event.id, event.type, data if isinstance(data, dict) else {}, event.district)
 
 
 class _NoLive:

@@ -11,14 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from district.registry import UnknownDistrict, load_districts
 from eventcore.database import create_pool, migrate
 from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
+from schemas.reference import FOUNDING_DISTRICT
 from services.routing.adapters.case_view import CaseView
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.case import case_stream
-from services.routing.domain.rules import RoutingRules, load_rules
+from services.routing.domain.rules import RoutingRules, load_rules, rules_file_for
 
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
 console = Console()
@@ -33,14 +35,37 @@ def _dsn() -> str:
 
 
 @routing_app.command("explain")
-def explain(case_id: Annotated[str, typer.Argument(help="the case id, e.g. case-0a1b2c3d4e5f6a7b")]) -> None:
+def explain(
+    case_id: Annotated[str, typer.Argument(help="the case id, e.g. case-0a1b2c3d4e5f6a7b")],
+    district: Annotated[
+        str | None,
+        typer.Option(
+            "--district",
+            help="the district whose case it is; default: the case's own (founding when unrecorded)",
+        ),
+    ] = None,
+) -> None:
     """Why the case went where it went: every routing decision with its rule, rules version and reason."""
     configure_logging("caseline", json=False, level="WARNING")
+    try:
+        chosen = load_districts(get_settings().districts_file).get(district).code if district else None
+    except UnknownDistrict as unknown:
+        console.print(f"[red]{unknown}[/red]")
+        raise typer.Exit(2) from unknown
     events = asyncio.run(_case_events(_dsn(), case_id))
-    if not events:
-        console.print(f"[red]routing has no case {case_id!r}[/red]")
+    owner = case_district(events)
+    if not events or (chosen is not None and chosen != owner):
+        where = f" in district {chosen}" if chosen else ""
+        console.print(f"[red]routing has no case {case_id!r}{where}[/red]")
         raise typer.Exit(1)
-    print_explanation(console, case_id, events, load_rules())
+    print_explanation(console, case_id, events, load_rules(rules_file_for(owner)))
+
+
+def case_district(events: list[RecordedEvent]) -> str:
+    """The district recorded when the case opened; cases opened before tenancy belong to the founding one."""
+    if not events:
+        return FOUNDING_DISTRICT
+    return str(events[0].data.get("district") or FOUNDING_DISTRICT)
 
 
 async def _case_events(dsn: str, case_id: str) -> list[RecordedEvent]:
@@ -57,7 +82,7 @@ def print_explanation(
 ) -> None:
     opened = events[0].data
     console.print(
-        f"case {case_id}: {opened.get('category')} ({opened.get('urgency')}), "
+        f"case {case_id} (district {case_district(events)}): {opened.get('category')} ({opened.get('urgency')}), "
         f"compound {opened.get('compound_code') or 'unknown'}, street {opened.get('street_code') or 'unknown'}"
     )
     table = Table(title="routing decisions", show_lines=True)

@@ -1,4 +1,4 @@
-"""The district directory of Luzhou District: where every complaint can be routed."""
+"""The districts Caseline serves and their directories: where every complaint can be routed."""
 
 from district.directory import (
     Community,
@@ -9,13 +9,18 @@ from district.directory import (
     Street,
     load_directory,
 )
+from district.registry import District, Districts, UnknownDistrict, load_districts
 
 __all__ = [
     "Community",
     "Compound",
     "Directory",
+    "District",
+    "Districts",
     "MemberBureau",
     "PropertyCompany",
     "Street",
+    "UnknownDistrict",
     "load_directory",
+    "load_districts",
 ]

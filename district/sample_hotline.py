@@ -8,6 +8,9 @@ some records give the category as a Chinese label instead of its code, some name
 address, some give no place at all; 12 lines are re-sent exact duplicates and 8 lines are broken, each
 in a different way. The expected counts are computed from the generator's own records, not by parsing
 the file, so a test can compare them with an independent re-count.
+
+`write_synthetic_orders` writes any number of valid records for load tests; given a district code it
+draws them from that district's directory and tags each with `"district"` (the sample feed stays Luzhou's).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from schemas.reference import CATEGORY_LABELS_ZH, Category, ComplaintKind, Manag
 
 SEED = 12345_2026_11
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "caseline" / "samples"
+DATA_DIR = Path(__file__).resolve().parent / "data"  # district directories; the registry will own this
 FEED_NAME = "hotline_sample.jsonl"
 EXPECTED_NAME = "hotline_sample.expected.json"
 
@@ -161,6 +165,22 @@ _ROADS = (
     "站前路",
 )
 _PREFIXES = ("", "", "长治市", "长治市潞州区", "潞州区", "山西省长治市潞州区")
+# Shangdang's roads are synthetic (town-seat style names), as is every address in the feed.
+_SHANGDANG_ROADS = (
+    "上党大街",
+    "府前街",
+    "振兴路",
+    "韩店大街",
+    "苏店大街",
+    "荫城大街",
+    "长韩路",
+    "漳泽路",
+    "文化路",
+    "人民路",
+    "建设路",
+    "工业路",
+)
+_SHANGDANG_PREFIXES = ("", "", "长治市", "长治市上党区", "上党区", "山西省长治市上党区")
 _VAGUE = (
     "菜市场门口",
     "公交站旁边",
@@ -187,6 +207,26 @@ _LOCATION_QUOTAS: tuple[tuple[str, int], ...] = (
     ("address_no_street", 14),  # both fields empty, address names the compound
     ("nowhere", 14),  # both fields empty, vague address
 )
+
+
+@dataclass(frozen=True)
+class _Places:
+    """How addresses in one district start: the city/district prefixes and the roads people give."""
+
+    prefixes: tuple[str, ...]
+    roads: tuple[str, ...]
+
+
+_PLACES: dict[str, _Places] = {
+    "luzhou": _Places(_PREFIXES, _ROADS),
+    "shangdang": _Places(_SHANGDANG_PREFIXES, _SHANGDANG_ROADS),
+}
+# A district without its own address parts still gets plausible ones: the city, and no district name.
+_CITY_ONLY = _Places(("", "", "长治市", "山西省长治市"), ("文化路", "人民路", "建设路", "工业路"))
+
+
+def _places(district: str | None) -> _Places:
+    return _PLACES["luzhou"] if district is None else _PLACES.get(district, _CITY_ONLY)
 
 
 @dataclass
@@ -273,13 +313,15 @@ def _compound_mention(rng: random.Random, compound: Compound) -> str:
     return rng.choice(usable) if usable and rng.random() < 0.1 else compound.name_zh
 
 
-def _address(rng: random.Random, street: Street | None, compound: Compound | None) -> str:
-    road = f"{rng.choice(_ROADS)}{rng.randint(1, 400)}号"
+def _address(
+    rng: random.Random, street: Street | None, compound: Compound | None, places: _Places = _PLACES["luzhou"]
+) -> str:
+    road = f"{rng.choice(places.roads)}{rng.randint(1, 400)}号"
     street_part = street.name_zh if street is not None and rng.random() < 0.4 else ""
     if compound is None:
-        return _messy(rng, (rng.choice(_PREFIXES), street_part, road, rng.choice(_VAGUE)))
+        return _messy(rng, (rng.choice(places.prefixes), street_part, road, rng.choice(_VAGUE)))
     return _messy(
-        rng, (rng.choice(_PREFIXES), street_part, road, _compound_mention(rng, compound), _spot(rng))
+        rng, (rng.choice(places.prefixes), street_part, road, _compound_mention(rng, compound), _spot(rng))
     )
 
 
@@ -298,21 +340,26 @@ def _compound_field(rng: random.Random, compound: Compound) -> str:
 
 
 def _location(
-    rng: random.Random, directory: Directory, category: Category, mode: str
+    rng: random.Random,
+    directory: Directory,
+    category: Category,
+    mode: str,
+    places: _Places = _PLACES["luzhou"],
 ) -> tuple[str, str, str]:
     """(address, street, compound) for one record."""
     compound = _pick_compound(rng, directory, category)
     street = directory.street(compound.street_code)
     assert street is not None  # the directory validated every reference at load
     if mode == "named":
-        return _address(rng, street, compound), _street_field(rng, street), _compound_field(rng, compound)
+        address = _address(rng, street, compound, places)
+        return address, _street_field(rng, street), _compound_field(rng, compound)
     if mode == "address_only":
-        return _address(rng, street, compound), _street_field(rng, street), ""
+        return _address(rng, street, compound, places), _street_field(rng, street), ""
     if mode == "street_only":
-        return _address(rng, street, None), _street_field(rng, street), ""
+        return _address(rng, street, None, places), _street_field(rng, street), ""
     if mode == "address_no_street":
-        return _address(rng, None, compound), "", ""
-    return _address(rng, None, None), "", ""
+        return _address(rng, None, compound, places), "", ""
+    return _address(rng, None, None, places), "", ""
 
 
 def _check_location(directory: Directory, record: Record, mode: str) -> None:
@@ -464,13 +511,19 @@ def write(out_dir: Path = SAMPLES_DIR, seed: int = SEED) -> tuple[Path, Path]:
 
 
 def synthetic_order(
-    rng: random.Random, directory: Directory, index: int, category: Category, mode: str, prefix: str = "BENCH"
+    rng: random.Random,
+    directory: Directory,
+    index: int,
+    category: Category,
+    mode: str,
+    prefix: str = "BENCH",
+    district: str | None = None,
 ) -> dict[str, str]:
-    """One valid work order, its location as messy as in the sample feed."""
+    """One valid work order, its location as messy as in the sample feed; tagged with `district` if given."""
     received_at = _received_at(rng)
     name, phone = _caller(rng)
-    address, street, compound = _location(rng, directory, category, mode)
-    return {
+    address, street, compound = _location(rng, directory, category, mode, _places(district))
+    record = {
         "order_no": f"{prefix}-{received_at:%Y%m%d}-{index:07d}",
         "received_at": received_at.isoformat(),
         "caller_name": name,
@@ -483,19 +536,39 @@ def synthetic_order(
         "compound": compound,
         "urgency": _urgency(rng, category).value,
     }
+    return record if district is None else {**record, "district": district}
 
 
-def write_synthetic_orders(path: Path, count: int, seed: int = SEED, prefix: str = "BENCH") -> None:
-    """N valid, unique hotline records; categories round-robin, locations as in the sample feed."""
+def district_directory(district: str) -> Directory:
+    """The district's checked-in directory (district/data/<code>.json), naming the file if it is missing."""
+    return load_directory(DATA_DIR / f"{district}.json")
+
+
+def write_synthetic_orders(
+    path: Path,
+    count: int,
+    seed: int = SEED,
+    prefix: str = "BENCH",
+    district: str | None = None,
+    directory: Directory | None = None,
+) -> None:
+    """N valid, unique hotline records; categories round-robin, locations as in the sample feed.
+
+    Without `district` the records are Luzhou's and carry no district key, as feeds did before tenancy.
+    With it, places come from that district's directory (or `directory`, if given) and every record says
+    `"district": district`.
+    """
     rng = random.Random(seed)
-    directory = load_directory()
+    if directory is None:
+        directory = load_directory() if district is None else district_directory(district)
     categories = list(Category)
     modes = [mode for mode, _ in _LOCATION_QUOTAS]
     weights = [quota for _, quota in _LOCATION_QUOTAS]
     with path.open("w", encoding="utf-8") as out:
         for index in range(count):
             mode = rng.choices(modes, weights)[0]
-            record = synthetic_order(rng, directory, index, categories[index % len(categories)], mode, prefix)
+            category = categories[index % len(categories)]
+            record = synthetic_order(rng, directory, index, category, mode, prefix, district)
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

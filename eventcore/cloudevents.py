@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from schemas.base import DomainEvent, EventMetadata
+from schemas.reference import FOUNDING_DISTRICT
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -31,6 +32,11 @@ class CloudEvent:
     def correlation_id(self) -> str | None:
         return self.extensions.get("correlationid")
 
+    @property
+    def district(self) -> str:
+        """The tenant; records published before Caseline served several districts have none."""
+        return self.extensions.get("district") or FOUNDING_DISTRICT
+
 
 def headers_for(
     *, event_id: UUID, event: DomainEvent, metadata: EventMetadata, source: str, time: datetime | None = None
@@ -46,6 +52,7 @@ def headers_for(
         "content-type": CONTENT_TYPE,
         "ce_correlationid": metadata.correlation_id,
         "ce_actor": metadata.actor,
+        "ce_district": metadata.district,
     }
     if metadata.causation_id:
         headers["ce_causationid"] = metadata.causation_id

@@ -22,7 +22,8 @@ from eventcore.logging import bound_contextvars, get_logger
 from eventcore.outbox import Outbox
 from eventcore.store import EventStore
 from eventcore.unit_of_work import Projector, UnitOfWork
-from schemas.base import DomainEvent
+from schemas.base import DomainEvent, EventMetadata
+from schemas.reference import Channel
 from schemas.topics import event_class
 
 log = get_logger(__name__)
@@ -43,6 +44,18 @@ class InboundMessage:
     @property
     def ref(self) -> str:
         return f"{self.topic}/{self.partition}@{self.offset}"
+
+    def metadata_for_effects(
+        self, actor: str, fallback_correlation: str, channel: Channel | None = None
+    ) -> EventMetadata:
+        """Metadata for the events this message causes: same journey, same district, caused by it."""
+        return EventMetadata(
+            correlation_id=self.cloudevent.correlation_id or fallback_correlation,
+            causation_id=self.cloudevent.id,
+            actor=actor,
+            channel=channel,
+            district=self.cloudevent.district,
+        )
 
 
 Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]

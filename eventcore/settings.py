@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.5
     consumer_batch_size: int = 500
+    # The district registry (tenants); None: district/districts.yaml. Read by district.registry too.
+    districts_file: Path | None = None
+    # The district of input that names none (a district-run intake); None: the registry's founding district.
+    default_district: str | None = None
 
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap_servers or f"{self.broker_host}:{self.broker_port}"

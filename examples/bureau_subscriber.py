@@ -1,11 +1,17 @@
 """A member bureau's system, minimal: follow its own task topic and acknowledge new tasks.
 
-    python examples/bureau_subscriber.py --bureau fire_rescue --bootstrap 127.0.0.1:9092 --accept
+    python examples/bureau_subscriber.py --bureau fire_rescue --district luzhou --bootstrap 127.0.0.1:9092 --accept
 
 Reads `caseline.bureau.<bureau>.tasks.v1` (CloudEvents in Kafka binary mode: the type is in the `ce_type`
 header, the value is the notice's JSON), keeps the latest state of each task (every notice carries the
 whole task) and, with --accept, reports `accepted` for each newly assigned task on
 `caseline.bureau.reports.v1` as plain JSON. Only aiokafka is needed; nothing here imports Caseline.
+
+The topic is one per bureau kind, shared by every district's bureau of that kind: a bureau system keeps
+only its own district's notices (`--district`, or CASELINE_BUREAU_DISTRICT), by the `ce_district` header
+(absent on notices from before Caseline served several districts: those are the founding district's).
+Without a district it only watches, every district's notices; --accept needs one, so that a bureau never
+accepts another district's task.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,10 +27,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 REPORTS = "caseline.bureau.reports.v1"
 NOTICE_TYPE = "caseline.BureauTaskNotice.v1"
+FOUNDING_DISTRICT = "luzhou"  # notices without ce_district were written before there were several
+DISTRICT_ENV = "CASELINE_BUREAU_DISTRICT"
 
 
 def tasks_topic(bureau: str) -> str:
     return f"caseline.bureau.{bureau}.tasks.v1"
+
+
+def district_of(headers: dict[str, str]) -> str:
+    return headers.get("ce_district") or FOUNDING_DISTRICT
 
 
 def accepted_report(notice: dict[str, Any]) -> dict[str, Any]:
@@ -39,9 +52,20 @@ def accepted_report(notice: dict[str, Any]) -> dict[str, Any]:
 
 
 async def follow(
-    bootstrap: str, bureau: str, *, accept: bool, group: str | None, max_notices: int | None = None
+    bootstrap: str,
+    bureau: str,
+    *,
+    district: str | None,
+    accept: bool,
+    group: str | None,
+    max_notices: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Consume notices until stopped (or `max_notices` arrived); returns the latest state per task id."""
+    """Consume this district's notices until stopped (or `max_notices` of them arrived); returns the latest
+    state per task id. `district` None: every district's (watching only)."""
+    if accept and district is None:
+        raise ValueError(
+            "accepting tasks needs the bureau's district, or it would accept other districts' tasks"
+        )
     consumer = AIOKafkaConsumer(
         tasks_topic(bureau), bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
     )
@@ -55,9 +79,14 @@ async def follow(
             headers = {name: value.decode() for name, value in record.headers}
             if headers.get("ce_type") != NOTICE_TYPE:
                 continue  # a newer notice version: skip it until this system is upgraded
+            if district is not None and district_of(headers) != district:
+                continue  # the same bureau kind in another district: not this system's work
             notice = json.loads(record.value)
             tasks[notice["task_id"]] = notice
-            print(f"{notice['notice']:>16}  {notice['task_id']}  {notice['status']}  due {notice['due_at']}")
+            print(
+                f"{notice['notice']:>16}  {district_of(headers):<10} {notice['task_id']}  {notice['status']}"
+                f"  due {notice['due_at']}"
+            )
             if accept and notice["notice"] == "assigned":
                 report = json.dumps(accepted_report(notice)).encode()
                 await producer.send_and_wait(REPORTS, report, key=notice["task_id"].encode())
@@ -75,14 +104,26 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bureau", required=True, help="bureau code, e.g. fire_rescue")
+    parser.add_argument(
+        "--district",
+        default=os.environ.get(DISTRICT_ENV) or None,
+        help=f"the bureau's district code, e.g. luzhou (default: ${DISTRICT_ENV}; none: watch every district)",
+    )
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--group", default=None, help="consumer group (default: none, read from the start)")
     parser.add_argument("--accept", action="store_true", help="report 'accepted' for every new task")
     parser.add_argument("--max-notices", type=int, default=None)
     args = parser.parse_args()
+    if args.accept and not args.district:
+        parser.error(f"--accept needs --district (or ${DISTRICT_ENV}): accept only your own district's tasks")
     asyncio.run(
         follow(
-            args.bootstrap, args.bureau, accept=args.accept, group=args.group, max_notices=args.max_notices
+            args.bootstrap,
+            args.bureau,
+            district=args.district,
+            accept=args.accept,
+            group=args.group,
+            max_notices=args.max_notices,
         )
     )
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.reference import Channel
+from schemas.reference import FOUNDING_DISTRICT, Channel, DistrictCode
 
 
 class EventMetadata(BaseModel):
@@ -18,6 +18,10 @@ class EventMetadata(BaseModel):
     causation_id: str | None = Field(default=None, description="Id of the message or command that caused it")
     actor: str = Field(description="Who acted: a service name, staff id or bureau code")
     channel: Channel | None = Field(default=None, description="Intake channel the journey began on")
+    district: DistrictCode = Field(
+        default=FOUNDING_DISTRICT,
+        description="The district (tenant) the journey belongs to; travels as the ce_district header",
+    )
 
 
 class DomainEvent(BaseModel):

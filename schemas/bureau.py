@@ -16,7 +16,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.base import DomainEvent
-from schemas.reference import Bureau, Category
+from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 BUREAU_REPORTS = "caseline.bureau.reports.v1"
 
@@ -113,6 +113,9 @@ class BureauTaskNotice(DomainEvent):
     task_id: str
     file_id: str
     bureau: Bureau
+    district: DistrictCode = Field(
+        default=FOUNDING_DISTRICT, description="The district whose bureau this is (codes are district-local)"
+    )
     is_lead: bool
     category: Category
     compound_code: str | None

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.base import DomainEvent
-from schemas.reference import Bureau, Category, Channel, Level, Urgency
+from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Level, Urgency
 
 
 class CaseOpened(DomainEvent):
@@ -17,6 +17,9 @@ class CaseOpened(DomainEvent):
     event_type = "CaseOpened"
 
     complaint_id: str
+    district: DistrictCode = Field(
+        default=FOUNDING_DISTRICT, description="The district that handles the case"
+    )
     channel: Channel
     category: Category
     urgency: Urgency
@@ -64,6 +67,9 @@ class CaseEscalated(DomainEvent):
     event_type = "CaseEscalated"
 
     trigger: EscalationTrigger
+    district: DistrictCode = Field(
+        default=FOUNDING_DISTRICT, description="Whose joint meeting takes it: each district has its own"
+    )
     category: Category
     compound_code: str | None
     street_code: str | None

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from schemas.base import DomainEvent
-from schemas.reference import Category, Channel, ComplaintKind, Urgency
+from schemas.reference import FOUNDING_DISTRICT, Category, Channel, ComplaintKind, DistrictCode, Urgency
 
 
 class ComplaintReceived(DomainEvent):
@@ -18,6 +18,9 @@ class ComplaintReceived(DomainEvent):
 
     complaint_id: str = Field(
         description="Stable id derived from the channel's own key (e.g. hotline order number)"
+    )
+    district: DistrictCode = Field(
+        default=FOUNDING_DISTRICT, description="The district whose directory resolved it and which handles it"
     )
     channel: Channel
     source_ref: str = Field(

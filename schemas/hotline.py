@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.inbound import AwareDatetime, CategoryField, KindField, Phone, PlainText, UrgencyField
+from schemas.inbound import (
+    AwareDatetime,
+    CategoryField,
+    DistrictField,
+    KindField,
+    Phone,
+    PlainText,
+    UrgencyField,
+)
 from schemas.reference import Urgency
 
 # Column headers of the platform's CSV export (工单导出) and the fields they fill.
@@ -20,6 +28,7 @@ CSV_HEADERS_ZH: dict[str, str] = {
     "所属街道": "street",
     "所属小区": "compound",
     "紧急程度": "urgency",
+    "所属区": "district",
 }
 REQUIRED_FIELDS: tuple[str, ...] = (
     "order_no",
@@ -49,3 +58,4 @@ class HotlineOrder(BaseModel):
     street: PlainText = Field(default="", max_length=64, description="所属街道, may be empty")
     compound: PlainText = Field(default="", max_length=64, description="所属小区, may be empty")
     urgency: UrgencyField = Field(default=Urgency.NORMAL, description="紧急程度")
+    district: DistrictField = ""

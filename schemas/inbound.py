@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from schemas.reference import CATEGORY_LABELS_ZH, Category, ComplaintKind, Urgency
@@ -102,3 +102,11 @@ def needs_offset(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(needs_offset)]
+
+
+# 所属区 as outside systems write it: a registry code ("shangdang") or a Chinese name ("上党区"). Intake
+# resolves it against the district registry; empty means the district the intake serves by default.
+DistrictField = Annotated[
+    PlainText,
+    Field(max_length=32, description="所属区: district code or Chinese name; empty for the intake's default"),
+]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.base import DomainEvent
 from schemas.bureau import EvidenceRef, ReportKind
 from schemas.cases import EscalationTrigger
-from schemas.reference import Bureau, Category
+from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 
 class JointMeetingFileOpened(DomainEvent):
@@ -18,6 +18,9 @@ class JointMeetingFileOpened(DomainEvent):
     event_type = "JointMeetingFileOpened"
 
     file_id: str
+    district: DistrictCode = Field(
+        default=FOUNDING_DISTRICT, description="Whose joint meeting holds the file"
+    )
     category: Category
     compound_code: str | None
     street_code: str | None

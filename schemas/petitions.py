@@ -7,7 +7,15 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.hotline import MAX_DESCRIPTION
-from schemas.inbound import AwareDatetime, CategoryField, KindField, OptionalPhone, PlainText, UrgencyField
+from schemas.inbound import (
+    AwareDatetime,
+    CategoryField,
+    DistrictField,
+    KindField,
+    OptionalPhone,
+    PlainText,
+    UrgencyField,
+)
 from schemas.reference import ComplaintKind, Urgency
 
 
@@ -43,6 +51,7 @@ class Petition(BaseModel):
     address: PlainText = Field(default="", max_length=500)
     street: PlainText = Field(default="", max_length=64)
     compound: PlainText = Field(default="", max_length=64)
+    district: DistrictField = ""
     urgency: UrgencyField = Urgency.NORMAL
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
     is_repeat: bool = Field(default=False, description="重复信访: the petitioner raised this matter before")

@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+# The district Caseline first served. Records written before it served several districts name none and
+# belong here; its ids carry no district prefix so that redeliveries of those records still dedupe.
+FOUNDING_DISTRICT = "luzhou"
+
+DistrictCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{1,31}$",
+        description="The district (tenant) the case belongs to: a registry code such as luzhou or shangdang",
+    ),
+]
 
 
 class Channel(StrEnum):

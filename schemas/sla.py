@@ -13,7 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import DomainEvent
-from schemas.reference import Bureau, Category, Channel, Urgency
+from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Urgency
 
 
 class ClockKind(StrEnum):
@@ -33,6 +33,7 @@ class ClockScope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    district: DistrictCode = FOUNDING_DISTRICT
     channel: Channel | None = None
     urgency: Urgency | None = None
     category: Category | None = None

@@ -8,6 +8,7 @@ from schemas.hotline import MAX_DESCRIPTION
 from schemas.inbound import (
     AwareDatetime,
     CategoryField,
+    DistrictField,
     KindField,
     OptionalPhone,
     Phone,
@@ -31,6 +32,7 @@ class WebComplaint(BaseModel):
     address: PlainText = Field(default="", max_length=500)
     street: PlainText = Field(default="", max_length=64)
     compound: PlainText = Field(default="", max_length=64)
+    district: DistrictField = ""
     urgency: UrgencyField = Urgency.NORMAL
 
 
@@ -51,4 +53,5 @@ class WalkInComplaint(BaseModel):
     address: PlainText = Field(default="", max_length=500)
     street: PlainText = Field(default="", max_length=64)
     compound: PlainText = Field(default="", max_length=64)
+    district: DistrictField = ""
     urgency: UrgencyField = Urgency.NORMAL

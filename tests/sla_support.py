@@ -12,7 +12,7 @@ from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
 from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CaseOpened, CaseRouted
-from schemas.reference import Category, Channel, Level, Urgency
+from schemas.reference import FOUNDING_DISTRICT, Category, Channel, Level, Urgency
 from schemas.topics import CASES
 
 TINY_POLICY = """\
@@ -34,13 +34,18 @@ def write_tiny_policy(folder: Path, resolve_seconds: float) -> Path:
 
 
 def opened_and_routed(
-    case_id: str, street: str = "S01", compound: str | None = None, at: datetime | None = None
+    case_id: str,
+    street: str = "S01",
+    compound: str | None = None,
+    at: datetime | None = None,
+    district: str = FOUNDING_DISTRICT,
 ) -> list[DomainEvent]:
     at = at or datetime.now(UTC)
     return [
         CaseOpened(
             case_id=case_id,
             complaint_id=f"hotline:{case_id}",
+            district=district,
             channel=Channel.HOTLINE,
             category=Category.SANITATION,
             urgency=Urgency.NORMAL,
@@ -61,13 +66,19 @@ def opened_and_routed(
     ]
 
 
-async def publish(bootstrap: str, events: Sequence[DomainEvent], topic: str = CASES) -> None:
-    """As routing's relay would: CloudEvents keyed by case id."""
+async def publish(
+    bootstrap: str,
+    events: Sequence[DomainEvent],
+    topic: str = CASES,
+    district: str = FOUNDING_DISTRICT,
+) -> None:
+    """As routing's relay would: CloudEvents keyed by case id, the district in their `ce_district`."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await producer.start()
     try:
         for event in events:
-            pending = PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="test-routing"))
+            metadata = EventMetadata(correlation_id=event.case_id, actor="test-routing", district=district)
+            pending = PendingEvent(event, metadata)
             message = OutboxMessage.for_event(pending, topic=topic, source="/caseline/routing")
             await producer.send_and_wait(
                 topic,

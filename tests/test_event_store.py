@@ -77,6 +77,7 @@ async def test_stream_reads_back_in_version_order_with_type_schema_version_and_m
         "causation_id": None,
         "actor": "test",
         "channel": None,
+        "district": "luzhou",
     }
     assert recorded[0].recorded_at <= recorded[1].recorded_at
 

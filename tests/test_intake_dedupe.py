@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from district.directory import load_directory
+from district.registry import load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from schemas.web import WebComplaint
@@ -18,7 +18,7 @@ from services.intake.app import EXTRA_DDL, SCHEMA
 from services.intake.domain.channels import from_web
 from services.intake.handlers import IntakeContext, Status, receive_hotline_records, receive_submissions
 
-CTX = IntakeContext(load_directory(), "secret")
+CTX = IntakeContext(load_districts(), "secret")
 
 
 @pytest.fixture

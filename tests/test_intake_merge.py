@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from district.directory import load_directory
+from district.registry import load_districts
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -32,7 +32,7 @@ from services.intake.handlers import (
 from tests.test_idempotent_consumer import Record
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-CTX = IntakeContext(load_directory(), "secret", merge=MergePolicy(timedelta(hours=48)))
+CTX = IntakeContext(load_districts(), "secret", merge=MergePolicy(timedelta(hours=48)))
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ async def test_another_category_another_compound_or_a_later_report_opens_its_own
 
 
 async def test_merging_is_off_unless_a_window_is_configured(stores: ServiceStores) -> None:
-    off = IntakeContext(load_directory(), "secret")
+    off = IntakeContext(load_districts(), "secret")
     outcomes = await receive(stores, order(1), order(2), ctx=off)
     assert [o.status for o in outcomes] == [Status.ACCEPTED, Status.ACCEPTED]
 

@@ -278,7 +278,10 @@ async def test_the_example_bureau_subscriber_sees_its_task_and_its_acceptance_is
     spec_.loader.exec_module(example)
     await service.escalated_fire_file()
     tasks = await asyncio.wait_for(
-        example.follow(service.bootstrap, "fire_rescue", accept=True, group=None, max_notices=1), timeout=60
+        example.follow(
+            service.bootstrap, "fire_rescue", district="luzhou", accept=True, group=None, max_notices=1
+        ),
+        timeout=60,
     )
     assert list(tasks) == [f"{FILE}-t1"]
 

@@ -77,8 +77,8 @@ def bureau_auth(bureau: Bureau) -> dict[str, str]:
 
 
 async def publish_escalation(bootstrap: str, escalation: CaseEscalated) -> None:
-    """Put a CaseEscalated on the case topic exactly as routing's relay would."""
-    metadata = EventMetadata(correlation_id=escalation.case_id, actor="routing")
+    """Put a CaseEscalated on the case topic exactly as routing's relay would (ce_district included)."""
+    metadata = EventMetadata(correlation_id=escalation.case_id, actor="routing", district=escalation.district)
     message = OutboxMessage.for_event(
         PendingEvent(escalation, metadata), topic=CASES, source="/caseline/routing"
     )

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from caseline.routing_commands import print_explanation, rebuild_case_view
+from district.registry import load_districts
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -27,7 +28,7 @@ from schemas.sla import ClockKind, ClockScope, SlaBreached
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
-from services.routing.adapters.tokens import TokensError, development_tokens, load_tokens
+from services.routing.adapters.tokens import DevelopmentTokens, StaffUnit, TokensError, load_tokens
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.handlers import (
     RoutingContext,
@@ -37,7 +38,8 @@ from services.routing.handlers import (
 )
 from tests.test_case_lifecycle import DIRECTORY, NOW, RULES, complaint, compound, merged
 
-CTX = RoutingContext(RULES, DIRECTORY)
+DISTRICTS = load_districts()
+CTX = RoutingContext(DISTRICTS)
 VIEW = CaseView(SCHEMA)
 
 
@@ -71,7 +73,7 @@ async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
 async def api(stores: ServiceStores) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = SimpleNamespace(stores=stores)
-    app.include_router(staff_router(CTX, development_tokens(DIRECTORY)))
+    app.include_router(staff_router(CTX, DevelopmentTokens(DISTRICTS)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://routing") as client:
         yield client
 
@@ -328,18 +330,18 @@ def test_a_tokens_file_maps_units_to_tokens_and_refuses_unknown_units_and_shared
 ) -> None:
     good = tmp_path / "tokens.yaml"
     good.write_text("centre: centre-token-0123456789\nST01: street-token-0123456789\n", encoding="utf-8")
-    assert load_tokens(good, DIRECTORY) == {
-        "centre-token-0123456789": "centre",
-        "street-token-0123456789": "ST01",
+    assert load_tokens(good, DISTRICTS) == {  # the flat layout from before tenancy: the founding district
+        "centre-token-0123456789": StaffUnit("luzhou", "centre"),
+        "street-token-0123456789": StaffUnit("luzhou", "ST01"),
     }
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("ST99: some-token-0123456789\n", encoding="utf-8")
-    with pytest.raises(TokensError, match="'ST99'"):
-        load_tokens(unknown, DIRECTORY)
+    with pytest.raises(TokensError, match="'luzhou/ST99'"):
+        load_tokens(unknown, DISTRICTS)
     shared = tmp_path / "shared.yaml"
     shared.write_text("ST01: same-token-0123456789\nST02: same-token-0123456789\n", encoding="utf-8")
     with pytest.raises(TokensError, match="shares its token"):
-        load_tokens(shared, DIRECTORY)
+        load_tokens(shared, DISTRICTS)
 
 
 async def test_the_centre_routes_a_triage_case_by_hand_and_an_unknown_unit_is_a_422(

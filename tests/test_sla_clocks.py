@@ -39,7 +39,9 @@ from services.sla.domain.reactions import Reactor
 
 MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)
 TIMING = Timing(load_policy(), WorkingCalendar())
-REACTOR = Reactor(TIMING, lambda compound: ("C-community", "P-company") if compound else (None, None))
+REACTOR = Reactor(
+    TIMING, lambda _district, compound: ("C-community", "P-company") if compound else (None, None)
+)
 
 
 def opened(urgency: Urgency = Urgency.NORMAL, category: Category = Category.SANITATION) -> CaseOpened:

@@ -53,7 +53,7 @@ async def test_pausing_waits_for_the_complainant_and_a_second_pause_is_a_conflic
         assert resumed.status_code == 200 and len(resumed.json()["clocks"]) == 2
 
         metrics = await _metrics_with_lag(http)
-        assert 'caseline_open_cases{category="sanitation",level="street"' in metrics
+        assert 'caseline_open_cases{category="sanitation",district="luzhou",level="street"' in metrics
         assert 'caseline_consumer_lag{service="sla",topic="caseline.cases.v1"}' in metrics
 
 

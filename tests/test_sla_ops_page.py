@@ -76,5 +76,13 @@ async def test_ops_page_shows_a_case_turning_breached_without_a_reload_and_filte
             await expect(row).to_have_count(1, timeout=10_000)
             await page.select_option('select[name="level"]', "community")
             await expect(row).to_have_count(0, timeout=10_000)
+            await page.select_option('select[name="level"]', "")
+            await expect(row).to_contain_text(
+                "潞州区", timeout=10_000
+            )  # a case of no district: the founding one
+            await page.select_option('select[name="district"]', "shangdang")
+            await expect(row).to_have_count(0, timeout=10_000)
+            await page.select_option('select[name="district"]', "luzhou")
+            await expect(row).to_have_count(1, timeout=10_000)
         finally:
             await browser.close()

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from caseline.report_commands import ReportError, rates_report, scorecard_report
-from district.directory import load_directory
+from district.registry import load_districts
 from eventcore.database import create_pool, migrate
 from eventcore.store import EventStore, PendingEvent
 from schemas.base import DomainEvent, EventMetadata
@@ -35,7 +35,7 @@ from services.sla.domain.policy import load_policy
 from services.sla.domain.rates import Dimension, Period, rates, scorecard
 from services.sla.domain.reactions import Reactor
 
-REACTOR = Reactor(Timing(load_policy(), WorkingCalendar()), attribution(load_directory()))
+REACTOR = Reactor(Timing(load_policy(), WorkingCalendar()), attribution(load_districts()))
 MON = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=BEIJING)
 NOVEMBER = Period.month("2026-11")

@@ -90,7 +90,7 @@ async def test_two_watches_racing_over_the_same_overdue_clocks_announce_each_bre
     try:
         await migrate(pool, "sla")
         stores = ServiceStores(pool, "sla", source="/caseline/sla")
-        reactor = Reactor(Timing(load_policy(), WorkingCalendar()), lambda _: (None, None))
+        reactor = Reactor(Timing(load_policy(), WorkingCalendar()), lambda _district, _compound: (None, None))
         long_ago = datetime.now(UTC) - timedelta(days=60)
         metadata = EventMetadata(correlation_id="t", actor="test")
         async with pool.acquire() as conn:

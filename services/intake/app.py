@@ -6,7 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from district.directory import load_directory
+from district.registry import load_districts
 from eventcore.logging import get_logger
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
@@ -30,10 +30,11 @@ log = get_logger(__name__)
 def intake_context(settings: Settings, intake: IntakeSettings | None = None) -> IntakeContext:
     intake = intake or IntakeSettings()
     return IntakeContext(
-        directory=load_directory(),
+        districts=load_districts(settings.districts_file),
         pseudonym_secret=settings.pseudonym_secret,
         merge=MergePolicy(intake.merge_window, intake.merge_min_confidence),
         future_tolerance=intake.future_tolerance,
+        default_district=settings.default_district,
     )
 
 

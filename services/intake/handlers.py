@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from district.directory import Directory
+from district.registry import District, Districts, UnknownDistrict
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.database import DbConnection
 from eventcore.deadletters import Rejection
@@ -25,10 +25,16 @@ from schemas.complaints import ComplaintReceived
 from schemas.hotline import HotlineOrder
 from schemas.reference import Channel
 from schemas.topics import COMPLAINTS
-from services.intake.adapters.hotline_file import FileRecord, parse_order, parse_record, read_hotline_file
-from services.intake.adapters.intake_store import RETRYABLE, Claim, IntakeStore
-from services.intake.adapters.personal_data_store import PersonalDataStore
-from services.intake.domain.addresses import resolve_location
+from services.intake.adapters.hotline_file import (
+    FileRecord,
+    parse_order,
+    parse_record,
+    read_hotline_file,
+    reject,
+)
+from services.intake.adapters.intake_store import RETRYABLE, Claim, IntakeStore, NewCase
+from services.intake.adapters.personal_data_store import Person, PersonalDataStore
+from services.intake.domain.addresses import Location, resolve_location
 from services.intake.domain.channels import from_hotline_order
 from services.intake.domain.complaints import complaint_stream, merged_complaint, received_complaint
 from services.intake.domain.merge import MergeKey, MergePolicy, OpenCase, decide_merge, merge_key
@@ -40,15 +46,42 @@ _RETRIES = 5
 
 @dataclass(frozen=True)
 class IntakeContext:
-    directory: Directory
+    districts: Districts
     pseudonym_secret: str
     merge: MergePolicy = field(default_factory=lambda: MergePolicy(timedelta(0)))
     future_tolerance: timedelta = timedelta(minutes=10)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    default_district: str | None = None  # a registry code; None: the registry's founding district
+
+    def __post_init__(self) -> None:
+        _ = self.default  # a misconfigured default district stops intake at start, naming the known ones
+
+    @property
+    def default(self) -> District:
+        """The district of records that name none."""
+        if self.default_district is None:
+            return self.districts.founding
+        return self.districts.get(self.default_district)
+
+    def district_of(self, written: str) -> District:
+        """The district a record names, by code or name (上党区, 上党, shangdang); none named: the default.
+
+        Raises UnknownDistrict, whose message names the districts this deployment serves.
+        """
+        return self.districts.find(written) if written.strip() else self.default
 
     def latest_acceptable_time(self) -> datetime:
         """Complaint times after this are in the future (beyond the allowed clock difference)."""
         return self.clock() + self.future_tolerance
+
+
+UNKNOWN_DISTRICT = "unknown_district"
+
+
+def unknown_district_reason(error: UnknownDistrict, label: str = "") -> str:
+    """The rejection reason for a district the registry does not list: the field, then the known ones."""
+    shown = f" ({label})" if label else ""
+    return f"field 'district'{shown}: {error}"
 
 
 class Status(StrEnum):
@@ -128,16 +161,10 @@ async def receive_submissions(
 async def receive_in(uow: UnitOfWork, ctx: IntakeContext, submissions: Sequence[Submission]) -> list[Outcome]:
     """Receive within the caller's transaction (a consumer's, or receive_submissions')."""
     store = IntakeStore(uow.store.schema)
-    complaints = [
-        received_complaint(
-            sub,
-            resolve_location(
-                ctx.directory, compound_text=sub.compound, street_text=sub.street, address=sub.address
-            ),
-            ctx.pseudonym_secret,
-        )
-        for sub in submissions
+    submissions = [
+        sub if sub.district is not None else replace(sub, district=ctx.default) for sub in submissions
     ]
+    complaints = [received_complaint(sub, _location(ctx, sub), ctx.pseudonym_secret) for sub in submissions]
     first_of: dict[str, int] = {}
     for index, complaint in enumerate(complaints):
         first_of.setdefault(complaint.complaint_id, index)
@@ -165,6 +192,17 @@ async def receive_in(uow: UnitOfWork, ctx: IntakeContext, submissions: Sequence[
         else:
             outcomes.append(Outcome(Status.DUPLICATE, cid, case_id))
     return outcomes
+
+
+def _location(ctx: IntakeContext, submission: Submission) -> Location:
+    """Within the record's own district: compound names and codes repeat across districts."""
+    district = submission.district or ctx.default
+    return resolve_location(
+        district.directory,
+        compound_text=submission.compound,
+        street_text=submission.street,
+        address=submission.address,
+    )
 
 
 _KEY_NAMES = {
@@ -202,6 +240,7 @@ def _claim(submission: Submission, complaint: ComplaintReceived, fingerprint: st
     return Claim(
         complaint.complaint_id,
         complaint.case_id,
+        complaint.district,
         complaint.channel.value,
         complaint.source_ref,
         complaint.category.value,
@@ -224,10 +263,10 @@ async def _record(
     )
     candidates = await _open_cases(uow.conn, store, ctx.merge, [c for _, c in new])
     outcomes: dict[str, Outcome] = {}
-    opened: list[tuple[str, str | None, str, datetime]] = []
+    opened: list[NewCase] = []
     merged: dict[str, str] = {}
     counts: dict[str, int] = {}
-    people: list[tuple[str, str, str]] = []
+    people: list[Person] = []
     for submission, complaint in new:
         key = merge_key(complaint, ctx.merge)
         decision = decide_merge(complaint, candidates.get(key, []), ctx.merge) if key else None
@@ -245,23 +284,39 @@ async def _record(
             )
         else:
             opened.append(
-                (complaint.case_id, complaint.compound_code, complaint.category.value, complaint.received_at)
+                NewCase(
+                    complaint.case_id,
+                    complaint.district,
+                    complaint.compound_code,
+                    complaint.category.value,
+                    complaint.received_at,
+                )
             )
             if key is not None:
                 candidates.setdefault(key, []).append(
-                    OpenCase(complaint.case_id, key[0], key[1], complaint.received_at, 1)
+                    OpenCase(complaint.case_id, *key, complaint.received_at, 1)
                 )
             outcomes[complaint.complaint_id] = Outcome(
                 Status.ACCEPTED, complaint.complaint_id, complaint.case_id
             )
         metadata = EventMetadata(
-            correlation_id=complaint.complaint_id, actor=submission.actor, channel=complaint.channel
+            correlation_id=complaint.complaint_id,
+            actor=submission.actor,
+            channel=complaint.channel,
+            district=complaint.district,
         )
         uow.start_stream(
             complaint_stream(complaint.complaint_id), [PendingEvent(event, metadata)], publish_to=COMPLAINTS
         )
         if submission.caller_name or submission.caller_phone:
-            people.append((complaint.complainant_id, submission.caller_name, submission.caller_phone))
+            people.append(
+                Person(
+                    complaint.complainant_id,
+                    submission.caller_name,
+                    submission.caller_phone,
+                    complaint.district,
+                )
+            )
     await uow.flush()
     await store.open(uow.conn, opened)
     await store.merge(uow.conn, merged, counts)
@@ -281,7 +336,7 @@ async def _open_cases(
     found = await store.open_cases(conn, keys, min(times) - policy.window, max(times) + policy.window)
     candidates: dict[MergeKey, list[OpenCase]] = {}
     for case in found:
-        candidates.setdefault((case.compound_code, case.category), []).append(case)
+        candidates.setdefault((case.district, case.compound_code, case.category), []).append(case)
     return candidates
 
 
@@ -289,12 +344,24 @@ async def _open_cases(
 
 
 def hotline_submission(
-    order: HotlineOrder, record: FileRecord, actor: str, original: dict[str, Any] | None = None
-) -> Submission:
+    ctx: IntakeContext,
+    order: HotlineOrder,
+    record: FileRecord,
+    actor: str,
+    original: dict[str, Any] | None = None,
+) -> Submission | Rejection:
+    """The work order placed in the district it names (所属区), or its refusal when no such district exists."""
+    try:
+        district = ctx.district_of(order.district)
+    except UnknownDistrict as error:
+        reason = f"{record.where}: {unknown_district_reason(error, '所属区')}"
+        return reject(record, UNKNOWN_DISTRICT, reason, order_no=order.order_no)
     if original is None:
         original = dict(record.fields) if record.fields is not None else order.model_dump(mode="json")
     submission = from_hotline_order(order, actor=actor, raw=record.raw, original=original)
-    return replace(submission, dead_letter_source=record.source, dead_letter_ref=record.where)
+    return replace(
+        submission, district=district, dead_letter_source=record.source, dead_letter_ref=record.where
+    )
 
 
 async def receive_hotline_records(
@@ -306,13 +373,13 @@ async def receive_hotline_records(
     as_of: datetime | None = None,
 ) -> tuple[FeedSummary, list[Outcome]]:
     """One transaction for a batch of records; outcomes come back in the records' order."""
-    parsed = [parse_record(record, as_of=as_of) for record in records]
-    rejections = [p for p in parsed if isinstance(p, Rejection)]
-    submissions = [
-        hotline_submission(p[0], record, actor, p[1])
-        for p, record in zip(parsed, records, strict=True)
-        if not isinstance(p, Rejection)
+    parsed = [
+        p if isinstance(p, Rejection) else hotline_submission(ctx, p[0], record, actor, p[1])
+        for record in records
+        for p in [parse_record(record, as_of=as_of)]
     ]
+    rejections = [p for p in parsed if isinstance(p, Rejection)]
+    submissions = [p for p in parsed if not isinstance(p, Rejection)]
     received_outcomes = await receive_submissions(stores, ctx, submissions, rejections)
     received = iter(received_outcomes)
     outcomes = [
@@ -368,14 +435,21 @@ def _batches(records: Iterable[FileRecord], size: int) -> Iterable[list[FileReco
 async def handle_raw_hotline_record(ctx: IntakeContext, uow: UnitOfWork, message: InboundMessage) -> None:
     """A work order a hotline platform published on the raw topic: JSON, UTF-8, one order per record."""
     record = FileRecord(f"kafka:{message.topic}", message.offset, message.cloudevent.data)
-    parsed = parse_order(record, as_of=ctx.latest_acceptable_time())
-    if isinstance(parsed, Rejection):
-        raise MessageRejected(parsed.reason.replace(record.where, "record", 1))
-    actor = f"hotline-topic:{message.topic}"
-    [outcome] = await receive_in(uow, ctx, [hotline_submission(parsed, record, actor)])
+    order = parse_order(record, as_of=ctx.latest_acceptable_time())
+    submission = (
+        order
+        if isinstance(order, Rejection)
+        else hotline_submission(ctx, order, record, f"hotline-topic:{message.topic}")
+    )
+    if isinstance(submission, Rejection):
+        raise MessageRejected(submission.reason.replace(record.where, "record", 1))
+    [outcome] = await receive_in(uow, ctx, [submission])
     if outcome.status is Status.CONFLICT:
         raise MessageRejected(outcome.reason or "conflict")
-    log.info("hotline_record_received", status=outcome.status.value, case_id=outcome.case_id)
+    district = submission.district.code if submission.district else None
+    log.info(
+        "hotline_record_received", status=outcome.status.value, case_id=outcome.case_id, district=district
+    )
 
 
 # -- case status, learnt from routing ------------------------------------------------------------------

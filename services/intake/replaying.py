@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from district.registry import UnknownDistrict
 from eventcore.consumer import ServiceStores
 from eventcore.deadletters import DeadLetter, Rejection
 from schemas.petitions import Petition
@@ -17,7 +19,15 @@ from services.intake.adapters.hotline_file import parse_order, record_from_dead_
 from services.intake.adapters.validation_errors import describe
 from services.intake.domain.channels import from_petition, from_walk_in, from_web
 from services.intake.domain.submission import Submission
-from services.intake.handlers import IntakeContext, Outcome, Status, hotline_submission, receive_submissions
+from services.intake.handlers import (
+    UNKNOWN_DISTRICT,
+    IntakeContext,
+    Outcome,
+    Status,
+    hotline_submission,
+    receive_submissions,
+    unknown_district_reason,
+)
 
 ACTOR = "deadletter-replay"
 M = TypeVar("M", bound=BaseModel)
@@ -49,11 +59,11 @@ def _submission(ctx: IntakeContext, letter: DeadLetter, data: bytes) -> Submissi
     if letter.source.startswith(_HOTLINE_SOURCES):
         record = record_from_dead_letter(letter.source, data, letter.details)
         parsed = parse_order(record, as_of=ctx.latest_acceptable_time())
-        return parsed if isinstance(parsed, Rejection) else hotline_submission(parsed, record, actor)
+        return parsed if isinstance(parsed, Rejection) else hotline_submission(ctx, parsed, record, actor)
     if letter.source == "petition-http":
-        return _json(letter, data, Petition, lambda p: from_petition(p, actor=actor, raw=data))
+        return _json(ctx, letter, data, Petition, lambda p: from_petition(p, actor=actor, raw=data))
     if letter.source == "walk-in-http":
-        return _json(letter, data, WalkInComplaint, lambda c: from_walk_in(c, raw=data))
+        return _json(ctx, letter, data, WalkInComplaint, lambda c: from_walk_in(c, raw=data))
     if letter.source == "web-http":
         key = letter.details.get("idempotency_key")
         if not key:
@@ -62,6 +72,7 @@ def _submission(ctx: IntakeContext, letter: DeadLetter, data: bytes) -> Submissi
             )
         received = letter.created_at
         return _json(
+            ctx,
             letter,
             data,
             WebComplaint,
@@ -73,15 +84,23 @@ def _submission(ctx: IntakeContext, letter: DeadLetter, data: bytes) -> Submissi
 
 
 def _json(
-    letter: DeadLetter, data: bytes, model: type[M], submission: Callable[[M], Submission]
+    ctx: IntakeContext,
+    letter: DeadLetter,
+    data: bytes,
+    model: type[M],
+    submission: Callable[[M], Submission],
 ) -> Submission | Rejection:
     def refused(kind: str, reason: str) -> Rejection:
         return Rejection(letter.source, reason, data, letter.source_ref, {"kind": kind})
 
     try:
         parsed: Any = json.loads(data.decode("utf-8"))
-        return submission(model.model_validate(parsed))
+        validated = model.model_validate(parsed)
+        district = ctx.district_of(str(getattr(validated, "district", "")))
+        return replace(submission(validated), district=district)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return refused("invalid_json", f"not a UTF-8 JSON document: {error}")
     except ValidationError as error:
         return refused(*describe(error))
+    except UnknownDistrict as error:
+        return refused(UNKNOWN_DISTRICT, unknown_district_reason(error))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from district.registry import Districts, load_districts
 from eventcore.logging import get_logger
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
@@ -18,9 +20,9 @@ from services.jointmeeting.adapters.http_bureau import bureau_router
 from services.jointmeeting.adapters.http_office import office_router
 from services.jointmeeting.adapters.overdue_watch import start_overdue_watch
 from services.jointmeeting.adapters.read_models import EXTRA_DDL
-from services.jointmeeting.domain.rules import load_rules
+from services.jointmeeting.domain.rules import RULES_FILE
 from services.jointmeeting.handlers import (
-    JointMeetingContext,
+    context_for,
     handle_bureau_report_record,
     handle_case_escalated,
 )
@@ -30,15 +32,25 @@ SCHEMA = "jointmeeting"
 log = get_logger(__name__)
 
 
-def spec(settings: JointMeetingSettings | None = None) -> ServiceSpec:
+def spec(
+    settings: JointMeetingSettings | None = None,
+    districts: Districts | None = None,
+    rules_file: Path = RULES_FILE,
+) -> ServiceSpec:
+    """One service for every district's joint meeting: the registry says which districts there are."""
     settings = settings or JointMeetingSettings()
-    ctx = JointMeetingContext(rules=load_rules())
-    callers = Callers(Tokens(bureaus=settings.bureau_tokens, office=settings.office_tokens))
+    districts = districts or load_districts(get_settings().districts_file)
+    ctx = context_for(districts, rules_file)
+    callers = Callers(Tokens.configured(settings, districts))
     background: list[asyncio.Task[None]] = []  # held so the watch is not garbage-collected
 
     async def on_started(runtime: ServiceRuntime) -> None:
         if settings.uses_development_tokens:
-            log.warning("development_tokens_in_use", hint="set CASELINE_JOINTMEETING_*_TOKENS in production")
+            log.warning(
+                "development_tokens_in_use",
+                hint="set CASELINE_JOINTMEETING_*_TOKENS in production",
+                districts=list(districts.codes),
+            )
         background.append(start_overdue_watch(runtime, settings.overdue_check_seconds))
 
     return ServiceSpec(

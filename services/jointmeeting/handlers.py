@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from district.registry import Districts
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.logging import get_logger
 from eventcore.store import ConcurrencyError
@@ -24,8 +26,8 @@ from services.jointmeeting.adapters.file_store import (
     open_cluster_file,
 )
 from services.jointmeeting.domain.errors import CommandRefused, NotFound
-from services.jointmeeting.domain.files import add_case, cluster_key, file_id_for, open_file
-from services.jointmeeting.domain.rules import JointMeetingRules
+from services.jointmeeting.domain.files import add_case, cluster_key, district_prefix, file_id_for, open_file
+from services.jointmeeting.domain.rules import RULES_FILE, JointMeetingRules, load_district_rules
 from services.jointmeeting.domain.state import FileState
 from services.jointmeeting.domain.tasks import mark_overdue, record_report
 
@@ -37,19 +39,36 @@ Decide = Callable[[FileState], list[DomainEvent]]
 
 @dataclass(frozen=True)
 class JointMeetingContext:
-    rules: JointMeetingRules
+    """Each district's joint meeting: its rules and the prefix of its file ids."""
+
+    rules: Mapping[str, JointMeetingRules]
+    id_prefixes: Mapping[str, str]
+
+    def rules_for(self, district: str) -> JointMeetingRules:
+        rules = self.rules.get(district)
+        if rules is None:
+            raise MessageRejected(
+                f"unknown district {district!r}: this joint meeting serves {', '.join(sorted(self.rules))}"
+            )
+        return rules
+
+
+def context_for(districts: Districts, rules_file: Path = RULES_FILE) -> JointMeetingContext:
+    return JointMeetingContext(
+        rules=load_district_rules(districts.codes, rules_file),
+        id_prefixes={d.code: district_prefix(d.id_prefix) for d in districts},
+    )
 
 
 async def handle_case_escalated(ctx: JointMeetingContext, uow: UnitOfWork, message: InboundMessage) -> None:
-    """Open a file for the case, or add it to the open file for the same compound and problem."""
+    """Open a file for the case in its district's joint meeting, or add it to the open file there for the
+    same compound and problem."""
     escalation = message.event
     if not isinstance(escalation, CaseEscalated):
         return  # the case topic carries every case fact; only escalations concern the joint meeting
-    metadata = EventMetadata(
-        correlation_id=message.cloudevent.correlation_id or escalation.case_id,
-        causation_id=message.cloudevent.id,
-        actor=ACTOR,
-    )
+    district = escalation.district
+    rules = ctx.rules_for(district)
+    metadata = _metadata_for_escalation(message, escalation)
     schema = uow.store.schema
     earlier = await files_of_case(uow.conn, schema, escalation.case_id)
     still_open = [file_id for file_id, completed in earlier if not completed]
@@ -57,22 +76,32 @@ async def handle_case_escalated(ctx: JointMeetingContext, uow: UnitOfWork, messa
         log.info("case_already_in_open_file", file_id=still_open[0])  # a repeat escalation adds nothing
         return
     key = cluster_key(escalation)
-    cluster = await open_cluster_file(uow.conn, schema, key[0], key[1].value) if key else None
+    cluster = await open_cluster_file(uow.conn, schema, key[0], key[1], key[2].value) if key else None
     if cluster is not None:
         loaded = await load_file(uow, cluster)
         assert loaded.state is not None
         await commit(uow, cluster, loaded.version, loaded.state, add_case(loaded.state, escalation), metadata)
-        log.info("case_added_to_file", file_id=cluster)
+        log.info("case_added_to_file", file_id=cluster, district=district)
         return
-    file_id = file_id_for(escalation.case_id, len(earlier))
+    file_id = file_id_for(escalation.case_id, len(earlier), ctx.id_prefixes.get(district, ""))
     await commit(
-        uow, file_id, 0, None, open_file(escalation, _escalated_at(message), ctx.rules, file_id), metadata
+        uow, file_id, 0, None, open_file(escalation, _escalated_at(message), rules, file_id), metadata
     )
-    log.info("joint_meeting_file_opened", file_id=file_id, bureaus=[b.value for b in escalation.bureaus])
+    log.info(
+        "joint_meeting_file_opened",
+        file_id=file_id,
+        district=district,
+        bureaus=[b.value for b in escalation.bureaus],
+    )
 
 
 async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) -> None:
-    """A bureau's report from caseline.bureau.reports.v1 (plain JSON); anything unusable is dead-lettered."""
+    """A bureau's report from caseline.bureau.reports.v1 (plain JSON); anything unusable is dead-lettered.
+
+    The report names no district and the record has no usable ce_district (plain JSON, read raw): the
+    task id, unique across districts, decides it. The topic confines by bureau kind only (the report's
+    bureau must be the task's); confinement to a district is the HTTP tokens' job.
+    """
     try:
         report = BureauReport.model_validate_json(message.cloudevent.data)
     except ValidationError as error:
@@ -84,10 +113,14 @@ async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) 
 
 
 async def report_on_task(
-    uow: UnitOfWork, report: BureauReport, *, via: str, causation_id: str
+    uow: UnitOfWork, report: BureauReport, *, via: str, causation_id: str, district: str | None = None
 ) -> FileState | None:
-    """Both report paths end here, so HTTP and the topic record the same facts and dedupe the same way."""
-    file_id = await file_of_task(uow.conn, uow.store.schema, report.task_id)
+    """Both report paths end here, so HTTP and the topic record the same facts and dedupe the same way.
+
+    Task ids are unique across districts, so the task names the district. `district` (HTTP: the
+    caller's token) confines the report to that district's tasks: another district's task is unknown.
+    """
+    file_id = await file_of_task(uow.conn, uow.store.schema, report.task_id, district)
     if file_id is None:
         raise NotFound(f"no task {report.task_id!r}")
     return await decide_on_file(
@@ -96,18 +129,32 @@ async def report_on_task(
         lambda state: record_report(state, report, via),
         actor=f"bureau:{report.bureau.value}",
         causation_id=causation_id,
+        district=district,
     )
 
 
 async def decide_on_file(
-    uow: UnitOfWork, file_id: str, decide: Decide, *, actor: str, causation_id: str
+    uow: UnitOfWork,
+    file_id: str,
+    decide: Decide,
+    *,
+    actor: str,
+    causation_id: str,
+    district: str | None = None,
 ) -> FileState:
-    """Load the file, decide, commit; the facts join the journey of the case the file was opened for."""
+    """Load the file, decide, commit; the facts join the journey of the case the file was opened for.
+
+    With `district` (the caller's), a file of another district is refused as unknown: staff and bureaus
+    learn nothing about other districts, not even that the id exists.
+    """
     loaded = await load_file(uow, file_id)
-    if loaded.state is None:
+    if loaded.state is None or (district is not None and loaded.state.district != district):
         raise NotFound(f"no file {file_id!r}")
     metadata = EventMetadata(
-        correlation_id=loaded.correlation_id or file_id, causation_id=causation_id, actor=actor
+        correlation_id=loaded.correlation_id or file_id,
+        causation_id=causation_id,
+        actor=actor,
+        district=loaded.state.district,
     )
     events = decide(loaded.state)
     after = await commit(uow, file_id, loaded.version, loaded.state, events, metadata)
@@ -116,22 +163,36 @@ async def decide_on_file(
         "file_changed",
         file_id=file_id,
         case_id=after.primary_case_id,
+        district=after.district,
         actor=actor,
         events=[e.event_type for e in events],
     )
     return after
 
 
-async def handle_office_command(stores: ServiceStores, file_id: str, decide: Decide, actor: str) -> FileState:
-    """One office command on one file, in its own transaction; a concurrent change raises ConcurrencyError."""
+async def handle_office_command(
+    stores: ServiceStores, file_id: str, decide: Decide, actor: str, district: str | None = None
+) -> FileState:
+    """One office command on one file, in its own transaction; a concurrent change raises ConcurrencyError.
+
+    `district`: the staff member's; None only for the service's own overdue watch, which serves all.
+    """
     async with stores.pool.acquire() as conn, conn.transaction():
         return await decide_on_file(
-            stores.unit_of_work(conn), file_id, decide, actor=actor, causation_id=f"command:{uuid.uuid4()}"
+            stores.unit_of_work(conn),
+            file_id,
+            decide,
+            actor=actor,
+            causation_id=f"command:{uuid.uuid4()}",
+            district=district,
         )
 
 
 async def handle_overdue_check(stores: ServiceStores, now: datetime) -> int:
-    """Mark every open task past its deadline overdue, once per deadline; returns the files changed."""
+    """Mark every open task past its deadline overdue, once per deadline; returns the files changed.
+
+    One watch serves every district; each file's facts carry the file's own district.
+    """
     async with stores.pool.acquire() as conn:
         file_ids = [
             row["file_id"]
@@ -150,6 +211,16 @@ async def handle_overdue_check(stores: ServiceStores, now: datetime) -> int:
         except ConcurrencyError:
             log.info("overdue_check_raced", file_id=file_id)  # the other writer's change wins; next round
     return changed
+
+
+def _metadata_for_escalation(message: InboundMessage, escalation: CaseEscalated) -> EventMetadata:
+    """Same journey and district as the escalation. The data names whose joint meeting takes the case;
+    should the header disagree (a publisher's bug), the file's facts still all say the data's district."""
+    metadata = message.metadata_for_effects(ACTOR, escalation.case_id)
+    if metadata.district == escalation.district:
+        return metadata
+    log.warning("escalation_district_header_differs", header=metadata.district, data=escalation.district)
+    return metadata.model_copy(update={"district": escalation.district})
 
 
 def validation_summary(error: ValidationError) -> str:

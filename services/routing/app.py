@@ -6,7 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from district.directory import load_directory
+from district.registry import load_districts
 from eventcore.logging import get_logger
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
@@ -17,7 +17,6 @@ from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CASE_VIEW_DDL, CaseView
 from services.routing.adapters.http import staff_router
 from services.routing.adapters.tokens import configured_tokens
-from services.routing.domain.rules import load_rules
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
@@ -31,9 +30,13 @@ EXTRA_DDL = (CASE_VIEW_DDL,)
 log = get_logger(__name__)
 
 
-def spec() -> ServiceSpec:
-    ctx = RoutingContext(rules=load_rules(), directory=load_directory())
-    tokens, development = configured_tokens(ctx.directory)
+def spec(settings: Settings | None = None) -> ServiceSpec:
+    settings = settings or get_settings()
+    districts = load_districts(settings.districts_file)
+    # A district's directory is loaded when its first case needs it; every rules file is checked now.
+    ctx = RoutingContext(districts)
+    ctx.check_rules()
+    tokens, development = configured_tokens(districts)
     if development:
         log.warning("development_tokens_in_use", hint="set CASELINE_ROUTING_TOKENS_FILE in production")
     return ServiceSpec(
@@ -55,4 +58,5 @@ def spec() -> ServiceSpec:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app(spec(), settings or get_settings())
+    settings = settings or get_settings()
+    return build_app(spec(settings), settings)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from threading import Lock
 
 from district.directory import Directory
+from district.registry import Districts, UnknownDistrict
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.logging import bound_contextvars, get_logger
 from eventcore.store import ConcurrencyError, PendingEvent
@@ -22,20 +25,54 @@ from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream, facts_of, open_case
 from services.routing.domain.lifecycle import Case, UnknownUnit
 from services.routing.domain.routing import RoutingPolicy, decide_route
-from services.routing.domain.rules import RoutingRules
+from services.routing.domain.rules import DEFAULT_RULES_FILE, RoutingRules, load_rules, rules_file_for
 
 log = get_logger(__name__)
 ACTOR = "routing"
 
 
 @dataclass(frozen=True)
-class RoutingContext:
+class DistrictRouting:
+    """One district's routing: its rules and its directory (codes such as ST01 mean its own streets)."""
+
+    district: str
     rules: RoutingRules
     directory: Directory
 
     @property
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(self.rules, self.directory)
+
+
+class RoutingContext:
+    """Every district's routing, each built on first use from the registry, so a deployment that only ever
+    sees one district never loads the others' directories."""
+
+    def __init__(self, districts: Districts, rules_file: Path = DEFAULT_RULES_FILE) -> None:
+        self.districts = districts
+        self.rules_file = rules_file
+        self._built: dict[str, DistrictRouting] = {}
+        self._lock = Lock()  # handlers run on the event loop, but the staff API may share the context
+
+    def check_rules(self) -> None:
+        """Read every district's rules now: a broken district rules file stops the service at start (a
+        RulesError naming the file) instead of holding up that district's first complaint."""
+        for district in self.districts:
+            load_rules(rules_file_for(district.code, self.rules_file))
+
+    def of(self, district: str) -> DistrictRouting:
+        """The district's routing; UnknownDistrict (naming the known ones) for a district not served here."""
+        with self._lock:
+            built = self._built.get(district)
+            if built is None:
+                known = self.districts.get(district)
+                rules = load_rules(rules_file_for(known.code, self.rules_file))
+                built = DistrictRouting(known.code, rules, known.directory)
+                self._built[district] = built
+            return built
+
+    def of_case(self, case: Case) -> DistrictRouting:
+        return self.of(case.district)
 
 
 # -- messages ---------------------------------------------------------------------------------------
@@ -46,14 +83,21 @@ async def handle_complaint_received(ctx: RoutingContext, uow: UnitOfWork, messag
     complaint = message.event
     if not isinstance(complaint, ComplaintReceived):
         return
-    decision = decide_route(facts_of(complaint), ctx.rules, ctx.directory)
-    due_at = complaint.received_at + timedelta(hours=ctx.rules.service_levels.hours(complaint.urgency))
-    events = open_case(complaint, decision, ctx.rules.version, due_at)
-    metadata = _message_metadata(message, complaint.complaint_id, ACTOR)
+    try:
+        routing = ctx.of(complaint.district)
+    except UnknownDistrict as unknown:
+        raise MessageRejected(f"complaint {complaint.complaint_id}: {unknown}") from unknown
+    rules = routing.rules
+    decision = decide_route(facts_of(complaint), rules, routing.directory)
+    due_at = complaint.received_at + timedelta(hours=rules.service_levels.hours(complaint.urgency))
+    events = open_case(complaint, decision, rules.version, due_at)
+    metadata = _message_metadata(message, complaint.complaint_id, ACTOR, complaint.district)
     uow.start_stream(
         case_stream(complaint.case_id), [PendingEvent(e, metadata) for e in events], publish_to=CASES
     )
-    log.info("case_opened", decision=type(decision).__name__, rule_id=decision.rule_id)
+    log.info(
+        "case_opened", district=routing.district, decision=type(decision).__name__, rule_id=decision.rule_id
+    )
 
 
 async def handle_complaint_merged(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
@@ -62,8 +106,9 @@ async def handle_complaint_merged(ctx: RoutingContext, uow: UnitOfWork, message:
     if not isinstance(merged, ComplaintMerged):
         return
     case = await _case_for_message(uow, merged.case_id, message)
-    events = case.add_co_complainant(merged, ctx.policy, _message_time(message))
-    _append_from_message(uow, case, events, _message_metadata(message, merged.complaint_id, ACTOR))
+    events = case.add_co_complainant(merged, ctx.of_case(case).policy, _message_time(message))
+    metadata = _message_metadata(message, merged.complaint_id, ACTOR, case.district)
+    _append_from_message(uow, case, events, metadata)
 
 
 async def handle_complaints_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
@@ -84,7 +129,7 @@ async def handle_joint_enforcement_completed(
     events = case.complete_joint_enforcement(done)
     if not events:
         log.warning("joint_enforcement_completed_ignored", state=case.state.value)
-    metadata = _message_metadata(message, done.case_id, f"jointmeeting/{done.verified_by}")
+    metadata = _message_metadata(message, done.case_id, f"jointmeeting/{done.verified_by}", case.district)
     _append_from_message(uow, case, events, metadata)
 
 
@@ -95,8 +140,8 @@ async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: Inb
         return
     case = await _case_for_message(uow, breach.case_id, message)
     why = f"{breach.kind.value} deadline {breach.deadline.isoformat()} passed (SLA rule {breach.policy_rule})"
-    events = case.escalate_for_breach(why, ctx.policy)
-    _append_from_message(uow, case, events, _message_metadata(message, breach.case_id, "sla"))
+    events = case.escalate_for_breach(why, ctx.of_case(case).policy)
+    _append_from_message(uow, case, events, _message_metadata(message, breach.case_id, "sla", case.district))
 
 
 async def _case_for_message(uow: UnitOfWork, case_id: str, message: InboundMessage) -> Case:
@@ -123,13 +168,18 @@ def _append_from_message(
         log.info("case_updated", events=[e.event_type for e in events])
 
 
-def _message_metadata(message: InboundMessage, fallback_correlation: str, actor: str) -> EventMetadata:
-    return EventMetadata(
-        correlation_id=message.cloudevent.correlation_id or fallback_correlation,
-        causation_id=message.cloudevent.id,
-        actor=actor,
-        channel=getattr(message.event, "channel", None),
+def _message_metadata(
+    message: InboundMessage, fallback_correlation: str, actor: str, district: str
+) -> EventMetadata:
+    """The message's journey and district; the case's own district wins should the envelope disagree
+    (a record published before the envelope carried one says nothing, which reads as the founding district)."""
+    metadata = message.metadata_for_effects(
+        actor, fallback_correlation, channel=getattr(message.event, "channel", None)
     )
+    if metadata.district != district:
+        log.warning("message_district_differs", envelope=metadata.district, case_district=district)
+        metadata = metadata.model_copy(update={"district": district})
+    return metadata
 
 
 def _message_time(message: InboundMessage) -> datetime:
@@ -167,13 +217,14 @@ class CommandResult:
 
 
 Decide = Callable[[Case], list[DomainEvent]]
+DecideInDistrict = Callable[[Case, DistrictRouting], list[DomainEvent]]
 
 
 async def _act(
     stores: ServiceStores, case_id: str, actor: Actor, expected_version: int, decide: Decide
 ) -> CommandResult:
     """Load, check the version the staff member saw, decide, append at that version: all or nothing."""
-    with bound_contextvars(case_id=case_id, actor=actor.recorded_as):
+    with bound_contextvars(case_id=case_id, actor=actor.recorded_as, district=actor.district):
         async with stores.pool.acquire() as conn, conn.transaction():
             uow = stores.unit_of_work(conn)
             case = await load_case(conn, stores.store, case_id)
@@ -182,7 +233,9 @@ async def _act(
             if case.version != expected_version:
                 raise StaleCase(case_id, expected_version, case.version)
             events = decide(case)
-            metadata = EventMetadata(correlation_id=case_id, causation_id=None, actor=actor.recorded_as)
+            metadata = EventMetadata(
+                correlation_id=case_id, causation_id=None, actor=actor.recorded_as, district=case.district
+            )
             uow.append(
                 case_stream(case_id),
                 case.version,
@@ -195,6 +248,18 @@ async def _act(
                 raise StaleCase(case_id, expected_version, expected_version + 1) from error
         log.info("staff_command", events=[e.event_type for e in events])
         return CommandResult(case.then(events), events)
+
+
+async def _act_in_district(
+    ctx: RoutingContext,
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    expected_version: int,
+    decide: DecideInDistrict,
+) -> CommandResult:
+    """A command that consults routing (rules, directory): the case's own district's."""
+    return await _act(stores, case_id, actor, expected_version, lambda case: decide(case, ctx.of_case(case)))
 
 
 async def accept_case(stores: ServiceStores, case_id: str, actor: Actor, version: int) -> CommandResult:
@@ -218,18 +283,26 @@ async def resolve_case(
 async def return_case(
     ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, reason: str
 ) -> CommandResult:
-    return await _act(
-        stores, case_id, actor, version, lambda case: case.return_to_routing(actor, reason, ctx.policy)
+    return await _act_in_district(
+        ctx, stores, case_id, actor, version, lambda case, d: case.return_to_routing(actor, reason, d.policy)
     )
 
 
 async def route_case(
     ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, unit_code: str
 ) -> CommandResult:
-    target = ctx.policy.unit(unit_code)
-    if target is None:
-        raise UnknownUnit(f"unknown unit {unit_code!r}: use the centre, a street or a community code")
-    return await _act(stores, case_id, actor, version, lambda case: case.route_to(actor, target, ctx.policy))
+
+    def decide(case: Case, routing: DistrictRouting) -> list[DomainEvent]:
+        # Unit codes are district-local: ST01 is looked up in the case's own directory.
+        target = routing.policy.unit(unit_code)
+        if target is None:
+            raise UnknownUnit(
+                f"unknown unit {unit_code!r} in district {routing.district}: "
+                "use the centre, a street or a community code"
+            )
+        return case.route_to(actor, target, routing.policy)
+
+    return await _act_in_district(ctx, stores, case_id, actor, version, decide)
 
 
 async def escalate_case(
@@ -241,12 +314,13 @@ async def escalate_case(
     trigger: EscalationTrigger,
     reason: str,
 ) -> CommandResult:
-    return await _act(
+    return await _act_in_district(
+        ctx,
         stores,
         case_id,
         actor,
         version,
-        lambda case: case.request_escalation(actor, trigger, reason, ctx.policy),
+        lambda case, d: case.request_escalation(actor, trigger, reason, d.policy),
     )
 
 
@@ -260,12 +334,13 @@ async def record_callback(
     note: str,
 ) -> CommandResult:
     now = datetime.now(UTC)
-    return await _act(
+    return await _act_in_district(
+        ctx,
         stores,
         case_id,
         actor,
         version,
-        lambda case: case.record_callback(actor, outcome, note, ctx.policy, now),
+        lambda case, d: case.record_callback(actor, outcome, note, d.policy, now),
     )
 
 
@@ -273,6 +348,6 @@ async def reopen_case(
     ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, detail: str
 ) -> CommandResult:
     now = datetime.now(UTC)
-    return await _act(
-        stores, case_id, actor, version, lambda case: case.reopen(actor, detail, ctx.policy, now)
+    return await _act_in_district(
+        ctx, stores, case_id, actor, version, lambda case, d: case.reopen(actor, detail, d.policy, now)
     )

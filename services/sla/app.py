@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from fastapi import FastAPI
 
-from district.directory import Directory, load_directory
+from district.registry import Districts, load_districts
 from eventcore.logging import get_logger
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
@@ -23,7 +24,7 @@ from services.sla.adapters.metrics import BrokerFigures, registry_for
 from services.sla.adapters.watch import Watch
 from services.sla.domain.calendar import WorkingCalendar, load_overrides
 from services.sla.domain.clocks import Timing
-from services.sla.domain.policy import load_policy
+from services.sla.domain.policy import DEFAULT_POLICY_FILE, load_policies
 from services.sla.domain.reactions import HANDLED_FACTS, Attribution, Reactor
 from services.sla.handlers import SlaContext, handle_case_fact
 from services.sla.settings import SlaSettings
@@ -33,8 +34,11 @@ SCHEMA = "sla"
 log = get_logger(__name__)
 
 
-def attribution(directory: Directory) -> Attribution:
-    def lookup(compound_code: str | None) -> tuple[str | None, str | None]:
+def attribution(districts: Districts) -> Attribution:
+    """Community and property company of a compound, looked up in the case's own district's directory."""
+
+    def lookup(district: str, compound_code: str | None) -> tuple[str | None, str | None]:
+        directory = districts.directory(district)  # UnknownDistrict for a district not served
         compound = directory.compound(compound_code) if compound_code else None
         return (compound.community_code, compound.company_code) if compound else (None, None)
 
@@ -43,14 +47,19 @@ def attribution(directory: Directory) -> Attribution:
 
 def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> ServiceSpec:
     sla = sla or SlaSettings()
-    policy = load_policy(sla.policy_file)  # refuses to start on a bad policy or calendar file
-    calendar = WorkingCalendar(load_overrides(sla.calendar_file))
+    settings = settings or get_settings()
+    districts = load_districts(settings.districts_file)
+    # Every district's policy is read now: a bad file of any district refuses to start, naming the file.
+    policies = load_policies(districts.codes, sla.policy_file)
+    calendar = WorkingCalendar(load_overrides(sla.calendar_file))  # shared by every district
     _warn_uncovered_years(calendar)
-    timing = Timing(policy, calendar)
-    directory = load_directory()
-    watch = Watch(policy.at_risk_share)
+    _warn_unused_policy_files(sla.policy_file or DEFAULT_POLICY_FILE, districts)
+    timing = Timing(policies[districts.founding.code], calendar, policies)
+    for district in districts:
+        district.directory  # noqa: B018 - load every directory now: a broken one refuses to start
+    watch = Watch({code: policy.at_risk_share for code, policy in policies.items()})
     figures = BrokerFigures()
-    handler = partial(handle_case_fact, SlaContext(Reactor(timing, attribution(directory))))
+    handler = partial(handle_case_fact, SlaContext(Reactor(timing, attribution(districts))))
     case_facts = tuple(t for t in HANDLED_FACTS if t.__module__ == CaseEscalated.__module__)
     task_facts = tuple(t for t in HANDLED_FACTS if t.__module__ == JointMeetingFileOpened.__module__)
 
@@ -67,7 +76,7 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
             )
         )
 
-    view = OpsView(watch, timing, directory, registry_for(watch, figures))
+    view = OpsView(watch, timing, districts, registry_for(watch, figures, districts.codes))
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
@@ -90,6 +99,18 @@ def _warn_uncovered_years(calendar: WorkingCalendar) -> None:
             hint="deadlines in these years count Monday to Friday only; add the announced holidays and "
             "make-up working days to services/sla/calendar_overrides.yaml (or CASELINE_SLA_CALENDAR_FILE)",
         )
+
+
+def _warn_unused_policy_files(default: Path, districts: Districts) -> None:
+    """A per-district file that names no served district is ignored (a typo, or another deployment's)."""
+    for path in sorted(default.parent.glob(f"{default.stem}.*{default.suffix}")):
+        district = path.name.removeprefix(f"{default.stem}.").removesuffix(default.suffix)
+        if district not in districts.codes:
+            log.warning(
+                "sla_policy_file_unused",
+                file=str(path),
+                hint=f"no served district is called {district!r} (serving {', '.join(districts.codes)})",
+            )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from district.registry import UnknownDistrict
 from eventcore.consumer import InboundMessage, MessageRejected
 from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
@@ -48,16 +49,12 @@ async def handle_case_fact(ctx: SlaContext, uow: UnitOfWork, message: InboundMes
     case = await _load(uow, fact.case_id)
     before = dict(case.versions)
     try:
-        reaction = ctx.reactor.react(case, fact, fact_time(message))
-    except (PolicyError, ValidationError, AssertionError) as error:
-        # A fact the clocks cannot take (e.g. an escalation with no case behind it) is kept with its
-        # reason instead of being redelivered forever.
+        reaction = ctx.reactor.react(case, fact, fact_time(message), message.cloudevent.district)
+    except (PolicyError, UnknownDistrict, ValidationError, AssertionError) as error:
+        # A fact the clocks cannot take (e.g. an escalation with no case behind it, or a district this
+        # deployment does not serve) is kept with its reason instead of being redelivered forever.
         raise MessageRejected(f"{type(fact).__name__} for case {fact.case_id}: {error}") from error
-    metadata = EventMetadata(
-        correlation_id=message.cloudevent.correlation_id or fact.case_id,
-        causation_id=message.cloudevent.id,
-        actor=ACTOR,
-    )
+    metadata = message.metadata_for_effects(ACTOR, fact.case_id)
     await _record(uow, case, before, reaction.events, metadata, late=reaction.late)
     for event in reaction.events:
         warning = getattr(event, "calendar_warning", None)
@@ -73,7 +70,7 @@ async def pause_clocks(
     clocks = _chosen(case, command.kind, ClockState.RUNNING)
     before = dict(case.versions)
     events: list[DomainEvent] = [pause_clock(timing, c, now, command.reason) for c in clocks]
-    await _record(uow, case, before, events, _command_metadata(case_id, command.actor))
+    await _record(uow, case, before, events, _command_metadata(case, command.actor))
     log.info("sla_clocks_paused", case_id=case_id, clocks=[c.clock_id for c in clocks], actor=command.actor)
     return [c.clock_id for c in clocks]
 
@@ -85,7 +82,7 @@ async def resume_clocks(
     clocks = _chosen(case, command.kind, ClockState.PAUSED)
     before = dict(case.versions)
     events: list[DomainEvent] = [resume_clock(timing, c, now) for c in clocks]
-    await _record(uow, case, before, events, _command_metadata(case_id, command.actor))
+    await _record(uow, case, before, events, _command_metadata(case, command.actor))
     log.info("sla_clocks_resumed", case_id=case_id, clocks=[c.clock_id for c in clocks], actor=command.actor)
     return [c.clock_id for c in clocks]
 
@@ -100,8 +97,9 @@ def _chosen(case: CaseClocks, kind: ClockKind | None, state: ClockState) -> list
     return chosen
 
 
-def _command_metadata(case_id: str, actor: str) -> EventMetadata:
-    return EventMetadata(correlation_id=case_id, actor=actor)
+def _command_metadata(case: CaseClocks, actor: str) -> EventMetadata:
+    # A staff command comes with no message to inherit the district from: it is the case's.
+    return EventMetadata(correlation_id=case.case_id, actor=actor, district=case.district)
 
 
 async def _load(uow: UnitOfWork, case_id: str) -> CaseClocks:

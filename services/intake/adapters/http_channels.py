@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from district.registry import District, UnknownDistrict
 from schemas.petitions import Petition
 from schemas.web import WalkInComplaint, WebComplaint
 from services.intake.adapters.http_common import (
@@ -25,7 +26,12 @@ from services.intake.adapters.http_common import (
 from services.intake.adapters.validation_errors import describe
 from services.intake.domain.channels import from_petition, from_walk_in, from_web
 from services.intake.domain.submission import Submission
-from services.intake.handlers import Status, receive_submissions
+from services.intake.handlers import (
+    UNKNOWN_DISTRICT,
+    Status,
+    receive_submissions,
+    unknown_district_reason,
+)
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_KEY = 128
@@ -90,11 +96,13 @@ async def _receive(
         )
         return error_response(bad.status, bad.code, bad.message)
     refused = _refusal(data, model, channels)
-    if isinstance(refused, tuple):
-        kind, reason = refused
-        await keep_refused(request, source, reason, body, kind=kind, channel=channel, **details)
-        return error_response(422, kind, reason)
-    submission = replace(submission_of(refused, body), dead_letter_source=source)
+    if isinstance(refused, Refusal):
+        await keep_refused(
+            request, source, refused.reason, body, kind=refused.kind, channel=channel, **details
+        )
+        return error_response(422, refused.kind, refused.reason, **refused.extra)
+    parsed, district = refused
+    submission = replace(submission_of(parsed, body), district=district, dead_letter_source=source)
     [outcome] = await receive_submissions(stores_of(request), channels.ctx, [submission])
     if outcome.status is Status.CONFLICT:
         return error_response(409, "conflict", outcome.reason or "conflict", case_id=outcome.case_id)
@@ -103,17 +111,29 @@ async def _receive(
     return JSONResponse(answer, status_code=200 if outcome.status is Status.DUPLICATE else 201)
 
 
-def _refusal(data: Any, model: type[Model], channels: Channels) -> Model | tuple[str, str]:
+@dataclass(frozen=True)
+class Refusal:
+    kind: str
+    reason: str
+    extra: dict[str, Any] = field(default_factory=dict)  # more machine-readable detail for the answer
+
+
+def _refusal(data: Any, model: type[Model], channels: Channels) -> tuple[Model, District] | Refusal:
     if not isinstance(data, dict):
-        return "invalid_json", f"expected a JSON object, got {type(data).__name__}"
+        return Refusal("invalid_json", f"expected a JSON object, got {type(data).__name__}")
     if problem := duplicate_key_problem(data):
-        return "duplicate_key", problem
+        return Refusal("duplicate_key", problem)
     try:
         parsed = model.model_validate(dict(data))
     except ValidationError as error:
-        return describe(error)
+        return Refusal(*describe(error))
     latest = channels.ctx.latest_acceptable_time()
     for name, value in parsed:
         if isinstance(value, datetime) and value > latest:
-            return "future_time", f"field {name!r}: {value.isoformat()} is in the future"
-    return parsed
+            return Refusal("future_time", f"field {name!r}: {value.isoformat()} is in the future")
+    try:
+        district = channels.ctx.district_of(str(getattr(parsed, "district", "")))
+    except UnknownDistrict as error:
+        known = list(channels.ctx.districts.codes)
+        return Refusal(UNKNOWN_DISTRICT, unknown_district_reason(error), {"known_districts": known})
+    return parsed, district

@@ -2,7 +2,9 @@
 
 The `complaints` row is claimed before anything else in the transaction that receives a complaint:
 the primary key decides between concurrent receivers (a second claimer waits for the first to commit,
-then finds the row), so redelivery makes no second complaint across restarts and replicas.
+then finds the row), so redelivery makes no second complaint across restarts and replicas. Complaint ids
+carry their district's prefix, so the claim is per district; rows written before tenancy are the
+founding district's (the column's default).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from eventcore.database import DbConnection, checked_schema
-from schemas.reference import Category
+from schemas.reference import FOUNDING_DISTRICT, Category
 from services.intake.domain.merge import MergeKey, OpenCase
 
 DDL = """
@@ -32,7 +34,9 @@ CREATE TABLE IF NOT EXISTS {s}.complaints (
     recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 ALTER TABLE {s}.complaints ADD COLUMN IF NOT EXISTS content_hash text;
-CREATE INDEX IF NOT EXISTS complaints_by_channel ON {s}.complaints (channel, received_at);
+ALTER TABLE {s}.complaints ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
+DROP INDEX IF EXISTS {s}.complaints_by_channel;
+CREATE INDEX IF NOT EXISTS complaints_by_district_channel ON {s}.complaints (district, channel, received_at);
 CREATE TABLE IF NOT EXISTS {s}.cases (
     case_id text PRIMARY KEY,
     compound_code text,
@@ -42,8 +46,10 @@ CREATE TABLE IF NOT EXISTS {s}.cases (
     complainant_count integer NOT NULL DEFAULT 1,
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX IF NOT EXISTS cases_open_by_key ON {s}.cases (compound_code, category, first_received_at)
-    WHERE status = 'open';
+ALTER TABLE {s}.cases ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
+DROP INDEX IF EXISTS {s}.cases_open_by_key;
+CREATE INDEX IF NOT EXISTS cases_open_by_district_key
+    ON {s}.cases (district, compound_code, category, first_received_at) WHERE status = 'open';
 """
 
 
@@ -51,12 +57,22 @@ CREATE INDEX IF NOT EXISTS cases_open_by_key ON {s}.cases (compound_code, catego
 class Claim:
     complaint_id: str
     case_id: str
+    district: str
     channel: str
     source_ref: str
     category: str
     received_at: datetime
     raw: bytes
     content_hash: str
+
+
+@dataclass(frozen=True)
+class NewCase:
+    case_id: str
+    district: str
+    compound_code: str | None
+    category: str
+    first_received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -81,9 +97,9 @@ class IntakeStore:
             return set()
         rows = await conn.fetch(
             f"INSERT INTO {self.s}.complaints "
-            "(complaint_id, case_id, channel, source_ref, category, received_at, raw, content_hash) "
+            "(complaint_id, case_id, channel, source_ref, category, received_at, raw, content_hash, district) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
-            "$7::bytea[], $8::text[]) ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id",
+            "$7::bytea[], $8::text[], $9::text[]) ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id",
             [c.complaint_id for c in ordered],
             [c.case_id for c in ordered],
             [c.channel for c in ordered],
@@ -92,6 +108,7 @@ class IntakeStore:
             [c.received_at for c in ordered],
             [c.raw for c in ordered],
             [c.content_hash for c in ordered],
+            [c.district for c in ordered],
         )
         return {row["complaint_id"] for row in rows}
 
@@ -109,8 +126,8 @@ class IntakeStore:
         return {row["complaint_id"]: (row["case_id"], row["content_hash"]) for row in rows}
 
     async def lock_merge_keys(self, conn: DbConnection, keys: Sequence[MergeKey]) -> None:
-        """Serialise merge decisions per compound and category across replicas, in one global order."""
-        names = sorted({f"intake.merge:{code}:{category.value}" for code, category in keys})
+        """Serialise merge decisions per district, compound and category across replicas, in one global order."""
+        names = sorted({_lock_name(district, code, category) for district, code, category in keys})
         if names:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS x",
@@ -122,19 +139,21 @@ class IntakeStore:
     ) -> list[OpenCase]:
         if not keys:
             return []
-        # Filter on the compound (the partial index's leading column); the categories are checked here.
+        # Filter on district and compound (the partial index's leading columns); categories are checked here.
         rows = await conn.fetch(
-            f"SELECT * FROM {self.s}.cases WHERE status = 'open' AND compound_code = ANY($1::text[]) "
-            "AND first_received_at BETWEEN $2 AND $3",
-            sorted({code for code, _ in keys}),
+            f"SELECT * FROM {self.s}.cases WHERE status = 'open' "
+            "AND (district, compound_code) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+            "AND first_received_at BETWEEN $3 AND $4",
+            *_columns(sorted({(district, code) for district, code, _ in keys})),
             earliest,
             latest,
         )
-        wanted = {(code, category.value) for code, category in keys}
-        rows = [row for row in rows if (row["compound_code"], row["category"]) in wanted]
+        wanted = {(district, code, category.value) for district, code, category in keys}
+        rows = [row for row in rows if (row["district"], row["compound_code"], row["category"]) in wanted]
         return [
             OpenCase(
                 row["case_id"],
+                row["district"],
                 row["compound_code"],
                 Category(row["category"]),
                 row["first_received_at"],
@@ -143,18 +162,19 @@ class IntakeStore:
             for row in rows
         ]
 
-    async def open(self, conn: DbConnection, cases: Sequence[tuple[str, str | None, str, datetime]]) -> None:
-        """New cases, open: (case_id, compound_code, category, first_received_at)."""
+    async def open(self, conn: DbConnection, cases: Sequence[NewCase]) -> None:
+        """New cases, open."""
         if not cases:
             return
         await conn.execute(
-            f"INSERT INTO {self.s}.cases (case_id, compound_code, category, first_received_at) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) "
+            f"INSERT INTO {self.s}.cases (case_id, district, compound_code, category, first_received_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
             "ON CONFLICT (case_id) DO NOTHING",
-            [c[0] for c in cases],
-            [c[1] for c in cases],
-            [c[2] for c in cases],
-            [c[3] for c in cases],
+            [c.case_id for c in cases],
+            [c.district for c in cases],
+            [c.compound_code for c in cases],
+            [c.category for c in cases],
+            [c.first_received_at for c in cases],
         )
 
     async def merge(self, conn: DbConnection, merged: dict[str, str], counts: dict[str, int]) -> None:
@@ -184,6 +204,7 @@ class IntakeStore:
         self,
         conn: DbConnection,
         *,
+        district: str,
         channel: str,
         ids: Sequence[str] | None = None,
         categories: Sequence[str] | None = None,
@@ -193,7 +214,7 @@ class IntakeStore:
         limit: int = 1000,
         ref_prefix: str = "",
     ) -> list[RequestRow]:
-        """A channel's complaints with their case status, newest first (Open311's requests.json)."""
+        """A district's complaints of one channel with their case status, newest first (Open311's requests.json)."""
         rows = await conn.fetch(
             f"SELECT c.complaint_id, c.case_id, c.source_ref, c.recorded_at, k.status, k.updated_at, e.data "
             f"FROM {self.s}.complaints c "
@@ -203,7 +224,7 @@ class IntakeStore:
             "AND ($3::text[] IS NULL OR c.category = ANY($3)) "
             "AND ($4::timestamptz IS NULL OR c.received_at >= $4) AND ($5::timestamptz IS NULL OR c.received_at <= $5) "
             "AND ($6::text[] IS NULL OR coalesce(k.status, 'open') = ANY($6)) "
-            "AND starts_with(c.source_ref, $8) "
+            "AND starts_with(c.source_ref, $8) AND c.district = $9 "
             "ORDER BY c.received_at DESC LIMIT $7",
             channel,
             list(ids) if ids is not None else None,
@@ -213,6 +234,7 @@ class IntakeStore:
             list(statuses) if statuses is not None else None,
             limit,
             ref_prefix,
+            district,
         )
         return [
             RequestRow(
@@ -226,6 +248,16 @@ class IntakeStore:
             )
             for r in rows
         ]
+
+
+def _lock_name(district: str, code: str, category: Category) -> str:
+    # The founding district keeps the name it had before tenancy, so replicas of both versions agree.
+    scope = "" if district == FOUNDING_DISTRICT else f"{district}/"
+    return f"intake.merge:{scope}{code}:{category.value}"
+
+
+def _columns(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    return [a for a, _ in pairs], [b for _, b in pairs]
 
 
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)

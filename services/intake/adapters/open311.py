@@ -3,6 +3,10 @@
 Responses are arrays (JSON) or the spec's root elements (XML); errors are arrays of {code, description}
 with the HTTP status the spec names: 400 for a missing or malformed parameter, 403 for a missing or
 invalid api_key, 404 for an unknown service_code, service_request_id or jurisdiction_id.
+
+`jurisdiction_id` is a district code of the registry (luzhou, shangdang; the founding district also answers
+to its pre-tenancy id luzhou.changzhi.sx.cn); absent, the intake's default district. Requests are created,
+searched and read within that district only.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from district.registry import District, UnknownDistrict
 from schemas.open311 import Open311Error, ServiceRequest, ServiceRequestCreated, ServiceRequestForm
 from schemas.reference import CATEGORY_LABELS_ZH, Category
 from services.intake.adapters.http_common import Channels, keep_refused, stores_of
@@ -31,7 +36,7 @@ from services.intake.domain.open311 import (
     services,
     urgency_of,
 )
-from services.intake.handlers import Status, receive_submissions
+from services.intake.handlers import IntakeContext, Status, receive_submissions
 
 SOURCE = "open311"
 REQUEST_PREFIX = "o311-"
@@ -56,18 +61,20 @@ class Open311Failure(Exception):
 def open311_router(channels: Channels, api_keys: frozenset[str]) -> APIRouter:
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
+    ctx = channels.ctx
+
     @router.get("/services.{fmt}", summary="GeoReport v2: service list")
     async def service_list(fmt: str, jurisdiction_id: str | None = None) -> Response:
         def body() -> Any:
-            _jurisdiction(jurisdiction_id)
-            return [service.model_dump() for service in services()]
+            district = _jurisdiction(ctx, jurisdiction_id)
+            return [service.model_dump() for service in services(district.name_zh)]
 
         return _answer(fmt, "services", body)
 
     @router.get("/services/{service_code}.{fmt}", summary="GeoReport v2: service definition")
     async def service_definition(service_code: str, fmt: str, jurisdiction_id: str | None = None) -> Response:
         def body() -> Any:
-            _jurisdiction(jurisdiction_id)
+            _jurisdiction(ctx, jurisdiction_id)
             return definition(_category(service_code)).model_dump()
 
         return _answer(fmt, "service_definition", body)
@@ -83,7 +90,7 @@ def open311_router(channels: Channels, api_keys: frozenset[str]) -> APIRouter:
     @router.get("/requests.{fmt}", summary="GeoReport v2: search service requests")
     async def search_requests(request: Request, fmt: str) -> Response:
         try:
-            rows = await _search(request)
+            rows = await _search(request, ctx)
         except Open311Failure as failure:
             return _failed(fmt, failure)
         return _answer(
@@ -91,10 +98,20 @@ def open311_router(channels: Channels, api_keys: frozenset[str]) -> APIRouter:
         )
 
     @router.get("/requests/{service_request_id}.{fmt}", summary="GeoReport v2: one service request")
-    async def get_request(request: Request, service_request_id: str, fmt: str) -> Response:
+    async def get_request(
+        request: Request, service_request_id: str, fmt: str, jurisdiction_id: str | None = None
+    ) -> Response:
+        try:
+            district = _jurisdiction(ctx, jurisdiction_id)
+        except Open311Failure as unknown:
+            return _failed(fmt, unknown)
         async with stores_of(request).pool.acquire() as conn:
             rows = await IntakeStore(stores_of(request).schema).requests(
-                conn, channel="web", ids=[service_request_id], ref_prefix=REQUEST_PREFIX
+                conn,
+                district=district.code,
+                channel="web",
+                ids=[service_request_id],
+                ref_prefix=REQUEST_PREFIX,
             )
         if not rows:
             failure = Open311Failure(404, f"service_request_id {service_request_id} was not found")
@@ -111,11 +128,21 @@ def _failed(fmt: str, failure: Open311Failure) -> Response:
     return _answer(fmt, "errors", body)
 
 
-def _jurisdiction(jurisdiction_id: str | None) -> None:
-    if jurisdiction_id and jurisdiction_id != JURISDICTION_ID:
+def _jurisdiction(ctx: IntakeContext, jurisdiction_id: str | None) -> District:
+    """The district a jurisdiction_id names; none given: the intake's default district."""
+    if not jurisdiction_id:
+        return ctx.default
+    if jurisdiction_id == JURISDICTION_ID:
+        return ctx.districts.founding  # the id clients used before Caseline served several districts
+    try:
+        return ctx.districts.get(jurisdiction_id)
+    except UnknownDistrict:
+        served = ", ".join(ctx.districts.codes)
         raise Open311Failure(
-            404, f"jurisdiction_id {jurisdiction_id} was not found; this endpoint serves {JURISDICTION_ID}"
-        )
+            404,
+            f"jurisdiction_id {jurisdiction_id} was not found; this endpoint serves {served} "
+            f"({JURISDICTION_ID} is {ctx.districts.founding.code})",
+        ) from None
 
 
 def _category(service_code: str) -> Category:
@@ -138,14 +165,18 @@ async def _create(request: Request, channels: Channels, api_keys: frozenset[str]
         raise
     kept = urlencode([(k, v) for k, v in fields.items() if k != "api_key"], doseq=True).encode()
     try:
-        form, category = _checked(fields, attributes, api_keys)
+        form, category, district = _checked(channels.ctx, fields, attributes, api_keys)
     except Open311Failure as failure:
         await keep_refused(
             request, SOURCE, failure.description, kept, kind=f"http_{failure.status}", channel="web"
         )
         raise
     key = request.headers.get("idempotency-key", "").strip()
-    request_id = REQUEST_PREFIX + (uuid.uuid5(_NAMESPACE, key).hex[:20] if key else uuid.uuid4().hex[:20])
+    # A client's key is its own within one jurisdiction; another district's request gets another id.
+    scoped_key = district.scoped_id(key)
+    request_id = REQUEST_PREFIX + (
+        uuid.uuid5(_NAMESPACE, scoped_key).hex[:20] if key else uuid.uuid4().hex[:20]
+    )
     submission = from_open311(
         form,
         request_id=request_id,
@@ -156,7 +187,9 @@ async def _create(request: Request, channels: Channels, api_keys: frozenset[str]
         raw=kept,
     )
     [outcome] = await receive_submissions(
-        stores_of(request), channels.ctx, [replace(submission, dead_letter_source=SOURCE)]
+        stores_of(request),
+        channels.ctx,
+        [replace(submission, district=district, dead_letter_source=SOURCE)],
     )
     if outcome.status is Status.CONFLICT:
         # GeoReport v2 names "400 - Duplicate request" for this.
@@ -195,13 +228,13 @@ async def _form(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]
 
 
 def _checked(
-    fields: dict[str, Any], attributes: dict[str, list[str]], api_keys: frozenset[str]
-) -> tuple[ServiceRequestForm, Category]:
+    ctx: IntakeContext, fields: dict[str, Any], attributes: dict[str, list[str]], api_keys: frozenset[str]
+) -> tuple[ServiceRequestForm, Category, District]:
     if not fields.get("api_key") or fields["api_key"] not in api_keys:
         raise Open311Failure(403, "api_key was not provided or is invalid")
     if not fields.get("service_code"):
         raise Open311Failure(400, "service_code was not provided")
-    _jurisdiction(fields.get("jurisdiction_id"))
+    district = _jurisdiction(ctx, fields.get("jurisdiction_id"))
     category = _category(fields["service_code"])
     try:
         form = ServiceRequestForm.model_validate({**fields, "attributes": attributes})
@@ -209,20 +242,22 @@ def _checked(
         raise Open311Failure(400, describe(error)[1]) from error
     if problems := attribute_problems(category, attributes):
         raise Open311Failure(400, "; ".join(problems))
-    return form, category
+    return form, category, district
 
 
 # -- reading -------------------------------------------------------------------------------------------
 
 
-async def _search(request: Request) -> list[RequestRow]:
+async def _search(request: Request, ctx: IntakeContext) -> list[RequestRow]:
     query = request.query_params
-    _jurisdiction(query.get("jurisdiction_id"))
+    district = _jurisdiction(ctx, query.get("jurisdiction_id"))
     store = IntakeStore(stores_of(request).schema)
     if ids := _listed(query.get("service_request_id")):
-        # GeoReport v2: with service_request_id every other parameter is ignored.
+        # GeoReport v2: with service_request_id every other parameter is ignored (but the jurisdiction).
         async with stores_of(request).pool.acquire() as conn:
-            return await store.requests(conn, channel="web", ids=ids, ref_prefix=REQUEST_PREFIX)
+            return await store.requests(
+                conn, district=district.code, channel="web", ids=ids, ref_prefix=REQUEST_PREFIX
+            )
     codes = _listed(query.get("service_code"))
     for code in codes or []:
         _category(code)
@@ -241,6 +276,7 @@ async def _search(request: Request) -> list[RequestRow]:
     async with stores_of(request).pool.acquire() as conn:
         return await store.requests(
             conn,
+            district=district.code,
             channel="web",
             categories=codes,
             start=start,

@@ -1,8 +1,13 @@
-"""Intake's own store of complainants' personal data: the only place names and numbers are kept."""
+"""Intake's own store of complainants' personal data: the only place names and numbers are kept.
+
+Each row belongs to one district: pseudonyms are district-local (services.intake.domain.complaints.
+pseudonym_key), so a caller who complains in two districts has a row, and a pseudonym, in each.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from eventcore.database import DbConnection, checked_schema
@@ -15,30 +20,38 @@ CREATE TABLE IF NOT EXISTS {s}.complainants (
     first_seen_at timestamptz NOT NULL,
     last_seen_at timestamptz NOT NULL
 );
+ALTER TABLE {s}.complainants ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
 """
+
+
+@dataclass(frozen=True)
+class Person:
+    complainant_id: str
+    name: str
+    phone: str
+    district: str
 
 
 class PersonalDataStore:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)
 
-    async def remember(
-        self, conn: DbConnection, people: Sequence[tuple[str, str, str]], seen_at: datetime
-    ) -> None:
-        """Upsert (complainant_id, name, phone); the latest name given for a number wins."""
-        by_id = {pid: (name, phone) for pid, name, phone in people}
+    async def remember(self, conn: DbConnection, people: Sequence[Person], seen_at: datetime) -> None:
+        """Upsert each person; the latest name given for a number wins."""
+        by_id = {p.complainant_id: (p.name, p.phone, p.district) for p in people}
         if not by_id:
             return
         # In key order, so two writers upserting the same callers cannot deadlock.
         latest = dict(sorted(by_id.items()))
         await conn.execute(
             f"INSERT INTO {self.schema}.complainants AS c "
-            "(complainant_id, caller_name, caller_phone, first_seen_at, last_seen_at) "
-            "SELECT i, n, p, $4, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(i, n, p) "
+            "(complainant_id, caller_name, caller_phone, first_seen_at, last_seen_at, district) "
+            "SELECT i, n, p, $4, $4, d FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS x(i, n, p, d) "
             "ON CONFLICT (complainant_id) DO UPDATE SET caller_name = EXCLUDED.caller_name, "
             "last_seen_at = EXCLUDED.last_seen_at",
             list(latest),
-            [name for name, _ in latest.values()],
-            [phone for _, phone in latest.values()],
+            [name for name, _, _ in latest.values()],
+            [phone for _, phone, _ in latest.values()],
             seen_at,
+            [district for _, _, district in latest.values()],
         )

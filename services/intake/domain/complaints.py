@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from district.registry import District
 from schemas.complaints import ComplaintMerged, ComplaintReceived
-from schemas.reference import Channel
+from schemas.reference import FOUNDING_DISTRICT, Channel
 from services.intake.domain.addresses import Location
 from services.intake.domain.merge import MergeDecision
 from services.intake.domain.personal_data import complainant_id, mask_phone
@@ -15,8 +16,18 @@ from services.intake.domain.submission import PERSONAL_FIELDS, Submission
 _CASE_NAMESPACE = uuid.UUID("8f6d2d1e-5b0c-4c59-9a53-2f1f4f0c7a11")
 
 
-def complaint_id_for(channel: Channel, source_ref: str) -> str:
-    return f"{channel.value}:{source_ref}"
+def complaint_id_for(channel: Channel, source_ref: str, district: District | None = None) -> str:
+    """Unique across districts: the channel's key is only unique within the district that issued it."""
+    local = f"{channel.value}:{source_ref}"
+    return district.scoped_id(local) if district is not None else local
+
+
+def pseudonym_key(secret: str, district: District | None) -> str:
+    """Pseudonyms are district-local, so one district's records cannot link a caller to another's.
+
+    The founding district (no id prefix) keeps the key its pseudonyms were made with before tenancy.
+    """
+    return secret if district is None or not district.id_prefix else f"{secret}:{district.code}"
 
 
 def case_id_for(complaint_id: str) -> str:
@@ -29,12 +40,14 @@ def complaint_stream(complaint_id: str) -> str:
 
 
 def pseudonym_of(submission: Submission, secret: str) -> str:
+    secret = pseudonym_key(secret, submission.district)
     if submission.caller_phone:
         return complainant_id(submission.caller_phone, secret)
     if submission.contact_key:
         return complainant_id(f"contact:{submission.contact_key.lower()}", secret)
     # Nobody to recognise again: a pseudonym of its own, stable for this complaint.
-    return complainant_id(f"anonymous:{complaint_id_for(submission.channel, submission.source_ref)}", secret)
+    anonymous = complaint_id_for(submission.channel, submission.source_ref, submission.district)
+    return complainant_id(f"anonymous:{anonymous}", secret)
 
 
 def masked_original(original: dict[str, Any]) -> dict[str, Any]:
@@ -49,10 +62,11 @@ def masked_original(original: dict[str, Any]) -> dict[str, Any]:
 
 
 def received_complaint(submission: Submission, location: Location, secret: str) -> ComplaintReceived:
-    complaint_id = complaint_id_for(submission.channel, submission.source_ref)
+    complaint_id = complaint_id_for(submission.channel, submission.source_ref, submission.district)
     return ComplaintReceived(
         case_id=case_id_for(complaint_id),
         complaint_id=complaint_id,
+        district=submission.district.code if submission.district is not None else FOUNDING_DISTRICT,
         channel=submission.channel,
         source_ref=submission.source_ref,
         received_at=submission.received_at,

@@ -2,7 +2,8 @@
 
 Rule `same-compound-category-window`: a complaint whose compound is known with enough confidence joins
 the earliest still-open case of the same compound and category whose first complaint was received within
-the window (either side) of this one. Merging is off when the window is zero.
+the window (either side) of this one. Merging is off when the window is zero. Compound codes are
+district-local (CP0001 exists in every district), so the key is (district, compound, category).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class MergePolicy:
 @dataclass
 class OpenCase:
     case_id: str
+    district: str
     compound_code: str
     category: Category
     first_received_at: datetime
@@ -43,7 +45,7 @@ class MergeDecision:
     complainant_count: int
 
 
-MergeKey = tuple[str, Category]
+MergeKey = tuple[str, str, Category]  # (district, compound code, category)
 
 
 def merge_key(complaint: ComplaintReceived, policy: MergePolicy) -> MergeKey | None:
@@ -52,7 +54,7 @@ def merge_key(complaint: ComplaintReceived, policy: MergePolicy) -> MergeKey | N
         return None
     if (complaint.compound_confidence or 0) < policy.min_confidence:
         return None
-    return complaint.compound_code, complaint.category
+    return complaint.district, complaint.compound_code, complaint.category
 
 
 def decide_merge(

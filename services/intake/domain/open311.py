@@ -55,12 +55,14 @@ ATTRIBUTES: dict[Category, list[Attribute]] = {
 _URGENT_ANSWERS = {("people_at_risk", "yes"), ("trapped", "yes")}
 
 
-def services() -> list[Service]:
+def services(district_name: str = "") -> list[Service]:
+    """The categories as services; every district takes all of them, so only the wording names the district."""
+    where = f" of {district_name}" if district_name else ""
     return [
         Service(
             service_code=category.value,
             service_name=CATEGORY_LABELS_ZH[category],
-            description=f"{CATEGORY_LABELS_ZH[category]} ({category.value.replace('_', ' ')}) in a residential compound",
+            description=f"{CATEGORY_LABELS_ZH[category]} ({category.value.replace('_', ' ')}) in a residential compound{where}",
             metadata=category in ATTRIBUTES,
             type=ServiceType.REALTIME,
             keywords=f"{CATEGORY_LABELS_ZH[category]},{category.value},物业",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from district.registry import District
 from schemas.reference import Category, Channel, ComplaintKind, Urgency
 from services.intake.domain.personal_data import normalise_phone
 
@@ -33,6 +34,10 @@ class Submission:
     time_assigned: bool = False  # received_at is intake's clock, not the sender's: not part of the content
     dead_letter_source: str = ""  # where a refusal of this submission is filed (e.g. hotline-file:x.csv)
     dead_letter_ref: str = ""  # and where in it (e.g. line 42)
+    # The district the record belongs to, placed by intake from what the record names (None: the founding
+    # district, as before tenancy). Not part of the fingerprint: a record naming its district explicitly
+    # is the same record as the one naming none, when both mean the same district.
+    district: District | None = None
 
     def fingerprint(self) -> str:
         """What the sender said, hashed: the same key with another fingerprint is a conflict, not a redelivery."""

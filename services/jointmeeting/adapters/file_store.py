@@ -71,10 +71,14 @@ async def commit(
     return after
 
 
-async def open_cluster_file(conn: DbConnection, schema: str, compound_code: str, category: str) -> str | None:
+async def open_cluster_file(
+    conn: DbConnection, schema: str, district: str, compound_code: str, category: str
+) -> str | None:
+    """The open file for this compound and problem in this district (compound codes are district-local)."""
     return await conn.fetchval(  # type: ignore[no-any-return]
-        f"SELECT file_id FROM {schema}.files WHERE compound_code = $1 AND category = $2 AND NOT completed "
-        "ORDER BY file_id LIMIT 1",
+        f"SELECT file_id FROM {schema}.files WHERE district = $1 AND compound_code = $2 AND category = $3 "
+        "AND NOT completed ORDER BY file_id LIMIT 1",
+        district,
         compound_code,
         category,
     )
@@ -87,7 +91,12 @@ async def files_of_case(conn: DbConnection, schema: str, case_id: str) -> list[t
     return [(row["file_id"], row["completed"]) for row in rows]
 
 
-async def file_of_task(conn: DbConnection, schema: str, task_id: str) -> str | None:
+async def file_of_task(
+    conn: DbConnection, schema: str, task_id: str, district: str | None = None
+) -> str | None:
+    """The task's file; with `district`, only a task of that district (another district's is unknown)."""
     return await conn.fetchval(  # type: ignore[no-any-return]
-        f"SELECT file_id FROM {schema}.board_tasks WHERE task_id = $1", task_id
+        f"SELECT file_id FROM {schema}.board_tasks WHERE task_id = $1 AND ($2::text IS NULL OR district = $2)",
+        task_id,
+        district,
     )

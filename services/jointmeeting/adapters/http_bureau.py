@@ -1,4 +1,8 @@
-"""The bureaus' HTTP API: each bureau reads its board and reports on its own tasks, nobody else's."""
+"""The bureaus' HTTP API: each bureau reads its board and reports on its own tasks, nobody else's.
+
+A token answers for one bureau of one district: another bureau's task is forbidden (403), another
+district's task is unknown (404), as if it did not exist.
+"""
 
 from typing import Annotated, Any
 
@@ -9,7 +13,7 @@ from eventcore.consumer import ServiceStores
 from schemas.bureau import BureauReport, EvidenceRef, ReportKind
 from schemas.reference import Bureau
 from services.jointmeeting.adapters import views
-from services.jointmeeting.adapters.auth import Callers
+from services.jointmeeting.adapters.auth import BureauCaller, Callers
 from services.jointmeeting.adapters.http_errors import http_error, refusals_as_http
 from services.jointmeeting.handlers import report_on_task, validation_summary
 
@@ -32,9 +36,9 @@ def _stores(request: Request) -> ServiceStores:
     return stores
 
 
-def _own(caller: Bureau, bureau: Bureau) -> None:
-    if caller != bureau:
-        raise http_error(403, "forbidden", f"this token belongs to {caller.value}, not {bureau.value}")
+def _own(caller: BureauCaller, bureau: Bureau) -> None:
+    if caller.bureau != bureau:
+        raise http_error(403, "forbidden", f"this token belongs to {caller.bureau.value}, not {bureau.value}")
 
 
 def bureau_router(callers: Callers) -> APIRouter:
@@ -43,24 +47,24 @@ def bureau_router(callers: Callers) -> APIRouter:
 
     @router.get("/{bureau}/board")
     async def get_board(
-        request: Request, bureau: Bureau, caller: Annotated[Bureau, Depends(callers.calling_bureau)]
+        request: Request, bureau: Bureau, caller: Annotated[BureauCaller, Depends(callers.calling_bureau)]
     ) -> dict[str, Any]:
         _own(caller, bureau)
         stores = _stores(request)
         async with stores.pool.acquire() as conn:
-            return await views.board(conn, stores.schema, bureau)
+            return await views.board(conn, stores.schema, bureau, caller.district)
 
     @router.get("/{bureau}/tasks/{task_id}")
     async def get_task(
         request: Request,
         bureau: Bureau,
         task_id: str,
-        caller: Annotated[Bureau, Depends(callers.calling_bureau)],
+        caller: Annotated[BureauCaller, Depends(callers.calling_bureau)],
     ) -> dict[str, Any]:
         _own(caller, bureau)
         stores = _stores(request)
         async with stores.pool.acquire() as conn:
-            found = await views.task(conn, stores.schema, task_id)
+            found = await views.task(conn, stores.schema, task_id, caller.district)
         if found is None:
             raise http_error(404, "not_found", f"no task {task_id!r}")
         if found["bureau"] != bureau.value:
@@ -73,7 +77,7 @@ def bureau_router(callers: Callers) -> APIRouter:
         bureau: Bureau,
         task_id: str,
         body: ReportBody,
-        caller: Annotated[Bureau, Depends(callers.calling_bureau)],
+        caller: Annotated[BureauCaller, Depends(callers.calling_bureau)],
     ) -> dict[str, Any]:
         _own(caller, bureau)
         try:
@@ -88,6 +92,7 @@ def bureau_router(callers: Callers) -> APIRouter:
                     bureau_report,
                     via="http",
                     causation_id=f"http:{body.report_id}",
+                    district=caller.district,
                 )
         assert state is not None
         task = state.tasks[task_id]

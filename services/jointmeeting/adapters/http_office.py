@@ -1,4 +1,8 @@
-"""The joint-meeting office's HTTP API: files, meetings, task changes and on-site verification."""
+"""The joint-meeting office's HTTP API: files, meetings, task changes and on-site verification.
+
+Each district has its own joint-meeting office: staff see and act on their district's files only;
+another district's file or task answers 404, as if it did not exist.
+"""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,7 +15,7 @@ from eventcore.consumer import ServiceStores
 from schemas.base import DomainEvent
 from schemas.reference import Bureau
 from services.jointmeeting.adapters import views
-from services.jointmeeting.adapters.auth import Callers
+from services.jointmeeting.adapters.auth import Callers, OfficeCaller
 from services.jointmeeting.adapters.file_store import file_of_task
 from services.jointmeeting.adapters.http_errors import http_error, refusals_as_http
 from services.jointmeeting.domain import completion, meetings, tasks
@@ -82,15 +86,21 @@ def office_router(callers: Callers) -> APIRouter:
     # Annotations are evaluated here (no __future__ import), so FastAPI sees each Depends on `callers`.
 
     async def run(
-        request: Request, file_id: str, decide: Callable[[FileState], list[DomainEvent]], staff: str
+        request: Request,
+        file_id: str,
+        decide: Callable[[FileState], list[DomainEvent]],
+        staff: OfficeCaller,
     ) -> dict[str, Any]:
         with refusals_as_http():
-            return views.state_view(await handle_office_command(_stores(request), file_id, decide, staff))
+            changed = await handle_office_command(
+                _stores(request), file_id, decide, staff.staff, staff.district
+            )
+            return views.state_view(changed)
 
-    async def file_for_task(request: Request, task_id: str) -> str:
+    async def file_for_task(request: Request, task_id: str, staff: OfficeCaller) -> str:
         stores = _stores(request)
         async with stores.pool.acquire() as conn:
-            file_id = await file_of_task(conn, stores.schema, task_id)
+            file_id = await file_of_task(conn, stores.schema, task_id, staff.district)
         if file_id is None:
             raise http_error(404, "not_found", f"no task {task_id!r}")
         return file_id
@@ -98,21 +108,23 @@ def office_router(callers: Callers) -> APIRouter:
     @router.get("/files")
     async def list_files(
         request: Request,
-        staff: Annotated[str, Depends(callers.office_staff)],
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
         completed: bool | None = None,
         needs_meeting: bool | None = None,
     ) -> list[dict[str, Any]]:
         stores = _stores(request)
         async with stores.pool.acquire() as conn:
-            return await views.files(conn, stores.schema, completed=completed, needs_meeting=needs_meeting)
+            return await views.files(
+                conn, stores.schema, staff.district, completed=completed, needs_meeting=needs_meeting
+            )
 
     @router.get("/files/{file_id}")
     async def get_file(
-        request: Request, file_id: str, staff: Annotated[str, Depends(callers.office_staff)]
+        request: Request, file_id: str, staff: Annotated[OfficeCaller, Depends(callers.office_staff)]
     ) -> dict[str, Any]:
         stores = _stores(request)
         async with stores.pool.acquire() as conn:
-            found = await views.file_detail(conn, stores.schema, file_id)
+            found = await views.file_detail(conn, stores.schema, file_id, staff.district)
         if found is None:
             raise http_error(404, "not_found", f"no file {file_id!r}")
         return found
@@ -122,7 +134,7 @@ def office_router(callers: Callers) -> APIRouter:
         request: Request,
         file_id: str,
         body: ScheduleMeeting,
-        staff: Annotated[str, Depends(callers.office_staff)],
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         return await run(
@@ -138,7 +150,7 @@ def office_router(callers: Callers) -> APIRouter:
         file_id: str,
         meeting_id: str,
         body: HoldMeeting,
-        staff: Annotated[str, Depends(callers.office_staff)],
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
         decisions = [meetings.Decision(**d.model_dump()) for d in body.decisions]
         now = datetime.now(UTC)
@@ -151,7 +163,10 @@ def office_router(callers: Callers) -> APIRouter:
 
     @router.post("/files/{file_id}/tasks", status_code=201)
     async def assign(
-        request: Request, file_id: str, body: AssignTask, staff: Annotated[str, Depends(callers.office_staff)]
+        request: Request,
+        file_id: str,
+        body: AssignTask,
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         return await run(
@@ -166,10 +181,10 @@ def office_router(callers: Callers) -> APIRouter:
         request: Request,
         task_id: str,
         body: ReassignTask,
-        staff: Annotated[str, Depends(callers.office_staff)],
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
-        file_id = await file_for_task(request, task_id)
+        file_id = await file_for_task(request, task_id, staff)
         return await run(
             request,
             file_id,
@@ -179,19 +194,25 @@ def office_router(callers: Callers) -> APIRouter:
 
     @router.post("/tasks/{task_id}/extension")
     async def extend(
-        request: Request, task_id: str, body: ExtendTask, staff: Annotated[str, Depends(callers.office_staff)]
+        request: Request,
+        task_id: str,
+        body: ExtendTask,
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
-        file_id = await file_for_task(request, task_id)
+        file_id = await file_for_task(request, task_id, staff)
         return await run(
             request, file_id, lambda s: tasks.extend_task(s, task_id, body.due_at, body.reason, now), staff
         )
 
     @router.post("/tasks/{task_id}/cancellation")
     async def cancel(
-        request: Request, task_id: str, body: CancelTask, staff: Annotated[str, Depends(callers.office_staff)]
+        request: Request,
+        task_id: str,
+        body: CancelTask,
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
-        file_id = await file_for_task(request, task_id)
+        file_id = await file_for_task(request, task_id, staff)
         return await run(request, file_id, lambda s: tasks.cancel_task(s, task_id, body.reason), staff)
 
     @router.post("/tasks/{task_id}/unable-answer")
@@ -199,18 +220,21 @@ def office_router(callers: Callers) -> APIRouter:
         request: Request,
         task_id: str,
         body: AnswerUnable,
-        staff: Annotated[str, Depends(callers.office_staff)],
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
-        file_id = await file_for_task(request, task_id)
+        file_id = await file_for_task(request, task_id, staff)
         return await run(request, file_id, lambda s: tasks.answer_unable(s, task_id, body.answer), staff)
 
     @router.post("/files/{file_id}/verification")
     async def verify(
-        request: Request, file_id: str, body: VerifyFile, staff: Annotated[str, Depends(callers.office_staff)]
+        request: Request,
+        file_id: str,
+        body: VerifyFile,
+        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         return await run(
-            request, file_id, lambda s: completion.verify_file(s, staff, now, body.summary), staff
+            request, file_id, lambda s: completion.verify_file(s, staff.staff, now, body.summary), staff
         )
 
     return router

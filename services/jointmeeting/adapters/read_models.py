@@ -48,15 +48,26 @@ CREATE TABLE IF NOT EXISTS {s}.board_tasks (
 );
 CREATE INDEX IF NOT EXISTS board_tasks_bureau ON {s}.board_tasks (bureau, status);
 """,
+    # Districts (tenants): added in place so installations from before keep their rows, which belong to
+    # the founding district. Added after the columns above on purpose: save() relies on the column order.
+    """
+ALTER TABLE {s}.files ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
+ALTER TABLE {s}.board_tasks ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
+DROP INDEX IF EXISTS {s}.files_open_cluster;
+CREATE INDEX IF NOT EXISTS files_open_cluster_by_district
+    ON {s}.files (district, compound_code, category) WHERE NOT completed;
+DROP INDEX IF EXISTS {s}.board_tasks_bureau;
+CREATE INDEX IF NOT EXISTS board_tasks_bureau_by_district ON {s}.board_tasks (district, bureau, status);
+""",
 )
 
 FILE_COLUMNS = (
     "file_id, primary_case_id, case_ids, category, compound_code, street_code, lead_bureau, completed, "
-    "needs_meeting, tasks_counting, tasks_done"
+    "needs_meeting, tasks_counting, tasks_done, district"
 )
 TASK_COLUMNS = (
     "task_id, file_id, case_id, bureau, is_lead, category, compound_code, street_code, action, done_when, "
-    "due_at, status, overdue, last_note"
+    "due_at, status, overdue, last_note, district"
 )
 
 
@@ -70,13 +81,13 @@ def parse_event(recorded: RecordedEvent) -> DomainEvent:
 async def save(conn: DbConnection, schema: str, state: FileState) -> None:
     s = checked_schema(schema)
     await conn.execute(
-        f"INSERT INTO {s}.files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        f"INSERT INTO {s}.files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         f"ON CONFLICT (file_id) DO UPDATE SET ({FILE_COLUMNS}) = ROW(EXCLUDED.*)",
         *_file_row(state),
     )
     await conn.executemany(
         f"INSERT INTO {s}.board_tasks ({TASK_COLUMNS}) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         f"ON CONFLICT (task_id) DO UPDATE SET ({TASK_COLUMNS}) = ROW(EXCLUDED.*)",
         _task_rows(state),
     )
@@ -111,6 +122,7 @@ def _file_row(state: FileState) -> tuple[Any, ...]:
         state.needs_meeting,
         len(counting),
         sum(1 for t in counting if t.status.value == "done"),
+        state.district,
     )
 
 
@@ -131,6 +143,7 @@ def _task_rows(state: FileState) -> list[tuple[Any, ...]]:
             task.status.value,
             task.overdue,
             task.last_note,
+            state.district,
         )
         for task in state.tasks.values()
     ]

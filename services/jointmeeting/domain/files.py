@@ -16,20 +16,31 @@ def file_stream(file_id: str) -> str:
     return f"jmfile-{file_id}"
 
 
-def file_id_for(case_id: str, earlier_files: int = 0) -> str:
-    """The file's id from its first case; a case escalated again after its file closed gets a numbered one."""
-    base = f"jm-{case_id.removeprefix('case-')}"
+def file_id_for(case_id: str, earlier_files: int = 0, prefix: str = "") -> str:
+    """The file's id from its first case; a case escalated again after its file closed gets a numbered one.
+
+    Case ids are unique across districts already; the prefix (empty for the founding district, whose
+    file ids were issued before Caseline served several) makes the district visible in every file and
+    task id, and keeps them apart even if two districts' case ids ever met.
+    """
+    base = f"jm-{prefix}{case_id.removeprefix('case-')}"
     return base if earlier_files == 0 else f"{base}-r{earlier_files + 1}"
 
 
-def cluster_key(escalation: CaseEscalated) -> tuple[str, Category] | None:
+def district_prefix(id_prefix: str) -> str:
+    """The registry's id prefix (`shangdang/`) in a form fit for a URL path segment (`shangdang-`)."""
+    return id_prefix.replace("/", "-")
+
+
+def cluster_key(escalation: CaseEscalated) -> tuple[str, str, Category] | None:
     """Cases about the same compound and problem share one file, so one meeting handles the cluster.
 
-    Without a known compound there is nothing to say two cases are the same problem.
+    Compound codes are district-local (CP0001 exists in every district), so the district is part of
+    the key. Without a known compound there is nothing to say two cases are the same problem.
     """
     if escalation.compound_code is None:
         return None
-    return escalation.compound_code, Category(escalation.category)
+    return escalation.district, escalation.compound_code, Category(escalation.category)
 
 
 def open_file(
@@ -43,6 +54,7 @@ def open_file(
         JointMeetingFileOpened(
             case_id=escalation.case_id,
             file_id=file_id,
+            district=escalation.district,
             category=category,
             compound_code=escalation.compound_code,
             street_code=escalation.street_code,

@@ -41,6 +41,7 @@ def notice_for(state: FileState, event: DomainEvent) -> BureauTaskNotice | None:
         task_id=task.task_id,
         file_id=state.file_id,
         bureau=task.bureau,
+        district=state.district,
         is_lead=task.is_lead,
         category=state.category,
         compound_code=state.compound_code,

@@ -23,7 +23,7 @@ from schemas.jointmeeting import (
     JointMeetingHeld,
     JointMeetingScheduled,
 )
-from schemas.reference import Bureau, Category
+from schemas.reference import FOUNDING_DISTRICT, Bureau, Category
 
 _STATUS_AFTER_REPORT = {
     ReportKind.ACCEPTED: TaskStatus.ACCEPTED,
@@ -81,6 +81,8 @@ class FileState:
     meetings: dict[str, MeetingState] = field(default_factory=dict)
     needs_meeting: bool = False
     completed: bool = False
+    # Whose joint meeting holds the file; compound and street codes are local to it.
+    district: str = FOUNDING_DISTRICT
 
     def task(self, task_id: str) -> TaskState | None:
         return self.tasks.get(task_id)
@@ -110,6 +112,7 @@ def evolve(state: FileState | None, event: DomainEvent) -> FileState:
             lead_bureau=event.lead_bureau,
             member_bureaus=list(event.member_bureaus),
             case_ids=[event.case_id],
+            district=event.district,
         )
     assert state is not None, f"{event.event_type} before the file was opened"
     _apply(state, event)

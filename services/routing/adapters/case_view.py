@@ -40,7 +40,11 @@ CREATE TABLE IF NOT EXISTS {s}.case_view (
     escalations text[] NOT NULL,
     callback_outcome text
 );
-CREATE INDEX IF NOT EXISTS case_view_unit_state ON {s}.case_view (unit_code, state);
+-- Multi-district tenancy: rows from before it belong to the founding district. Added, not declared above,
+-- so that an existing installation upgrades in place and every installation has the same column order.
+ALTER TABLE {s}.case_view ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
+DROP INDEX IF EXISTS {s}.case_view_unit_state;
+CREATE INDEX IF NOT EXISTS case_view_district_unit_state ON {s}.case_view (district, unit_code, state);
 """
 
 COLUMNS = (
@@ -64,6 +68,7 @@ COLUMNS = (
     "complainant_count",
     "escalations",
     "callback_outcome",
+    "district",
 )
 CASE_PREFIX = "case-"
 OPEN_STATES = ("routed", "accepted", "in_progress", "escalated")
@@ -91,6 +96,7 @@ def row_of(case: Case) -> tuple[Any, ...]:
         case.complainant_count,
         [t.value for t in case.escalations],
         case.callback_outcome.value if case.callback_outcome else None,
+        case.district,
     )
 
 
@@ -176,6 +182,7 @@ class CaseView:
         self,
         conn: DbConnection,
         *,
+        district: str,
         units: Sequence[str] | None,
         state: str | None,
         category: str | None,
@@ -183,9 +190,9 @@ class CaseView:
         limit: int,
         offset: int,
     ) -> list[dict[str, Any]]:
-        """Cases by filter; `units` None means every unit's (the centre)."""
-        where: list[str] = ["TRUE"]
-        args: list[object] = []
+        """A district's cases by filter; `units` None means every unit's (the district's centre)."""
+        where: list[str] = ["district = $1"]
+        args: list[object] = [district]
         for column, value in (("state", state), ("category", category)):
             if value is not None:
                 args.append(value)

@@ -1,5 +1,8 @@
 """The staff API: units list their cases, act on them and read their history (OpenAPI at /docs).
 
+A token speaks for one unit of one district, and a unit only ever sees its own district's cases: another
+district's case answers 404 exactly like a case that does not exist.
+
 Every request carries its unit's bearer token; every command names the staff member acting and the case
 version they saw, so a command decided on a stale view fails with 409 instead of overwriting.
 Errors are JSON: {"detail": {"error": <code>, "message": <text>, ...}}.
@@ -22,22 +25,31 @@ from schemas.reference import Category
 from services.routing import handlers
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
+from services.routing.adapters.tokens import TokenBook
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
 from services.routing.domain.lifecycle import CaseCommandError, CaseState, NotPermitted, UnknownUnit
 from services.routing.handlers import CaseNotFound, CommandResult, RoutingContext, StaleCase
 
-_bearer = HTTPBearer(auto_error=False, description="The unit's token (development: dev-<unit code>)")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The unit's token (development: dev-<unit code>, another district's dev-<district>-<unit code>)",
+)
 
 
 class Unit(BaseModel):
     unit_code: str
+    district: str
+
+    def as_actor(self, staff_id: str = "-") -> Actor:
+        return Actor(self.unit_code, staff_id, self.district)
 
 
 class CaseSummary(BaseModel):
     """A row of the case read model."""
 
     case_id: str
+    district: str = Field(description="The district the case belongs to")
     version: int = Field(description="Send it back as expected_version when acting on the case")
     state: CaseState
     category: str
@@ -118,7 +130,7 @@ def _error(status_code: int, code: str, message: str, **extra: object) -> HTTPEx
     return HTTPException(status_code, detail={"error": code, "message": message, **extra})
 
 
-def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
+def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
     router = APIRouter(prefix="/cases", tags=["cases"])
     view = CaseView("routing")
 
@@ -129,10 +141,10 @@ def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
             raise _error(
                 status.HTTP_401_UNAUTHORIZED, "unauthorized", "send 'Authorization: Bearer <unit token>'"
             )
-        unit = tokens.get(credentials.credentials)
+        unit = tokens.unit_for(credentials.credentials)
         if unit is None:
             raise _error(status.HTTP_401_UNAUTHORIZED, "unauthorized", "unknown token")
-        return Unit(unit_code=unit)
+        return Unit(unit_code=unit.unit_code, district=unit.district)
 
     UnitDep = Annotated[Unit, Depends(acting_unit)]
 
@@ -142,7 +154,11 @@ def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
 
     StoresDep = Annotated[ServiceStores, Depends(stores)]
 
-    @router.get("", response_model=list[CaseSummary], summary="My unit's cases (the centre: every case)")
+    @router.get(
+        "",
+        response_model=list[CaseSummary],
+        summary="My unit's cases (the centre: every case of its district)",
+    )
     async def list_cases(
         unit: UnitDep,
         db: StoresDep,
@@ -156,6 +172,7 @@ def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
         async with db.pool.acquire() as conn:
             rows = await view.search(
                 conn,
+                district=unit.district,
                 units=units,
                 state=state.value if state else None,
                 category=category.value if category else None,
@@ -170,7 +187,7 @@ def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
         async with db.pool.acquire() as conn:
             row = await view.get(conn, case_id)
             case = await load_case(conn, db.store, case_id) if row else None
-        if row is None or case is None or not case.visible_to(Actor(unit.unit_code, "-")):
+        if row is None or case is None or not case.visible_to(unit.as_actor()):
             raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
         return _summary(row)
 
@@ -178,7 +195,7 @@ def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
     async def history(case_id: str, unit: UnitDep, db: StoresDep) -> list[HistoryEntry]:
         async with db.pool.acquire() as conn:
             case = await load_case(conn, db.store, case_id)
-            if case is None or not case.visible_to(Actor(unit.unit_code, "-")):
+            if case is None or not case.visible_to(unit.as_actor()):
                 raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
             recorded = await db.store.read_stream(conn, case_stream(case_id))
         return [
@@ -221,7 +238,7 @@ def staff_router(ctx: RoutingContext, tokens: dict[str, str]) -> APIRouter:
         )
 
     def actor(unit: Unit, body: Command) -> Actor:
-        return Actor(unit.unit_code, body.staff_id)
+        return unit.as_actor(body.staff_id)
 
     @router.post("/{case_id}/accept", response_model=Acted, summary="The unit takes the case on")
     async def accept(case_id: str, body: Command, unit: UnitDep, db: StoresDep) -> Acted:

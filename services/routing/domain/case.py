@@ -30,6 +30,7 @@ def open_case(
     opened = CaseOpened(
         case_id=complaint.case_id,
         complaint_id=complaint.complaint_id,
+        district=complaint.district,
         channel=complaint.channel,
         category=complaint.category,
         urgency=complaint.urgency,
@@ -57,6 +58,7 @@ def open_case(
         CaseEscalated(
             case_id=complaint.case_id,
             trigger=EscalationTrigger.CROSS_DEPARTMENT,
+            district=complaint.district,
             category=complaint.category,
             compound_code=complaint.compound_code,
             street_code=complaint.street_code,

@@ -31,7 +31,7 @@ from schemas.cases import (
 )
 from schemas.complaints import ComplaintMerged
 from schemas.jointmeeting import JointEnforcementCompleted
-from schemas.reference import Category, Channel, Level, Urgency
+from schemas.reference import FOUNDING_DISTRICT, Category, Channel, Level, Urgency
 from services.routing.domain.access import Actor
 from services.routing.domain.routing import (
     CENTRE_TRIAGE_UNIT,
@@ -105,6 +105,9 @@ class Case:
     complaint_ids: frozenset[str] = field(default_factory=frozenset)
     escalations: tuple[EscalationTrigger, ...] = ()
     callback_outcome: CallbackOutcome | None = None
+    # The tenant: its directory, rules, staff and joint meeting handle the case (cases opened before
+    # Caseline served several districts belong to the founding one).
+    district: str = FOUNDING_DISTRICT
 
     # -- rebuilding -------------------------------------------------------------------------------
 
@@ -126,13 +129,17 @@ class Case:
         return CaseFacts(self.category.value, self.urgency.value, self.compound_code, self.street_code)
 
     def handled_by(self, actor: Actor) -> bool:
-        """The centre stands for its own triage queue; every other unit acts only on its own cases."""
+        """The centre stands for its own triage queue; every other unit acts only on its own cases.
+        Unit codes repeat across districts, so another district's ST01 is a stranger."""
+        if actor.district != self.district:
+            return False
         if self.unit_code == actor.unit_code:
             return True
         return self.unit_code == CENTRE_TRIAGE_UNIT and actor.unit_code == CENTRE_UNIT
 
     def visible_to(self, actor: Actor) -> bool:
-        return actor.is_centre or self.handled_by(actor)
+        """A district's centre sees its district's cases; other units see the cases they handle."""
+        return self._own_centre(actor) or self.handled_by(actor)
 
     # -- staff commands ---------------------------------------------------------------------------
 
@@ -188,7 +195,7 @@ class Case:
     def route_to(self, actor: Actor, target: RouteToUnit, policy: RoutingPolicy) -> list[DomainEvent]:
         """The centre sends a case to a unit by hand (its triage queue, or a case routed wrongly)."""
         self._require(RETURNABLE, "re-route")
-        if not actor.is_centre:
+        if not self._own_centre(actor):
             raise NotPermitted("only the centre routes cases by hand")
         if target.unit_code == self.unit_code:
             raise InvalidTransition(f"case {self.case_id} is already with {target.unit_code}")
@@ -202,7 +209,7 @@ class Case:
         if trigger is EscalationTrigger.UNIT_REQUEST:
             self._require_handler(actor, "escalate")
         elif trigger is EscalationTrigger.SLA_WATCH:
-            if not actor.is_centre:
+            if not self._own_centre(actor):
                 raise NotPermitted("only the centre's SLA watch escalates for lateness")
         else:
             raise InvalidTransition(f"staff cannot escalate with trigger {trigger.value!r}")
@@ -213,7 +220,7 @@ class Case:
     ) -> list[DomainEvent]:
         """回访: satisfied closes the case; dissatisfied reopens it."""
         self._require({CaseState.RESOLVED}, "record a callback on")
-        if not actor.is_centre:
+        if not self._own_centre(actor):
             raise NotPermitted("callbacks are recorded by the centre's callback staff")
         called = CaseCalledBack(case_id=self.case_id, outcome=outcome, note=note)
         if outcome is not CallbackOutcome.DISSATISFIED:
@@ -223,7 +230,7 @@ class Case:
     def reopen(self, actor: Actor, detail: str, policy: RoutingPolicy, now: datetime) -> list[DomainEvent]:
         """The complainant called again about a closed case (a repeat complaint)."""
         self._require({CaseState.CLOSED}, "reopen")
-        if not actor.is_centre:
+        if not self._own_centre(actor):
             raise NotPermitted("closed cases are reopened by the centre")
         return self._reopen(ReopenReason.REPEAT_COMPLAINT, detail, policy, now)
 
@@ -286,6 +293,9 @@ class Case:
                 f"cannot {doing} case {self.case_id}: it is {self.state.value}, must be one of {allowed}"
             )
 
+    def _own_centre(self, actor: Actor) -> bool:
+        return actor.is_centre and actor.district == self.district
+
     def _require_handler(self, actor: Actor, doing: str) -> None:
         if not self.handled_by(actor):
             raise NotPermitted(
@@ -313,6 +323,7 @@ class Case:
         return CaseEscalated(
             case_id=self.case_id,
             trigger=trigger,
+            district=self.district,
             category=self.category,
             compound_code=self.compound_code,
             street_code=self.street_code,
@@ -369,6 +380,7 @@ def evolve(case: Case | None, event: DomainEvent) -> Case:
             compound_code=event.compound_code,
             street_code=event.street_code,
             complaint_ids=frozenset({event.complaint_id}),
+            district=event.district,
         )
     if case is None:
         raise ValueError(f"{event.event_type} before CaseOpened on case {event.case_id}")

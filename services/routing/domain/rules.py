@@ -123,6 +123,13 @@ class RoutingRules(BaseModel):
         return "escalation-default", self.escalation.default
 
 
+def rules_file_for(district: str, default: Path = DEFAULT_RULES_FILE) -> Path:
+    """The district's own rules (`routing_rules.<district>.yaml` next to the default) replace the default
+    for that district when present; every other district uses the default."""
+    own = default.with_name(f"{default.stem}.{district}{default.suffix}")
+    return own if own.is_file() else default
+
+
 def load_rules(path: Path = DEFAULT_RULES_FILE) -> RoutingRules:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

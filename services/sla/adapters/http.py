@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from district.directory import Directory
+from district.registry import Districts, UnknownDistrict
 from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
@@ -30,28 +31,49 @@ PAGE = Path(__file__).resolve().parent.parent / "static" / "ops.html"
 class OpsView:
     watch: Watch
     timing: Timing
-    directory: Directory
+    districts: Districts
     registry: CollectorRegistry
 
-    def street_name(self, code: str | None) -> str:
-        street = self.directory.street(code) if code else None
+    def directory(self, district: str) -> Directory | None:
+        try:
+            return self.districts.directory(district)
+        except UnknownDistrict:
+            return None
+
+    def district_name(self, district: str) -> str:
+        try:
+            return self.districts.get(district).name_zh
+        except UnknownDistrict:
+            return district
+
+    def street_name(self, district: str, code: str | None) -> str:
+        directory = self.directory(district)
+        street = directory.street(code) if code and directory else None
         return street.name_zh if street else (code or "—")
 
-    def unit_name(self, dimension: Dimension, code: str) -> str:
+    def unit_name(self, district: str, dimension: Dimension, code: str) -> str:
+        """Names come from the district's own directory: its codes mean nothing in another one."""
+        directory = self.directory(district)
+        if directory is None:
+            return code
         if dimension is Dimension.STREET:
-            return self.street_name(code)
+            return self.street_name(district, code)
         found: Any = {
-            Dimension.COMMUNITY: self.directory.community,
-            Dimension.COMPANY: self.directory.company,
+            Dimension.COMMUNITY: directory.community,
+            Dimension.COMPANY: directory.company,
         }.get(dimension, lambda _: None)(code)
         return str(found.name_zh) if found is not None else code
 
-    def alerts(self, street: str | None, level: str | None) -> list[dict[str, Any]]:
+    def alerts(
+        self, street: str | None, level: str | None, district: str | None = None
+    ) -> list[dict[str, Any]]:
         now = self.watch.now()
         rows = []
         for clock in list(self.watch.clocks()):
             status = _status(clock, now)
             if status is None:
+                continue
+            if district and clock.scope.district != district:
                 continue
             if street and clock.scope.street_code != street:
                 continue
@@ -66,8 +88,10 @@ class OpsView:
                     "status": status,
                     "deadline": clock.deadline.isoformat(),
                     "seconds_left": round((clock.deadline - now).total_seconds()),
+                    "district": clock.scope.district,
+                    "district_name": self.district_name(clock.scope.district),
                     "street_code": clock.scope.street_code,
-                    "street": self.street_name(clock.scope.street_code),
+                    "street": self.street_name(clock.scope.district, clock.scope.street_code),
                     "level": clock.scope.level,
                     "unit_code": clock.scope.unit_code,
                     "category": clock.scope.category.value if clock.scope.category else None,
@@ -75,15 +99,25 @@ class OpsView:
             )
         return sorted(rows, key=lambda r: (r["seconds_left"], r["clock_id"]))
 
-    def rate_rows(self, period: Period, dimension: Dimension) -> list[dict[str, Any]]:
-        rows = rates(list(self.watch.cases.values()), period, self.watch.now(), [dimension])
+    def rate_rows(
+        self, period: Period, dimension: Dimension, district: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = rates(
+            list(self.watch.cases.values()),
+            period,
+            self.watch.now(),
+            [dimension],
+            districts=[district] if district else None,
+        )
         return [self._rate_json(row) for row in rows]
 
     def _rate_json(self, row: RateRow) -> dict[str, Any]:
         return {
+            "district": row.district,
+            "district_name": self.district_name(row.district),
             "dimension": row.dimension.value,
             "unit_code": row.unit_code,
-            "unit": self.unit_name(row.dimension, row.unit_code),
+            "unit": self.unit_name(row.district, row.dimension, row.unit_code),
             "cases": row.tally.cases,
             "response_rate": row.response_rate,
             "resolution_rate": row.resolution_rate,
@@ -115,20 +149,26 @@ def ops_router(view: OpsView) -> APIRouter:
         return Response(generate_latest(view.registry), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/ops", response_class=HTMLResponse, summary="Live operations page")
-    async def ops_page(street: str | None = None, level: str | None = None) -> HTMLResponse:
-        return HTMLResponse(render_page(view, street, level))
+    async def ops_page(
+        street: str | None = None, level: str | None = None, district: DistrictQuery = None
+    ) -> HTMLResponse:
+        return HTMLResponse(render_page(view, street, level, _district(view, district)))
 
     @router.get("/v1/ops/alerts", summary="Open clocks at risk or breached, least time left first")
-    async def alerts(street: str | None = None, level: str | None = None) -> dict[str, Any]:
-        return {"now": view.watch.now().isoformat(), "alerts": view.alerts(street, level)}
+    async def alerts(
+        street: str | None = None, level: str | None = None, district: DistrictQuery = None
+    ) -> dict[str, Any]:
+        chosen = _district(view, district)
+        return {"now": view.watch.now().isoformat(), "alerts": view.alerts(street, level, chosen)}
 
-    @router.get("/v1/ops/rates", summary="The three rates and the on-time rate per unit")
+    @router.get("/v1/ops/rates", summary="The three rates and the on-time rate per unit (and district)")
     async def unit_rates(
         period: str | None = Query(default=None, description="YYYY-MM; default: this month"),
         dimension: Dimension = Dimension.STREET,
+        district: DistrictQuery = None,
     ) -> dict[str, Any]:
         chosen = _period(period or _current_month(view.watch.now()))
-        return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension)}
+        return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension, _district(view, district))}
 
     @router.get("/v1/cases/{case_id}/clocks", summary="A case's SLA clocks")
     async def case_clocks(case_id: str) -> dict[str, Any]:
@@ -163,6 +203,22 @@ async def _command(request: Request, act: Any) -> JSONResponse:
     return JSONResponse({"clocks": clock_ids})
 
 
+DistrictQuery = Annotated[
+    str | None,
+    Query(description="a district's code or name (上党区); default: every district, each row naming its own"),
+]
+
+
+def _district(view: OpsView, given: str | None) -> str | None:
+    """The district code a filter names; an unknown one is a 422 naming the districts served."""
+    if not given:
+        return None
+    try:
+        return view.districts.find(given).code
+    except UnknownDistrict as error:
+        raise HTTPException(422, {"error": "unknown_district", "detail": str(error)}) from error
+
+
 def _period(text: str) -> Period:
     try:
         return Period.month(text)
@@ -189,12 +245,13 @@ def _clock_json(clock: Clock) -> dict[str, Any]:
     }
 
 
-def render_page(view: OpsView, street: str | None, level: str | None) -> str:
+def render_page(view: OpsView, street: str | None, level: str | None, district: str | None = None) -> str:
     """The page with its first rows already in it; the script keeps them fresh."""
-    rows = "".join(_alert_row(a) for a in view.alerts(street, level)) or _EMPTY_ROW
-    streets = "".join(
-        f'<option value="{html.escape(s.code)}"{" selected" if s.code == street else ""}>{html.escape(s.name_zh)}</option>'
-        for s in view.directory.streets
+    rows = "".join(_alert_row(a) for a in view.alerts(street, level, district)) or _EMPTY_ROW
+    districts = "".join(
+        f'<option value="{html.escape(d.code)}"{" selected" if d.code == district else ""}>'
+        f"{html.escape(d.name_zh)}</option>"
+        for d in view.districts
     )
     levels = "".join(
         f'<option value="{v}"{" selected" if v == level else ""}>{v}</option>'
@@ -203,16 +260,38 @@ def render_page(view: OpsView, street: str | None, level: str | None) -> str:
     return (
         PAGE.read_text(encoding="utf-8")
         .replace("{{alert_rows}}", rows)
-        .replace("{{street_options}}", streets)
+        .replace("{{district_options}}", districts)
+        .replace("{{street_options}}", _street_options(view, street, district))
         .replace("{{level_options}}", levels)
     )
 
 
-_EMPTY_ROW = '<tr class="empty"><td colspan="7">No case at risk or breached.</td></tr>'
+def _street_options(view: OpsView, street: str | None, district: str | None) -> str:
+    """Each district's streets in a group of their own: street codes are district-local (ST01 is in
+    every district), so an option also names its district and the page sends both. The groups of the
+    districts not chosen are hidden, not left out, so the page can switch district without a reload."""
+    chosen = view.districts.get(district) if district else view.districts.founding
+    groups = []
+    for d in view.districts:
+        options = "".join(
+            f'<option value="{html.escape(s.code)}" data-district="{html.escape(d.code)}"'
+            f"{' selected' if s.code == street and d is chosen else ''}>{html.escape(s.name_zh)}</option>"
+            for s in d.directory.streets
+        )
+        hidden = " hidden" if district and d.code != district else ""
+        groups.append(
+            f'<optgroup label="{html.escape(d.name_zh)}" data-district="{html.escape(d.code)}"{hidden}>'
+            f"{options}</optgroup>"
+        )
+    return "".join(groups)
+
+
+_EMPTY_ROW = '<tr class="empty"><td colspan="8">No case at risk or breached.</td></tr>'
 
 
 def _alert_row(alert: dict[str, Any]) -> str:
     cells = [
+        alert["district_name"],
         alert["case_id"],
         alert["kind"],
         alert["status"],

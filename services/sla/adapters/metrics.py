@@ -1,5 +1,7 @@
 """Prometheus metrics, computed at scrape time from the watch's clocks (so they survive restarts and replays).
 
+Per-case figures (open cases, clocks at risk or breached, time-to histograms) carry a `district` label: unit
+and company codes are district-local, so `unit="ST01"` alone would add up two districts' streets.
 Consumer lag is read from the broker for every Caseline consumer group; dead letters are the watch's own
 (each service keeps its own dead-letter table, and no service reads another's tables).
 """
@@ -18,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from eventcore.consumer import ServiceStores
 from eventcore.logging import get_logger
+from schemas.reference import FOUNDING_DISTRICT
 from schemas.sla import ClockKind
 from schemas.topics import ALL_TOPICS
 from services.sla.adapters.watch import Watch
@@ -115,9 +118,10 @@ async def consumer_lag(bootstrap: str, services: Iterable[str]) -> dict[tuple[st
 
 
 class SlaCollector(Collector):
-    def __init__(self, watch: Watch, figures: BrokerFigures) -> None:
+    def __init__(self, watch: Watch, figures: BrokerFigures, districts: Iterable[str]) -> None:
         self.watch = watch
         self.figures = figures
+        self.districts = tuple(districts)  # each served district shows its zeros too
 
     def collect(self) -> Iterator[Metric]:
         now = self.watch.now()
@@ -137,7 +141,7 @@ class SlaCollector(Collector):
         yield dead
 
     def _open_cases(self) -> Metric:
-        counts: Counter[tuple[str, str, str, str]] = Counter()
+        counts: Counter[tuple[str, str, str, str, str]] = Counter()
         for case in list(self.watch.cases.values()):
             state = case_state(case)
             scope = case.scope
@@ -145,6 +149,7 @@ class SlaCollector(Collector):
                 continue
             counts[
                 (
+                    scope.district,
                     scope.level or "none",
                     scope.unit_code or "none",
                     state,
@@ -152,47 +157,56 @@ class SlaCollector(Collector):
                 )
             ] += 1
         family = GaugeMetricFamily(
-            "caseline_open_cases", "Open cases", labels=["level", "unit", "state", "category"]
+            "caseline_open_cases",
+            "Open cases",
+            labels=["district", "level", "unit", "state", "category"],
         )
         for labels, value in sorted(counts.items()):
             family.add_metric(list(labels), value)
         return family
 
     def _clocks(self, now: datetime) -> Metric:
-        counts: Counter[tuple[str, str]] = Counter()
+        counts: Counter[tuple[str, str, str]] = Counter()
         for clock in list(self.watch.clocks()):
             if clock.state is ClockState.STOPPED:
                 continue
+            district = clock.scope.district
             if clock.is_overdue(now):
-                counts[(clock.kind.value, "breached")] += 1
+                counts[(district, clock.kind.value, "breached")] += 1
             elif clock.at_risk_alerted or (clock.at_risk_at is not None and now >= clock.at_risk_at):
-                counts[(clock.kind.value, "at_risk")] += 1
+                counts[(district, clock.kind.value, "at_risk")] += 1
         family = GaugeMetricFamily(
-            "caseline_sla_clocks", "Open SLA clocks at risk or breached", labels=["kind", "status"]
+            "caseline_sla_clocks",
+            "Open SLA clocks at risk or breached",
+            labels=["district", "kind", "status"],
         )
-        for kind in ClockKind:
-            for status in ("at_risk", "breached"):
-                family.add_metric([kind.value, status], counts[(kind.value, status)])
+        seen = {district for district, _, _ in counts}
+        for district in sorted(seen.union(self.districts)):
+            for kind in ClockKind:
+                for status in ("at_risk", "breached"):
+                    family.add_metric([district, kind.value, status], counts[(district, kind.value, status)])
         return family
 
     def _histograms(self) -> Iterator[Metric]:
-        durations: dict[ClockKind, list[float]] = {
-            k: [] for k in (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
-        }
+        kinds = (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
+        durations: dict[tuple[ClockKind, str], list[float]] = {}
         for clock in list(self.watch.clocks()):
-            if (
-                clock.kind in durations
-                and clock.stopped_at is not None
-                and clock.cause not in ("CaseClosed",)
-            ):
-                durations[clock.kind].append((clock.stopped_at - clock.started_at).total_seconds())
-        for kind, values in durations.items():
-            buckets = [(_le(bound), sum(1 for v in values if v <= bound)) for bound in BUCKETS]
-            buckets.append(("+Inf", len(values)))
+            if clock.kind in kinds and clock.stopped_at is not None and clock.cause not in ("CaseClosed",):
+                durations.setdefault((clock.kind, clock.scope.district), []).append(
+                    (clock.stopped_at - clock.started_at).total_seconds()
+                )
+        districts = sorted({d for _, d in durations}.union(self.districts))
+        for kind in kinds:
             family = HistogramMetricFamily(
-                f"caseline_time_to_{kind.value}_seconds", f"Wall-clock time from start to {kind.value}"
+                f"caseline_time_to_{kind.value}_seconds",
+                f"Wall-clock time from start to {kind.value}",
+                labels=["district"],
             )
-            family.add_metric([], buckets, sum_value=sum(values))
+            for district in districts:
+                values = durations.get((kind, district), [])
+                buckets = [(_le(bound), sum(1 for v in values if v <= bound)) for bound in BUCKETS]
+                buckets.append(("+Inf", len(values)))
+                family.add_metric([district], buckets, sum_value=sum(values))
             yield family
 
 
@@ -200,7 +214,9 @@ def _le(bound: float) -> str:
     return f"{bound:g}"
 
 
-def registry_for(watch: Watch, figures: BrokerFigures) -> CollectorRegistry:
+def registry_for(
+    watch: Watch, figures: BrokerFigures, districts: Iterable[str] = (FOUNDING_DISTRICT,)
+) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(SlaCollector(watch, figures))
+    registry.register(SlaCollector(watch, figures, districts))
     return registry

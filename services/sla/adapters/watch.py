@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 import asyncpg
@@ -42,8 +42,11 @@ def utc_now() -> datetime:
 
 
 class Watch:
-    def __init__(self, at_risk_share: float, now: Callable[[], datetime] = utc_now) -> None:
-        self.at_risk_share = at_risk_share
+    def __init__(
+        self, at_risk_share: float | Mapping[str, float], now: Callable[[], datetime] = utc_now
+    ) -> None:
+        """`at_risk_share`: one share for every district, or each served district's (its policy's)."""
+        self.at_risk_shares = at_risk_share
         self.now = now
         self.cases: dict[str, CaseClocks] = {}
         self.alerts_written = 0
@@ -51,6 +54,14 @@ class Watch:
         self._seq = itertools.count()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+
+    def share_for(self, district: str) -> float:
+        shares = self.at_risk_shares
+        if isinstance(shares, float | int):
+            return float(shares)
+        # A clock of a district the registry no longer lists (it could not start otherwise) still gets
+        # its alert: with the first (founding) district's share, which the alert only reports.
+        return shares.get(district) or next(iter(shares.values()))
 
     # -- what the ops page and the metrics read --------------------------------------------------------
 
@@ -152,11 +163,14 @@ class Watch:
                 for clock, kind in due:
                     stream = alert_stream(clock.clock_id, kind)
                     event: DomainEvent = (
-                        at_risk_alert(clock, self.at_risk_share)
+                        at_risk_alert(clock, self.share_for(clock.scope.district))
                         if kind is AlertKind.AT_RISK
                         else breach_alert(clock)
                     )
-                    metadata = EventMetadata(correlation_id=clock.case_id, actor=ACTOR)
+                    # A timer has no message to inherit from: the alert is the clock's district's.
+                    metadata = EventMetadata(
+                        correlation_id=clock.case_id, actor=ACTOR, district=clock.scope.district
+                    )
                     uow.start_stream(stream, [alert_pending(stream, event, metadata)], publish_to=SLA)
                     written.append((stream, event))
                 await uow.flush()

@@ -6,12 +6,13 @@ are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from schemas.base import DomainEvent
+from schemas.reference import FOUNDING_DISTRICT
 from schemas.sla import (
     SLA_EVENTS,
     ClockKind,
@@ -27,7 +28,7 @@ from schemas.sla import (
     SlaClockStopped,
 )
 from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.policy import PolicyLevel, SlaPolicy
+from services.sla.domain.policy import PolicyError, PolicyLevel, SlaPolicy
 
 SLA_EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in SLA_EVENTS}
 
@@ -126,6 +127,12 @@ class CaseClocks:
         """The case's latest case-clock scope (where it is and who handles it)."""
         case_clocks = [c for c in self.clocks.values() if c.kind is not ClockKind.TASK]
         return case_clocks[-1].scope if case_clocks else None
+
+    @property
+    def district(self) -> str:
+        """The district the case belongs to (every clock of a case carries the same one)."""
+        first = next(iter(self.clocks.values()), None)
+        return first.scope.district if first is not None else FOUNDING_DISTRICT
 
     @property
     def received_at(self) -> datetime | None:
@@ -257,10 +264,30 @@ _APPLY = {
 
 @dataclass(frozen=True)
 class Timing:
-    """The policy and the calendar: everything a decision needs to compute deadlines."""
+    """The policy and the calendar: everything a decision needs to compute deadlines.
+
+    `policy` is the one in force; `districts` (when given) holds every served district's policy, and
+    `in_district` picks one. The calendar (national + city overrides) is the same for every district.
+    """
 
     policy: SlaPolicy
     calendar: WorkingCalendar
+    districts: Mapping[str, SlaPolicy] | None = None
+
+    def policy_for(self, district: str) -> SlaPolicy:
+        if self.districts is None:
+            return self.policy
+        try:
+            return self.districts[district]
+        except KeyError:
+            served = ", ".join(self.districts)
+            raise PolicyError(
+                f"no SLA policy for district {district!r}: this deployment serves {served}"
+            ) from None
+
+    def in_district(self, district: str) -> Timing:
+        """The timing a clock of that district is judged by."""
+        return Timing(self.policy_for(district), self.calendar, self.districts)
 
     def after(self, measure: ClockMeasure, since: datetime, seconds: float) -> tuple[datetime, str | None]:
         if measure is ClockMeasure.WALL:
@@ -290,6 +317,7 @@ def start_clock(
     at: datetime,
     scope: ClockScope,
 ) -> SlaClockStarted:
+    timing = timing.in_district(scope.district)
     level = PolicyLevel(scope.level) if scope.level else None
     assert scope.channel and scope.urgency and scope.category, "case clocks need channel, urgency, category"
     rule = timing.policy.deadline(kind, scope.channel, scope.urgency, scope.category, level)
@@ -315,6 +343,7 @@ def start_task_clock(
     timing: Timing, case_id: str, clock_id: str, at: datetime, due_at: datetime, scope: ClockScope
 ) -> SlaClockStarted:
     """A bureau's task is due when the meeting said; only the at-risk share comes from the policy."""
+    timing = timing.in_district(scope.district)
     budget = max((due_at - at).total_seconds(), 0.0)
     at_risk, _ = timing.after(ClockMeasure.WALL, at, budget * timing.policy.at_risk_share)
     return SlaClockStarted(
@@ -334,6 +363,7 @@ def start_task_clock(
 
 def retarget(timing: Timing, clock: Clock, scope: ClockScope, reason: str) -> SlaClockRetargeted | None:
     """Judge the clock by the policy for its new scope (re-routing, escalation); None if nothing changes."""
+    timing = timing.in_district(scope.district)
     level = PolicyLevel(scope.level) if scope.level else None
     assert scope.channel and scope.urgency and scope.category
     rule = timing.policy.deadline(clock.kind, scope.channel, scope.urgency, scope.category, level)
@@ -352,6 +382,7 @@ def retarget(timing: Timing, clock: Clock, scope: ClockScope, reason: str) -> Sl
 
 
 def extend_task(timing: Timing, clock: Clock, due_at: datetime, reason: str) -> SlaClockRetargeted:
+    timing = timing.in_district(clock.scope.district)
     budget = max((due_at - clock.started_at).total_seconds(), 0.0)
     return _retargeted_to(
         timing,
@@ -426,6 +457,7 @@ def pause_clock(timing: Timing, clock: Clock, at: datetime, reason: str) -> SlaC
 
 
 def resume_clock(timing: Timing, clock: Clock, at: datetime) -> SlaClockResumed:
+    timing = timing.in_district(clock.scope.district)
     if clock.state is not ClockState.PAUSED:
         raise ClockConflict(f"clock {clock.clock_id} is {clock.state.value}, not paused: it cannot resume")
     deadline, at_risk, warning = timing.marks(clock.measure, at, clock.budget_seconds, clock.consumed_seconds)

@@ -1,6 +1,7 @@
 """The three rates (响应率, 解决率, 满意率) and the on-time rate, per unit, over a period.
 
-A case counts in the period it was received. Per unit:
+A case counts in the period it was received. Directory codes are district-local (ST01, PC001 exist in every
+district), so every row is one unit *of one district*: two districts' ST01 are never added up. Per unit:
 - response rate: cases whose contact clock stopped on time / cases whose contact clock is decided (stopped,
   or still running past its deadline) — a case still within its time is not counted either way;
 - resolution rate: cases resolved / cases resolved or due (their resolve clock past its deadline, or stopped
@@ -13,11 +14,12 @@ A case counts in the period it was received. Per unit:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from schemas.reference import FOUNDING_DISTRICT
 from schemas.sla import ClockKind
 from services.sla.domain.calendar import BEIJING
 from services.sla.domain.clocks import CaseClocks, Clock, ClockState
@@ -111,6 +113,7 @@ class RateRow:
     dimension: Dimension
     unit_code: str
     tally: Tally
+    district: str = FOUNDING_DISTRICT
 
     @property
     def response_rate(self) -> float | None:
@@ -152,21 +155,30 @@ def units_of(case: CaseClocks, dimension: Dimension) -> set[str]:
     return {code} if code else set()
 
 
+def in_scope(case: CaseClocks, period: Period, districts: Collection[str] | None) -> bool:
+    """Received in the period, in one of the districts asked for (None: every district)."""
+    received = case.received_at
+    if received is None or not period.contains(received):
+        return False
+    return districts is None or case.district in districts
+
+
 def rates(
     cases: Iterable[CaseClocks],
     period: Period,
     now: datetime,
     dimensions: Iterable[Dimension] = tuple(Dimension),
+    districts: Collection[str] | None = None,
 ) -> list[RateRow]:
+    """One row per (district, dimension, unit), sorted by district, dimension and unit."""
     chosen = list(dimensions)
-    tallies: dict[tuple[Dimension, str], Tally] = {}
+    tallies: dict[tuple[str, Dimension, str], Tally] = {}
     for case in cases:
-        received = case.received_at
-        if received is None or not period.contains(received):
+        if not in_scope(case, period, districts):
             continue
         for dimension in chosen:
             for unit in units_of(case, dimension):
-                tally = tallies.setdefault((dimension, unit), Tally())
+                tally = tallies.setdefault((case.district, dimension, unit), Tally())
                 if dimension is Dimension.BUREAU:
                     tally.cases += 1
                     tally.count_resolution(case, now)
@@ -183,7 +195,7 @@ def rates(
                     )
                 else:
                     tally.add_case(case, now)
-    return [RateRow(d, u, t) for (d, u), t in sorted(tallies.items())]
+    return [RateRow(d, u, t, district) for (district, d, u), t in sorted(tallies.items())]
 
 
 @dataclass
@@ -197,10 +209,14 @@ class CompoundScore:
 
 @dataclass
 class CompanyScore:
-    """The input for the seed's evaluation: priority for good companies, exit for failing ones."""
+    """The input for the seed's evaluation: priority for good companies, exit for failing ones.
+
+    A company is scored per district: its code is district-local, and each district's centre grades the
+    companies working in it (a company with projects in two districts gets one card in each)."""
 
     company_code: str
     compounds: dict[str, CompoundScore] = field(default_factory=dict)
+    district: str = FOUNDING_DISTRICT
 
     @property
     def complaints(self) -> int:
@@ -218,19 +234,24 @@ class CompanyScore:
         )
 
 
-def scorecard(cases: Iterable[CaseClocks], period: Period) -> list[CompanyScore]:
-    companies: dict[str, CompanyScore] = {}
+def scorecard(
+    cases: Iterable[CaseClocks], period: Period, districts: Collection[str] | None = None
+) -> list[CompanyScore]:
+    """Company cards, per district: by district, then most complaints first."""
+    companies: dict[tuple[str, str], CompanyScore] = {}
     for case in cases:
-        scope, received = case.scope, case.received_at
-        if scope is None or received is None or not period.contains(received):
+        scope = case.scope
+        if scope is None or not in_scope(case, period, districts):
             continue
         if not scope.company_code or not scope.compound_code:
             continue
-        company = companies.setdefault(scope.company_code, CompanyScore(scope.company_code))
+        company = companies.setdefault(
+            (case.district, scope.company_code), CompanyScore(scope.company_code, district=case.district)
+        )
         compound = company.compounds.setdefault(scope.compound_code, CompoundScore(scope.compound_code))
         compound.complaints += 1
         compound.resolved += int(is_resolved(case))
         if case.callback_outcome is not None:
             compound.called_back += 1
             compound.satisfied += int(case.callback_outcome in SATISFIED)
-    return sorted(companies.values(), key=lambda c: (-c.complaints, c.company_code))
+    return sorted(companies.values(), key=lambda c: (c.district, -c.complaints, c.company_code))

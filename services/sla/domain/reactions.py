@@ -35,6 +35,7 @@ from schemas.jointmeeting import (
     EnforcementTaskReported,
     JointEnforcementCompleted,
 )
+from schemas.reference import FOUNDING_DISTRICT
 from schemas.sla import ClockKind, ClockScope, SlaCallbackRecorded
 from services.sla.domain.clocks import (
     CaseClocks,
@@ -52,8 +53,9 @@ from services.sla.domain.policy import PolicyLevel
 
 CENTRE_TRIAGE_UNIT = "centre-triage"  # routing's triage queue: a case there is not dispatched yet
 
-# compound code → (community code, property company code), from the district directory
-Attribution = Callable[[str | None], tuple[str | None, str | None]]
+# (district, compound code) → (community code, property company code), from that district's directory:
+# codes are district-local, so the same compound code means another compound in another district.
+Attribution = Callable[[str, str | None], tuple[str | None, str | None]]
 
 
 @dataclass
@@ -69,22 +71,27 @@ class Reactor:
     timing: Timing
     attribution: Attribution
 
-    def react(self, case: CaseClocks, fact: DomainEvent, at: datetime) -> Reaction:
+    def react(
+        self, case: CaseClocks, fact: DomainEvent, at: datetime, district: str = FOUNDING_DISTRICT
+    ) -> Reaction:
+        """`district`: the message's, used only when the fact is the first the watch hears of the case
+        and does not name the district itself (a task assigned before CaseOpened arrived)."""
         handler = _HANDLERS.get(type(fact))
         reaction = Reaction()
         if handler is not None:
-            handler(self, case, fact, at, reaction)
+            handler(self, case, fact, at, reaction, district)
         return reaction
 
     # -- case lifecycle -------------------------------------------------------------------------------
 
-    def _opened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _opened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         assert isinstance(e, CaseOpened)
         dispatch_id = clock_id_for(case.case_id, ClockKind.DISPATCH)
         if dispatch_id in case.clocks:
             return
-        community, company = self.attribution(e.compound_code)
+        community, company = self.attribution(e.district, e.compound_code)
         scope = ClockScope(
+            district=e.district,
             channel=e.channel,
             urgency=e.urgency,
             category=e.category,
@@ -100,13 +107,15 @@ class Reactor:
             start_clock(self.timing, case.case_id, dispatch_id, ClockKind.DISPATCH, e.received_at, scope),
         )
 
-    def _routed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _routed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         assert isinstance(e, CaseRouted)
         if e.unit_code == CENTRE_TRIAGE_UNIT:
             return
         self._dispatched(case, at, out, level=e.level.value, unit_code=e.unit_code, reason=e.reason)
 
-    def _escalated(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _escalated(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
         assert isinstance(e, CaseEscalated)
         self._dispatched(
             case,
@@ -138,20 +147,22 @@ class Reactor:
                 if changed is not None:
                     self._emit(case, out, changed)
 
-    def _accepted(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _accepted(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         self._stop_kind(case, out, ClockKind.CONTACT, at, type(e).__name__)
 
-    def _resolved(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _resolved(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         self._stop_kind(case, out, ClockKind.CONTACT, at, "CaseResolved")
         self._stop_kind(case, out, ClockKind.RESOLVE, at, "CaseResolved")
 
-    def _called_back(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _called_back(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
         assert isinstance(e, CaseCalledBack)
         self._emit(
             case, out, SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at)
         )
 
-    def _closed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _closed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         assert isinstance(e, CaseClosed)
         for clock in list(case.clocks.values()):
             # A bureau's task ends with the joint meeting's own facts, not with the case.
@@ -164,7 +175,7 @@ class Reactor:
                 SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at),
             )
 
-    def _reopened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _reopened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         assert isinstance(e, CaseReopened)
         clock_id = clock_id_for(case.case_id, ClockKind.RESOLVE, e.reopen_count)
         base = case.scope
@@ -181,12 +192,14 @@ class Reactor:
 
     # -- joint-meeting tasks --------------------------------------------------------------------------
 
-    def _task_assigned(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _task_assigned(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
         assert isinstance(e, EnforcementTaskAssigned)
         clock_id = clock_id_for(case.case_id, ClockKind.TASK, e.task_id)
         if clock_id in case.clocks:
             return
-        base = case.scope or ClockScope(level=None)
+        base = case.scope or ClockScope(level=None, district=district)
         scope = base.model_copy(
             update={
                 "level": PolicyLevel.JOINT_MEETING.value,
@@ -197,13 +210,17 @@ class Reactor:
         )
         self._emit(case, out, start_task_clock(self.timing, case.case_id, clock_id, at, e.due_at, scope))
 
-    def _task_extended(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _task_extended(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
         assert isinstance(e, EnforcementTaskExtended)
         clock = case.clocks.get(clock_id_for(case.case_id, ClockKind.TASK, e.task_id))
         if clock is not None and clock.state is not ClockState.STOPPED:
             self._emit(case, out, extend_task(self.timing, clock, e.due_at, e.reason))
 
-    def _task_ended(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _task_ended(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
         assert isinstance(e, (EnforcementTaskReported, EnforcementTaskCancelled, EnforcementTaskReassigned))
         if isinstance(e, EnforcementTaskReported) and e.kind.value != "done":
             return
@@ -212,7 +229,9 @@ class Reactor:
             when = e.reported_at if isinstance(e, EnforcementTaskReported) else at
             self._stop(case, out, clock, when, type(e).__name__)
 
-    def _enforcement_completed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction) -> None:
+    def _enforcement_completed(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
         for clock in list(case.clocks.values()):
             if clock.kind is ClockKind.TASK and clock.state is not ClockState.STOPPED:
                 self._stop(case, out, clock, at, "JointEnforcementCompleted")
@@ -236,7 +255,7 @@ class Reactor:
         out.events.append(event)
 
 
-Handler = Callable[[Reactor, CaseClocks, DomainEvent, datetime, Reaction], None]
+Handler = Callable[[Reactor, CaseClocks, DomainEvent, datetime, Reaction, str], None]
 
 _HANDLERS: dict[type[DomainEvent], Handler] = {
     CaseOpened: Reactor._opened,
