@@ -7,9 +7,10 @@ and kept, so a service that only ever sees one district never reads the others.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,6 +20,8 @@ from schemas.reference import DistrictCode
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parent / "districts.yaml"
 REGISTRY_ENV = "CASELINE_DISTRICTS_FILE"
+
+_Policy = TypeVar("_Policy")
 
 
 class UnknownDistrict(LookupError):
@@ -137,3 +140,28 @@ def load_districts(path: Path | None = None) -> Districts:
     """The registry at `path`, CASELINE_DISTRICTS_FILE, or the checked-in one; read once per process."""
     chosen = path or Path(os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY)
     return _registry_at(Path(chosen))
+
+
+def district_policy_path(default: Path, district: str) -> Path:
+    """The district's own policy file when present, else the service's default.
+
+    The one convention every service follows: `<stem>.<district><suffix>` beside the default file
+    (`sla_policy.shangdang.yaml` beside `sla_policy.yaml`) replaces it, whole, for that district.
+    """
+    own = default.with_name(f"{default.stem}.{district}{default.suffix}")
+    return own if own.is_file() else default
+
+
+def load_per_district(
+    load: Callable[[Path], _Policy], default: Path, districts: Iterable[str]
+) -> dict[str, _Policy]:
+    """Every district's policy, each file read once, all at start: a bad file refuses the start, naming
+    itself, instead of failing the first case that needs it."""
+    loaded: dict[Path, _Policy] = {default: load(default)}
+    chosen: dict[str, _Policy] = {}
+    for district in districts:
+        path = district_policy_path(default, district)
+        if path not in loaded:
+            loaded[path] = load(path)
+        chosen[district] = loaded[path]
+    return chosen

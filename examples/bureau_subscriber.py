@@ -45,6 +45,8 @@ def accepted_report(notice: dict[str, Any]) -> dict[str, Any]:
         "report_id": f"{notice['task_id']}-accepted",
         "task_id": notice["task_id"],
         "bureau": notice["bureau"],
+        # Naming the district makes Caseline refuse the report if the task were another district's.
+        "district": notice.get("district", "luzhou"),
         "kind": "accepted",
         "note": "Received by the bureau's duty desk",
         "reported_at": datetime.now(UTC).isoformat(),

@@ -76,6 +76,10 @@ class BureauReport(BaseModel):
     )
     task_id: str = Field(min_length=1, max_length=200)
     bureau: Bureau = Field(description="The reporting bureau; must be the task's bureau")
+    district: DistrictCode | None = Field(
+        default=None,
+        description="The reporting bureau's district; when given, a task of another district is unknown to it",
+    )
     kind: ReportKind
     note: str = Field(default="", max_length=4000)
     evidence: list[EvidenceRef] = Field(default_factory=list, description="Required when kind is done")

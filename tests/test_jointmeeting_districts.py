@@ -358,7 +358,9 @@ def test_a_token_setting_that_names_an_unknown_district_or_shares_a_token_is_ref
 # --- reports over the topic ---------------------------------------------------------------------------
 
 
-async def test_a_report_on_the_topic_is_recorded_in_the_district_its_task_id_names(service: Service) -> None:
+async def test_a_topic_report_lands_in_its_tasks_district_and_one_naming_another_district_is_refused(
+    service: Service,
+) -> None:
     await service.two_fire_files()
     report = {
         "report_id": "sd-street-1",
@@ -376,6 +378,16 @@ async def test_a_report_on_the_topic_is_recorded_in_the_district_its_task_id_nam
         return reason
 
     assert "is not a task of fire_rescue" in await eventually(dead_letter)
+    from_luzhou = {**report, "report_id": "lz-street-1", "district": "luzhou"}
+    await send(service.bootstrap, BUREAU_REPORTS, report["task_id"], json.dumps(from_luzhou).encode())
+
+    async def refused_for_luzhou() -> int | None:
+        found: int | None = await service.scalar(
+            "SELECT count(*) FROM jointmeeting.dead_letters WHERE reason LIKE '%lz-street-1%no task%'"
+        )
+        return found or None
+
+    assert await eventually(refused_for_luzhou) == 1
     recorded = await service.scalar(
         "SELECT metadata->>'district' FROM jointmeeting.events WHERE event_type = 'EnforcementTaskReported'"
     )

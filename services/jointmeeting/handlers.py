@@ -98,16 +98,18 @@ async def handle_case_escalated(ctx: JointMeetingContext, uow: UnitOfWork, messa
 async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) -> None:
     """A bureau's report from caseline.bureau.reports.v1 (plain JSON); anything unusable is dead-lettered.
 
-    The report names no district and the record has no usable ce_district (plain JSON, read raw): the
-    task id, unique across districts, decides it. The topic confines by bureau kind only (the report's
-    bureau must be the task's); confinement to a district is the HTTP tokens' job.
+    The record is plain JSON read raw, so there is no ce_district: the task id, unique across districts,
+    decides the district. A report that names its `district` is confined to that district's tasks; one
+    that does not is confined by bureau kind only (the report's bureau must be the task's).
     """
     try:
         report = BureauReport.model_validate_json(message.cloudevent.data)
     except ValidationError as error:
         raise MessageRejected(f"invalid BureauReport: {validation_summary(error)}") from error
     try:
-        await report_on_task(uow, report, via="topic", causation_id=message.cloudevent.id)
+        await report_on_task(
+            uow, report, via="topic", causation_id=message.cloudevent.id, district=report.district
+        )
     except CommandRefused as refused:
         raise MessageRejected(f"report {report.report_id} refused: {refused}") from refused
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from district.registry import load_per_district
 from schemas.reference import Bureau, Category
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "joint_meeting_rules.yaml"
@@ -96,20 +97,10 @@ def load_rules(path: Path = RULES_FILE) -> JointMeetingRules:
     return JointMeetingRules(parsed.version, parsed)
 
 
-def district_rules_path(default: Path, district: str) -> Path:
-    """`joint_meeting_rules.<district>.yaml` beside the default file: the convention every service follows."""
-    return default.with_name(f"{default.stem}.{district}{default.suffix}")
-
-
 def load_district_rules(districts: Iterable[str], default: Path = RULES_FILE) -> dict[str, JointMeetingRules]:
     """Each district's rules: its own file when present (it replaces the default whole), else the default.
 
     Every district has its own joint meeting, so a district may propose other bureaus or periods; a
     partial override would leave readers guessing which entries came from where.
     """
-    shared = load_rules(default)
-    chosen: dict[str, JointMeetingRules] = {}
-    for district in districts:
-        own = district_rules_path(default, district)
-        chosen[district] = load_rules(own) if own.is_file() else shared
-    return chosen
+    return load_per_district(load_rules, default, districts)

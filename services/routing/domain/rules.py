@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from district.registry import district_policy_path
 from schemas.reference import Bureau, Category, Level, Management, Urgency
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "routing_rules.yaml"
@@ -126,8 +127,7 @@ class RoutingRules(BaseModel):
 def rules_file_for(district: str, default: Path = DEFAULT_RULES_FILE) -> Path:
     """The district's own rules (`routing_rules.<district>.yaml` next to the default) replace the default
     for that district when present; every other district uses the default."""
-    own = default.with_name(f"{default.stem}.{district}{default.suffix}")
-    return own if own.is_file() else default
+    return district_policy_path(default, district)
 
 
 def load_rules(path: Path = DEFAULT_RULES_FILE) -> RoutingRules:

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from district.registry import load_per_district
 from schemas.reference import Category, Channel, Urgency
 from schemas.sla import ClockKind, ClockMeasure
 
@@ -170,21 +171,9 @@ class SlaPolicy(BaseModel):
         return problems
 
 
-def district_policy_file(default: Path, district: str) -> Path:
-    """The district's own policy file next to the default one (`sla_policy.shangdang.yaml`)."""
-    return default.with_name(f"{default.stem}.{district}{default.suffix}")
-
-
 def load_policies(districts: Iterable[str], path: Path | None = None) -> dict[str, SlaPolicy]:
-    """Every district's policy: its own file when present, else the default file. Read all at start, so
-    a bad file of any district refuses the start and names the file, not the first case that needs it."""
-    default_file = path or DEFAULT_POLICY_FILE
-    default = load_policy(default_file)
-    policies: dict[str, SlaPolicy] = {}
-    for district in districts:
-        own = district_policy_file(default_file, district)
-        policies[district] = load_policy(own) if own.exists() else default
-    return policies
+    """Every district's policy: its own file when present, else the default file."""
+    return load_per_district(load_policy, path or DEFAULT_POLICY_FILE, districts)
 
 
 def load_policy(path: Path | None = None) -> SlaPolicy:
