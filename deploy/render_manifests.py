@@ -59,6 +59,11 @@ def _labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "caseline"}
 
 
+def _scrape(port: int) -> dict[str, str]:
+    """The annotations Prometheus' usual Kubernetes pod discovery keys on (deploy/prometheus has the rules)."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+
+
 def _probe(path: str, port: int, period: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "timeoutSeconds": 3}
 
@@ -101,7 +106,7 @@ def deployment(service: ServiceDeployment) -> dict[str, Any]:
             "selector": {"matchLabels": _labels(service.name)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": _labels(service.name)},
+                "metadata": {"labels": _labels(service.name), "annotations": _scrape(service.port)},
                 "spec": {
                     # Long enough for the relay to finish its batch and the consumer to commit.
                     "terminationGracePeriodSeconds": 30,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import asyncpg
 from pydantic import ValidationError
@@ -59,6 +59,31 @@ class InboundMessage:
 
 
 Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]
+
+
+@dataclass
+class BatchOutcome:
+    """What became of a batch's records; every record is counted exactly once."""
+
+    handled: int = 0
+    duplicates: int = 0  # already in the inbox: a redelivery or the same id twice
+    ignored: int = 0  # types this subscriber does not act on
+    dead_lettered: int = 0
+
+    def __iadd__(self, other: BatchOutcome) -> Self:
+        self.handled += other.handled
+        self.duplicates += other.duplicates
+        self.ignored += other.ignored
+        self.dead_lettered += other.dead_lettered
+        return self
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "handled": self.handled,
+            "duplicate": self.duplicates,
+            "ignored": self.ignored,
+            "dead_lettered": self.dead_lettered,
+        }
 
 
 @dataclass
@@ -133,8 +158,8 @@ async def consume_batch(
     wanted: Collection[str] | None = None,
     *,
     raw: bool = False,
-) -> None:
-    """Handle a batch of records once each.
+) -> BatchOutcome:
+    """Handle a batch of records once each, and say what became of them.
 
     `wanted` lists the CloudEvents types the handler acts on; with `raw` the records are not CloudEvents
     and the handler reads `message.cloudevent.data` itself, raising MessageRejected for what it cannot use.
@@ -144,19 +169,22 @@ async def consume_batch(
     rejections = [m for m in decoded if isinstance(m, Rejection)]
     try:
         async with stores.pool.acquire() as conn, conn.transaction():
-            await _process(stores, conn, messages, handler)
+            outcome = await _process(stores, conn, messages, handler)
             await stores.dead_letters.add(conn, rejections)
     except MessageRejected:
-        await _consume_one_by_one(stores, messages, handler)
+        outcome = await _consume_one_by_one(stores, messages, handler)
         async with stores.pool.acquire() as conn:
             await stores.dead_letters.add(conn, rejections)
     for rejection in rejections:
         log.warning("message_dead_lettered", reason=rejection.reason, ref=rejection.source_ref)
+    outcome.ignored += len(decoded) - len(messages) - len(rejections)
+    outcome.dead_lettered += len(rejections)
+    return outcome
 
 
 async def _process(
     stores: ServiceStores, conn: DbConnection, messages: Sequence[InboundMessage], handler: Handler
-) -> None:
+) -> BatchOutcome:
     by_topic: dict[str, list[str]] = {}
     for message in messages:
         by_topic.setdefault(message.topic, []).append(message.cloudevent.id)
@@ -164,9 +192,11 @@ async def _process(
     for topic, ids in by_topic.items():
         fresh |= await stores.inbox.claim(conn, topic, ids)
     uow = stores.unit_of_work(conn)
+    outcome = BatchOutcome()
     for message in messages:
         if message.cloudevent.id not in fresh:
             log.debug("duplicate_message_skipped", event_id=message.cloudevent.id, ref=message.ref)
+            outcome.duplicates += 1
             continue
         fresh.discard(message.cloudevent.id)  # the same id twice in one batch is handled once
         with bound_contextvars(
@@ -175,17 +205,21 @@ async def _process(
             correlation_id=message.cloudevent.correlation_id,
         ):
             await handler(uow, message)
+        outcome.handled += 1
     await uow.flush()
+    return outcome
 
 
 async def _consume_one_by_one(
     stores: ServiceStores, messages: Sequence[InboundMessage], handler: Handler
-) -> None:
+) -> BatchOutcome:
+    outcome = BatchOutcome()
     for message in messages:
         try:
             async with stores.pool.acquire() as conn, conn.transaction():
-                await _process(stores, conn, [message], handler)
+                outcome += await _process(stores, conn, [message], handler)
         except MessageRejected as rejected:
+            outcome.dead_lettered += 1
             reason = f"{message.ref}: {rejected}"
             async with stores.pool.acquire() as conn, conn.transaction():
                 await stores.inbox.claim(conn, message.topic, [message.cloudevent.id])
@@ -194,3 +228,4 @@ async def _consume_one_by_one(
                     [Rejection(f"kafka:{message.topic}", reason, message.cloudevent.data, message.ref)],
                 )
             log.warning("message_dead_lettered", reason=reason, event_id=message.cloudevent.id)
+    return outcome

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from typing import Any
 
 import asyncpg
@@ -43,6 +44,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.published_total = 0
+        self.published_by_topic: Counter[str] = Counter()
         self.is_leader = False
         self._wake = asyncio.Event()
 
@@ -113,6 +115,7 @@ class OutboxRelay:
                 _last_per_partition(rows, metadata),
             )
         self.published_total += len(rows)
+        self.published_by_topic.update(row["topic"] for row in rows)
         log.debug("outbox_published", schema=self.schema, count=len(rows))
         return len(rows)
 

@@ -1,4 +1,4 @@
-"""The runtime every service shares: pool, migrations, Kafka broker, outbox relay and /healthz.
+"""The runtime every service shares: pool, migrations, Kafka broker, outbox relay, /healthz and /metrics.
 
 A service describes itself with a `ServiceSpec` (its schema, subscriptions and HTTP routes); this
 module turns that into a FastAPI application whose lifespan starts and stops everything in order.
@@ -9,21 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from eventcore.consumer import Handler, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.kafka import ensure_topics
 from eventcore.logging import get_logger
+from eventcore.metrics import ServiceMetrics
 from eventcore.relay import OutboxRelay
 from eventcore.settings import Settings
 from eventcore.unit_of_work import Projector
@@ -56,6 +60,7 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     projector: Projector | None = None  # keeps the service's read model in step with its appends
+    collectors: Sequence[Collector] = ()  # the service's own figures, served on /metrics with the runtime's
 
 
 @dataclass
@@ -69,6 +74,12 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     subscribers: list[Any] = field(default_factory=list)
+    metrics: ServiceMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = ServiceMetrics(self.spec.name, self.spec.schema)
+        self.metrics.assigned = self.assigned_partitions
+        self.metrics.register(self.spec.collectors)
 
     def assigned_partitions(self) -> dict[str, list[int]]:
         """Which partitions this replica consumes now (they move between replicas on rebalance)."""
@@ -111,6 +122,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     app.add_api_route(
         "/livez", _livez, methods=["GET"], summary="The process answers (liveness, no dependencies)"
     )
+    app.add_api_route("/metrics", _metrics(runtime), methods=["GET"], include_in_schema=False)
     for router in spec.routers:
         app.include_router(router)
     return app
@@ -130,14 +142,16 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         for topic, of_topic in _by_topic(records).items():
             subscription = by_topic[topic]
+            started = time.perf_counter()
             try:
-                await consume_batch(
+                outcome = await consume_batch(
                     runtime.stores, of_topic, subscription.handler, subscription.wanted, raw=subscription.raw
                 )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("batch_will_be_redelivered", topic=topic, error=str(error))
                 await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
                 raise
+            runtime.metrics.record(topic, outcome, time.perf_counter() - started)
 
     subscriber = runtime.broker.subscriber(
         *by_topic,
@@ -181,6 +195,7 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
         batch_size=settings.relay_batch_size,
         idle_seconds=settings.relay_idle_seconds,
     )
+    runtime.metrics.relay = runtime.relay
     relay_task = asyncio.create_task(runtime.relay.run(runtime.stop), name=f"{spec.name}-relay")
     await runtime.broker.start()
     if spec.on_started:
@@ -220,6 +235,14 @@ def _healthz(runtime: ServiceRuntime) -> Callable[[], Awaitable[JSONResponse]]:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     return healthz
+
+
+def _metrics(runtime: ServiceRuntime) -> Callable[[], Awaitable[Response]]:
+    async def metrics() -> Response:
+        body = await runtime.metrics.exposition(runtime.pool)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
 
 
 async def _database_ok(runtime: ServiceRuntime) -> bool:

@@ -14,6 +14,7 @@ import pytest
 
 from caseline.embedded import EmbeddedBroker, free_port, start_broker, start_postgres
 from eventcore.database import create_pool, migrate
+from tests.system import RunningSystem
 
 
 @pytest.fixture(autouse=True)
@@ -66,5 +67,13 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def broker(scratch_dir: Path) -> Iterator[EmbeddedBroker]:
     running = start_broker("127.0.0.1", free_port(), scratch_dir / f"broker-{uuid.uuid4().hex[:6]}.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
+    """The services as real processes against this test's database and broker; `system.start(...)` them."""
+    running = RunningSystem(database_url, broker, tmp_path / "logs")
     yield running
     running.stop()

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client import generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
@@ -14,6 +16,8 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CaseOpened, CaseRouted
 from schemas.reference import FOUNDING_DISTRICT, Category, Channel, Level, Urgency
 from schemas.topics import CASES
+from services.sla.adapters.metrics import BrokerFigures, SlaCollector
+from services.sla.adapters.watch import Watch
 
 TINY_POLICY = """\
 version: tiny-test
@@ -88,3 +92,10 @@ async def publish(
             )
     finally:
         await producer.stop()
+
+
+def scrape_sla(watch: Watch, figures: BrokerFigures, districts: Sequence[str] = (FOUNDING_DISTRICT,)) -> str:
+    """The SLA watch's own figures, as its /metrics serves them beside the runtime's."""
+    registry = CollectorRegistry()
+    registry.register(SlaCollector(watch, figures, districts))
+    return generate_latest(registry).decode()

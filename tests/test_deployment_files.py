@@ -4,25 +4,34 @@ service, port, variable and topic they name exists in the code. (No Docker engin
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import promql_parser
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from caseline.cli import app
 from caseline.services import ServiceName
+from eventcore.consumer import BatchOutcome
+from eventcore.metrics import ServiceMetrics
 from eventcore.service import group_id
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
+from services.sla.adapters.metrics import BrokerFigures, SlaCollector
+from services.sla.adapters.watch import Watch
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 K8S = ROOT / "deploy" / "k8s"
+PROMETHEUS = ROOT / "deploy" / "prometheus"
 INFRASTRUCTURE = {"postgres", "kafka", "kafka-topics", "prometheus"}
 
 
@@ -146,3 +155,56 @@ def test_lag_scalers_watch_exactly_the_topics_each_service_consumes() -> None:
     for name, topics in scaled.items():
         spec = importlib.import_module(f"services.{name}.app").spec()
         assert topics == {subscription.topic for subscription in spec.subscriptions}, name
+
+
+def test_prometheus_scrapes_every_replica_of_every_service_where_it_listens() -> None:
+    prometheus = _compose()["services"]["prometheus"]
+    mounted = {volume.split(":")[0] for volume in prometheus["volumes"]}
+    assert "./deploy/prometheus" in mounted
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    for rules in config["rule_files"]:
+        assert (PROMETHEUS / rules).is_file(), rules
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    scraped = {(name, sd["port"]) for sd in job["dns_sd_configs"] for name in sd["names"]}
+    defaults = Settings()
+    assert scraped == {(name.value, defaults.http_port(name.value)) for name in ServiceName}
+
+
+def test_kubernetes_pods_are_annotated_for_scraping_on_their_own_port() -> None:
+    for _, document in _manifests():
+        if document["kind"] != "Deployment":
+            continue
+        template = document["spec"]["template"]
+        [container] = template["spec"]["containers"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_alert_rules_parse_and_name_only_metrics_the_services_export() -> None:
+    exported = _exported_metric_names() | {"up"}
+    groups = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert rules
+    for rule in rules:
+        try:
+            promql_parser.parse(rule["expr"])
+        except ValueError as error:
+            pytest.fail(f"{rule['alert']}: {error}")
+        named = set(re.findall(r"\b(?:caseline_[a-z_]+|up)\b", rule["expr"]))
+        assert named and named <= exported, f"{rule['alert']} names {sorted(named - exported)}"
+        assert rule["labels"]["severity"] in {"page", "ticket"} and rule["annotations"]["summary"]
+
+
+def _exported_metric_names() -> set[str]:
+    """What a scrape of each kind of service holds: the runtime's figures and the SLA watch's."""
+    runtime = ServiceMetrics("any", "any")
+    runtime.record("t", BatchOutcome(handled=1, duplicates=1, ignored=1, dead_lettered=1), 0.1)
+    registry = CollectorRegistry()
+    registry.register(SlaCollector(Watch(0.8), BrokerFigures(), ["luzhou"]))
+    text = generate_latest(runtime.registry).decode() + generate_latest(registry).decode()
+    return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples} | {
+        family.name for family in text_string_to_metric_families(text)
+    }

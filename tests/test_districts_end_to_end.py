@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import asyncpg
 import httpx
 import pytest
 
-from caseline.embedded import EmbeddedBroker
 from district.registry import load_districts
 from district.sample_hotline import write_synthetic_orders
 from schemas.topics import CASES
@@ -23,13 +21,6 @@ from tests.system import RunningSystem
 pytestmark = pytest.mark.e2e
 PER_DISTRICT = 45
 SAME_COMPOUND = "CP0007"  # a code both directories use, for two different compounds
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 def _fire_hazard_at(district: str, written_as: str | None, order_no: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import EventMetadata
-from schemas.cases import CaseOpened
+from schemas.cases import CaseClosed, CaseOpened
 from schemas.reference import Category
 from tests.factories import case_opened
 
@@ -55,11 +55,24 @@ async def _count(pool: asyncpg.Pool, sql: str) -> int:
 async def test_a_redelivered_message_changes_nothing(pool: asyncpg.Pool) -> None:
     stores = ServiceStores(pool, "svc", "/test")
     records = [_record(case_opened(f"c{i}"), i) for i in range(5)]
-    await consume_batch(stores, records, _follow_up)
-    await consume_batch(stores, records, _follow_up)  # the whole batch again, as after a rebalance
-    await consume_batch(stores, records[2:3] * 3, _follow_up)  # and one message three times in one batch
+    first = await consume_batch(stores, records, _follow_up)
+    again = await consume_batch(stores, records, _follow_up)  # the whole batch again, as after a rebalance
+    thrice = await consume_batch(stores, records[2:3] * 3, _follow_up)  # one message three times in a batch
     assert await _count(pool, "SELECT count(*) FROM svc.events") == 5
     assert await _count(pool, "SELECT count(*) FROM svc.inbox") == 5
+    assert (first.handled, first.duplicates) == (5, 0)
+    assert (again.handled, again.duplicates) == (0, 5)
+    assert (thrice.handled, thrice.duplicates) == (0, 3)
+
+
+async def test_types_a_subscriber_does_not_want_are_counted_as_ignored_not_handled(
+    pool: asyncpg.Pool,
+) -> None:
+    stores = ServiceStores(pool, "svc", "/test")
+    records = [_record(case_opened(f"c{i}"), i) for i in range(3)]
+    outcome = await consume_batch(stores, records, _follow_up, wanted={CaseClosed.cloudevent_type()})
+    assert outcome.counts() == {"handled": 0, "duplicate": 0, "ignored": 3, "dead_lettered": 0}
+    assert await _count(pool, "SELECT count(*) FROM svc.events") == 0
 
 
 async def test_a_record_that_is_not_a_cloudevent_is_dead_lettered_with_its_position_and_the_rest_processed(
@@ -68,7 +81,8 @@ async def test_a_record_that_is_not_a_cloudevent_is_dead_lettered_with_its_posit
     stores = ServiceStores(pool, "svc", "/test")
     good = _record(case_opened("ok"), 1)
     broken = Record("caseline.cases.v1", 3, 99, [("ce_specversion", b"0.3")], b"{}")
-    await consume_batch(stores, [good, broken], _follow_up)
+    outcome = await consume_batch(stores, [good, broken], _follow_up)
+    assert (outcome.handled, outcome.dead_lettered) == (1, 1)
     assert await _count(pool, "SELECT count(*) FROM svc.events") == 1
     async with pool.acquire() as conn:
         [letter] = await stores.dead_letters.list(conn)
@@ -85,7 +99,8 @@ async def test_a_message_the_handler_rejects_is_dead_lettered_while_the_rest_of_
         _record(case_opened("b", Category.FIRE_HAZARD), 2),
         _record(case_opened("c"), 3),
     ]
-    await consume_batch(stores, records, _follow_up)
+    outcome = await consume_batch(stores, records, _follow_up)
+    assert (outcome.handled, outcome.dead_lettered) == (2, 1)
     assert await _count(pool, "SELECT count(*) FROM svc.events") == 2
     async with pool.acquire() as conn:
         [letter] = await stores.dead_letters.list(conn)

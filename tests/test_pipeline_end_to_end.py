@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from caseline.cli import SAMPLE_HOTLINE
-from caseline.embedded import EmbeddedBroker, start_broker
+from caseline.embedded import start_broker
 from district.sample_hotline import write_synthetic_orders
 from tests.system import HANDLED, RunningSystem
 
 pytestmark = pytest.mark.e2e
 EXPECTED = json.loads(SAMPLE_HOTLINE.with_suffix(".expected.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 async def test_sample_hotline_file_is_routed_and_escalated_and_a_second_feed_opens_no_case(

@@ -23,7 +23,7 @@ from caseline.cli import app as caseline_app
 from caseline.history import print_case_history
 from caseline.routing_commands import case_district, print_explanation, rebuild_case_view
 from district.directory import Compound, Directory
-from district.registry import load_districts
+from district.registry import DEFAULT_REGISTRY, load_districts
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -504,3 +504,31 @@ async def test_routing_explain_takes_the_district_and_refuses_a_case_of_another_
     assert other[0] == 1 and "no case 'case-sd-cli' in district luzhou" in other[1]
     assert unknown[0] == 2 and "unknown district 'atlantis'" in unknown[1]
     assert default[0] == 0 and "(district shangdang)" in default[1]
+
+
+async def test_a_breach_on_a_case_of_a_district_no_longer_served_is_dead_lettered_not_retried_forever(
+    stores: ServiceStores, tmp_path: Path
+) -> None:
+    await receive(stores, shangdang_complaint(where=professional(SHANGDANG), case_id="case-sd-gone"))
+    luzhou_only = tmp_path / "districts.yaml"
+    luzhou_only.write_text(
+        "founding: luzhou\ndistricts:\n  luzhou:\n    name_zh: 潞州区\n    name_en: Luzhou District\n"
+        f"    directory: {Path(DEFAULT_REGISTRY).parent / 'data' / 'luzhou.json'}\n    id_prefix: ''\n",
+        encoding="utf-8",
+    )
+    breach = SlaBreached(
+        case_id="case-sd-gone",
+        clock_id="case-sd-gone/resolve",
+        kind=ClockKind.RESOLVE,
+        deadline=NOW,
+        scope=ClockScope(level="community", district="shangdang"),
+        policy_rule="normal-resolve",
+        escalation_requested=True,
+    )
+    await receive(
+        stores, breach, topic=SLA, envelope="shangdang", ctx=RoutingContext(load_districts(luzhou_only))
+    )
+    assert "CaseEscalated" not in [e["event_type"] for e in await stored(stores, "case-sd-gone")]
+    async with stores.pool.acquire() as conn:
+        [letter] = await stores.dead_letters.list(conn)
+    assert "case-sd-gone" in letter.reason and "shangdang" in letter.reason

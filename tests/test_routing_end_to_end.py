@@ -4,14 +4,12 @@ the staff acting over routing's HTTP API, the facts arriving on the case topic."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from caseline.embedded import EmbeddedBroker
 from district.directory import load_directory
 from schemas.reference import Management
 from schemas.topics import CASES
@@ -20,13 +18,6 @@ from tests.system import RunningSystem
 
 pytestmark = pytest.mark.e2e
 DIRECTORY = load_directory()
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 def _hotline_file(path: Path) -> tuple[Path, str]:

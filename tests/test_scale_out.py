@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from caseline.embedded import EmbeddedBroker
 from district.sample_hotline import write_synthetic_orders
 from schemas.topics import CASES, COMPLAINTS
 from tests.kafka_reading import read_topic
@@ -20,13 +18,6 @@ from tests.system import HANDLED, RunningSystem
 pytestmark = pytest.mark.e2e
 PARTITIONS = 8  # CASELINE_TOPIC_PARTITIONS default
 REPLICAS = ("intake", "intake#2", "routing", "routing#2", "jointmeeting", "jointmeeting#2")
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 async def _partitions(system: RunningSystem, replica: str) -> set[int]:
@@ -86,3 +77,21 @@ async def test_two_replicas_share_the_load_and_a_killed_one_is_taken_over_withou
         if min(kinds.get("CaseRouted", 1 << 62), kinds.get("CaseEscalated", 1 << 62)) < kinds["CaseOpened"]
     ]
     assert len(first_seen) == fed.accepted and not out_of_order
+
+    # Both joint-meeting replicas filed escalations: each escalated case is in exactly one file, and
+    # neighbours' cases handled on different replicas still share their compound's one open file.
+    escalated = await system.scalar(
+        "SELECT count(DISTINCT data->>'case_id') FROM routing.events WHERE event_type = 'CaseEscalated'"
+    )
+    assert escalated > 0
+
+    async def filed() -> int:
+        return await system.scalar("SELECT count(*) FROM jointmeeting.files, unnest(case_ids)")
+
+    assert await system.wait_until(filed, escalated, timeout=60) == escalated
+    assert await system.settle(filed) == escalated
+    clusters_doubled = await system.scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM jointmeeting.files WHERE compound_code IS NOT NULL "
+        "AND NOT completed GROUP BY district, compound_code, category HAVING count(*) > 1) AS twice"
+    )
+    assert clusters_doubled == 0

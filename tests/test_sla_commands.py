@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from caseline.embedded import EmbeddedBroker
 from tests.sla_support import opened_and_routed, publish, write_tiny_policy
 from tests.system import RunningSystem
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 async def test_pausing_waits_for_the_complainant_and_a_second_pause_is_a_conflict(

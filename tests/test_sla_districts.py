@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -13,10 +12,8 @@ from uuid import uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
-from prometheus_client import generate_latest
 from rich.console import Console
 
-from caseline.embedded import EmbeddedBroker
 from caseline.report_commands import ReportError, rates_report, scorecard_report
 from district.directory import Compound, Directory
 from district.registry import load_districts
@@ -30,7 +27,7 @@ from schemas.reference import Category, Channel, Level, Urgency
 from schemas.sla import ClockKind, SlaClockStarted
 from schemas.topics import CASES
 from services.sla.adapters.http import OpsView, ops_router
-from services.sla.adapters.metrics import BrokerFigures, registry_for
+from services.sla.adapters.metrics import BrokerFigures
 from services.sla.adapters.watch import Watch
 from services.sla.app import attribution, spec
 from services.sla.domain.calendar import BEIJING, WorkingCalendar
@@ -41,7 +38,7 @@ from services.sla.domain.reactions import Reactor
 from services.sla.handlers import SlaContext, handle_case_fact
 from services.sla.settings import SlaSettings
 from tests.kafka_reading import read_topic
-from tests.sla_support import opened_and_routed, publish, write_tiny_policy
+from tests.sla_support import opened_and_routed, publish, scrape_sla, write_tiny_policy
 from tests.system import RunningSystem
 
 DISTRICTS = load_districts()
@@ -151,7 +148,7 @@ def test_metrics_keep_the_same_unit_code_of_two_districts_apart() -> None:
     lz, _ = handled_case("LZ-1", "luzhou", compound_of(LUZHOU, company))
     sd, _ = handled_case("SD-1", "shangdang", compound_of(SHANGDANG, company))
     watch.cases = {case.case_id: case for case in (lz, sd)}
-    text = generate_latest(registry_for(watch, BrokerFigures(), DISTRICTS.codes)).decode()
+    text = scrape_sla(watch, BrokerFigures(), DISTRICTS.codes)
     for district, case in (("luzhou", lz), ("shangdang", sd)):
         unit = case.scope.unit_code if case.scope else None
         assert f'district="{district}",level="community",state="in_progress",unit="{unit}"}} 1.0' in text
@@ -291,7 +288,7 @@ async def test_ops_feeds_filter_by_district_and_name_it() -> None:
     ]
     watch.cases = {case.case_id: case for case in cases}
     app = FastAPI()
-    app.include_router(ops_router(OpsView(watch, TIMING, DISTRICTS, registry_for(watch, BrokerFigures()))))
+    app.include_router(ops_router(OpsView(watch, TIMING, DISTRICTS)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sla") as client:
         await _filter_by_district(client, compound_of(SHANGDANG, company))
@@ -316,13 +313,6 @@ async def _filter_by_district(client: httpx.AsyncClient, compound: Compound) -> 
     page = (await client.get("/ops", params={"district": "shangdang"})).text
     assert '<option value="shangdang" selected>上党区</option>' in page
     assert "SD-1" in page and "LZ-1" not in page
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 @pytest.mark.e2e

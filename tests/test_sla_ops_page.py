@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from caseline.embedded import EmbeddedBroker
 from district.directory import load_directory
 from tests.sla_support import opened_and_routed, publish, write_tiny_policy
 from tests.system import RunningSystem
@@ -31,13 +29,6 @@ pytestmark = [
         reason="needs Debian's chromium at /usr/bin/chromium: `apt-get update && apt-get install -y chromium`",
     ),
 ]
-
-
-@pytest.fixture
-def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[RunningSystem]:
-    running = RunningSystem(database_url, broker, tmp_path / "logs")
-    yield running
-    running.stop()
 
 
 async def test_ops_page_shows_a_case_turning_breached_without_a_reload_and_filters_by_street(

@@ -23,12 +23,18 @@ from schemas.topics import CASES
 from services.routing.adapters.case_store import load_case
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream, facts_of, open_case
-from services.routing.domain.lifecycle import Case, UnknownUnit
+from services.routing.domain.lifecycle import Case, CaseCommandError, UnknownUnit
 from services.routing.domain.routing import RoutingPolicy, decide_route
 from services.routing.domain.rules import DEFAULT_RULES_FILE, RoutingRules, load_rules, rules_file_for
 
 log = get_logger(__name__)
 ACTOR = "routing"
+
+
+class DistrictNotServed(CaseCommandError):
+    """The case's district is no longer in this deployment's registry, so nothing can be decided for it."""
+
+    code = "district_not_served"
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,17 @@ class RoutingContext:
             return built
 
     def of_case(self, case: Case) -> DistrictRouting:
-        return self.of(case.district)
+        try:
+            return self.of(case.district)
+        except UnknownDistrict as unknown:
+            raise DistrictNotServed(f"case {case.case_id}: {unknown}") from unknown
+
+    def of_case_for_message(self, case: Case) -> DistrictRouting:
+        """As of_case, for a message handler: a case no district serves is dead-lettered, not retried forever."""
+        try:
+            return self.of_case(case)
+        except DistrictNotServed as refused:
+            raise MessageRejected(str(refused)) from refused
 
 
 # -- messages ---------------------------------------------------------------------------------------
@@ -106,7 +122,7 @@ async def handle_complaint_merged(ctx: RoutingContext, uow: UnitOfWork, message:
     if not isinstance(merged, ComplaintMerged):
         return
     case = await _case_for_message(uow, merged.case_id, message)
-    events = case.add_co_complainant(merged, ctx.of_case(case).policy, _message_time(message))
+    events = case.add_co_complainant(merged, ctx.of_case_for_message(case).policy, _message_time(message))
     metadata = _message_metadata(message, merged.complaint_id, ACTOR, case.district)
     _append_from_message(uow, case, events, metadata)
 
@@ -140,7 +156,7 @@ async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: Inb
         return
     case = await _case_for_message(uow, breach.case_id, message)
     why = f"{breach.kind.value} deadline {breach.deadline.isoformat()} passed (SLA rule {breach.policy_rule})"
-    events = case.escalate_for_breach(why, ctx.of_case(case).policy)
+    events = case.escalate_for_breach(why, ctx.of_case_for_message(case).policy)
     _append_from_message(uow, case, events, _message_metadata(message, breach.case_id, "sla", case.district))
 
 

@@ -20,7 +20,7 @@ from schemas.cases import CaseEscalated
 from schemas.jointmeeting import JointMeetingFileOpened
 from schemas.topics import CASES, JOINT_MEETING
 from services.sla.adapters.http import OpsView, ops_router
-from services.sla.adapters.metrics import BrokerFigures, registry_for
+from services.sla.adapters.metrics import BrokerFigures, SlaCollector
 from services.sla.adapters.watch import Watch
 from services.sla.domain.calendar import WorkingCalendar, load_overrides
 from services.sla.domain.clocks import Timing
@@ -71,12 +71,10 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         bootstrap, stores, stop = runtime.settings.bootstrap_servers(), runtime.stores, runtime.stop
         background.append(asyncio.create_task(watch.run(stores, dsn, stop), name="sla-watch"))
         background.append(
-            asyncio.create_task(
-                figures.run(bootstrap, stores, stop, sla.metrics_refresh_seconds), name="sla-metrics"
-            )
+            asyncio.create_task(figures.run(bootstrap, stop, sla.metrics_refresh_seconds), name="sla-metrics")
         )
 
-    view = OpsView(watch, timing, districts, registry_for(watch, figures, districts.codes))
+    view = OpsView(watch, timing, districts)
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
@@ -86,6 +84,7 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         ],
         routers=[ops_router(view)],
         on_started=on_started,
+        collectors=[SlaCollector(watch, figures, districts.codes)],
     )
 
 

@@ -74,7 +74,17 @@ async def commit(
 async def open_cluster_file(
     conn: DbConnection, schema: str, district: str, compound_code: str, category: str
 ) -> str | None:
-    """The open file for this compound and problem in this district (compound codes are district-local)."""
+    """The open file for this compound and problem in this district (compound codes are district-local).
+
+    The cluster stays locked until the caller's transaction ends: neighbours' cases have different keys, so
+    two replicas may escalate them at once, and each would otherwise find no file and open one of its own.
+    A replica that waits here sees the other's file once that commits.
+    """
+    await conn.execute(  # the two-key form: a space of its own, apart from the relays' one-key locks
+        "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
+        f"{schema}.cluster",
+        f"{district}/{compound_code}/{category}",
+    )
     return await conn.fetchval(  # type: ignore[no-any-return]
         f"SELECT file_id FROM {schema}.files WHERE district = $1 AND compound_code = $2 AND category = $3 "
         "AND NOT completed ORDER BY file_id LIMIT 1",

@@ -10,8 +10,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
@@ -32,7 +31,6 @@ class OpsView:
     watch: Watch
     timing: Timing
     districts: Districts
-    registry: CollectorRegistry
 
     def directory(self, district: str) -> Directory | None:
         try:
@@ -143,10 +141,6 @@ def _current_month(now: datetime) -> str:
 
 def ops_router(view: OpsView) -> APIRouter:
     router = APIRouter()
-
-    @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(view.registry), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/ops", response_class=HTMLResponse, summary="Live operations page")
     async def ops_page(

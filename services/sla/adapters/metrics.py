@@ -2,8 +2,9 @@
 
 Per-case figures (open cases, clocks at risk or breached, time-to histograms) carry a `district` label: unit
 and company codes are district-local, so `unit="ST01"` alone would add up two districts' streets.
-Consumer lag is read from the broker for every Caseline consumer group; dead letters are the watch's own
-(each service keeps its own dead-letter table, and no service reads another's tables).
+Consumer lag is read from the broker for every Caseline consumer group. What every service reports about
+itself (messages consumed, outbox backlog, dead letters) comes from eventcore.metrics, on each service's
+own /metrics.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from eventcore.consumer import ServiceStores
 from eventcore.logging import get_logger
-from schemas.reference import FOUNDING_DISTRICT
 from schemas.sla import ClockKind
 from schemas.topics import ALL_TOPICS
 from services.sla.adapters.watch import Watch
@@ -63,22 +61,15 @@ def case_state(case: CaseClocks) -> str | None:
 
 
 class BrokerFigures:
-    """Consumer lag per group and topic, and the watch's dead letters, refreshed in the background."""
+    """Consumer lag per group and topic, refreshed in the background (the broker is too slow to ask per scrape)."""
 
     def __init__(self) -> None:
         self.lag: dict[tuple[str, str], int] = {}
-        self.dead_letters = 0
 
-    async def run(
-        self, bootstrap: str, stores: ServiceStores, stop: asyncio.Event, every: float = 10.0
-    ) -> None:
+    async def run(self, bootstrap: str, stop: asyncio.Event, every: float = 10.0) -> None:
         while not stop.is_set():
             try:
                 self.lag = await consumer_lag(bootstrap, CONSUMER_GROUPS)
-                async with stores.pool.acquire() as conn:
-                    self.dead_letters = int(
-                        await conn.fetchval(f"SELECT count(*) FROM {stores.schema}.dead_letters") or 0
-                    )
             except Exception as error:  # noqa: BLE001 - a metric source being down must not stop the watch
                 log.warning("metrics_refresh_failed", error=repr(error))
             try:
@@ -134,11 +125,6 @@ class SlaCollector(Collector):
         for (service, topic), value in sorted(self.figures.lag.items()):
             lag.add_metric([service, topic], value)
         yield lag
-        dead = GaugeMetricFamily(
-            "caseline_dead_letters", "Rejected input kept with its reason", labels=["service"]
-        )
-        dead.add_metric(["sla"], self.figures.dead_letters)
-        yield dead
 
     def _open_cases(self) -> Metric:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -212,11 +198,3 @@ class SlaCollector(Collector):
 
 def _le(bound: float) -> str:
     return f"{bound:g}"
-
-
-def registry_for(
-    watch: Watch, figures: BrokerFigures, districts: Iterable[str] = (FOUNDING_DISTRICT,)
-) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    registry.register(SlaCollector(watch, figures, districts))
-    return registry

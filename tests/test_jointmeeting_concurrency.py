@@ -1,0 +1,73 @@
+"""Replicas of the joint meeting handle different partitions at once; a compound still gets one file.
+
+Neighbours' cases have different case ids, so their escalations land on different partitions and may be
+handled by two replicas in overlapping transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from district.registry import load_districts
+from eventcore.consumer import InboundMessage, ServiceStores, decode
+from eventcore.database import create_pool, migrate
+from eventcore.outbox import OutboxMessage
+from eventcore.store import PendingEvent
+from schemas.base import EventMetadata
+from schemas.cases import CaseEscalated
+from schemas.topics import CASES
+from services.jointmeeting.adapters.read_models import EXTRA_DDL
+from services.jointmeeting.handlers import context_for, handle_case_escalated
+from tests.test_jointmeeting_support import fire_hazard_escalation
+
+SCHEMA = "jointmeeting"
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    headers: list[tuple[str, bytes]]
+    value: bytes
+
+
+@pytest.fixture
+async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
+    pool = await create_pool(database_url, max_size=4)
+    await migrate(pool, SCHEMA, EXTRA_DDL)
+    yield ServiceStores(pool, SCHEMA, source="/caseline/jointmeeting")
+    await pool.close()
+
+
+async def test_neighbours_escalated_at_once_on_two_replicas_share_one_file_for_their_compound(
+    stores: ServiceStores,
+) -> None:
+    ctx = context_for(load_districts())
+    first = _delivered(fire_hazard_escalation("case-fire-east", "CP0007"), partition=1)
+    second = _delivered(fire_hazard_escalation("case-fire-west", "CP0007"), partition=5)
+
+    async def replica(message: InboundMessage, commit_after: float) -> None:
+        async with stores.pool.acquire() as conn, conn.transaction():
+            await handle_case_escalated(ctx, stores.unit_of_work(conn), message)
+            await asyncio.sleep(commit_after)  # a batch still handling other records before it commits
+
+    await asyncio.gather(replica(first, 0.5), replica(second, 0.0))
+
+    async with stores.pool.acquire() as conn:
+        files = await conn.fetch(f"SELECT file_id, case_ids FROM {SCHEMA}.files")
+    assert len(files) == 1, [row["file_id"] for row in files]
+    assert sorted(files[0]["case_ids"]) == ["case-fire-east", "case-fire-west"]
+
+
+def _delivered(escalation: CaseEscalated, partition: int) -> InboundMessage:
+    metadata = EventMetadata(correlation_id=escalation.case_id, actor="routing", district=escalation.district)
+    message = OutboxMessage.for_event(PendingEvent(escalation, metadata), topic=CASES, source="/caseline/routing")
+    headers = [(name, value.encode()) for name, value in message.headers.items()]
+    decoded = decode(Record(CASES, partition, 0, headers, message.payload.encode()))
+    assert isinstance(decoded, InboundMessage)
+    return decoded
