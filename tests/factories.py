@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from eventcore.store import PendingEvent
@@ -10,6 +11,18 @@ from schemas.cases import CaseOpened
 from schemas.reference import Category, Channel, Urgency
 
 BEIJING = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumer record as aiokafka hands it over."""
+
+    topic: str
+    partition: int
+    offset: int
+    headers: list[tuple[str, bytes]]
+    value: bytes | None
+    key: bytes | None = None
 
 
 def case_opened(case_id: str, category: Category = Category.SANITATION) -> PendingEvent:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import asyncpg
 
@@ -15,19 +14,7 @@ from eventcore.unit_of_work import UnitOfWork
 from schemas.base import EventMetadata
 from schemas.cases import CaseClosed, CaseOpened
 from schemas.reference import Category
-from tests.factories import case_opened
-
-
-@dataclass(frozen=True)
-class Record:
-    """A consumer record as aiokafka hands it over."""
-
-    topic: str
-    partition: int
-    offset: int
-    headers: list[tuple[str, bytes]]
-    value: bytes | None
-    key: bytes | None = None
+from tests.factories import Record, case_opened
 
 
 def _record(pending: PendingEvent, offset: int) -> Record:

@@ -42,7 +42,7 @@ from services.intake.handlers import (
 )
 from services.intake.replaying import replay
 from services.intake.settings import DEVELOPMENT_OPEN311_KEY
-from tests.test_idempotent_consumer import Record
+from tests.factories import Record
 from tests.test_intake_feed import caseline
 
 DISTRICTS = load_districts()

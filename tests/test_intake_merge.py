@@ -29,7 +29,7 @@ from services.intake.handlers import (
     handle_case_status_changed,
     receive_hotline_records,
 )
-from tests.test_idempotent_consumer import Record
+from tests.factories import Record
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 CTX = IntakeContext(load_districts(), "secret", merge=MergePolicy(timedelta(hours=48)))

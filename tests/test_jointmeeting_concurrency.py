@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -22,18 +21,10 @@ from schemas.cases import CaseEscalated
 from schemas.topics import CASES
 from services.jointmeeting.adapters.read_models import EXTRA_DDL
 from services.jointmeeting.handlers import context_for, handle_case_escalated
+from tests.factories import Record
 from tests.test_jointmeeting_support import fire_hazard_escalation
 
 SCHEMA = "jointmeeting"
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    headers: list[tuple[str, bytes]]
-    value: bytes
 
 
 @pytest.fixture
@@ -66,7 +57,9 @@ async def test_neighbours_escalated_at_once_on_two_replicas_share_one_file_for_t
 
 def _delivered(escalation: CaseEscalated, partition: int) -> InboundMessage:
     metadata = EventMetadata(correlation_id=escalation.case_id, actor="routing", district=escalation.district)
-    message = OutboxMessage.for_event(PendingEvent(escalation, metadata), topic=CASES, source="/caseline/routing")
+    message = OutboxMessage.for_event(
+        PendingEvent(escalation, metadata), topic=CASES, source="/caseline/routing"
+    )
     headers = [(name, value.encode()) for name, value in message.headers.items()]
     decoded = decode(Record(CASES, partition, 0, headers, message.payload.encode()))
     assert isinstance(decoded, InboundMessage)

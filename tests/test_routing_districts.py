@@ -43,8 +43,8 @@ from services.routing.domain.lifecycle import NotPermitted
 from services.routing.domain.routing import RouteToUnit
 from services.routing.domain.rules import DEFAULT_RULES_FILE, load_rules
 from services.routing.handlers import RoutingContext, handle_complaints_topic, handle_sla_breached
+from tests.factories import Record
 from tests.test_case_lifecycle import NOW, complaint, merged, opened
-from tests.test_routing_service import Record
 
 DISTRICTS = load_districts()
 LUZHOU = DISTRICTS.directory("luzhou")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,21 +35,12 @@ from services.routing.handlers import (
     handle_joint_enforcement_completed,
     handle_sla_breached,
 )
+from tests.factories import Record
 from tests.test_case_lifecycle import DIRECTORY, NOW, RULES, complaint, compound, merged
 
 DISTRICTS = load_districts()
 CTX = RoutingContext(DISTRICTS)
 VIEW = CaseView(SCHEMA)
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    headers: list[tuple[str, bytes]]
-    value: bytes | None
-    key: bytes | None = None
 
 
 def record(event: DomainEvent, topic: str, offset: int) -> Record:
