@@ -63,6 +63,19 @@ def shangdang_complaint(
     return local.model_copy(update={"district": "shangdang", "complaint_id": f"shangdang/hotline:{case_id}"})
 
 
+def shangdang_resolve_breach(case_id: str) -> SlaBreached:
+    """The SLA watch's breach of a Shangdang case's resolve deadline, asking for the joint meeting."""
+    return SlaBreached(
+        case_id=case_id,
+        clock_id=f"{case_id}/resolve",
+        kind=ClockKind.RESOLVE,
+        deadline=NOW,
+        scope=ClockScope(level="community", district="shangdang"),
+        policy_rule="normal-resolve",
+        escalation_requested=True,
+    )
+
+
 def record(event: DomainEvent, topic: str, offset: int, district: str | None) -> Record:
     """The message as another service's relay publishes it; district None: an envelope from before tenancy."""
     metadata = EventMetadata(correlation_id=event.case_id, actor="intake")
@@ -244,15 +257,7 @@ async def test_escalation_carries_the_case_district(stores: ServiceStores) -> No
         shangdang_complaint(Category.FIRE_HAZARD, where=professional(SHANGDANG), case_id="case-sd-fire"),
         shangdang_complaint(where=professional(SHANGDANG), case_id="case-sd-late"),
     )
-    breach = SlaBreached(
-        case_id="case-sd-late",
-        clock_id="case-sd-late/resolve",
-        kind=ClockKind.RESOLVE,
-        deadline=NOW,
-        scope=ClockScope(level="community", district="shangdang"),
-        policy_rule="normal-resolve",
-        escalation_requested=True,
-    )
+    breach = shangdang_resolve_breach("case-sd-late")
     await receive(stores, breach, topic=SLA, envelope="shangdang")
     for case_id in ("case-sd-fire", "case-sd-late"):
         [escalated] = [e for e in await stored(stores, case_id) if e["event_type"] == "CaseEscalated"]
@@ -516,15 +521,7 @@ async def test_a_breach_on_a_case_of_a_district_no_longer_served_is_dead_lettere
         f"    directory: {Path(DEFAULT_REGISTRY).parent / 'data' / 'luzhou.json'}\n    id_prefix: ''\n",
         encoding="utf-8",
     )
-    breach = SlaBreached(
-        case_id="case-sd-gone",
-        clock_id="case-sd-gone/resolve",
-        kind=ClockKind.RESOLVE,
-        deadline=NOW,
-        scope=ClockScope(level="community", district="shangdang"),
-        policy_rule="normal-resolve",
-        escalation_requested=True,
-    )
+    breach = shangdang_resolve_breach("case-sd-gone")
     await receive(
         stores, breach, topic=SLA, envelope="shangdang", ctx=RoutingContext(load_districts(luzhou_only))
     )
