@@ -152,6 +152,18 @@ def district_policy_path(default: Path, district: str) -> Path:
     return own if own.is_file() else default
 
 
+def stray_policy_files(default: Path, districts: Iterable[str]) -> dict[Path, str]:
+    """Per-district files beside `default` that name no served district (a typo, or another deployment's),
+    each with the district its name gives: they are never read, and whoever wrote one expects otherwise."""
+    served = set(districts)
+    stray: dict[Path, str] = {}
+    for path in sorted(default.parent.glob(f"{default.stem}.*{default.suffix}")):
+        district = path.name.removeprefix(f"{default.stem}.").removesuffix(default.suffix)
+        if district not in served:
+            stray[path] = district
+    return stray
+
+
 def load_per_district(
     load: Callable[[Path], _Policy], default: Path, districts: Iterable[str]
 ) -> dict[str, _Policy]:

@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from caseline.cli import app
-from district.registry import DEFAULT_REGISTRY, UnknownDistrict, load_districts, read_registry
+from district.registry import (
+    DEFAULT_REGISTRY,
+    UnknownDistrict,
+    load_districts,
+    read_registry,
+    stray_policy_files,
+)
 from eventcore.cloudevents import headers_for, parse_record
 from eventcore.consumer import InboundMessage, decode
 from schemas.base import EventMetadata
@@ -139,3 +145,12 @@ def test_a_record_published_before_districts_existed_belongs_to_the_founding_dis
     )
     del headers["ce_district"]
     assert parse_record(_record(headers, b"{}").headers, b"{}").district == FOUNDING_DISTRICT
+
+
+def test_a_policy_file_naming_no_served_district_is_reported_as_stray(tmp_path: Path) -> None:
+    default = tmp_path / "sla_policy.yaml"
+    for name in ("sla_policy.yaml", "sla_policy.shangdang.yaml", "sla_policy.shangdnag.yaml", "other.x.yaml"):
+        (tmp_path / name).write_text("version: x\n", encoding="utf-8")
+    assert stray_policy_files(default, ["luzhou", "shangdang"]) == {
+        tmp_path / "sla_policy.shangdnag.yaml": "shangdnag"
+    }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from district.registry import Districts, load_districts
+from district.registry import Districts, load_districts, stray_policy_files
 from eventcore.logging import get_logger
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
@@ -101,15 +101,12 @@ def _warn_uncovered_years(calendar: WorkingCalendar) -> None:
 
 
 def _warn_unused_policy_files(default: Path, districts: Districts) -> None:
-    """A per-district file that names no served district is ignored (a typo, or another deployment's)."""
-    for path in sorted(default.parent.glob(f"{default.stem}.*{default.suffix}")):
-        district = path.name.removeprefix(f"{default.stem}.").removesuffix(default.suffix)
-        if district not in districts.codes:
-            log.warning(
-                "sla_policy_file_unused",
-                file=str(path),
-                hint=f"no served district is called {district!r} (serving {', '.join(districts.codes)})",
-            )
+    for path, district in stray_policy_files(default, districts.codes).items():
+        log.warning(
+            "sla_policy_file_unused",
+            file=str(path),
+            hint=f"no served district is called {district!r} (serving {', '.join(districts.codes)})",
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
