@@ -80,8 +80,14 @@ def service(name: Annotated[ServiceName, typer.Argument(help="the service to run
         get_settings.cache_clear()
         settings = get_settings()
     application = create_service_app(name.value, settings)
+    # SIGTERM: uvicorn stops taking requests, gives those in flight 1 s, then the lifespan finishes the
+    # batch being consumed and commits it (eventcore.service): the process is gone within 5 s.
     uvicorn.run(
-        application, host=settings.http_host, port=settings.http_port(name.value), log_level="warning"
+        application,
+        host=settings.http_host,
+        port=settings.http_port(name.value),
+        log_level="warning",
+        timeout_graceful_shutdown=1,
     )
 
 

@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 
 from eventcore.consumer import Handler, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
+from eventcore.delivery_check import DeliveryCheck, Positions
+from eventcore.failures import RetryPolicy, ShuttingDown
 from eventcore.kafka import ensure_topics
 from eventcore.logging import get_logger
 from eventcore.metrics import ServiceMetrics
@@ -35,6 +37,10 @@ from schemas.base import DomainEvent
 from schemas.topics import ALL_TOPICS
 
 log = get_logger(__name__)
+# A SIGTERM must end in an exit within 5 s: HTTP requests get 1 s (uvicorn), the batch being handled
+# finishes and is committed within this, the relay and background tasks get what is left.
+CONSUMER_GRACE_SECONDS = 2.5
+TASKS_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,45 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     subscribers: list[Any] = field(default_factory=list)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: ServiceMetrics = field(init=False)
+    delivery: DeliveryCheck = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = ServiceMetrics(self.spec.name, self.spec.schema)
         self.metrics.assigned = self.assigned_partitions
         self.metrics.register(self.spec.collectors)
+        self.delivery = DeliveryCheck(
+            self.spec.schema,
+            [s.topic for s in self.spec.subscriptions if not s.raw],
+            grace_seconds=self.settings.audit_grace_seconds,
+            every_seconds=self.settings.audit_check_seconds,
+            positions=self.input_positions,
+        )
+        self.metrics.delivery = self.delivery
+
+    def spawn(self, work: Awaitable[None], name: str) -> asyncio.Task[None]:
+        """A background task of the service: it should end when `stop` is set, and is awaited at shutdown."""
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self.background.append(task)
+        return task
+
+    async def input_positions(self) -> Positions:
+        """Position and high watermark of every partition this replica consumes (what it has not read yet)."""
+        positions: dict[tuple[str, int], tuple[int, int]] = {}
+        for subscriber in self.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                with contextlib.suppress(Exception):  # a partition being revoked has no position
+                    async with asyncio.timeout(2):
+                        positions[(tp.topic, tp.partition)] = (await consumer.position(tp), highwater)
+        return positions
 
     def assigned_partitions(self) -> dict[str, list[int]]:
         """Which partitions this replica consumes now (they move between replicas on rebalance)."""
@@ -104,7 +143,12 @@ def group_id(service: str) -> str:
 
 def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     bootstrap = settings.bootstrap_servers()
-    broker = KafkaBroker(bootstrap, logger=get_logger("faststream"), log_level=logging.DEBUG)
+    broker = KafkaBroker(
+        bootstrap,
+        logger=get_logger("faststream"),
+        log_level=logging.DEBUG,
+        graceful_timeout=CONSUMER_GRACE_SECONDS,  # on stop, the batch being handled finishes and commits
+    )
     runtime = ServiceRuntime(spec=spec, settings=settings, broker=broker)
     if spec.subscriptions:
         _subscribe(runtime, spec.subscriptions)
@@ -138,6 +182,13 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
     if len(by_topic) != len(subscriptions):
         raise ValueError(f"{runtime.spec.name}: one subscription per topic")
 
+    settings = runtime.settings
+    retry = RetryPolicy(
+        max_attempts=settings.consumer_max_attempts,
+        first_backoff_seconds=settings.consumer_retry_backoff_seconds,
+        stop=runtime.stop,
+    )
+
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         for topic, of_topic in _by_topic(records).items():
@@ -145,11 +196,21 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
             started = time.perf_counter()
             try:
                 outcome = await consume_batch(
-                    runtime.stores, of_topic, subscription.handler, subscription.wanted, raw=subscription.raw
+                    runtime.stores,
+                    of_topic,
+                    subscription.handler,
+                    subscription.wanted,
+                    raw=subscription.raw,
+                    retry=retry,
                 )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("batch_will_be_redelivered", topic=topic, error=str(error))
-                await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
+            except ShuttingDown:
+                raise  # not committed: whoever consumes next gets the batch again
+            except Exception as error:
+                # Only infrastructure failures leave consume_batch (the database away): not the
+                # messages' fault, so they come again, as often as it takes.
+                log.warning("batch_will_be_redelivered", topic=topic, error=str(error) or repr(error))
+                with contextlib.suppress(TimeoutError):  # back off before the framework rewinds
+                    await asyncio.wait_for(runtime.stop.wait(), timeout=1.0)
                 raise
             runtime.metrics.record(topic, outcome, time.perf_counter() - started)
 
@@ -194,9 +255,13 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
         settings.bootstrap_servers(),
         batch_size=settings.relay_batch_size,
         idle_seconds=settings.relay_idle_seconds,
+        log_check_seconds=settings.relay_log_check_seconds,
+        retention_hours=settings.outbox_retention_hours,
+        topic_partitions=settings.topic_partitions,
     )
     runtime.metrics.relay = runtime.relay
-    relay_task = asyncio.create_task(runtime.relay.run(runtime.stop), name=f"{spec.name}-relay")
+    runtime.spawn(runtime.relay.run(runtime.stop), f"{spec.name}-relay")
+    runtime.spawn(runtime.delivery.run(runtime.pool, runtime.stop), f"{spec.name}-delivery-check")
     await runtime.broker.start()
     if spec.on_started:
         await spec.on_started(runtime)
@@ -204,11 +269,33 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        runtime.stop.set()
-        await runtime.broker.stop()
-        await relay_task
-        await runtime.pool.close()
-        log.info("service_stopped")
+        await _stop(runtime)
+
+
+async def _stop(runtime: ServiceRuntime) -> None:
+    """Finish the batch being handled and commit it, then stop the relay and the background tasks."""
+    started = time.monotonic()
+    runtime.stop.set()  # back-offs and background loops end now; no new batch is taken
+    await runtime.broker.stop()  # waits up to CONSUMER_GRACE_SECONDS for the batch in hand
+    _, late = (
+        await asyncio.wait(runtime.background, timeout=TASKS_GRACE_SECONDS)
+        if runtime.background
+        else ((), ())
+    )
+    for task in late:
+        task.cancel()  # e.g. a relay waiting for a broker that does not answer: its rows stay unpublished
+    if late:
+        await asyncio.wait(late, timeout=0.5)
+    if runtime.pool is not None:
+        try:
+            await asyncio.wait_for(runtime.pool.close(), timeout=0.5)
+        except TimeoutError:
+            runtime.pool.terminate()
+    log.info(
+        "service_stopped",
+        seconds=round(time.monotonic() - started, 2),
+        cancelled=[t.get_name() for t in late],
+    )
 
 
 async def _livez() -> dict[str, str]:
@@ -231,6 +318,9 @@ def _healthz(runtime: ServiceRuntime) -> Callable[[], Awaitable[JSONResponse]]:
             "relay": "leader" if relay_leader else "standby",
             "published": runtime.relay.published_total if runtime.relay else 0,
             "partitions": runtime.assigned_partitions(),
+            # A delivery gap that does not close is reported, not a reason to take the replica out of
+            # traffic: readiness stays with the database and the broker (the alert pages someone).
+            "audit": runtime.delivery.health(),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.5
     consumer_batch_size: int = 500
+    # How often each relay checks that the broker still holds what it published (a lost log is re-driven).
+    relay_log_check_seconds: float = 5.0
+    # Published outbox rows are kept this long (0: forever): what a re-drive after a lost log can resend.
+    outbox_retention_hours: float = 168.0
+    # A consumed message whose handling fails this often (with back-off) is dead-lettered with the reason.
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_seconds: float = 0.2  # the first back-off; it doubles, up to 5 s
+    # The background delivery check: how often, and how long a gap may stay open before it is reported.
+    audit_check_seconds: float = 15.0
+    audit_grace_seconds: float = 120.0
     # The district registry (tenants); None: district/districts.yaml. Read by district.registry too.
     districts_file: Path | None = None
     # The district of input that names none (a district-run intake); None: the registry's founding district.

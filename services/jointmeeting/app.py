@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from pathlib import Path
 
@@ -42,7 +41,6 @@ def spec(
     districts = districts or load_districts(get_settings().districts_file)
     ctx = context_for(districts, rules_file)
     callers = Callers(Tokens.configured(settings, districts))
-    background: list[asyncio.Task[None]] = []  # held so the watch is not garbage-collected
 
     async def on_started(runtime: ServiceRuntime) -> None:
         if settings.uses_development_tokens:
@@ -51,7 +49,7 @@ def spec(
                 hint="set CASELINE_JOINTMEETING_*_TOKENS in production",
                 districts=list(districts.codes),
             )
-        background.append(start_overdue_watch(runtime, settings.overdue_check_seconds))
+        start_overdue_watch(runtime, settings.overdue_check_seconds)  # the runtime holds and awaits it
 
     return ServiceSpec(
         name=SERVICE,

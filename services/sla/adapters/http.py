@@ -17,6 +17,7 @@ from district.registry import Districts, UnknownDistrict
 from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
+from services.sla.adapters.clock_store import load_cases
 from services.sla.adapters.watch import Watch
 from services.sla.domain.calendar import BEIJING
 from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing
@@ -100,13 +101,12 @@ class OpsView:
     def rate_rows(
         self, period: Period, dimension: Dimension, district: str | None = None
     ) -> list[dict[str, Any]]:
+        districts = [district] if district else None
         rows = rates(
-            list(self.watch.cases.values()),
-            period,
-            self.watch.now(),
-            [dimension],
-            districts=[district] if district else None,
+            list(self.watch.cases.values()), period, self.watch.now(), [dimension], districts=districts
         )
+        # Cases closed long ago are no longer in memory: their part is in the watch's archive.
+        rows = self.watch.archive.with_rates(rows, period, dimension, districts)
         return [self._rate_json(row) for row in rows]
 
     def _rate_json(self, row: RateRow) -> dict[str, Any]:
@@ -165,8 +165,12 @@ def ops_router(view: OpsView) -> APIRouter:
         return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension, _district(view, district))}
 
     @router.get("/v1/cases/{case_id}/clocks", summary="A case's SLA clocks")
-    async def case_clocks(case_id: str) -> dict[str, Any]:
+    async def case_clocks(case_id: str, request: Request) -> dict[str, Any]:
         case = view.watch.cases.get(case_id)
+        if case is None:  # a case closed long ago has left the watch's memory, not the store
+            stores = request.app.state.runtime.stores
+            async with stores.pool.acquire() as conn:
+                case = (await load_cases(conn, stores.schema, [case_id])).get(case_id)
         if case is None:
             raise HTTPException(404, {"error": "unknown_case", "detail": f"no clocks for case {case_id!r}"})
         return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}
