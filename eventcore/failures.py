@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
 from eventcore.database import DbConnection, checked_schema
+from eventcore.logging import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
 
 # Errors that say the database (or the network to it) is away, whatever the message.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -28,6 +35,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.OperatorInterventionError,  # class 57: admin shutdown, crash shutdown, cannot connect now
     asyncpg.InsufficientResourcesError,  # class 53: too many connections, disk full
 )
+
+
+_AWAY: tuple[type[BaseException], ...] = (*INFRASTRUCTURE_ERRORS, asyncpg.InterfaceError)
 
 
 class ShuttingDown(Exception):
@@ -50,6 +60,35 @@ async def is_infrastructure_failure(error: BaseException, pool: asyncpg.Pool) ->
     if isinstance(error, INFRASTRUCTURE_ERRORS + (ShuttingDown,)):
         return True
     return not await database_answers(pool)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL did not come back within the patience; the message says what was done and what to do."""
+
+
+async def retry_while_database_away(
+    operation: Callable[[], Awaitable[T]], *, patience_seconds: float = 60.0
+) -> T:
+    """Run a transaction again while PostgreSQL is away (a restart, a failover), up to `patience_seconds`.
+
+    Only for operations that are safe to repeat whatever happened to the interrupted attempt (e.g. intake's
+    batches, deduplicated by their keys). A closed connection counts as the database being away here.
+    """
+    deadline: float | None = None
+    delay = 0.5
+    while True:
+        try:
+            return await operation()
+        except _AWAY as error:
+            now = time.monotonic()
+            deadline = now + patience_seconds if deadline is None else deadline
+            if now >= deadline:
+                raise DatabaseUnavailable(
+                    f"PostgreSQL did not answer for {patience_seconds:.0f} s"
+                ) from error
+            log.warning("database_away_retrying", error=describe(error), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def describe(error: BaseException) -> str:
