@@ -75,11 +75,10 @@ def _sigterm_once_the_flow_shows(
         text=True,
     )
     assert up.stdout is not None
-    output, deadline, started = "", time.monotonic() + 180, []
+    output, deadline = "", time.monotonic() + 180
     while line not in output:
         assert time.monotonic() < deadline and up.poll() is None, output
         output += up.stdout.readline()
-        started = started or psutil.Process(up.pid).children(recursive=True)
     started = psutil.Process(up.pid).children(recursive=True)  # services and broker, all running now
     up.send_signal(signal.SIGTERM)
     rest, _ = up.communicate(timeout=30)
