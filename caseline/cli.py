@@ -128,6 +128,25 @@ def feed_hotline(
     print_summary(console, file, summary)
 
 
+@app.command("audit")
+def audit_command(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Send the missing messages again from their producers' stores")
+    ] = False,
+    min_age: Annotated[float, typer.Option(help="Seconds: what is younger is in flight, not a gap")] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Every gap, as JSON")] = False,
+) -> None:
+    """Prove from the stores that nothing was lost or doubled; exit 1 when there are gaps."""
+    from caseline.audit_commands import run_audit
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    ok = asyncio.run(
+        run_audit(database_url(settings), settings.bootstrap_servers(), min_age, repair, as_json, console)
+    )
+    raise typer.Exit(0 if ok else 1)
+
+
 @case_app.command("show")
 def case_show(case_id: str) -> None:
     """The case's full event history across intake, routing and the joint meeting."""

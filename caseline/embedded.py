@@ -11,6 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+# Tansu creates a topic a client asks for (every client does, on its first metadata request) with 4
+# partitions. After a crash it comes back empty and the services' clients re-create the topics at once,
+# before anyone could create them otherwise: with the same count, keys keep their partitions.
+EMBEDDED_BROKER_PARTITIONS = 4
 # Unix socket paths are limited to ~107 bytes; the server puts its socket in the data folder.
 _MAX_SOCKET_DIR = 90
 

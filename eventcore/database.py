@@ -74,6 +74,13 @@ CREATE TABLE IF NOT EXISTS {s}.failed_attempts (
     first_failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     last_failed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+CREATE TABLE IF NOT EXISTS {s}.consumer_anchors (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    last_offset bigint NOT NULL,
+    record_id text NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
 """
 
 

@@ -59,7 +59,8 @@ Position = tuple[str, int, int]  # topic, partition, offset
 async def message_ids_at(
     bootstrap_servers: str, positions: Iterable[Position], timeout_ms: int = 3000
 ) -> dict[Position, str | None]:
-    """The ce_id of the record at each (topic, partition, offset), or None where the broker has no such record.
+    """The identity (ce_id, see record_identity) of the record at each (topic, partition, offset), or None
+    where the broker has no such record.
 
     Asking for the record itself, not the end offset, because some Kafka-protocol brokers (Tansu's
     memory engine) report end offsets per record batch rather than per record. All partitions are
@@ -121,12 +122,16 @@ async def _ids_at(
             first = next((r for r in records if r.offset >= offsets[tp]), None)
             if first is None or tp not in pending:
                 continue
-            found[(tp, offsets[tp])] = _ce_id(first) if first.offset == offsets[tp] else None
+            found[(tp, offsets[tp])] = record_identity(first) if first.offset == offsets[tp] else None
             pending.discard(tp)
             consumer.pause(tp)
     return found
 
 
-def _ce_id(record: ConsumerRecord[bytes, bytes]) -> str | None:
+def record_identity(record: ConsumerRecord[Any, Any]) -> str:
+    """What tells one record from another at the same position: its CloudEvent id, or, for outside
+    systems' plain records, its position and timestamp (a new log's record there has another timestamp)."""
     value = dict(record.headers or ()).get("ce_id")
-    return value.decode() if isinstance(value, bytes) else None
+    if isinstance(value, bytes):
+        return value.decode()
+    return f"{record.topic}/{record.partition}@{record.offset}#{record.timestamp}"

@@ -67,6 +67,7 @@ class OutboxRelay:
         log_check_seconds: float = 5.0,
         retention_hours: float = 168.0,
         topic_partitions: int = 8,
+        topics: Sequence[str] = (),
     ) -> None:
         self.dsn = dsn
         self.schema = checked_schema(schema)
@@ -76,6 +77,7 @@ class OutboxRelay:
         self.log_check_seconds = log_check_seconds
         self.retention_hours = retention_hours
         self.topic_partitions = topic_partitions
+        self.topics = tuple(topics)  # every topic to create again after a loss (default: the lost ones)
         self.published_total = 0
         self.published_by_topic: Counter[str] = Counter()
         self.log_losses: Counter[str] = Counter()  # topic → times its log was found lost
@@ -219,8 +221,9 @@ class OutboxRelay:
     async def _redrive(self, conn: DbConnection, topics: Sequence[str], why: str) -> None:
         """Send every retained message of the topics again, in position order (consumers dedupe)."""
         with contextlib.suppress(KafkaError, OSError):
-            # A topic deleted with its log comes back with the partitions the services expect.
-            await ensure_topics(self.bootstrap_servers, topics, self.topic_partitions)
+            # A broker that lost its log may have lost its topics: they come back with the partitions the
+            # services expect, the ones outside systems publish to included.
+            await ensure_topics(self.bootstrap_servers, self.topics or topics, self.topic_partitions)
         async with conn.transaction():
             result = await conn.execute(
                 f"UPDATE {self.schema}.outbox SET published_at = NULL WHERE topic = ANY($1::text[]) "

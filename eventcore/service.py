@@ -23,6 +23,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from eventcore.consumed_log_check import ConsumedLogCheck
 from eventcore.consumer import Handler, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.delivery_check import DeliveryCheck, Positions
@@ -83,6 +84,7 @@ class ServiceRuntime:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: ServiceMetrics = field(init=False)
     delivery: DeliveryCheck = field(init=False)
+    consumed_log: ConsumedLogCheck = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = ServiceMetrics(self.spec.name, self.spec.schema)
@@ -96,6 +98,21 @@ class ServiceRuntime:
             positions=self.input_positions,
         )
         self.metrics.delivery = self.delivery
+        self.consumed_log = ConsumedLogCheck(
+            self.spec.schema,
+            self.settings.bootstrap_servers(),
+            every_seconds=self.settings.relay_log_check_seconds,
+            consumers=self.consumers,
+            on_replaced=self.ensure_topics,
+        )
+
+    async def ensure_topics(self) -> None:
+        with contextlib.suppress(Exception):  # a broker still away: the next check tries again
+            await ensure_topics(self.settings.bootstrap_servers(), ALL_TOPICS, self.settings.topic_partitions)
+
+    def consumers(self) -> list[Any]:
+        """The Kafka consumers of this replica's subscriptions, once started."""
+        return [s.consumer for s in self.subscribers if getattr(s, "consumer", None) is not None]
 
     def spawn(self, work: Awaitable[None], name: str) -> asyncio.Task[None]:
         """A background task of the service: it should end when `stop` is set, and is awaited at shutdown."""
@@ -213,6 +230,7 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
                     await asyncio.wait_for(runtime.stop.wait(), timeout=1.0)
                 raise
             runtime.metrics.record(topic, outcome, time.perf_counter() - started)
+            runtime.consumed_log.note(of_topic)
 
     subscriber = runtime.broker.subscriber(
         *by_topic,
@@ -221,6 +239,11 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
         max_records=runtime.settings.consumer_batch_size,
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
+        # A replica killed without leaving its group holds its partitions until its session times out; a
+        # short session makes a crashed replica's partitions (and a restarted one's start) move on within
+        # seconds. Heartbeats run beside the handlers, so a long batch does not end the session.
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1500,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_records,
         title=f"{runtime.spec.name}:{','.join(by_topic)}",
@@ -258,10 +281,13 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
         log_check_seconds=settings.relay_log_check_seconds,
         retention_hours=settings.outbox_retention_hours,
         topic_partitions=settings.topic_partitions,
+        topics=ALL_TOPICS,
     )
     runtime.metrics.relay = runtime.relay
     runtime.spawn(runtime.relay.run(runtime.stop), f"{spec.name}-relay")
     runtime.spawn(runtime.delivery.run(runtime.pool, runtime.stop), f"{spec.name}-delivery-check")
+    if spec.subscriptions:
+        runtime.spawn(runtime.consumed_log.run(runtime.pool, runtime.stop), f"{spec.name}-consumed-log-check")
     await runtime.broker.start()
     if spec.on_started:
         await spec.on_started(runtime)
