@@ -8,6 +8,7 @@ broker and the embedded PostgreSQL, and leaves no process behind.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from caseline.embedded import EmbeddedBroker, InfrastructureError, start_broker, start_postgres, stop_postgres
+from caseline.embedded import (
+    EMBEDDED_BROKER_PARTITIONS,
+    EmbeddedBroker,
+    InfrastructureError,
+    start_broker,
+    start_postgres,
+    stop_postgres,
+)
 from caseline.feeding import print_summary, run_feed
 from caseline.monitor import FlowCounts, run_watch
 from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
@@ -49,8 +57,13 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
             console.print(
                 f"Kafka protocol: {bootstrap} ({'external' if broker is None else 'embedded Tansu, in memory'})"
             )
-            asyncio.run(ensure_topics(bootstrap, ALL_TOPICS, settings.topic_partitions))
-            env = {"DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+            partitions = _partitions(settings, embedded_broker=broker is not None)
+            asyncio.run(ensure_topics(bootstrap, ALL_TOPICS, partitions))
+            env = {
+                "DATABASE_URL": dsn,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "CASELINE_TOPIC_PARTITIONS": str(partitions),
+            }
             for name in SERVICES:
                 services.append(
                     start_service(name, env, data_dir / "logs", settings.http_host, settings.http_port(name))
@@ -74,6 +87,14 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
             return 1
         finally:
             _stop_everything(services, broker, data_dir if embedded_postgres else None, console)
+
+
+def _partitions(settings: Settings, *, embedded_broker: bool) -> int:
+    """The embedded broker's own count unless one is set: after a crash its clients re-create the topics
+    with that count at once, and keys must keep their partitions (caseline.embedded)."""
+    if embedded_broker and "CASELINE_TOPIC_PARTITIONS" not in os.environ:
+        return EMBEDDED_BROKER_PARTITIONS
+    return settings.topic_partitions
 
 
 def _stop_everything(

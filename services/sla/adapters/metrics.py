@@ -110,6 +110,14 @@ class SlaCollector(Collector):
         for (service, topic), value in sorted(self.figures.lag.items()):
             lag.add_metric([service, topic], value)
         yield lag
+        held = GaugeMetricFamily(
+            "caseline_sla_watch_cases",
+            "Cases the watch holds in memory (open, or closed recently) and closed ones it archived",
+            labels=["held"],
+        )
+        held.add_metric(["in_memory"], len(self.watch.cases))
+        held.add_metric(["archived"], self.watch.archive.cases)
+        yield held
 
     def _open_cases(self) -> Metric:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
