@@ -99,7 +99,7 @@ def start_infrastructure(work_dir: Path, replicas: int = 1, partitions: int = PA
         env = {
             "DATABASE_URL": dsn,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "CASELINE_LOG_LEVEL": "WARNING",
+            "CASELINE_LOG_LEVEL": os.environ.get("CASELINE_LOG_LEVEL", "WARNING"),
             "CASELINE_HTTP_HOST": HOST,
             "CASELINE_TOPIC_PARTITIONS": str(partitions),
         }

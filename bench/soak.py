@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -306,15 +307,18 @@ def main() -> int:
     args = parse_args()
     configure_logging("soak", json=False, level="WARNING")
     os.environ.setdefault("CASELINE_SLA_ARCHIVE_AFTER_HOURS", str(args.archive_after / 3600))
+    os.environ.setdefault("CASELINE_LOG_LEVEL", "WARNING")
     work_dir = make_work_dir()
     infra = start_infrastructure(work_dir)
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     try:
         result = asyncio.run(soak(args, infra))
     finally:
         infra.stop()
+        shutil.copytree(work_dir / "logs", OUT_DIR / f"soak-logs-{stamp}", dirs_exist_ok=True)
     print_report(result)
     OUT_DIR.mkdir(exist_ok=True)
-    out = OUT_DIR / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out = OUT_DIR / f"soak-{stamp}.json"
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     console.print(f"written {out}")
     return 0

@@ -11,6 +11,7 @@ propagate, so the framework rewinds and the batch is redelivered, as often as it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -25,7 +26,7 @@ from eventcore.failures import FailedAttempts, RetryPolicy, describe, is_infrast
 from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
 from eventcore.outbox import Outbox
-from eventcore.store import EventStore
+from eventcore.store import ConcurrencyError, EventStore
 from eventcore.unit_of_work import Projector, UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.reference import Channel
@@ -65,6 +66,7 @@ class InboundMessage:
 
 Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]
 DEFAULT_RETRY = RetryPolicy()
+CONFLICT_RETRIES = 3  # a batch that lost a race for a case is tried whole again this often
 
 
 @dataclass
@@ -179,16 +181,7 @@ async def consume_batch(
     rejections = [m for m in decoded if isinstance(m, Rejection)]
     async with stores.pool.acquire() as conn:
         again = await stores.dead_letters.waiting_ids(conn, [m.cloudevent.id for m in messages])
-    outcome: BatchOutcome | None = None
-    if not again:  # the fast path: the whole batch in one transaction
-        try:
-            async with stores.pool.acquire() as conn, conn.transaction():
-                outcome = await _process(stores, conn, messages, handler)
-                await stores.dead_letters.add(conn, rejections)
-        except Exception as error:
-            if await is_infrastructure_failure(error, stores.pool):
-                raise
-            log.info("batch_redone_one_by_one", cause=describe(error), records=len(messages))
+    outcome = None if again else await _whole_batch(stores, messages, rejections, handler)
     if outcome is None:
         outcome = await _consume_one_by_one(stores, messages, handler, retry, again)
         async with stores.pool.acquire() as conn:
@@ -198,6 +191,33 @@ async def consume_batch(
     outcome.ignored += len(decoded) - len(messages) - len(rejections)
     outcome.dead_lettered += len(rejections)
     return outcome
+
+
+async def _whole_batch(
+    stores: ServiceStores, messages: Sequence[InboundMessage], rejections: list[Rejection], handler: Handler
+) -> BatchOutcome | None:
+    """The fast path: the whole batch in one transaction. None: redo it one message at a time.
+
+    A concurrent writer that got to a case first (a staff command, another replica) is nobody's fault:
+    the batch is tried again with fresh reads before it is taken apart.
+    """
+    for attempt in range(1, CONFLICT_RETRIES + 2):
+        try:
+            async with stores.pool.acquire() as conn, conn.transaction():
+                outcome = await _process(stores, conn, messages, handler)
+                await stores.dead_letters.add(conn, rejections)
+            return outcome
+        except (ConcurrencyError, asyncpg.TransactionRollbackError) as conflict:
+            if attempt > CONFLICT_RETRIES:
+                log.info("batch_redone_one_by_one", cause=describe(conflict), records=len(messages))
+                return None
+            await asyncio.sleep(0.02 * attempt)
+        except Exception as error:
+            if await is_infrastructure_failure(error, stores.pool):
+                raise
+            log.info("batch_redone_one_by_one", cause=describe(error), records=len(messages))
+            return None
+    return None
 
 
 async def _process(

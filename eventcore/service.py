@@ -124,10 +124,7 @@ class ServiceRuntime:
     async def input_positions(self) -> Positions:
         """Position and high watermark of every partition this replica consumes (what it has not read yet)."""
         positions: dict[tuple[str, int], tuple[int, int]] = {}
-        for subscriber in self.subscribers:
-            consumer = getattr(subscriber, "consumer", None)
-            if consumer is None:
-                continue
+        for consumer in self.consumers():
             for tp in consumer.assignment():
                 highwater = consumer.highwater(tp)
                 if highwater is None:
@@ -244,6 +241,10 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
         # seconds. Heartbeats run beside the handlers, so a long batch does not end the session.
         session_timeout_ms=6000,
         heartbeat_interval_ms=1500,
+        # What a replica that is behind holds in memory before handling it: a batch's worth per partition,
+        # not the client's 1 MiB per partition and 50 MiB per fetch (memory would follow the lag).
+        max_partition_fetch_bytes=256 * 1024,
+        fetch_max_bytes=8 * 1024 * 1024,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_records,
         title=f"{runtime.spec.name}:{','.join(by_topic)}",
@@ -303,11 +304,9 @@ async def _stop(runtime: ServiceRuntime) -> None:
     started = time.monotonic()
     runtime.stop.set()  # back-offs and background loops end now; no new batch is taken
     await runtime.broker.stop()  # waits up to CONSUMER_GRACE_SECONDS for the batch in hand
-    _, late = (
-        await asyncio.wait(runtime.background, timeout=TASKS_GRACE_SECONDS)
-        if runtime.background
-        else ((), ())
-    )
+    late: set[asyncio.Task[None]] = set()
+    if runtime.background:
+        _, late = await asyncio.wait(runtime.background, timeout=TASKS_GRACE_SECONDS)
     for task in late:
         task.cancel()  # e.g. a relay waiting for a broker that does not answer: its rows stay unpublished
     if late:

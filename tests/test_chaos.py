@@ -34,6 +34,7 @@ pytestmark = pytest.mark.e2e
 FILES, PER_FILE = 6, 400  # 2,400 complaints, fed over about twenty seconds
 ACCEPTED = "SELECT count(*) FROM intake.events WHERE event_type = 'ComplaintReceived'"
 UNPUBLISHED = "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL"
+CLOCKED = "SELECT count(DISTINCT data->>'case_id') FROM sla.events WHERE event_type = 'SlaClockStarted'"
 
 
 @pytest.fixture
@@ -76,6 +77,11 @@ async def test_killing_the_broker_postgresql_and_every_service_under_load_loses_
         await asyncio.sleep(1)
         await asyncio.to_thread(restart_postgres, pg_dir)
         _phase("postgres restarted")
+        # nothing restarted: intake's relay, routing's consumer and the SLA watch's consumer reconnect alone
+        accepted = await system.scalar(ACCEPTED)
+        await system.wait_until(system.handled_cases, accepted, timeout=60)
+        await system.wait_until(lambda: system.scalar(CLOCKED), accepted, timeout=60)
+        _phase("flowing again after PostgreSQL's crash")
         for pair in (("routing", "sla"), ("intake", "jointmeeting")):
             for name in pair:
                 system.kill(name)
