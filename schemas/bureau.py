@@ -121,12 +121,18 @@ class BureauTaskNotice(DomainEvent):
         default=FOUNDING_DISTRICT, description="The district whose bureau this is (codes are district-local)"
     )
     is_lead: bool
+    lead_bureau: Bureau | None = Field(
+        default=None,
+        description="The bureau the joint meeting decided leads the file (absent before 2026-12)",
+    )
     category: Category
     compound_code: str | None
     street_code: str | None
     action: str
     done_when: str
-    due_at: datetime
+    due_at: datetime = Field(
+        description="The task's deadline: the joint meeting's decision, which its SLA clock keeps"
+    )
     status: TaskStatus
     overdue: bool = Field(description="Past its deadline and not done")
     note: str = Field(default="", description="Reason, answer or report note, when the notice has one")

@@ -10,6 +10,13 @@ from pydantic import Field
 from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Level, Urgency
 
+# Routing used to compute a deadline of its own; the SLA's clocks are now the only source of a case's deadline.
+SUPERSEDED_DUE_AT = (
+    "Superseded, no longer set: the case's deadline is its SLA resolve clock's "
+    "(SlaClockStarted / SlaClockRetargeted on caseline.sla.v1, clock <case>/resolve/<reopen count>); "
+    "older events may carry routing's own estimate, which nothing reads any more"
+)
+
 
 class CaseOpened(DomainEvent):
     """Routing took ownership of a complaint as a case."""
@@ -49,7 +56,7 @@ class CaseRouted(DomainEvent):
     rule_id: str = Field(description="The routing rule that decided, so the routing can be explained")
     rules_version: str
     reason: str
-    due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
+    due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
 class EscalationTrigger(StrEnum):
@@ -73,12 +80,17 @@ class CaseEscalated(DomainEvent):
     category: Category
     compound_code: str | None
     street_code: str | None
-    bureaus: list[Bureau] = Field(description="Member bureaus that must act, lead first")
-    lead_bureau: Bureau
-    rule_id: str
+    bureaus: list[Bureau] = Field(
+        description="Routing's proposal of the member bureaus, lead first; the joint meeting decides "
+        "(JointMeetingFileOpened / CaseAddedToFile name the decided ones)"
+    )
+    lead_bureau: Bureau = Field(
+        description="Routing's proposed lead; the joint meeting decides the lead (JointMeetingFileOpened)"
+    )
+    rule_id: str = Field(description="The routing rule the proposal comes from")
     rules_version: str
     reason: str
-    due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
+    due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
 # The case lifecycle after routing: accepted → in progress → resolved → called back → closed (or reopened).
@@ -156,7 +168,7 @@ class CaseReopened(DomainEvent):
     reopen_count: int = Field(ge=1, description="How often the case has now been reopened")
     unit_code: str | None = Field(description="The unit the case goes back to; None: the joint meeting")
     detail: str = ""
-    due_at: datetime | None = Field(default=None, description="The new resolution deadline")
+    due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
 class CaseReturned(DomainEvent):

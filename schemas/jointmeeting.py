@@ -12,8 +12,31 @@ from schemas.cases import EscalationTrigger
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 
+class LeadDecision(BaseModel):
+    """Who leads a joint enforcement and with whom, as the joint meeting decided it against routing's proposal.
+
+    Routing proposes (CaseEscalated's lead_bureau and bureaus, with its rule id); the joint meeting
+    decides, once per file, by its own rules. Every later view and topic uses the decision.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_bureau: Bureau = Field(description="The decided lead")
+    member_bureaus: list[Bureau] = Field(description="The decided member bureaus, lead first")
+    decided_by: str = Field(
+        description="The joint-meeting rule that decided: `<rules version>/<entry>`, e.g. 2026.11.1/security_access"
+    )
+    proposed_lead_bureau: Bureau | None = Field(
+        description="Routing's proposed lead (CaseEscalated.lead_bureau)"
+    )
+    proposed_bureaus: list[Bureau] = Field(default_factory=list, description="Routing's proposed bureaus")
+    proposal_rule_id: str | None = Field(default=None, description="The routing rule the proposal came from")
+    overrode_proposal: bool = Field(description="True when the decided lead is not the proposed one")
+    reason: str = Field(description="Why: the rule's lead, and which proposal it overrode")
+
+
 class JointMeetingFileOpened(DomainEvent):
-    """The joint-meeting office opened a file for an escalated case."""
+    """The joint-meeting office opened a file for an escalated case; its lead and members are the decision."""
 
     event_type = "JointMeetingFileOpened"
 
@@ -24,9 +47,13 @@ class JointMeetingFileOpened(DomainEvent):
     category: Category
     compound_code: str | None
     street_code: str | None
-    lead_bureau: Bureau
-    member_bureaus: list[Bureau]
+    lead_bureau: Bureau = Field(description="The decided lead (see lead_decision)")
+    member_bureaus: list[Bureau] = Field(description="The decided member bureaus, lead first")
     trigger: EscalationTrigger | None = Field(default=None, description="Why routing escalated the case")
+    lead_decision: LeadDecision | None = Field(
+        default=None,
+        description="How the lead was decided and which proposal it overrode (absent before 2026-12)",
+    )
 
 
 class EnforcementTaskAssigned(DomainEvent):
@@ -39,7 +66,10 @@ class EnforcementTaskAssigned(DomainEvent):
     bureau: Bureau
     is_lead: bool
     action: str
-    due_at: datetime = Field(description="Deadline for the bureau to report the task done")
+    due_at: datetime = Field(
+        description="Deadline for the bureau to report the task done, as the joint meeting decided it; the "
+        "SLA's task clock (<case>/task/<task id>) takes exactly this instant"
+    )
     done_when: str = Field(description="What counts as done")
     meeting_id: str | None = Field(default=None, description="The meeting that decided it; None: on opening")
 
@@ -65,6 +95,10 @@ class CaseAddedToFile(DomainEvent):
     category: Category
     compound_code: str | None
     primary_case_id: str = Field(description="The case the file was opened for; file events are keyed by it")
+    lead_decision: LeadDecision | None = Field(
+        default=None,
+        description="The file's decided lead and members, against this case's own proposal (absent before 2026-12)",
+    )
 
 
 class JointMeetingScheduled(DomainEvent):
@@ -98,6 +132,11 @@ class JointMeetingHeld(DomainEvent):
     attendees: list[Bureau]
     decisions: list[MeetingDecision]
     minutes: str = ""
+    lead_bureau: Bureau | None = Field(default=None, description="The file's decided lead after the meeting")
+    member_bureaus: list[Bureau] = Field(
+        default_factory=list,
+        description="The file's member bureaus after the meeting's decisions, lead first",
+    )
 
 
 class EnforcementTaskConfirmed(DomainEvent):
@@ -110,7 +149,7 @@ class EnforcementTaskConfirmed(DomainEvent):
     meeting_id: str
     bureau: Bureau
     action: str
-    due_at: datetime
+    due_at: datetime = Field(description="The deadline the meeting decided; the SLA's task clock moves to it")
     done_when: str
 
 
