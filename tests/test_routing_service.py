@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,7 @@ from eventcore.store import PendingEvent
 from schemas.base import DomainEvent, EventMetadata
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
-from schemas.sla import ClockKind, ClockScope, SlaBreached
+from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaBreached, SlaClockPaused, SlaClockStarted
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
@@ -32,8 +33,8 @@ from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
-    handle_joint_enforcement_completed,
-    handle_sla_breached,
+    handle_joint_meeting_topic,
+    handle_sla_topic,
 )
 from tests.factories import Record
 from tests.test_case_lifecycle import DIRECTORY, NOW, RULES, complaint, compound, merged
@@ -73,8 +74,8 @@ async def receive(
 ) -> None:
     handler = {
         COMPLAINTS: handle_complaints_topic,
-        JOINT_MEETING: handle_joint_enforcement_completed,
-        SLA: handle_sla_breached,
+        JOINT_MEETING: handle_joint_meeting_topic,
+        SLA: handle_sla_topic,
     }[topic]
     records = [record(e, topic, first + i) for i, e in enumerate(events)]
     await consume_batch(stores, records, partial(handler, CTX))
@@ -190,8 +191,62 @@ async def test_units_see_only_their_own_cases_and_the_centre_sees_all(
     assert (await api.get("/cases/case-e", headers=as_unit(here.community_code))).status_code == 404
     intruder = await act(api, "case-e", here.community_code, "accept")
     assert intruder.status_code == 404
-    overdue = (await api.get("/cases", params={"overdue": "true"}, headers=as_unit("centre"))).json()
-    assert len(overdue) == 2  # received 2026-11-18 with 120 hours to go: long past by now
+    pending = (await api.get("/cases/case-d", headers=as_unit("centre"))).json()
+    assert (pending["due_at"], pending["deadline_status"], pending["overdue"]) == (None, "pending", False)
+
+
+def resolve_clock_started(case_id: str, deadline: datetime, generation: int = 0) -> SlaClockStarted:
+    return SlaClockStarted(
+        case_id=case_id,
+        clock_id=f"{case_id}/resolve/{generation}",
+        kind=ClockKind.RESOLVE,
+        started_at=deadline - timedelta(days=7),
+        measure=ClockMeasure.WORKING,
+        budget_seconds=5 * 86400,
+        deadline=deadline,
+        at_risk_at=deadline - timedelta(days=1),
+        scope=ClockScope(level="community"),
+        policy_rule="ordinary",
+        policy_version="2026-11",
+    )
+
+
+async def test_a_case_is_due_when_its_sla_clock_says_and_late_only_while_that_clock_runs_past_it(
+    stores: ServiceStores, api: httpx.AsyncClient
+) -> None:
+    await receive(
+        stores, *(complaint(where=compound(), case_id=c) for c in ("case-late", "case-soon", "case-waits"))
+    )
+    past, future = datetime(2026, 11, 25, 9, tzinfo=UTC), datetime.now(UTC) + timedelta(days=3)
+    clocks = [resolve_clock_started("case-late", past), resolve_clock_started("case-soon", future)]
+    clocks += [resolve_clock_started("case-waits", past)]
+    paused = SlaClockPaused(
+        case_id="case-waits",
+        clock_id="case-waits/resolve/0",
+        paused_at=past,
+        consumed_seconds=86400,
+        reason="waiting for the complainant",
+    )
+    records = [record(e, SLA, i) for i, e in enumerate([*clocks, paused])]
+    for _ in range(2):  # redelivered: learnt once
+        await consume_batch(stores, records, partial(handle_sla_topic, CTX))
+    await receive(stores, *clocks, topic=SLA)  # the same starts sent again: a clock starts once
+    centre = as_unit("centre")
+    late = (await api.get("/cases", params={"overdue": "true"}, headers=centre)).json()
+    assert [(c["case_id"], c["due_at"], c["deadline_status"]) for c in late] == [
+        ("case-late", "2026-11-25T09:00:00Z", "running")
+    ]
+    soon = (await api.get("/cases/case-soon", headers=centre)).json()
+    assert (soon["due_at"], soon["deadline_clock"], soon["deadline_rule"], soon["overdue"]) == (
+        future.isoformat().replace("+00:00", "Z"),
+        "case-soon/resolve/0",
+        "ordinary",
+        False,
+    )
+    waits = (await api.get("/cases/case-waits", headers=centre)).json()
+    assert (waits["due_at"], waits["deadline_status"], waits["overdue"]) == (None, "paused", False)
+    listed = (await api.get("/cases", headers=centre)).json()
+    assert [c["case_id"] for c in listed][:2] == ["case-late", "case-soon"]  # soonest deadline first
 
 
 async def test_requests_without_a_valid_token_or_with_a_malformed_body_get_4xx_json(

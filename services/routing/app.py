@@ -16,17 +16,19 @@ from schemas.sla import SlaBreached
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CASE_VIEW_DDL, CaseView
 from services.routing.adapters.http import staff_router
+from services.routing.adapters.learnt_store import LEARNT_DDL
 from services.routing.adapters.tokens import configured_tokens
+from services.routing.domain.learnt import CLOCK_FACTS, LEAD_FACTS
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
-    handle_joint_enforcement_completed,
-    handle_sla_breached,
+    handle_joint_meeting_topic,
+    handle_sla_topic,
 )
 
 SERVICE = "routing"
 SCHEMA = "routing"
-EXTRA_DDL = (CASE_VIEW_DDL,)
+EXTRA_DDL = (CASE_VIEW_DDL, LEARNT_DDL)
 log = get_logger(__name__)
 
 
@@ -47,9 +49,12 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
                 COMPLAINTS, partial(handle_complaints_topic, ctx), (ComplaintReceived, ComplaintMerged)
             ),
             Subscription(
-                JOINT_MEETING, partial(handle_joint_enforcement_completed, ctx), (JointEnforcementCompleted,)
+                JOINT_MEETING,
+                partial(handle_joint_meeting_topic, ctx),
+                (JointEnforcementCompleted, *LEAD_FACTS),
             ),
-            Subscription(SLA, partial(handle_sla_breached, ctx), (SlaBreached,)),
+            # The SLA's clocks are the only source of a case's deadline; routing shows what they say.
+            Subscription(SLA, partial(handle_sla_topic, ctx), (SlaBreached, *CLOCK_FACTS)),
         ],
         extra_ddl=EXTRA_DDL,
         routers=[staff_router(ctx, tokens)],

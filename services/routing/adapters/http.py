@@ -11,7 +11,7 @@ Errors are JSON: {"detail": {"error": <code>, "message": <text>, ...}}.
 # No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -25,9 +25,11 @@ from schemas.reference import Category
 from services.routing import handlers
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
+from services.routing.adapters.learnt_store import deadline_of, decision_of_row
 from services.routing.adapters.tokens import TokenBook
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
+from services.routing.domain.learnt import DeadlineStatus, shown_deadline
 from services.routing.domain.lifecycle import CaseCommandError, CaseState, NotPermitted, UnknownUnit
 from services.routing.handlers import CaseNotFound, CommandResult, RoutingContext, StaleCase
 
@@ -63,13 +65,36 @@ class CaseSummary(BaseModel):
     unit_name: str | None
     rule_id: str
     rules_version: str
-    due_at: datetime | None
+    due_at: datetime | None = Field(
+        description="The deadline of the case's SLA resolve clock (the only deadline there is); "
+        "null while it is pending or paused, see deadline_status"
+    )
+    deadline_status: DeadlineStatus = Field(
+        description="pending: the SLA has not started the clock of the case's current round yet (just "
+        "opened, in the centre's triage queue, or just reopened); running; paused; stopped (resolved)"
+    )
+    deadline_clock: str | None = Field(default=None, description="The SLA clock the deadline is from")
+    deadline_rule: str | None = Field(default=None, description="The SLA policy rule that set it")
     overdue: bool
     return_count: int
     reopen_count: int
     complainant_count: int
     escalations: list[str]
     callback_outcome: str | None
+    lead_bureau: str | None = Field(
+        default=None,
+        description="Who leads at the joint meeting: its decision once made, else routing's proposal",
+    )
+    lead_decided: bool = Field(
+        default=False, description="True when lead_bureau is the joint meeting's decision"
+    )
+    member_bureaus: list[str] = Field(
+        default_factory=list, description="The decided member bureaus, lead first"
+    )
+    joint_meeting_file_id: str | None = None
+    lead_decision_reason: str | None = Field(
+        default=None, description="Why the joint meeting decided so, and which proposal it overrode"
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -306,7 +331,37 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
     return router
 
 
+# The row's own columns; the deadline and the lead are what routing learnt, shown by the rules in learnt.py.
+_LEARNT_FIELDS = {
+    "due_at",
+    "deadline_status",
+    "deadline_clock",
+    "deadline_rule",
+    "overdue",
+    "lead_bureau",
+    "lead_decided",
+    "member_bureaus",
+    "joint_meeting_file_id",
+    "lead_decision_reason",
+}
+_CASE_FACTS = set(CaseSummary.model_fields) - _LEARNT_FIELDS
+
+
 def _summary(row: dict[str, Any]) -> CaseSummary:
-    due = row["due_at"]
-    late = due is not None and row["state"] in ("routed", "accepted", "in_progress", "escalated")
-    return CaseSummary(**row, overdue=bool(late and due < datetime.now(due.tzinfo)))
+    shown = shown_deadline(deadline_of(row), row["reopen_count"])
+    open_case = row["state"] in ("routed", "accepted", "in_progress", "escalated")
+    decided = decision_of_row(row)
+    facts = {k: v for k, v in row.items() if k in _CASE_FACTS}
+    return CaseSummary(
+        **facts,
+        due_at=shown.due_at,
+        deadline_status=shown.status,
+        deadline_clock=shown.clock_id,
+        deadline_rule=shown.policy_rule,
+        overdue=open_case and shown.overdue(datetime.now(UTC)),
+        lead_bureau=decided.lead.value if decided else row.get("proposed_lead_bureau"),
+        lead_decided=decided is not None,
+        member_bureaus=[b.value for b in decided.bureaus] if decided else [],
+        joint_meeting_file_id=decided.file_id if decided else None,
+        lead_decision_reason=decided.reason if decided else None,
+    )

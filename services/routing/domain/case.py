@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated, CaseOpened, CaseRouted, EscalationTrigger
 from schemas.complaints import ComplaintReceived
@@ -23,10 +21,9 @@ def facts_of(complaint: ComplaintReceived) -> CaseFacts:
     )
 
 
-def open_case(
-    complaint: ComplaintReceived, decision: Decision, rules_version: str, due_at: datetime | None = None
-) -> list[DomainEvent]:
-    """CaseOpened, then CaseRouted or CaseEscalated: the case's first facts, in order."""
+def open_case(complaint: ComplaintReceived, decision: Decision, rules_version: str) -> list[DomainEvent]:
+    """CaseOpened, then CaseRouted or CaseEscalated: the case's first facts, in order. No deadline: the
+    SLA starts the case's clocks from these facts, and its policy decides when the case is due."""
     opened = CaseOpened(
         case_id=complaint.case_id,
         complaint_id=complaint.complaint_id,
@@ -50,7 +47,6 @@ def open_case(
                 rule_id=decision.rule_id,
                 rules_version=rules_version,
                 reason=decision.reason,
-                due_at=due_at,
             ),
         ]
     return [
@@ -67,6 +63,5 @@ def open_case(
             rule_id=decision.rule_id,
             rules_version=rules_version,
             reason=decision.reason,
-            due_at=due_at,
         ),
     ]
