@@ -18,8 +18,10 @@ from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
 from schemas.reference import FOUNDING_DISTRICT
 from services.routing.adapters.case_view import CaseView
+from services.routing.adapters.learnt_store import load_decision
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.case import case_stream
+from services.routing.domain.learnt import JointDecision
 from services.routing.domain.rules import RoutingRules, load_rules, rules_file_for
 
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
@@ -52,13 +54,13 @@ def explain(
     except UnknownDistrict as unknown:
         console.print(f"[red]{unknown}[/red]")
         raise typer.Exit(2) from unknown
-    events = asyncio.run(_case_events(_dsn(), case_id))
+    events, decided = asyncio.run(_case_events(_dsn(), case_id))
     owner = case_district(events)
     if not events or (chosen is not None and chosen != owner):
         where = f" in district {chosen}" if chosen else ""
         console.print(f"[red]routing has no case {case_id!r}{where}[/red]")
         raise typer.Exit(1)
-    print_explanation(console, case_id, events, load_rules(rules_file_for(owner)))
+    print_explanation(console, case_id, events, load_rules(rules_file_for(owner)), decided)
 
 
 def case_district(events: list[RecordedEvent]) -> str:
@@ -68,17 +70,23 @@ def case_district(events: list[RecordedEvent]) -> str:
     return str(events[0].data.get("district") or FOUNDING_DISTRICT)
 
 
-async def _case_events(dsn: str, case_id: str) -> list[RecordedEvent]:
+async def _case_events(dsn: str, case_id: str) -> tuple[list[RecordedEvent], JointDecision | None]:
     pool = await create_pool(dsn, max_size=1)
     try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
         async with pool.acquire() as conn:
-            return await EventStore(SCHEMA).read_stream(conn, case_stream(case_id))
+            events = await EventStore(SCHEMA).read_stream(conn, case_stream(case_id))
+            return events, await load_decision(conn, SCHEMA, case_id)
     finally:
         await pool.close()
 
 
 def print_explanation(
-    console: Console, case_id: str, events: list[RecordedEvent], rules: RoutingRules
+    console: Console,
+    case_id: str,
+    events: list[RecordedEvent],
+    rules: RoutingRules,
+    decided: JointDecision | None = None,
 ) -> None:
     opened = events[0].data
     console.print(
@@ -104,11 +112,19 @@ def print_explanation(
                 str(event.metadata.get("actor")),
             )
     console.print(table)
+    if decided is not None:
+        console.print(
+            f"the joint meeting decided (file {decided.file_id}): {decided.lead.value} leads with "
+            f"{', '.join(b.value for b in decided.bureaus)}; {decided.reason}"
+        )
 
 
 def _target(data: dict[str, Any]) -> str:
     if "lead_bureau" in data:
-        return f"joint meeting ({data.get('trigger')}): {', '.join(data.get('bureaus', []))}"
+        return (
+            f"joint meeting ({data.get('trigger')}): proposes {data['lead_bureau']} to lead, with "
+            f"{', '.join(data.get('bureaus', []))}"
+        )
     if "level" in data and "unit_code" in data:
         return f"{data['level']} {data['unit_code']} {data.get('unit_name', '')}".strip()
     return str(data.get("unit_code") or "")

@@ -12,11 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
+from caseline.history import print_case_history
 from district.directory import load_directory
 from schemas.bureau import bureau_tasks_topic
 from schemas.reference import Bureau, Management
 from schemas.topics import JOINT_MEETING, SLA
+from services.sla.domain.calendar import BEIJING
 from tests.kafka_reading import read_topic
 from tests.system import RunningSystem
 from tests.test_jointmeeting_support import OFFICE, bureau_auth, eventually
@@ -236,3 +239,14 @@ async def test_a_meetings_revised_deadline_and_a_reopening_show_the_clocks_deadl
             if "scope" in m.data and "/task/" not in m.data["clock_id"]  # a task clock is its bureau's
         ]
         assert after and set(after) == {"public_security"}
+        shown = Console(record=True, width=240)
+        assert await print_case_history(system.database_url, gate_case, shown)  # `caseline case show`
+        fresh_row = next(
+            line for line in shown.export_text().splitlines() if f"{gate_case}/resolve/1" in line
+        )
+        now_due = await clock(
+            gate_case, f"{gate_case}/resolve/1"
+        )  # the joint meeting's 15 days, since escalated
+        assert now_due is not None and now_due["policy_rule"] == "joint-meeting"
+        beijing = datetime.fromisoformat(now_due["deadline"]).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+        assert beijing in fresh_row and "running" in fresh_row

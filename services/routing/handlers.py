@@ -23,7 +23,13 @@ from services.routing.adapters.case_store import load_case
 from services.routing.adapters.learnt_store import load_deadline, save_deadline, save_decision
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream, facts_of, open_case
-from services.routing.domain.learnt import CLOCK_FACTS, LEAD_FACTS, decision_of, learn_deadline
+from services.routing.domain.learnt import (
+    CLOCK_FACTS,
+    LEAD_FACTS,
+    decision_of,
+    learn_deadline,
+    resolve_generation,
+)
 from services.routing.domain.lifecycle import Case, CaseCommandError, UnknownUnit
 from services.routing.domain.routing import RoutingPolicy, decide_route
 from services.routing.domain.rules import DEFAULT_RULES_FILE, RoutingRules, load_rules, rules_file_for
@@ -176,8 +182,8 @@ async def handle_sla_clock_fact(uow: UnitOfWork, message: InboundMessage) -> Non
     """The SLA started, moved, paused or stopped one of the case's clocks: the case's deadline is its
     resolve clock's, so that is what routing shows (nothing else: routing computes no deadline)."""
     fact = message.event
-    if fact is None:
-        return
+    if fact is None or resolve_generation(fact.case_id, str(getattr(fact, "clock_id", ""))) is None:
+        return  # dispatch, contact and task clocks are not the case's deadline: no read, no write
     schema = uow.store.schema
     before = await load_deadline(uow.conn, schema, fact.case_id)
     after = learn_deadline(before, fact)
