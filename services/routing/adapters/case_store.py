@@ -10,7 +10,7 @@ from schemas.base import DomainEvent
 from schemas.topics import event_class
 from services.routing.adapters.learnt_store import load_decision
 from services.routing.domain.case import case_stream
-from services.routing.domain.lifecycle import Case, CaseState
+from services.routing.domain.lifecycle import Case
 
 
 def typed(event_type: str, schema_version: int, data: dict[str, object]) -> DomainEvent:
@@ -29,6 +29,6 @@ async def load_case(conn: DbConnection, store: EventStore, case_id: str) -> Case
     """The case as its events say it is now (None when routing never opened it), knowing the joint
     meeting's decision on who leads it once routing has learnt that."""
     case = Case.rebuild(typed_events(await store.read_stream(conn, case_stream(case_id))))
-    if case is None or case.state is CaseState.OPENED:
-        return case
+    if case is None:
+        return None
     return case.knowing(await load_decision(conn, store.schema, case_id))

@@ -54,8 +54,10 @@ def case_stream(case_id: str) -> str:
 
 
 def task_stream(case_id: str) -> str:
-    """Task clocks have their own stream: they move on joint-meeting facts, which another consumer
-    handles concurrently with the case topic, and two streams never conflict."""
+    """Task clocks have their own stream: they move on joint-meeting facts, which another replica may
+    handle concurrently with the case topic, and two streams never conflict. The one joint-meeting fact
+    that moves case clocks, the decided lead, appends to the case stream: should a case fact race it, the
+    loser's batch is redelivered and decided again on the winner's clocks."""
     return f"sla-task/{case_id}"
 
 
