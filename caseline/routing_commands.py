@@ -12,16 +12,24 @@ from rich.console import Console
 from rich.table import Table
 
 from district.registry import UnknownDistrict, load_districts
-from eventcore.database import create_pool, migrate
+from eventcore.database import DbConnection, checked_schema, create_pool, migrate
 from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
+from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.learnt_store import load_decision
+from services.routing.adapters.learnt_store import load_decision, save_deadline, save_decision
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.case import case_stream
-from services.routing.domain.learnt import JointDecision
+from services.routing.domain.learnt import (
+    CLOCK_FACTS,
+    LEAD_FACTS,
+    CaseDeadline,
+    JointDecision,
+    decision_of,
+    learn_deadline,
+)
 from services.routing.domain.rules import RoutingRules, load_rules, rules_file_for
 
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
@@ -149,12 +157,15 @@ def _rule(data: dict[str, Any], rules: RoutingRules) -> str:
 
 
 def replay_routing() -> None:
-    """Rebuild routing's case read model from its event store."""
+    """Rebuild routing's case read model from its event store, and what routing learnt from the SLA's and
+    the joint meeting's stores (the cases' deadlines and decided leads)."""
     configure_logging("caseline", json=False, level="WARNING")
     started = time.perf_counter()
     cases = asyncio.run(rebuild_case_view(_dsn()))
+    deadlines, leads = asyncio.run(relearn(_dsn()))
     console.print(
-        f"routing: case_view rebuilt from the events, {cases} cases in {time.perf_counter() - started:.1f}s"
+        f"routing: case_view rebuilt from the events, {cases} cases; {deadlines} deadlines and {leads} "
+        f"decided leads learnt again from the sla and jointmeeting stores, in {time.perf_counter() - started:.1f}s"
     )
 
 
@@ -166,3 +177,42 @@ async def rebuild_case_view(dsn: str) -> int:
             return await CaseView(SCHEMA).rebuild(conn)
     finally:
         await pool.close()
+
+
+async def relearn(dsn: str) -> tuple[int, int]:
+    """Learn every case's deadline and decided lead again from the stores that are their source, through
+    the same functions as routing's consumers. This is how an installation from before routing learnt them
+    (its consumer had skipped those facts) fills `routing.case_deadline` and `routing.case_joint_decision`;
+    an operator's tool, since the routing service itself never reads another service's schema."""
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        async with pool.acquire() as conn, conn.transaction():
+            deadlines: dict[str, CaseDeadline | None] = {}
+            for fact in await _stored(conn, "sla", CLOCK_FACTS):
+                deadlines[fact.case_id] = learn_deadline(deadlines.get(fact.case_id), fact)
+            decisions = {}
+            for fact in await _stored(conn, "jointmeeting", LEAD_FACTS):
+                if (decided := decision_of(fact)) is not None:
+                    decisions[fact.case_id] = decided
+            for case_id, learnt in deadlines.items():
+                if learnt is not None:
+                    await save_deadline(conn, SCHEMA, case_id, learnt)
+            for case_id, decided in decisions.items():
+                await save_decision(conn, SCHEMA, case_id, decided)
+        return sum(d is not None for d in deadlines.values()), len(decisions)
+    finally:
+        await pool.close()
+
+
+async def _stored(conn: DbConnection, schema: str, types: tuple[type[DomainEvent], ...]) -> list[DomainEvent]:
+    """A service's stored facts of these types in the order they were recorded (none without its schema)."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema):
+        return []
+    by_type = {t.event_type: t for t in types}
+    rows = await conn.fetch(
+        f"SELECT event_type, data FROM {checked_schema(schema)}.events WHERE event_type = ANY($1::text[]) "
+        "ORDER BY global_position",
+        list(by_type),
+    )
+    return [by_type[r["event_type"]].model_validate(r["data"]) for r in rows]

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from rich.console import Console
 
 from caseline.history import print_case_history
+from caseline.routing_commands import relearn
 from district.directory import load_directory
 from schemas.bureau import bureau_tasks_topic
 from schemas.reference import Bureau, Management
@@ -250,3 +252,14 @@ async def test_a_meetings_revised_deadline_and_a_reopening_show_the_clocks_deadl
         assert now_due is not None and now_due["policy_rule"] == "joint-meeting"
         beijing = datetime.fromisoformat(now_due["deadline"]).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
         assert beijing in fresh_row and "running" in fresh_row
+
+        # an installation from before routing learnt clocks fills its view by replaying the stores
+        before = await case_view(gate_case)
+        conn = await asyncpg.connect(system.database_url)
+        try:
+            await conn.execute("TRUNCATE routing.case_deadline, routing.case_joint_decision")
+        finally:
+            await conn.close()
+        assert (await case_view(gate_case))["deadline_status"] == "pending"
+        assert await relearn(system.database_url) == (2, 2)
+        assert await case_view(gate_case) == before
