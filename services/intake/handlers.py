@@ -125,6 +125,8 @@ class FeedSummary:
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
+    flagged: Counter[str] = field(default_factory=Counter)  # accepted complaints by what intake assumed
+    categories: Counter[str] = field(default_factory=Counter)  # accepted complaints by decided category
 
     @property
     def rejected_total(self) -> int:
@@ -136,11 +138,16 @@ class FeedSummary:
         self.duplicates += other.duplicates
         self.rejected.update(other.rejected)
         self.rejections.extend(other.rejections)
+        self.flagged.update(other.flagged)
+        self.categories.update(other.categories)
 
     def count(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
             if outcome.status in (Status.ACCEPTED, Status.MERGED):
                 self.accepted += 1
+                self.flagged.update(outcome.flags or ())
+                if outcome.category:
+                    self.categories[outcome.category] += 1
             if outcome.status is Status.MERGED:
                 self.merged += 1
             if outcome.status is Status.DUPLICATE:
@@ -326,10 +333,12 @@ async def _record(
     merged: dict[str, str] = {}
     counts: dict[str, int] = {}
     people: list[Person] = []
-    labels: Counter[LabelSeen] = Counter()
+    labels: dict[LabelSeen, tuple[int, int]] = {}  # label -> (seen, sent to triage)
     for submission, complaint in new:
         if (seen := _label_seen(submission, complaint)) is not None:
-            labels[seen] += 1
+            count, triaged = labels.get(seen, (0, 0))
+            decision = complaint.category_decision
+            labels[seen] = (count + 1, triaged + (1 if decision is not None and decision.needs_triage else 0))
         key = merge_key(complaint, ctx.merge)
         decision = decide_merge(complaint, candidates.get(key, []), ctx.merge) if key else None
         event: DomainEvent = complaint
@@ -409,7 +418,6 @@ def _label_seen(submission: Submission, complaint: ComplaintReceived) -> LabelSe
         label[:200],
         decision.source.value,
         decision.category.value,
-        decision.needs_triage,
     )
 
 

@@ -109,7 +109,6 @@ class LabelSeen:
     label: str
     source: str
     category: str
-    triaged: bool
 
 
 @dataclass(frozen=True)
@@ -245,7 +244,7 @@ class IntakeStore:
             list(counts.values()),
         )
 
-    async def count_labels(self, conn: DbConnection, seen: Mapping[LabelSeen, int]) -> None:
+    async def count_labels(self, conn: DbConnection, seen: Mapping[LabelSeen, tuple[int, int]]) -> None:
         """Add this transaction's label sightings, in key order (concurrent feeds cannot deadlock on them)."""
         if not seen:
             return
@@ -269,8 +268,8 @@ class IntakeStore:
             [k.label for k, _ in rows],
             [k.source for k, _ in rows],
             [k.category for k, _ in rows],
-            [n for _, n in rows],
-            [n if k.triaged else 0 for k, n in rows],
+            [n for _, (n, _) in rows],
+            [triaged for _, (_, triaged) in rows],
         )
 
     async def recategorise(self, conn: DbConnection, correction: Correction) -> bool:

@@ -42,7 +42,13 @@ class Categoriser:
         texts = [
             r.question.classifier_text(t, m) for r, t, m in zip(requests, taxonomies, matches, strict=True)
         ]
-        scored = [i for i, text in enumerate(texts) if text.strip()]
+        # Without a description, only a label that maps says what the problem is: the words of an unmapped
+        # label alone (其他物业问题) do not, so such a record has no decision (it is refused).
+        scored = [
+            i
+            for i, (r, text) in enumerate(zip(requests, texts, strict=True))
+            if r.question.description.strip() and text.strip()
+        ]
         predictions = self.classifier.predict_many(
             [texts[i] for i in scored], evidence=[matches[i] is None for i in scored]
         )
