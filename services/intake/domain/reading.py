@@ -170,8 +170,11 @@ def _callback_number(part: str) -> str:
 
 
 def _number(written: str) -> str:
-    digits = _COUNTRY.sub("", _NOISE.sub("", written.strip().removeprefix("+")))
+    bare = _NOISE.sub("", written.strip().removeprefix("+"))
+    digits = _COUNTRY.sub("", bare)
     if not digits.isdigit():
         return ""
+    if digits != bare and not digits.startswith(("0", "1")):
+        digits = f"0{digits}"  # +86 355 2021234: the international form drops the area code's 0
     patterns = (_MOBILE, _SERVICE, _LANDLINE, _LOCAL)
     return digits if any(pattern.match(digits) for pattern in patterns) else ""
