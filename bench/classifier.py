@@ -33,10 +33,10 @@ def evaluate(model: TextClassifier, examples: dict[Category, list[str]]) -> dict
     predictions = model.predict_many(texts, evidence=[False] * len(texts))
     confusion = {t.value: {p.value: 0 for p in Category} for t in Category}
     top1 = top3 = 0
-    for actual, prediction in zip(truth, predictions, strict=True):
-        confusion[actual.value][prediction.category.value] += 1
-        top1 += prediction.category is actual
-        top3 += actual in [c for c, _ in prediction.top[:3]]
+    for expected, prediction in zip(truth, predictions, strict=True):
+        confusion[expected.value][prediction.category.value] += 1
+        top1 += prediction.category is expected
+        top3 += expected in [c for c, _ in prediction.top[:3]]
     per_category = {}
     for category in Category:
         tp = confusion[category.value][category.value]

@@ -36,7 +36,9 @@ OUT = Path(__file__).resolve().parent / "out" / "hotline_export.json"
 
 def write_exports(work: Path, feeds: int, fmt: str) -> tuple[list[Path], dict[str, str], int, int]:
     """The exports, order number -> true category, well-formed unique records, broken lines."""
-    paths, truth, well_formed, broken = [], {}, 0, 0
+    paths: list[Path] = []
+    truth: dict[str, str] = {}
+    well_formed = broken = 0
     for index in range(feeds):
         out = work / f"export-{index}"
         sample_hotline.write(out, seed=sample_hotline.SEED + index)
@@ -48,9 +50,7 @@ def write_exports(work: Path, feeds: int, fmt: str) -> tuple[list[Path], dict[st
         paths.append(target)
         truth |= {order.replace("LZ12345-", f"E{index:02d}-"): c.value for order, c in feed.truth.items()}
         well_formed += int(str(feed.expected["unique_valid"]))
-        csv_bad = feed.expected.get("csv")
         broken += int(str(feed.expected["bad_lines"])) if fmt == "jsonl" else len(_csv_bad(out))
-        del csv_bad
     return paths, truth, well_formed, broken
 
 

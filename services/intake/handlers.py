@@ -337,8 +337,8 @@ async def _record(
     for submission, complaint in new:
         if (seen := _label_seen(submission, complaint)) is not None:
             count, triaged = labels.get(seen, (0, 0))
-            decision = complaint.category_decision
-            labels[seen] = (count + 1, triaged + (1 if decision is not None and decision.needs_triage else 0))
+            uncertain = complaint.category_decision is not None and complaint.category_decision.needs_triage
+            labels[seen] = (count + 1, triaged + int(uncertain))
         key = merge_key(complaint, ctx.merge)
         decision = decide_merge(complaint, candidates.get(key, []), ctx.merge) if key else None
         event: DomainEvent = complaint
