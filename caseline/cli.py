@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from caseline.category_commands import categories_app, classify
 from caseline.district_commands import districts_app
 from caseline.jointmeeting_commands import jointmeeting_app, replay_jointmeeting
 from caseline.report_commands import report_app
@@ -34,6 +35,8 @@ replay_app = typer.Typer(help="Rebuild a service's read models from its event st
 app.add_typer(replay_app, name="replay")
 replay_app.command("routing")(replay_routing)
 app.add_typer(jointmeeting_app, name="jointmeeting")
+app.add_typer(categories_app, name="categories")
+app.command("classify")(classify)
 replay_app.command("jointmeeting")(replay_jointmeeting)
 
 console = Console()
@@ -99,6 +102,9 @@ def feed_hotline(
             help="District code for records that name none (所属区); default: the founding district"
         ),
     ] = None,
+    platform: Annotated[
+        str, typer.Option(help="the hotline platform whose taxonomy reads the file's category labels")
+    ] = "12345-default",
 ) -> None:
     """Send a hotline file (JSON lines or CSV, UTF-8 or GB18030) through intake: each work order, once."""
     from caseline.feeding import print_summary, run_feed
@@ -109,7 +115,13 @@ def feed_hotline(
     try:
         summary = asyncio.run(
             run_feed(
-                database_url(settings), settings, file, console, check_future=check_future, district=district
+                database_url(settings),
+                settings,
+                file,
+                console,
+                check_future=check_future,
+                district=district,
+                platform=platform,
             )
         )
     except UnknownDistrict as unknown:

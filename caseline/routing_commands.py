@@ -12,15 +12,18 @@ from rich.console import Console
 from rich.table import Table
 
 from district.registry import UnknownDistrict, load_districts
+from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, checked_schema, create_pool, migrate
 from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
 from schemas.base import DomainEvent
-from schemas.reference import FOUNDING_DISTRICT
+from schemas.reference import FOUNDING_DISTRICT, Category
+from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.learnt_store import load_decision, save_deadline, save_decision
 from services.routing.app import EXTRA_DDL, SCHEMA
+from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
 from services.routing.domain.learnt import (
     CLOCK_FACTS,
@@ -30,12 +33,29 @@ from services.routing.domain.learnt import (
     decision_of,
     learn_deadline,
 )
+from services.routing.domain.lifecycle import CaseCommandError
+from services.routing.domain.routing import CENTRE_UNIT
 from services.routing.domain.rules import RoutingRules, load_rules, rules_file_for
+from services.routing.handlers import (
+    CaseNotFound,
+    CommandResult,
+    RoutingContext,
+    StaleCase,
+    recategorise_case,
+)
 
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
 console = Console()
 
-_DECISIONS = ("CaseRouted", "CaseEscalated", "CaseReturned", "CaseReopened", "CaseResolved", "CaseClosed")
+_DECISIONS = (
+    "CaseRecategorised",
+    "CaseRouted",
+    "CaseEscalated",
+    "CaseReturned",
+    "CaseReopened",
+    "CaseResolved",
+    "CaseClosed",
+)
 
 
 def _dsn() -> str:
@@ -216,3 +236,46 @@ async def _stored(conn: DbConnection, schema: str, types: tuple[type[DomainEvent
         list(by_type),
     )
     return [by_type[r["event_type"]].model_validate(r["data"]) for r in rows]
+
+
+@routing_app.command("recategorise")
+def recategorise(
+    case_id: Annotated[str, typer.Argument(help="the case id")],
+    category: Annotated[Category, typer.Argument(help="the category the case really is, e.g. fire_hazard")],
+    reason: Annotated[str, typer.Option(help="why: what the description really says")],
+    staff_id: Annotated[str, typer.Option(help="who corrects it (recorded as centre/<staff id>)")],
+    expected_version: Annotated[
+        int | None, typer.Option(help="the case version you looked at; default: the current one")
+    ] = None,
+) -> None:
+    """The centre corrects a case's category (what `POST /cases/{id}/recategorise` does): the case is routed
+    again, or escalated, when the new category needs another unit or the joint meeting."""
+    configure_logging("caseline", json=False, level="WARNING")
+    try:
+        result = asyncio.run(_recategorise(_dsn(), case_id, category, reason, staff_id, expected_version))
+    except (CaseNotFound, StaleCase, CaseCommandError) as refused:
+        console.print(f"[red]{type(refused).__name__}: {refused}[/red]")
+        raise typer.Exit(1) from refused
+    console.print(
+        f"case {case_id}: {', '.join(e.event_type for e in result.events)}; now version {result.case.version}, "
+        f"{result.case.state.value} with {result.case.unit_code or 'the joint meeting'}"
+    )
+
+
+async def _recategorise(
+    dsn: str, case_id: str, category: Category, reason: str, staff_id: str, expected_version: int | None
+) -> CommandResult:
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SCHEMA}", projector=CaseView(SCHEMA).project)
+        async with pool.acquire() as conn:
+            case = await load_case(conn, stores.store, case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        routing = RoutingContext(load_districts(get_settings().districts_file))
+        actor = Actor(CENTRE_UNIT, staff_id, case.district)
+        version = case.version if expected_version is None else expected_version
+        return await recategorise_case(routing, stores, case_id, actor, version, category, reason)
+    finally:
+        await pool.close()

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.base import DomainEvent
+from schemas.categorisation import CategoryDecision
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Level, Urgency
 
 # Routing used to compute a deadline of its own; the SLA's clocks are now the only source of a case's deadline.
@@ -34,6 +35,10 @@ class CaseOpened(DomainEvent):
     compound_code: str | None
     street_code: str | None
     complainant_id: str
+    category_decision: CategoryDecision | None = Field(
+        default=None,
+        description="How intake decided the category; needs_triage sends it to the centre's triage",
+    )
 
 
 class RoutedUnit(StrEnum):
@@ -191,3 +196,20 @@ class CoComplainantAdded(DomainEvent):
     channel: Channel
     complainant_id: str = Field(description="Pseudonymous id, never the phone number")
     complainant_count: int = Field(ge=2)
+
+
+class CaseRecategorised(DomainEvent):
+    """The centre corrected the case's category; a CaseRouted or CaseEscalated follows when the new category
+    belongs to another unit or to the joint meeting."""
+
+    event_type = "CaseRecategorised"
+
+    district: DistrictCode = Field(default=FOUNDING_DISTRICT, description="The district of the case")
+    from_category: Category
+    to_category: Category
+    reason: str = Field(min_length=1, description="Why staff corrected it, in their words")
+    recategorised_by: str = Field(description="Who corrected it: <unit>/<staff id>")
+    replaced_decision: CategoryDecision | None = Field(
+        default=None, description="The decision it replaced (intake's, or an earlier correction)"
+    )
+    decision: CategoryDecision = Field(description="The new decision, source staff")

@@ -11,6 +11,7 @@ from schemas.cases import (
     CaseEscalated,
     CaseOpened,
     CaseProgressNoted,
+    CaseRecategorised,
     CaseReopened,
     CaseResolved,
     CaseReturned,
@@ -42,6 +43,7 @@ TOPIC_EVENTS: dict[str, tuple[type[DomainEvent], ...]] = {
         CaseReopened,
         CaseReturned,
         CoComplainantAdded,
+        CaseRecategorised,
     ),
     JOINT_MEETING: JOINT_MEETING_EVENTS,
     # One topic per bureau, so broker ACLs can keep each bureau to its own tasks (docs/bureau-integration.md).

@@ -53,11 +53,12 @@ def test_caseline_up_runs_the_sample_end_to_end_and_a_second_run_resumes_without
     with tempfile.TemporaryDirectory(prefix="clup-", dir="/tmp") as scratch:
         first = _up(Path(scratch))
         assert _row(first, "accepted (new complaints)") == EXPECTED["unique_valid"]
-        assert _row(first, "escalated to the joint meeting") == EXPECTED["escalated"]
+        escalated = _row(first, "escalated to the joint meeting")
+        assert EXPECTED["escalated_at_least"] <= escalated <= EXPECTED["cross_department"]
         assert f"handled {EXPECTED['unique_valid']} of {EXPECTED['unique_valid']} complaints" in first
 
         second = _up(Path(scratch))  # fresh in-memory broker, same stored events
         assert _row(second, "accepted (new complaints)") == 0
         assert _row(second, "complaints received") == EXPECTED["unique_valid"]
-        assert _row(second, "escalated to the joint meeting") == EXPECTED["escalated"]
+        assert _row(second, "escalated to the joint meeting") == escalated
         assert f"handled {EXPECTED['unique_valid']} of {EXPECTED['unique_valid']} complaints" in second

@@ -191,7 +191,7 @@ class World:
         case = self.cases[case_id].knowing(self.decisions.get(case_id))
         if name == "next":  # the case's natural next step, so that lives reach callbacks and reopenings
             name = NEXT.get(case.state, "accept")
-        actor = CENTRE if name in ("callback", "reopen", "route") or case.unit_code is None else handler(case)
+        actor = CENTRE if name in ("callback", "reopen", "route", "recategorise") or case.unit_code is None else handler(case)
         units = [s.code for s in DIRECTORY.streets[:2]]
         try:
             events = {
@@ -205,6 +205,9 @@ class World:
                 ),
                 "callback": lambda: case.record_callback(actor, list(CallbackOutcome)[arg % 3], "", POLICY),
                 "reopen": lambda: case.reopen(actor, "called again", POLICY),
+                "recategorise": lambda: case.recategorise(
+                    actor, list(Category)[arg % len(Category)], "the label was wrong", POLICY
+                ),
             }[name]()
         except CaseCommandError:
             return
@@ -276,6 +279,13 @@ def check_one_lead(world: World) -> None:
         assert all(n.lead_bureau is decided.lead for n in notices)
 
 
+def check_clocks_judge_the_current_category(world: World) -> None:
+    """A recategorised case's running clocks are judged by its corrected category, not the first one."""
+    for case_id, case in world.cases.items():
+        running = [c for c in _case_clocks(world.clocks.get(case_id, CaseClocks(case_id)))]
+        assert all(c.scope.category is case.category for c in running if c.state is not ClockState.STOPPED)
+
+
 def _case_clocks(clocks: CaseClocks) -> list[Clock]:
     return [c for c in clocks.clocks.values() if c.kind is not ClockKind.TASK]
 
@@ -289,6 +299,7 @@ NEXT = {
     CaseState.CLOSED: "reopen",
 }
 STAFF = ["next"] * 8 + ["accept", "progress", "resolve", "callback", "reopen", "return", "route", "escalate"]
+STAFF += ["recategorise"]
 OFFICE = ["meeting"] * 3 + ["extend"] * 2 + ["reassign", "cancel"] + ["done"] * 5 + ["verify"] * 2
 staff = st.tuples(st.just("staff"), st.sampled_from(STAFF), st.sampled_from(CASE_IDS), st.integers(0, 9))
 office = st.tuples(st.just("office"), st.sampled_from(OFFICE), st.just(""), st.integers(0, 9))
@@ -341,8 +352,10 @@ def test_every_view_shows_the_deadline_of_its_clock_and_one_lead_bureau(
             check_case_deadlines(world)
             check_task_deadlines(world)
             check_one_lead(world)
+            check_clocks_judge_the_current_category(world)
         check_never_a_stale_round(world)
     world.drain()
     check_case_deadlines(world)
     check_task_deadlines(world)
     check_one_lead(world)
+    check_clocks_judge_the_current_category(world)

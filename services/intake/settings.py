@@ -25,6 +25,10 @@ class IntakeSettings(BaseSettings):
     )
     open311_api_key: str = Field(default=DEVELOPMENT_OPEN311_KEY, description="Comma-separated keys")
     http_batch_limit: int = Field(default=1000, ge=1, description="Most records one HTTP push may carry")
+    # The classifier's probability below which its category goes to the centre's triage, and above which
+    # it contradicts a mapped label (docs/intake-classification.md: how they were chosen).
+    classifier_min_confidence: float = Field(default=0.45, ge=0, le=1)
+    classifier_contradiction_confidence: float = Field(default=0.8, ge=0, le=1)
 
     @property
     def merge_window(self) -> timedelta:

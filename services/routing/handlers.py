@@ -17,6 +17,7 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CallbackOutcome, EscalationTrigger
 from schemas.complaints import ComplaintMerged, ComplaintReceived
 from schemas.jointmeeting import JointEnforcementCompleted
+from schemas.reference import Category
 from schemas.sla import SlaBreached
 from schemas.topics import CASES
 from services.routing.adapters.case_store import load_case
@@ -388,6 +389,25 @@ async def record_callback(
         actor,
         version,
         lambda case, d: case.record_callback(actor, outcome, note, d.policy),
+    )
+
+
+async def recategorise_case(
+    ctx: RoutingContext,
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    version: int,
+    category: Category,
+    reason: str,
+) -> CommandResult:
+    return await _act_in_district(
+        ctx,
+        stores,
+        case_id,
+        actor,
+        version,
+        lambda case, d: case.recategorise(actor, category, reason, d.policy),
     )
 
 

@@ -48,7 +48,7 @@ def channel_router(channels: Channels) -> APIRouter:
             channels,
             "petition-http",
             Petition,
-            lambda p, raw: from_petition(p, actor=actor, raw=raw),
+            lambda p, raw: from_petition(p, actor=actor, raw=raw, now=channels.ctx.clock()),
         )
 
     @router.post("/web/complaints", summary="A citizen's online complaint (Idempotency-Key header required)")
@@ -73,7 +73,11 @@ def channel_router(channels: Channels) -> APIRouter:
     @router.post("/walk-ins", summary="Register a visitor's complaint at the counter (上门投诉)")
     async def register_walk_in(request: Request) -> JSONResponse:
         return await _receive(
-            request, channels, "walk-in-http", WalkInComplaint, lambda c, raw: from_walk_in(c, raw=raw)
+            request,
+            channels,
+            "walk-in-http",
+            WalkInComplaint,
+            lambda c, raw: from_walk_in(c, raw=raw, now=channels.ctx.clock()),
         )
 
     return router
@@ -106,6 +110,8 @@ async def _receive(
     [outcome] = await receive_submissions(stores_of(request), channels.ctx, [submission])
     if outcome.status is Status.CONFLICT:
         return error_response(409, "conflict", outcome.reason or "conflict", case_id=outcome.case_id)
+    if outcome.status is Status.REJECTED:  # nothing says what the problem is; kept as a dead letter
+        return error_response(422, outcome.kind or "rejected", outcome.reason or "rejected")
     answer = {k: v for k, v in vars(outcome).items() if v is not None}
     answer["status"] = outcome.status.value
     return JSONResponse(answer, status_code=200 if outcome.status is Status.DUPLICATE else 201)

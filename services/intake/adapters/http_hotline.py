@@ -41,8 +41,9 @@ def hotline_router(channels: Channels) -> APIRouter:
             for index, order in enumerate(orders, start=1)
         ]
         as_of = channels.ctx.latest_acceptable_time()
+        # The pushing platform's own taxonomy reads its labels (the default one if it has none).
         summary, outcomes = await receive_hotline_records(
-            stores_of(request), channels.ctx, records, actor=client, as_of=as_of
+            stores_of(request), channels.ctx, records, actor=client, as_of=as_of, platform=client
         )
         return JSONResponse(
             {
@@ -73,7 +74,16 @@ def _orders(data: Any, limit: int) -> list[Any]:
 def _result(index: int, order: Any, outcome: Outcome) -> dict[str, Any]:
     order_no = order.get("order_no") if isinstance(order, dict) else None
     result: dict[str, Any] = {"record": index, "order_no": order_no, "status": outcome.status.value}
-    for name in ("complaint_id", "case_id", "reason", "kind", "merge_rule"):
+    for name in (
+        "complaint_id",
+        "case_id",
+        "reason",
+        "kind",
+        "merge_rule",
+        "category",
+        "needs_triage",
+        "flags",
+    ):
         value = getattr(outcome, name)
         if value is not None:
             result[name] = value

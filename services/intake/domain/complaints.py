@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from district.registry import District
-from schemas.complaints import ComplaintMerged, ComplaintReceived
+from schemas.categorisation import CategoryDecision, CategorySource
+from schemas.complaints import ComplaintMerged, ComplaintReceived, IntakeFlag
 from schemas.reference import FOUNDING_DISTRICT, Channel
 from services.intake.domain.addresses import Location
 from services.intake.domain.merge import MergeDecision
@@ -86,7 +87,23 @@ def received_complaint(submission: Submission, location: Location, secret: str) 
         compound_confidence=location.confidence,
         needs_triage=location.needs_triage,
         original=masked_original(submission.original) if submission.original else None,
+        category_decision=submission.category_decision,
+        flags=complaint_flags(submission),
     )
+
+
+def complaint_flags(submission: Submission) -> list[IntakeFlag]:
+    """What reading the record assumed, and what deciding its category found, in one list."""
+    flags = list(submission.flags)
+    decision: CategoryDecision | None = submission.category_decision
+    if decision is not None:
+        if decision.source is CategorySource.CLASSIFIER and decision.platform_label:
+            flags.append(IntakeFlag.CATEGORY_UNMAPPED_LABEL)
+        if decision.needs_triage:
+            flags.append(IntakeFlag.CATEGORY_TRIAGE)
+        if decision.contradiction:
+            flags.append(IntakeFlag.CATEGORY_CONTRADICTION)
+    return flags
 
 
 def merged_complaint(received: ComplaintReceived, decision: MergeDecision) -> ComplaintMerged:
@@ -103,4 +120,6 @@ def merged_complaint(received: ComplaintReceived, decision: MergeDecision) -> Co
         merge_rule=decision.rule,
         merge_reason=decision.reason,
         complainant_count=decision.complainant_count,
+        category_decision=received.category_decision,
+        flags=received.flags,
     )

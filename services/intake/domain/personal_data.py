@@ -19,6 +19,8 @@ def mask_phone(phone: str) -> str:
     digits = normalise_phone(phone)
     if len(digits) < 7:
         return "*" * len(digits)
+    if len(digits) < 11:  # a short or mistyped number: showing 3 + 4 digits of it would show nearly all
+        return f"{'*' * (len(digits) - 2)}{digits[-2:]}"
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 

@@ -147,6 +147,11 @@ class Callback(Command):
     note: str = Field(default="", max_length=2000)
 
 
+class Recategorise(Command):
+    category: Category = Field(description="The Caseline category the case really is")
+    reason: str = Field(min_length=1, max_length=2000, description="Why: what the description really says")
+
+
 class Reopen(Command):
     detail: str = Field(min_length=1, max_length=2000, description="What the repeat complaint says")
 
@@ -317,6 +322,27 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
         return await run(
             lambda: handlers.record_callback(
                 ctx, db, case_id, actor(unit, body), body.expected_version, body.outcome, body.note
+            )
+        )
+
+    @router.post(
+        "/{case_id}/recategorise",
+        response_model=Acted,
+        summary="The centre corrects the category; the case is routed again when the new one needs it",
+        responses={
+            401: {"description": "no valid unit token"},
+            403: {"description": "only the centre recategorises"},
+            404: {"description": "no such case for this unit"},
+            409: {
+                "description": "invalid_state (with the joint meeting, resolved, closed; already that "
+                "category) or stale_version (with current_version)"
+            },
+        },
+    )
+    async def recategorise(case_id: str, body: Recategorise, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.recategorise_case(
+                ctx, db, case_id, actor(unit, body), body.expected_version, body.category, body.reason
             )
         )
 

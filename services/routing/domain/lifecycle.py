@@ -20,6 +20,7 @@ from schemas.cases import (
     CaseEscalated,
     CaseOpened,
     CaseProgressNoted,
+    CaseRecategorised,
     CaseReopened,
     CaseResolved,
     CaseReturned,
@@ -29,6 +30,7 @@ from schemas.cases import (
     ReopenReason,
     ResolvedBy,
 )
+from schemas.categorisation import CategoryDecision, CategorySource
 from schemas.complaints import ComplaintMerged
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, Level, Urgency
@@ -38,6 +40,7 @@ from services.routing.domain.routing import (
     CENTRE_TRIAGE_UNIT,
     CENTRE_UNIT,
     CaseFacts,
+    EscalateToJointMeeting,
     RouteToUnit,
     RoutingPolicy,
 )
@@ -115,6 +118,8 @@ class Case:
     # The tenant: its directory, rules, staff and joint meeting handle the case (cases opened before
     # Caseline served several districts belong to the founding one).
     district: str = FOUNDING_DISTRICT
+    # How the category was decided: intake's decision, then the centre's corrections.
+    category_decision: CategoryDecision | None = None
 
     # -- rebuilding -------------------------------------------------------------------------------
 
@@ -236,6 +241,57 @@ class Case:
         if outcome is not CallbackOutcome.DISSATISFIED:
             return [called, CaseClosed(case_id=self.case_id, outcome=outcome, reopen_count=self.reopen_count)]
         return [called, *self._reopen(ReopenReason.DISSATISFIED, note, policy)]
+
+    def recategorise(
+        self, actor: Actor, category: Category, reason: str, policy: RoutingPolicy
+    ) -> list[DomainEvent]:
+        """The centre corrects the category; the route is decided again by the new category's rule: another
+        unit gets it (CaseRouted), a cross-department category goes to the joint meeting (CaseEscalated),
+        and a unit that already handles the new category keeps it. Confirming the category of a case in
+        category triage is a recategorisation to the same category: it leaves the triage queue."""
+        self._require(WITH_A_UNIT, "recategorise")
+        if not self._own_centre(actor):
+            raise NotPermitted("only the centre recategorises cases")
+        in_triage = self.category_decision is not None and self.category_decision.needs_triage
+        if category is self.category and not in_triage:
+            raise InvalidTransition(f"case {self.case_id} is already {category.value}")
+        decision = self._staff_decision(category)
+        recategorised = CaseRecategorised(
+            case_id=self.case_id,
+            district=self.district,
+            from_category=self.category,
+            to_category=category,
+            reason=reason,
+            recategorised_by=actor.recorded_as,
+            replaced_decision=self.category_decision,
+            decision=decision,
+        )
+        after = replace(self, category=category, category_decision=decision)
+        why = f"recategorised from {self.category.value} to {category.value}"
+        target = policy.route(after.facts)
+        if isinstance(target, EscalateToJointMeeting):
+            return [
+                recategorised,
+                after._escalation(EscalationTrigger.CROSS_DEPARTMENT, f"{why}: {target.reason}", policy),
+            ]
+        if target.unit_code == self.unit_code:
+            return [recategorised]
+        rerouted = replace(target, reason=f"{why}: {target.reason}")
+        return [recategorised, after._routed(rerouted, policy.rules.version)]
+
+    def _staff_decision(self, category: Category) -> CategoryDecision:
+        """The centre's word: source staff, keeping what the platform sent so the correction teaches."""
+        earlier = self.category_decision
+        return CategoryDecision(
+            category=category,
+            source=CategorySource.STAFF,
+            confidence=1.0,
+            platform=earlier.platform if earlier else None,
+            taxonomy_version=earlier.taxonomy_version if earlier else None,
+            platform_label=earlier.platform_label if earlier else None,
+            platform_code=earlier.platform_code if earlier else None,
+            candidates=earlier.candidates if earlier else [],
+        )
 
     def reopen(self, actor: Actor, detail: str, policy: RoutingPolicy) -> list[DomainEvent]:
         """The complainant called again about a closed case (a repeat complaint)."""
@@ -391,6 +447,7 @@ def evolve(case: Case | None, event: DomainEvent) -> Case:
             street_code=event.street_code,
             complaint_ids=frozenset({event.complaint_id}),
             district=event.district,
+            category_decision=event.category_decision,
         )
     if case is None:
         raise ValueError(f"{event.event_type} before CaseOpened on case {event.case_id}")
@@ -441,6 +498,8 @@ def _apply(case: Case, event: DomainEvent) -> Case:
         return replace(
             case, return_count=event.return_count, refused_units=(*case.refused_units, event.unit_code)
         )
+    if isinstance(event, CaseRecategorised):
+        return replace(case, category=event.to_category, category_decision=event.decision)
     if isinstance(event, CoComplainantAdded):
         return replace(
             case,

@@ -28,6 +28,7 @@ from schemas.cases import (
     CaseEscalated,
     CaseOpened,
     CaseProgressNoted,
+    CaseRecategorised,
     CaseReopened,
     CaseResolved,
     CaseRouted,
@@ -221,6 +222,21 @@ class Reactor:
         )
         self._emit(case, out, started)
 
+    def _recategorised(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
+        """The centre corrected the category: every running case clock is judged by the new category's
+        policy (time already used keeps counting, a paused clock stays paused); later clocks inherit it."""
+        assert isinstance(e, CaseRecategorised)
+        for clock in list(case.clocks.values()):
+            if clock.kind is ClockKind.TASK or clock.state is ClockState.STOPPED:
+                continue
+            scope = clock.scope.model_copy(update={"category": e.to_category})
+            why = f"recategorised from {e.from_category.value} to {e.to_category.value}"
+            changed = retarget(self.timing, clock, scope, why, "CaseRecategorised")
+            if changed is not None:
+                self._emit(case, out, changed)
+
     # -- joint-meeting tasks --------------------------------------------------------------------------
 
     def _task_assigned(
@@ -333,6 +349,7 @@ _HANDLERS: dict[type[DomainEvent], Handler] = {
     CaseCalledBack: Reactor._called_back,
     CaseClosed: Reactor._closed,
     CaseReopened: Reactor._reopened,
+    CaseRecategorised: Reactor._recategorised,
     EnforcementTaskAssigned: Reactor._task_assigned,
     EnforcementTaskConfirmed: Reactor._task_deadline_decided,
     EnforcementTaskExtended: Reactor._task_deadline_decided,
