@@ -1,0 +1,27 @@
+// Caseline workbench: the little the pages need beyond htmx. No build step.
+(function () {
+  "use strict";
+  var status = function () { return document.getElementById("live-status"); };
+  var say = function (key) {
+    var el = status();
+    if (el && el.dataset[key]) el.textContent = el.dataset[key];
+  };
+  document.addEventListener("htmx:sseOpen", function () { say("connected"); });
+  document.addEventListener("htmx:sseError", function () { say("lost"); });
+  // A live refresh announces itself once, politely (the region is aria-live="polite").
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.hasAttribute("data-live-announce")) say("updated");
+  });
+  // An answer with a message (error or done) takes the focus, so a screen reader reads it at once.
+  document.addEventListener("DOMContentLoaded", function () {
+    var message = document.getElementById("message");
+    if (message) message.focus();
+  });
+  // A session that ended while the page was open: the next live refresh answers 401; go to sign-in.
+  document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail && event.detail.xhr && event.detail.xhr.status === 401) {
+      window.location.assign(document.querySelector(".brand a").getAttribute("href"));
+    }
+  });
+})();
