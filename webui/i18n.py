@@ -60,17 +60,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Issued by your administrator; kept for this browser session only, never in the address.",
     ),
     "signin.staff_id": ("工号或姓名", "Staff id or name"),
-    "signin.staff_id_hint": (
-        "记录在您所做的每一项操作上。", "Recorded on every action you take."
-    ),
+    "signin.staff_id_hint": ("记录在您所做的每一项操作上。", "Recorded on every action you take."),
     "signin.submit": ("登录", "Sign in"),
     "signin.failed": ("凭证无效，请检查后重试。", "That credential is not valid; check it and try again."),
-    "signin.wrong_kind": (
-        "此凭证不能登录本工作台。", "This credential cannot sign in to this workbench."
-    ),
+    "signin.wrong_kind": ("此凭证不能登录本工作台。", "This credential cannot sign in to this workbench."),
     "signin.staff_required": ("请填写工号或姓名。", "Enter your staff id or name."),
     "signin.throttled": (
-        "登录失败次数过多，请稍后再试。", "Too many failed sign-ins; wait a few minutes and try again."
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed sign-ins; wait a few minutes and try again.",
     ),
     "signin.expired": ("会话已过期，请重新登录。", "Your session has ended; sign in again."),
     "signin.signed_out": ("您已退出。", "You are signed out."),
@@ -91,7 +88,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "common.required": ("必填", "required"),
     "common.optional": ("选填", "optional"),
     "common.refs_hint": (
-        "每行一个编号或链接（照片、文件）。", "One reference per line (photo or document id or link)."
+        "每行一个编号或链接（照片、文件）。",
+        "One reference per line (photo or document id or link).",
     ),
     "error.title": ("无法完成", "Could not do that"),
     "error.stale": (
@@ -111,11 +109,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.refused": ("操作未被接受：{reason}", "Not accepted: {reason}"),
     "error.invalid": ("请检查：{reason}", "Please check: {reason}"),
     "error.csrf": (
-        "页面已失效（安全校验未通过），请刷新后重试。", "This page is out of date (security check); reload it and try again."
+        "页面已失效（安全校验未通过），请刷新后重试。",
+        "This page is out of date (security check); reload it and try again.",
     ),
     "error.not_found": ("没有找到，或您无权查看。", "Not found, or not yours to see."),
     "error.forbidden": ("您无权执行此操作。", "You may not do that."),
     "done.saved": ("已记录。", "Recorded."),
+    "form.required_field": ("请填写「{field}」", "{field} is required"),
+    "form.too_long": ("「{field}」最多 {max} 个字", "{field} takes at most {max} characters"),
+    "form.invalid_field": ("「{field}」的值无效", "{field} is not valid"),
     # queue
     "queue.title": ("案件队列", "Cases"),
     "queue.empty": ("没有符合条件的案件。", "No case matches."),
@@ -123,7 +125,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "queue.search": ("搜索案件编号、小区或分类", "Search case id, compound or category"),
     "queue.state": ("状态", "State"),
     "queue.category": ("分类", "Category"),
-    "queue.overdue_only": ("只看超时或临近超时", "Late or at risk only"),
+    "queue.overdue_only": ("只看已超期限", "Overdue only"),
     "queue.case": ("案件", "Case"),
     "queue.compound": ("小区", "Compound"),
     "queue.complainants": ("投诉人数", "Complainants"),
@@ -180,7 +182,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "case.actions": ("可执行的操作", "What you can do"),
     "case.no_actions": (
-        "此案件当前没有您可执行的操作。", "There is nothing you can do on this case right now."
+        "此案件当前没有您可执行的操作。",
+        "There is nothing you can do on this case right now.",
     ),
     "case.history": ("办理经过", "History"),
     "case.history_hint": (
@@ -188,7 +191,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Every fact intake, routing, the joint meeting and the SLA watch recorded, oldest first.",
     ),
     "case.changed": (
-        "此案件刚刚有新进展，以上内容已更新。", "This case has just changed; what you see above is up to date."
+        "此案件刚刚有新进展，以上内容已更新。",
+        "This case has just changed; what you see above is up to date.",
     ),
     "case.reload_actions": ("刷新操作区", "Refresh the actions"),
     "history.when": ("时间", "When"),
@@ -277,7 +281,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "jm.decision_confirm": ("确认（可修改）任务 {task}", "Confirm (or revise) task {task}"),
     "jm.decision_keep": ("纳入本次会议决定", "Part of this meeting's decisions"),
     "jm.decision_new": ("新增任务", "A new task"),
-    "jm.decision_new_bureau": ("新任务的成员单位（不新增则留空）", "Bureau of a new task (leave empty for none)"),
+    "jm.decision_new_bureau": (
+        "新任务的成员单位（不新增则留空）",
+        "Bureau of a new task (leave empty for none)",
+    ),
     "jm.assign": ("交办新任务", "Assign a task"),
     "jm.reassign": ("改派", "Reassign"),
     "jm.reassign_to": ("改派给", "To"),
@@ -339,6 +346,99 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unit.centre-triage": ("区物管中心分拣队列", "the centre's triage queue"),
     "unit.centre": ("区物管中心", "the district centre"),
     "unit.joint_meeting": ("联席会议", "the joint meeting"),
+    # the history: events, their facts and the words of their vocabularies
+    "event.ComplaintReceived": ("投诉受理", "Complaint received"),
+    "event.ComplaintMerged": ("同一问题的新投诉并入", "Further complaint merged in"),
+    "event.CaseOpened": ("立案", "Case opened"),
+    "event.CaseRouted": ("分派", "Routed"),
+    "event.CaseEscalated": ("提交联席会议", "Escalated to the joint meeting"),
+    "event.CaseAccepted": ("签收", "Accepted"),
+    "event.CaseProgressNoted": ("记录进展", "Progress noted"),
+    "event.CaseResolved": ("办结", "Resolved"),
+    "event.CaseCalledBack": ("回访", "Called back"),
+    "event.CaseClosed": ("结案", "Closed"),
+    "event.CaseReopened": ("重新办理", "Reopened"),
+    "event.CaseReturned": ("退单", "Returned"),
+    "event.CoComplainantAdded": ("新增投诉人", "Co-complainant added"),
+    "event.JointMeetingFileOpened": ("联席会议立卷", "Joint-meeting file opened"),
+    "event.CaseAddedToFile": ("并入联席会议案卷", "Added to a joint-meeting file"),
+    "event.EnforcementTaskAssigned": ("交办执法任务", "Enforcement task assigned"),
+    "event.JointMeetingScheduled": ("安排会议", "Meeting scheduled"),
+    "event.JointMeetingHeld": ("召开会议", "Meeting held"),
+    "event.EnforcementTaskConfirmed": ("会议确认任务", "Task confirmed by the meeting"),
+    "event.EnforcementTaskReassigned": ("任务改派", "Task reassigned"),
+    "event.EnforcementTaskExtended": ("任务延期", "Task extended"),
+    "event.EnforcementTaskCancelled": ("任务撤销", "Task cancelled"),
+    "event.EnforcementTaskReported": ("成员单位报告", "Bureau reported"),
+    "event.EnforcementTaskUnableAnswered": ("答复无法办理", "Unable answered"),
+    "event.EnforcementTaskOverdue": ("任务逾期", "Task overdue"),
+    "event.FileReferredToMeeting": ("提交会议研究", "Referred to the meeting"),
+    "event.JointEnforcementCompleted": ("联合执法完成并核验", "Joint enforcement completed and verified"),
+    "event.SlaClockStarted": ("时限开始计时", "Clock started"),
+    "event.SlaClockStopped": ("时限停止", "Clock stopped"),
+    "event.SlaClockPaused": ("时限暂停", "Clock paused"),
+    "event.SlaClockResumed": ("时限恢复", "Clock resumed"),
+    "event.SlaClockRetargeted": ("时限调整", "Clock retargeted"),
+    "event.SlaAtRisk": ("临近超时预警", "At risk"),
+    "event.SlaBreached": ("超时", "Breached"),
+    "event.SlaCallbackRecorded": ("回访计入考核", "Callback recorded"),
+    "field.description": ("问题描述", "What is wrong"),
+    "field.address": ("地址", "Address"),
+    "field.reason": ("原因", "Reason"),
+    "field.trigger": ("起因", "Trigger"),
+    "field.rule_id": ("规则", "Rule"),
+    "field.unit_name": ("单位", "Unit"),
+    "field.level": ("层级", "Level"),
+    "field.note": ("说明", "Note"),
+    "field.resolution": ("处理结果", "Resolution"),
+    "field.evidence_refs": ("证明材料", "Evidence"),
+    "field.photo_refs": ("照片", "Photos"),
+    "field.outcome": ("结果", "Outcome"),
+    "field.detail": ("内容", "Detail"),
+    "field.merge_reason": ("并入依据", "Why merged"),
+    "field.complainant_count": ("投诉人数", "Complainants"),
+    "field.return_count": ("退单次数", "Returns"),
+    "field.reopen_count": ("重办次数", "Reopenings"),
+    "field.lead_bureau": ("牵头单位", "Lead"),
+    "field.bureaus": ("成员单位", "Bureaus"),
+    "field.bureau": ("成员单位", "Bureau"),
+    "field.from_bureau": ("原单位", "From"),
+    "field.to_bureau": ("改派给", "To"),
+    "field.action": ("任务", "Action"),
+    "field.done_when": ("完成标准", "Done when"),
+    "field.due_at": ("期限", "Due"),
+    "field.scheduled_for": ("会议时间", "When"),
+    "field.place": ("地点", "Place"),
+    "field.attendees": ("参会单位", "Attending"),
+    "field.minutes": ("纪要", "Minutes"),
+    "field.kind": ("类型", "Kind"),
+    "field.evidence": ("证明材料", "Evidence"),
+    "field.answer": ("答复", "Answer"),
+    "field.summary": ("结论", "Summary"),
+    "field.verified_by": ("核验人", "Verified by"),
+    "field.policy_rule": ("时限规则", "SLA rule"),
+    "field.deadline": ("截止", "Deadline"),
+    "field.cause": ("原因", "Cause"),
+    "field.on_time": ("是否按时", "On time"),
+    "trigger.cross_department": ("跨部门问题", "cross-department"),
+    "trigger.group_complaint": ("群体投诉", "group complaint"),
+    "trigger.repeated_return": ("多次退单", "returned repeatedly"),
+    "trigger.repeated_reopening": ("多次重办", "reopened repeatedly"),
+    "trigger.unit_request": ("承办单位申请", "the unit asked"),
+    "trigger.sla_watch": ("超时提请", "late"),
+    "kind.accepted": ("签收", "accepted"),
+    "kind.progress": ("进展", "progress"),
+    "kind.done": ("完成", "done"),
+    "kind.unable": ("无法办理", "unable"),
+    "kind.dispatch": ("派单", "dispatch"),
+    "kind.contact": ("响应", "contact"),
+    "kind.resolve": ("办结", "resolve"),
+    "kind.task": ("任务", "task"),
+    "kind.complaint": ("投诉", "complaint"),
+    "kind.report": ("举报", "report"),
+    "kind.help": ("求助", "request for help"),
+    "kind.inquiry": ("咨询", "inquiry"),
+    "kind.suggestion": ("建议", "suggestion"),
 }
 
 CATEGORY_LABELS_EN: dict[Category, str] = {
@@ -423,7 +523,11 @@ class Translator:
         local = moment.astimezone(BEIJING)
         this_year = local.year == self.now.astimezone(BEIJING).year
         if self.zh:
-            day = f"{local.month}月{local.day}日" if this_year else f"{local.year}年{local.month}月{local.day}日"
+            day = (
+                f"{local.month}月{local.day}日"
+                if this_year
+                else f"{local.year}年{local.month}月{local.day}日"
+            )
             return f"{day} {local:%H:%M}"
         return local.strftime("%d %b %H:%M" if this_year else "%d %b %Y %H:%M").lstrip("0")
 

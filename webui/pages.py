@@ -40,6 +40,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 
     def html(self, request: Request, template: str, session: Session | None, **context: Any) -> str:
         t = Translator(language_of(request))

@@ -69,8 +69,14 @@ class SessionCookies:
     def issue(self, response: Response, request: Request, session: Session) -> None:
         p = session.principal
         value = self._serializer.dumps(
-            {"k": p.kind.value, "d": p.district, "c": p.code, "s": session.staff_id, "x": session.csrf_token,
-             "t": session.issued_at}
+            {
+                "k": p.kind.value,
+                "d": p.district,
+                "c": p.code,
+                "s": session.staff_id,
+                "x": session.csrf_token,
+                "t": session.issued_at,
+            }
         )
         response.set_cookie(
             self.name, value, path=PATH, httponly=True, samesite="strict", secure=served_over_https(request)
