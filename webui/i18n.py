@@ -314,6 +314,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Required when done; one per line (photo, inspection record, decision number).",
     ),
     "board.unable_reason": ("无法办理的原因", "Why it cannot be done"),
+    "board.evidence_required": (
+        "报告完成须至少填写一项证明材料编号。", "A done report needs at least one evidence reference."
+    ),
+    "board.reason_required": ("报告无法办理须说明原因。", "An unable report needs a reason."),
     "board.nothing": ("此任务当前无需报告。", "Nothing to report on this task now."),
     "report.accepted": ("签收任务", "Accept the task"),
     "report.progress": ("报告进展", "Report progress"),

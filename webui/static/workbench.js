@@ -1,6 +1,15 @@
 // Caseline workbench: the little the pages need beyond htmx. No build step.
 (function () {
   "use strict";
+  // A live refresh must not wipe what someone is typing: regions holding forms refresh only when idle.
+  window.caselineEditing = function (regionId) {
+    var region = document.getElementById(regionId);
+    if (!region) return false;
+    if (region.contains(document.activeElement) && document.activeElement !== region) return true;
+    var fields = region.querySelectorAll("textarea, input[type=text], input[type=datetime-local]");
+    for (var i = 0; i < fields.length; i++) if (fields[i].value) return true;
+    return region.querySelector("details[open]") !== null;
+  };
   var status = function () { return document.getElementById("live-status"); };
   var say = function (key) {
     var el = status();
