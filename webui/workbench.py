@@ -3,6 +3,8 @@ with the person's language and CSRF token, and event streams fed by a NOTIFY cha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -113,6 +115,9 @@ class WorkbenchCore:
         async def events() -> AsyncIterator[ServerSentEvent]:
             with self.changes.subscribe() as queue:
                 yield retry_hint()
+                # Listening first, then "refresh": a change between the two is in the queue, not lost.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changes.connected.wait(), 2.0)
                 yield ServerSentEvent("changed", event=name)
                 while datetime.now(UTC).timestamp() < ends_at:
                     payloads = await gathered(queue, timeout=30)

@@ -11,16 +11,20 @@
     return region.querySelector("details[open]") !== null;
   };
   var status = function () { return document.getElementById("live-status"); };
-  var say = function (key) {
+  var connection = "";
+  var say = function (key, updated) {
     var el = status();
-    if (el && el.dataset[key]) el.textContent = el.dataset[key];
+    if (!el || !el.dataset[key]) return;
+    if (key !== "updated") connection = el.dataset[key];
+    el.textContent = updated ? connection + " · " + el.dataset.updated + " " + new Date().toLocaleTimeString()
+                             : connection;
   };
   document.addEventListener("htmx:sseOpen", function () { say("connected"); });
   document.addEventListener("htmx:sseError", function () { say("lost"); });
-  // A live refresh announces itself once, politely (the region is aria-live="polite").
+  // A live refresh announces itself once, politely (the status region is aria-live="polite").
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
-    if (target && target.hasAttribute("data-live-announce")) say("updated");
+    if (target && target.hasAttribute("data-live-announce")) say("connected", true);
   });
   // An answer with a message (error or done) takes the focus, so a screen reader reads it at once.
   document.addEventListener("DOMContentLoaded", function () {

@@ -409,6 +409,12 @@ async def _report(
     stores = _stores(request)
     status, error = 200, None
     try:
+        async with stores.pool.acquire() as conn:
+            task = await views.task(conn, stores.schema, task_id, district) if usable_id(task_id) else None
+        if task is None:
+            raise NotFound(task_id)
+        if task["bureau"] != bureau.value:  # as the bureau API: another bureau's task is forbidden, first
+            raise WrongBureau(task_id)
         version = int(str(form.get("version") or ""))
         report = bureau_report(form, t, task_id, bureau, district)
         async with stores.pool.acquire() as conn, conn.transaction():

@@ -9,8 +9,6 @@ session's unit and staff id. A case another unit has answers 404, as in the API.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sse_starlette import ServerSentEvent
 
 from district.directory import Directory
 from district.registry import UnknownDistrict
@@ -44,14 +41,12 @@ from services.routing.domain.permissions import StaffCommand, permitted_commands
 from services.routing.domain.routing import CENTRE_TRIAGE_UNIT
 from services.routing.handlers import CaseNotFound, RoutingContext, StaleCase
 from webui.i18n import Translator, language_of
-from webui.live import RESYNC, Notifications, event_stream, gathered, retry_hint
-from webui.pages import Pages, static_and_language_routes
-from webui.principals import CredentialBooks, PrincipalKind, principal_for
-from webui.sessions import CSRF_FIELD, CSRF_HEADER, Session, SessionCookies, SignInThrottle, client_address
+from webui.principals import CredentialBooks, PrincipalKind
+from webui.sessions import Session
 from webui.settings import WorkbenchSettings
+from webui.workbench import BASE, WorkbenchCore
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-BASE = "/workbench"
 
 
 def usable_id(case_id: str) -> bool:
@@ -69,18 +64,31 @@ class RoutingWorkbench:
     schema: str = "routing"
 
     def __post_init__(self) -> None:
-        self.cookies = SessionCookies("routing", self.settings.secret, self.settings.session_hours * 3600)
-        self.pages = Pages(TEMPLATES, "app.unit_workbench")
+        self.core = WorkbenchCore(
+            "routing",
+            TEMPLATES,
+            "app.unit_workbench",
+            self.books,
+            frozenset({PrincipalKind.UNIT}),
+            CHANNEL,
+            self.settings,
+            self.development_credentials,
+            ask_staff_id=True,
+        )
+        self.core.context = self._context
         self.view = CaseView(self.schema)
         self.timeline = Timeline(self.schema)
-        self.changes = Notifications(CHANNEL)
-        self.throttle = SignInThrottle(self.settings.sign_in_failures, self.settings.sign_in_window_seconds)
 
-    # -- who is asking ---------------------------------------------------------------------------------
+    def _context(self, request: Request, session: Session | None) -> dict[str, Any]:
+        return {
+            "who": self.who(request, session) if session else "",
+            "unit_name": self.unit_name,
+            "compound_name": self.compound_name,
+            "fact_value": fact_value,
+        }
 
     def session(self, request: Request) -> Session | None:
-        session = self.cookies.read(request)
-        return session if session is not None and session.principal.kind is PrincipalKind.UNIT else None
+        return self.core.session(request)
 
     @staticmethod
     def actor(session: Session) -> Actor:
@@ -110,37 +118,10 @@ class RoutingWorkbench:
         t = Translator(language_of(request))
         return f"{self.unit_name(t, session.principal.district, session.principal.code)} · {session.staff_id}"
 
-    # -- pages -----------------------------------------------------------------------------------------
-
     def render(
         self, request: Request, template: str, session: Session | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        context.setdefault("nav", [])
-        context.setdefault("who", self.who(request, session) if session else "")
-        return self.pages.page(
-            request,
-            template,
-            session,
-            status,
-            unit_name=self.unit_name,
-            compound_name=self.compound_name,
-            fact_value=fact_value,
-            **context,
-        )
-
-    def sign_in_page(self, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-        context.setdefault("error", None)
-        context.setdefault("notice", None)
-        context.setdefault("staff_id", "")
-        return self.render(
-            request,
-            "sign_in.html",
-            None,
-            status,
-            ask_staff_id=True,
-            dev_credentials=self.development_credentials,
-            **context,
-        )
+        return self.core.render(request, template, session, status, **context)
 
     async def nav(self, stores: ServiceStores, actor: Actor, current: str) -> list[dict[str, Any]]:
         async with stores.pool.acquire() as conn:
@@ -158,8 +139,7 @@ class RoutingWorkbench:
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix=BASE, include_in_schema=False)
-        static_and_language_routes(router)
-        _session_routes(self, router)
+        self.core.routes(router, landing=lambda session: f"{BASE}/cases")
         _queue_routes(self, router)
         _case_routes(self, router)
         return router
@@ -168,77 +148,6 @@ class RoutingWorkbench:
 def _stores(request: Request) -> ServiceStores:
     stores: ServiceStores = request.app.state.runtime.stores
     return stores
-
-
-def _stop_event(request: Request) -> asyncio.Event | None:
-    return getattr(request.app.state.runtime, "stop", None)
-
-
-def _dsn(request: Request) -> str | None:
-    settings = getattr(request.app.state.runtime, "settings", None)
-    return getattr(settings, "database_url", None)
-
-
-def _to_sign_in(request: Request) -> Response:
-    if request.headers.get("hx-request") or request.url.path.endswith("/events"):
-        return Response(status_code=401)
-    return RedirectResponse(f"{BASE}/sign-in", status_code=303)
-
-
-# -- signing in and out ------------------------------------------------------------------------------------
-
-
-def _session_routes(wb: RoutingWorkbench, router: APIRouter) -> None:
-    @router.get("")
-    @router.get("/")
-    async def home(request: Request) -> Response:
-        return RedirectResponse(
-            f"{BASE}/cases" if wb.session(request) else f"{BASE}/sign-in", status_code=303
-        )
-
-    @router.get("/sign-in")
-    async def sign_in_form(request: Request, signed_out: bool = False) -> Response:
-        if wb.session(request):
-            return RedirectResponse(f"{BASE}/cases", status_code=303)
-        t = Translator(language_of(request))
-        return wb.sign_in_page(request, notice=t("signin.signed_out") if signed_out else None)
-
-    @router.post("/sign-in")
-    async def sign_in(request: Request) -> Response:
-        t = Translator(language_of(request))
-        form = await request.form()
-        credential = str(form.get("credential") or "")[:512]
-        staff_id = "".join(ch for ch in str(form.get("staff_id") or "") if ch.isprintable()).strip()[:64]
-        client = client_address(request)
-        if wb.throttle.blocked(client):
-            return wb.sign_in_page(request, 429, error=t("signin.throttled"), staff_id=staff_id)
-        principal = principal_for(credential, wb.books)
-        if principal is None:
-            wb.throttle.failed(client)
-            return wb.sign_in_page(request, 401, error=t("signin.failed"), staff_id=staff_id)
-        if principal.kind is not PrincipalKind.UNIT:
-            return wb.sign_in_page(request, 403, error=t("signin.wrong_kind"), staff_id=staff_id)
-        if not staff_id:
-            return wb.sign_in_page(request, 422, error=t("signin.staff_required"))
-        wb.throttle.succeeded(client)
-        response = RedirectResponse(f"{BASE}/cases", status_code=303)
-        wb.cookies.issue(response, request, wb.cookies.new_session(principal, staff_id))
-        return response
-
-    @router.post("/sign-out")
-    async def sign_out(request: Request) -> Response:
-        session = wb.session(request)
-        form = await request.form()
-        if session is not None and not session.csrf_matches(str(form.get(CSRF_FIELD) or "")):
-            return _csrf_refused(wb, request, session)
-        response = RedirectResponse(f"{BASE}/sign-in?signed_out=true", status_code=303)
-        wb.cookies.clear(response, request)
-        return response
-
-
-def _csrf_refused(wb: RoutingWorkbench, request: Request, session: Session) -> HTMLResponse:
-    t = Translator(language_of(request))
-    return wb.render(request, "error.html", session, 403, error=t("error.csrf"), notice=None)
 
 
 # -- the queues ----------------------------------------------------------------------------------------
@@ -259,7 +168,7 @@ def _queue_routes(wb: RoutingWorkbench, router: APIRouter) -> None:
     async def queue(request: Request) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         actor = wb.actor(session)
         context = await _queue_context(wb, request, actor)
         t = Translator(language_of(request))
@@ -278,7 +187,7 @@ def _queue_routes(wb: RoutingWorkbench, router: APIRouter) -> None:
     async def rows(request: Request) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         context = await _queue_context(wb, request, wb.actor(session))
         return wb.render(request, "rows.html", session, **context)
 
@@ -286,34 +195,18 @@ def _queue_routes(wb: RoutingWorkbench, router: APIRouter) -> None:
     async def queue_events(request: Request) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         actor = wb.actor(session)
 
-        def concerns(change: CaseChange) -> bool:
-            return change.district == actor.district and (actor.is_centre or actor.unit_code in change.units)
+        def concerns(payload: str) -> bool:
+            change = CaseChange.parse(payload)
+            return (
+                change is not None
+                and change.district == actor.district
+                and (actor.is_centre or actor.unit_code in change.units)
+            )
 
-        return _stream(wb, request, session, "queue", concerns)
-
-
-def _stream(wb: RoutingWorkbench, request: Request, session: Session, name: str, concerns: Any) -> Response:
-    """An event stream sending `name` once per burst of changes that concern this person (and once on
-    connecting, so a page that missed something while it loaded or reconnected refreshes)."""
-    dsn = _dsn(request)
-    if dsn:
-        wb.changes.start(dsn, _stop_event(request))
-    ends_at = wb.cookies.expires_at(session)
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        with wb.changes.subscribe() as queue:
-            yield retry_hint()
-            yield ServerSentEvent("changed", event=name)
-            while datetime.now(UTC).timestamp() < ends_at:
-                payloads = await gathered(queue, timeout=30)
-                changes = [CaseChange.parse(p) for p in payloads if p != RESYNC]
-                if RESYNC in payloads or any(c is not None and concerns(c) for c in changes):
-                    yield ServerSentEvent("changed", event=name)
-
-    return event_stream(events())
+        return wb.core.stream(request, session, "queue", concerns)
 
 
 # -- the case page and its actions ----------------------------------------------------------------------
@@ -337,6 +230,8 @@ async def _case_context(
     try:
         routing = wb.ctx.of_case(case)
         permitted = permitted_commands(case, actor, routing.policy, now)
+        if case.unit_code == CENTRE_TRIAGE_UNIT:  # the triage queue is there to be placed: that comes first
+            permitted.sort(key=lambda command: command is not StaffCommand.ROUTE)
         units = [
             routing.policy.unit(CENTRE),
             *(routing.policy.unit(s.code) for s in routing.directory.streets),
@@ -367,14 +262,14 @@ def _case_routes(wb: RoutingWorkbench, router: APIRouter) -> None:
     async def case_page(request: Request, case_id: str, done: str | None = None) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         return await _case_answer(wb, request, session, case_id, notice_done=done)
 
     @router.get("/cases/{case_id}/live")
     async def case_live(request: Request, case_id: str, seen: int = 0) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         context = await _case_context(wb, request, wb.actor(session), case_id)
         if context is None:
             return Response(status_code=404)
@@ -384,23 +279,25 @@ def _case_routes(wb: RoutingWorkbench, router: APIRouter) -> None:
     async def case_events(request: Request, case_id: str) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         if await _case_context(wb, request, wb.actor(session), case_id) is None:
             return Response(status_code=404)
-        return _stream(wb, request, session, "case", lambda change: change.case_id == case_id)
+        return wb.core.stream(request, session, "case", lambda p: p.split("\t", 1)[0] == case_id)
 
     @router.post("/cases/{case_id}/{command}")
     async def act(request: Request, case_id: str, command: str) -> Response:
         session = wb.session(request)
         if session is None:
-            return _to_sign_in(request)
+            return wb.core.to_sign_in(request)
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        if not session.csrf_matches(fields.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)):
-            return _csrf_refused(wb, request, session)
+        if not session.csrf_matches(wb.core.csrf_given(request, fields)):
+            return wb.core.refuse_csrf(
+                request, session, nav=await wb.nav(_stores(request), wb.actor(session), "")
+            )
         chosen = next((c for c in StaffCommand if c.value == command), None)
         if chosen is None or not usable_id(case_id):
-            return await _case_answer(wb, request, session, case_id, status=404)
+            return await _case_answer(wb, request, session, "", status=404)
         return await _act(wb, request, session, case_id, chosen, Submitted(fields))
 
 
