@@ -74,6 +74,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "signin.dev_hint": ("开发环境凭证", "Development credentials"),
     # common
     "common.none": ("无", "none"),
+    "common.colon": ("：", ": "),
     "common.dash": ("—", "—"),
     "common.submit": ("提交", "Submit"),
     "common.cancel": ("取消", "Cancel"),
@@ -443,6 +444,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.help": ("求助", "request for help"),
     "kind.inquiry": ("咨询", "inquiry"),
     "kind.suggestion": ("建议", "suggestion"),
+    "cause.CaseDispatched": ("已派单", "dispatched"),
+    "cause.CaseAccepted": ("已签收", "accepted"),
+    "cause.CaseProgressNoted": ("已有进展", "progress noted"),
+    "cause.CaseResolved": ("已办结", "resolved"),
+    "cause.CaseClosed": ("已结案", "closed"),
+    "cause.CaseEscalated": ("已提交联席会议", "escalated"),
 }
 
 CATEGORY_LABELS_EN: dict[Category, str] = {
