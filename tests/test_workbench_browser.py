@@ -41,8 +41,8 @@ DIRECTORY = load_directory()
 STREET = DIRECTORY.streets[0]
 COMMUNITY = DIRECTORY.communities_in_street(STREET.code)[0]
 COMPOUND = DIRECTORY.compounds_in_community(COMMUNITY.code)[0]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-DESK = {"viewport": {"width": 1280, "height": 900}}
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESK: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
 LIVE = 30_000  # ms: a fact travels intake → routing (→ joint meeting) → NOTIFY → the page
 
 
@@ -101,7 +101,9 @@ class Stack:
             await _sleep(0.2)
         raise AssertionError(f"never true: {sql} {args}")
 
-    async def signed_in(self, who: str, service: str, credential: str, staff: str = "", **device: Any) -> Any:
+    async def signed_in(
+        self, who: str, service: str, credential: str, staff: str = "", device: dict[str, Any] | None = None
+    ) -> Any:
         context = await self.browser.new_context(**(device or DESK))
         page = await context.new_page()
         await page.goto(self.url(service, "sign-in"))
@@ -126,7 +128,9 @@ async def _sleep(seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-async def stack(postgres_uri: str, scratch_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(
+    postgres_uri: str, scratch_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     from playwright.async_api import async_playwright
 
     name = f"wb_{uuid.uuid4().hex[:10]}"
@@ -167,7 +171,7 @@ async def test_a_community_worker_sees_a_new_case_arrive_live_on_a_phone_accepts
 ) -> None:
     from playwright.async_api import expect
 
-    page = await stack.signed_in("community", "routing", f"dev-{COMMUNITY.code}", "li.wei", **PHONE)
+    page = await stack.signed_in("community", "routing", f"dev-{COMMUNITY.code}", "li.wei", device=PHONE)
     await expect(page.get_by_role("heading", name="我的案件")).to_be_visible()
     await expect(page.locator("#live-status")).to_contain_text("实时更新已连接", timeout=10_000)
     await page.evaluate("window.__sameDocument = true")
@@ -251,7 +255,12 @@ async def test_a_street_returns_a_case_and_it_reappears_in_the_right_queue(stack
     from playwright.async_api import expect
 
     case_id = await stack.complaint(
-        "street", "物业服务质量", "小区门口积水，物业不处理。", address="东街某处", street=STREET.name_zh, compound=""
+        "street",
+        "物业服务质量",
+        "小区门口积水，物业不处理。",
+        address="东街某处",
+        street=STREET.name_zh,
+        compound="",
     )
     page = await stack.signed_in("street", "routing", f"dev-{STREET.code}", "zhao.min")
     row = page.locator(f'tr[data-case="{case_id}"]')
@@ -265,7 +274,8 @@ async def test_a_street_returns_a_case_and_it_reappears_in_the_right_queue(stack
     await expect(page.locator(f'tr[data-case="{case_id}"]')).to_have_count(0)  # no longer the street's
 
     moved = await stack.until(
-        "SELECT unit_code, return_count FROM routing.case_view WHERE case_id = $1 AND return_count = 1", case_id
+        "SELECT unit_code, return_count FROM routing.case_view WHERE case_id = $1 AND return_count = 1",
+        case_id,
     )
     assert moved["unit_code"] not in (None, STREET.code)
     centre = stack.contexts["centre"]
@@ -299,7 +309,7 @@ async def test_the_office_holds_a_meeting_a_bureau_reports_done_and_the_file_com
     await expect(office.locator("#file-live")).to_contain_text("已召开")
     await stack.shot(office, "08-office-file-after-meeting")
 
-    bureau = await stack.signed_in("fire", "jointmeeting", "dev-bureau-fire_rescue", **PHONE)
+    bureau = await stack.signed_in("fire", "jointmeeting", "dev-bureau-fire_rescue", device=PHONE)
     task = bureau.locator(f"#task-{file_id}-t1")
     await expect(task).to_be_visible()
     await task.locator("summary").click()
@@ -361,6 +371,8 @@ async def test_a_bureau_sees_only_its_own_tasks_and_a_unit_only_its_own_cases(st
     assert answer is not None and answer.status == 404
     await expect(community.locator("#message")).to_contain_text("没有找到")
 
-    await community.goto(stack.url("routing", f"language?lang=en&next=/workbench/cases/{stack.cases['nowhere']}"))
+    await community.goto(
+        stack.url("routing", f"language?lang=en&next=/workbench/cases/{stack.cases['nowhere']}")
+    )
     await expect(community.get_by_role("heading", name=f"Case {stack.cases['nowhere']}")).to_be_visible()
     await stack.shot(community, "10-community-case-english-phone")
