@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from eventcore.logging import get_logger
 from eventcore.settings import Settings
 from services.routing.adapters.tokens import TokenBook
@@ -14,13 +12,6 @@ from webui.principals import CredentialBooks
 from webui.settings import WorkbenchSettings
 
 log = get_logger(__name__)
-
-
-class RoutingWorkbenchSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CASELINE_WORKBENCH_", extra="ignore")
-
-    # Where the SLA service answers GET /v1/clocks; default: this host's SLA port.
-    sla_url: str | None = None
 
 
 def development_credentials(ctx: RoutingContext) -> list[str]:
@@ -46,7 +37,7 @@ def routing_workbench(
         unit = tokens.unit_for(token)
         return (unit.district, unit.unit_code) if unit else None
 
-    sla_url = RoutingWorkbenchSettings().sla_url or f"http://{settings.http_host}:{settings.sla_port}"
+    sla_url = settings.workbench_sla_url or f"http://{settings.http_host}:{settings.sla_port}"
     return RoutingWorkbench(
         ctx,
         CredentialBooks(units=units),
