@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS {s}.case_timeline (
     occurred_at timestamptz NOT NULL,
     actor text,
     causation_id text,
-    data jsonb NOT NULL
+    data json NOT NULL  -- kept as published and only ever read whole: json, not jsonb (no conversion cost)
 );
 CREATE INDEX IF NOT EXISTS case_timeline_case ON {s}.case_timeline (case_id);
 CREATE INDEX IF NOT EXISTS case_timeline_file ON {s}.case_timeline (file_id) WHERE file_id IS NOT NULL;
@@ -71,16 +71,20 @@ class Timeline:
         await conn.execute(
             f"INSERT INTO {s}.case_timeline "
             "(event_id, case_id, file_id, service, event_type, occurred_at, actor, causation_id, data) "
-            "SELECT i, c, f, sv, t, o, a, ca, d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], "
+            "SELECT i, c, f, sv, t, o, a, ca, d::json FROM unnest($1::text[], $2::text[], $3::text[], "
             "$4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[]) "
             "AS x(i, c, f, sv, t, o, a, ca, d) ON CONFLICT (event_id) DO NOTHING",
             *[list(column) for column in columns],
         )
-        files = sorted({row[2] for row in rows if row[2]})
+        # Intake's facts always come with routing's own events on the case, which the projector announces.
+        others = [row for row in rows if row[3] != "intake"]
+        if not others:
+            return
+        files = sorted({row[2] for row in others if row[2]})
         linked = await conn.fetch(
             f"SELECT DISTINCT case_id FROM {s}.case_timeline WHERE file_id = ANY($1::text[])", files
         )
-        await announce(conn, s, sorted({row[1] for row in rows} | {r["case_id"] for r in linked}))
+        await announce(conn, s, sorted({row[1] for row in others} | {r["case_id"] for r in linked}))
 
     async def of_case(self, conn: DbConnection, case_id: str) -> list[TimelineEntry]:
         """The case's own facts and those of every joint-meeting file it is in, oldest first."""
@@ -111,17 +115,16 @@ def _row(message: InboundMessage) -> tuple[Any, ...]:
     event = message.event
     assert event is not None
     ce = message.cloudevent
-    data = event.model_dump(mode="json")
     return (
         ce.id,
         event.case_id,
-        data.get("file_id"),
+        getattr(event, "file_id", None),
         ce.source.rstrip("/").rsplit("/", 1)[-1] or ce.source,
         event.event_type,
         _time(ce.time),
         ce.extensions.get("actor"),
         ce.extensions.get("causationid"),
-        json.dumps(data, ensure_ascii=False),
+        ce.data.decode("utf-8"),  # the fact as published (it was validated as its contract): no re-encoding
     )
 
 
