@@ -63,12 +63,8 @@ class WorkbenchCore:
     def render(
         self, request: Request, template: str, session: Session | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        context.setdefault("nav", [])
-        context.setdefault("error", None)
-        context.setdefault("notice", None)
-        return self.pages.page(
-            request, template, session, status, **(self.context(request, session) | context)
-        )
+        merged = {"nav": [], "error": None, "notice": None} | self.context(request, session) | context
+        return self.pages.page(request, template, session, status, **merged)
 
     def refuse_csrf(self, request: Request, session: Session, **context: Any) -> HTMLResponse:
         t = Translator(language_of(request))

@@ -16,7 +16,7 @@
     var el = status();
     if (!el || !el.dataset[key]) return;
     if (key !== "updated") connection = el.dataset[key];
-    el.textContent = updated ? connection + " · " + el.dataset.updated + " " + new Date().toLocaleTimeString()
+    el.textContent = updated ? connection + " · " + el.dataset.updated + " " + new Date().toLocaleTimeString(document.documentElement.lang)
                              : connection;
   };
   document.addEventListener("htmx:sseOpen", function () { say("connected"); });
