@@ -11,6 +11,7 @@ from caseline.embedded import EmbeddedBroker, InfrastructureError, start_broker,
 from caseline.feeding import print_summary, run_feed
 from caseline.monitor import run_watch
 from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
+from caseline.workbench_hint import workbench_lines
 from eventcore.kafka import ensure_topics
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
@@ -44,6 +45,8 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
         wait_healthy(services)
         for service in services:
             console.print(f"{service.name}: {service.health_url} (log: {service.log_file})")
+        for line in workbench_lines(settings):
+            console.print(line, highlight=False)
         if sample is not None:
             settings_with_db = settings.model_copy(update={"database_url": dsn})
             print_summary(console, sample, asyncio.run(run_feed(dsn, settings_with_db, sample, console)))

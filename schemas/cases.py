@@ -133,6 +133,10 @@ class CaseResolved(DomainEvent):
     unit_code: str | None = Field(description="The unit that resolved it; None when the joint meeting did")
     resolution: str = Field(description="How the problem was resolved")
     joint_meeting_file_id: str | None = None
+    evidence_refs: list[str] = Field(
+        default_factory=list,
+        description="References to the evidence of the resolution (photo or document ids), none when absent",
+    )
 
 
 class CallbackOutcome(StrEnum):

@@ -20,6 +20,7 @@ from services.jointmeeting.adapters.http_bureau import bureau_router
 from services.jointmeeting.adapters.http_office import office_router
 from services.jointmeeting.adapters.overdue_watch import start_overdue_watch
 from services.jointmeeting.adapters.read_models import EXTRA_DDL
+from services.jointmeeting.adapters.workbench.wiring import joint_meeting_workbench
 from services.jointmeeting.domain.rules import RULES_FILE
 from services.jointmeeting.handlers import (
     context_for,
@@ -42,6 +43,7 @@ def spec(
     districts = districts or load_districts(get_settings().districts_file)
     ctx = context_for(districts, rules_file)
     callers = Callers(Tokens.configured(settings, districts))
+    workbench = joint_meeting_workbench(callers.tokens, districts, settings.uses_development_tokens)
     background: list[asyncio.Task[None]] = []  # held so the watch is not garbage-collected
 
     async def on_started(runtime: ServiceRuntime) -> None:
@@ -61,7 +63,7 @@ def spec(
             Subscription(BUREAU_REPORTS, handle_bureau_report_record, raw=True),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[office_router(callers), bureau_router(callers)],
+        routers=[office_router(callers), bureau_router(callers), workbench.router()],
         on_started=on_started,
     )
 

@@ -11,14 +11,16 @@ from eventcore.logging import get_logger
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.complaints import ComplaintMerged, ComplaintReceived
-from schemas.jointmeeting import JointEnforcementCompleted
-from schemas.sla import SlaBreached
+from schemas.jointmeeting import JOINT_MEETING_EVENTS
+from schemas.sla import SLA_EVENTS
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CASE_VIEW_DDL, CaseView
 from services.routing.adapters.http import staff_router
 from services.routing.adapters.learnt_store import LEARNT_DDL
 from services.routing.adapters.tokens import configured_tokens
-from services.routing.domain.learnt import CLOCK_FACTS, LEAD_FACTS
+from services.routing.adapters.workbench.changes import notifying
+from services.routing.adapters.workbench.timeline import TIMELINE_DDL
+from services.routing.adapters.workbench.wiring import routing_workbench
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
@@ -28,7 +30,7 @@ from services.routing.handlers import (
 
 SERVICE = "routing"
 SCHEMA = "routing"
-EXTRA_DDL = (CASE_VIEW_DDL, LEARNT_DDL)
+EXTRA_DDL = (CASE_VIEW_DDL, LEARNT_DDL, TIMELINE_DDL)
 log = get_logger(__name__)
 
 
@@ -41,24 +43,28 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
     tokens, development = configured_tokens(districts)
     if development:
         log.warning("development_tokens_in_use", hint="set CASELINE_ROUTING_TOKENS_FILE in production")
+    # The workbench records every fact of these topics for the case page's history, so routing takes them
+    # all; its own handlers still act only on theirs.
+    workbench = routing_workbench(ctx, tokens, development, settings)
+    recorded = workbench.timeline.recording
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
         subscriptions=[
             Subscription(
-                COMPLAINTS, partial(handle_complaints_topic, ctx), (ComplaintReceived, ComplaintMerged)
+                COMPLAINTS,
+                recorded(partial(handle_complaints_topic, ctx)),
+                (ComplaintReceived, ComplaintMerged),
             ),
             Subscription(
-                JOINT_MEETING,
-                partial(handle_joint_meeting_topic, ctx),
-                (JointEnforcementCompleted, *LEAD_FACTS),
+                JOINT_MEETING, recorded(partial(handle_joint_meeting_topic, ctx)), JOINT_MEETING_EVENTS
             ),
             # The SLA's clocks are the only source of a case's deadline; routing shows what they say.
-            Subscription(SLA, partial(handle_sla_topic, ctx), (SlaBreached, *CLOCK_FACTS)),
+            Subscription(SLA, recorded(partial(handle_sla_topic, ctx)), SLA_EVENTS),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[staff_router(ctx, tokens)],
-        projector=CaseView(SCHEMA).project,
+        routers=[staff_router(ctx, tokens), workbench.router()],
+        projector=notifying(CaseView(SCHEMA).project, SCHEMA),
     )
 
 

@@ -324,9 +324,16 @@ async def note_progress(
 
 
 async def resolve_case(
-    stores: ServiceStores, case_id: str, actor: Actor, version: int, resolution: str
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    version: int,
+    resolution: str,
+    evidence_refs: Sequence[str] = (),
 ) -> CommandResult:
-    return await _act(stores, case_id, actor, version, lambda case: case.resolve(actor, resolution))
+    return await _act(
+        stores, case_id, actor, version, lambda case: case.resolve(actor, resolution, evidence_refs)
+    )
 
 
 async def return_case(

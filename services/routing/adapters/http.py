@@ -127,6 +127,9 @@ class NoteProgress(Command):
 
 class Resolve(Command):
     resolution: str = Field(min_length=1, max_length=4000, description="How the problem was resolved")
+    evidence_refs: list[str] = Field(
+        default_factory=list, max_length=50, description="References to photos or documents showing it"
+    )
 
 
 class Return(Command):
@@ -288,7 +291,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
     async def resolve(case_id: str, body: Resolve, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.resolve_case(
-                db, case_id, actor(unit, body), body.expected_version, body.resolution
+                db, case_id, actor(unit, body), body.expected_version, body.resolution, body.evidence_refs
             )
         )
 

@@ -172,7 +172,7 @@ class Case:
             )
         ]
 
-    def resolve(self, actor: Actor, resolution: str) -> list[DomainEvent]:
+    def resolve(self, actor: Actor, resolution: str, evidence_refs: Sequence[str] = ()) -> list[DomainEvent]:
         self._require(BEING_HANDLED, "resolve")
         self._require_handler(actor, "resolve")
         return [
@@ -181,6 +181,7 @@ class Case:
                 resolved_by=ResolvedBy.UNIT,
                 unit_code=self._unit(),
                 resolution=resolution,
+                evidence_refs=list(evidence_refs),
             )
         ]
 

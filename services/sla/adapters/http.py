@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +15,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
@@ -19,9 +24,10 @@ from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
 from services.sla.adapters.watch import Watch
 from services.sla.domain.calendar import BEIJING
-from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing
+from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing, time_left
 from services.sla.domain.rates import Dimension, Period, RateRow, rates
 from services.sla.handlers import pause_clocks, resume_clocks
+from webui.live import HEARTBEAT_SECONDS, event_stream, retry_hint
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "ops.html"
 
@@ -164,6 +170,45 @@ def ops_router(view: OpsView) -> APIRouter:
         chosen = _period(period or _current_month(view.watch.now()))
         return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension, _district(view, district))}
 
+    @router.get(
+        "/v1/ops/stream",
+        summary="The ops page's live feed (server-sent events): `alerts` on every change, `rates` at most "
+        "every 5 s; the same filters as /v1/ops/alerts and /v1/ops/rates",
+        response_class=EventSourceResponse,
+        responses={
+            200: {"description": "text/event-stream of `alerts` and `rates` events (JSON data)"},
+            422: {"description": "an unknown district or dimension"},
+        },
+    )
+    async def ops_stream(
+        street: str | None = None,
+        level: str | None = None,
+        district: DistrictQuery = None,
+        dimension: Dimension = Dimension.STREET,
+    ) -> EventSourceResponse:
+        chosen = _district(view, district)
+        return event_stream(_ops_events(view, street, level, chosen, dimension))
+
+    @router.get(
+        "/v1/clocks",
+        summary="The clocks of several cases, each with its time left in its own measure (working time for "
+        "working-time clocks); read by routing's workbench for its queues",
+        responses={422: {"description": "no case_id, or more than 200"}},
+    )
+    async def clocks_of_cases(
+        case_id: Annotated[list[str], Query(min_length=1, max_length=200, description="repeat per case")],
+    ) -> dict[str, Any]:
+        now = view.watch.now()
+        cases = {c: view.watch.cases.get(c) for c in dict.fromkeys(case_id)}
+        return {
+            "now": now.isoformat(),
+            "cases": {
+                cid: [_clock_left_json(view.timing, clock, now) for clock in case.clocks.values()]
+                for cid, case in cases.items()
+                if case is not None
+            },
+        }
+
     @router.get("/v1/cases/{case_id}/clocks", summary="A case's SLA clocks")
     async def case_clocks(case_id: str) -> dict[str, Any]:
         case = view.watch.cases.get(case_id)
@@ -218,6 +263,47 @@ def _period(text: str) -> Period:
         return Period.month(text)
     except ValueError as error:
         raise HTTPException(422, {"error": "bad_period", "detail": str(error)}) from error
+
+
+_RATES_EVERY_SECONDS = 5.0
+_COALESCE_SECONDS = 0.5
+
+
+async def _ops_events(
+    view: OpsView, street: str | None, level: str | None, district: str | None, dimension: Dimension
+) -> AsyncIterator[ServerSentEvent]:
+    """Alerts whenever the watch's clocks change (a burst coalesced), rates at most every 5 s."""
+    yield retry_hint()
+    revision, rates_sent, rates_stale = -1, 0.0, True
+    while True:
+        wait = _RATES_EVERY_SECONDS if rates_stale else HEARTBEAT_SECONDS
+        latest = await view.watch.changed_since(revision, timeout=wait)
+        if latest != revision:
+            revision, rates_stale = latest, True
+            body = {"now": view.watch.now().isoformat(), "alerts": view.alerts(street, level, district)}
+            yield ServerSentEvent(json.dumps(body, ensure_ascii=False), event="alerts")
+        if rates_stale and time.monotonic() - rates_sent >= _RATES_EVERY_SECONDS:
+            period = _period(_current_month(view.watch.now()))
+            body = {"period": period.label, "rows": view.rate_rows(period, dimension, district)}
+            yield ServerSentEvent(json.dumps(body, ensure_ascii=False), event="rates")
+            rates_sent, rates_stale = time.monotonic(), False
+        await asyncio.sleep(_COALESCE_SECONDS)
+
+
+def _clock_left_json(timing: Timing, clock: Clock, now: datetime) -> dict[str, Any]:
+    left = time_left(timing, clock, now)  # the calendar is every district's
+    status = _status(clock, now) or ("on_track" if clock.state is ClockState.RUNNING else clock.state.value)
+    return {
+        "clock_id": clock.clock_id,
+        "kind": clock.kind.value,
+        "state": clock.state.value,
+        "status": status,
+        "measure": clock.measure.value,
+        "deadline": clock.deadline.isoformat() if clock.deadline else None,
+        "seconds_left": round(left) if left is not None else None,
+        "on_time": clock.on_time,
+        "policy_rule": clock.policy_rule,
+    }
 
 
 def _clock_json(clock: Clock) -> dict[str, Any]:
@@ -294,8 +380,13 @@ def _alert_row(alert: dict[str, Any]) -> str:
         alert["level"] or "—",
         alert["unit_code"] or "—",
     ]
-    tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
-    return f'<tr class="{alert["status"]}" data-clock="{html.escape(alert["clock_id"])}">{tds}</tr>'
+    tds = "".join(
+        f"<td{' class=left' if i == 4 else ''}>{html.escape(str(c))}</td>" for i, c in enumerate(cells)
+    )
+    return (
+        f'<tr class="{alert["status"]}" data-clock="{html.escape(alert["clock_id"])}" '
+        f'data-deadline="{html.escape(alert["deadline"])}">{tds}</tr>'
+    )
 
 
 def _left(seconds: int) -> str:

@@ -54,6 +54,9 @@ class Watch:
         self._seq = itertools.count()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        # What the ops page's event streams wait on: bumped whenever the clocks in memory change.
+        self.revision = 0
+        self._revised = asyncio.Event()
 
     def share_for(self, district: str) -> float:
         shares = self.at_risk_shares
@@ -68,6 +71,21 @@ class Watch:
     def clocks(self) -> Iterable[Clock]:
         for case in self.cases.values():
             yield from case.clocks.values()
+
+    async def changed_since(self, revision: int, timeout: float) -> int:
+        """The clocks' revision once it differs from `revision`, or after `timeout` seconds as it is."""
+        if self.revision == revision:
+            revised = self._revised
+            try:
+                await asyncio.wait_for(revised.wait(), timeout)
+            except TimeoutError:
+                pass
+        return self.revision
+
+    def _changed(self) -> None:
+        self.revision += 1
+        revised, self._revised = self._revised, asyncio.Event()
+        revised.set()
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -100,6 +118,7 @@ class Watch:
         self._heap.clear()
         for case in self.cases.values():
             self._schedule(case)
+        self._changed()
 
     def _open(self) -> Iterable[Clock]:
         return (c for c in self.clocks() if c.next_alert() is not None)
@@ -131,6 +150,8 @@ class Watch:
         for case_id, case in fresh.items():
             self.cases[case_id] = case
             self._schedule(case)
+        if fresh:
+            self._changed()
 
     def _schedule(self, case: CaseClocks) -> None:
         now = self.now()
@@ -188,6 +209,7 @@ class Watch:
                 )
             for case_id in {event.case_id for _, event in written}:
                 self._schedule(self.cases[case_id])
+            self._changed()
             due = self._pop_due()
 
 

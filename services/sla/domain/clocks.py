@@ -548,3 +548,17 @@ def breach_alert(clock: Clock) -> SlaBreached:
         policy_rule=clock.policy_rule,
         escalation_requested=clock.escalate_on_breach,
     )
+
+
+def time_left(timing: Timing, clock: Clock, now: datetime) -> float | None:
+    """Time left on the clock in its own measure (working seconds for working-time clocks), negative by
+    how much it is late; a paused clock keeps what it had left; None for a stopped clock or no deadline."""
+    if clock.state is ClockState.STOPPED:
+        return None
+    if clock.state is ClockState.PAUSED:
+        return clock.budget_seconds - clock.consumed_seconds
+    if clock.deadline is None:
+        return None
+    if now <= clock.deadline:
+        return timing.used(clock.measure, now, clock.deadline)
+    return -timing.used(clock.measure, clock.deadline, now)
