@@ -70,12 +70,30 @@ class IntakeContext:
         """
         return self.districts.find(written) if written.strip() else self.default
 
+    def district_for(self, written: str, confined_to: str | None) -> District:
+        """The district of a record sent by a principal of `confined_to` (None: city-wide): a record naming
+        none is placed in the principal's district; one naming another district raises OutsideDistrict."""
+        if confined_to is None:
+            return self.district_of(written)
+        own = self.districts.get(confined_to)
+        named = self.districts.find(written) if written.strip() else own
+        if named.code != own.code:
+            raise OutsideDistrict(
+                f"field 'district': this credential submits {own.code} complaints only, not {named.code}"
+            )
+        return named
+
     def latest_acceptable_time(self) -> datetime:
         """Complaint times after this are in the future (beyond the allowed clock difference)."""
         return self.clock() + self.future_tolerance
 
 
 UNKNOWN_DISTRICT = "unknown_district"
+OUTSIDE_DISTRICT = "outside_district"
+
+
+class OutsideDistrict(ValueError):
+    """A record of another district than the one its sender's credential serves."""
 
 
 def unknown_district_reason(error: UnknownDistrict, label: str = "") -> str:
@@ -349,13 +367,17 @@ def hotline_submission(
     record: FileRecord,
     actor: str,
     original: dict[str, Any] | None = None,
+    confined_to: str | None = None,
 ) -> Submission | Rejection:
-    """The work order placed in the district it names (所属区), or its refusal when no such district exists."""
+    """The work order placed in the district it names (所属区), or its refusal when no such district exists
+    or the sender's credential serves another district."""
     try:
-        district = ctx.district_of(order.district)
+        district = ctx.district_for(order.district, confined_to)
     except UnknownDistrict as error:
         reason = f"{record.where}: {unknown_district_reason(error, '所属区')}"
         return reject(record, UNKNOWN_DISTRICT, reason, order_no=order.order_no)
+    except OutsideDistrict as outside:
+        return reject(record, OUTSIDE_DISTRICT, f"{record.where}: {outside}", order_no=order.order_no)
     if original is None:
         original = dict(record.fields) if record.fields is not None else order.model_dump(mode="json")
     submission = from_hotline_order(order, actor=actor, raw=record.raw, original=original)
@@ -371,10 +393,11 @@ async def receive_hotline_records(
     *,
     actor: str,
     as_of: datetime | None = None,
+    confined_to: str | None = None,
 ) -> tuple[FeedSummary, list[Outcome]]:
     """One transaction for a batch of records; outcomes come back in the records' order."""
     parsed = [
-        p if isinstance(p, Rejection) else hotline_submission(ctx, p[0], record, actor, p[1])
+        p if isinstance(p, Rejection) else hotline_submission(ctx, p[0], record, actor, p[1], confined_to)
         for record in records
         for p in [parse_record(record, as_of=as_of)]
     ]

@@ -63,7 +63,7 @@ def _submission(ctx: IntakeContext, letter: DeadLetter, data: bytes) -> Submissi
     if letter.source == "petition-http":
         return _json(ctx, letter, data, Petition, lambda p: from_petition(p, actor=actor, raw=data))
     if letter.source == "walk-in-http":
-        return _json(ctx, letter, data, WalkInComplaint, lambda c: from_walk_in(c, raw=data))
+        return _json(ctx, letter, data, WalkInComplaint, lambda c: from_walk_in(c, raw=data, actor=f"{actor}/{c.staff_id}"))
     if letter.source == "web-http":
         key = letter.details.get("idempotency_key")
         if not key:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from district.registry import Districts, load_districts
 from eventcore.logging import get_logger
+from eventcore.production import production_checks
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.bureau import BUREAU_REPORTS
@@ -39,18 +40,16 @@ def spec(
 ) -> ServiceSpec:
     """One service for every district's joint meeting: the registry says which districts there are."""
     settings = settings or JointMeetingSettings()
-    districts = districts or load_districts(get_settings().districts_file)
+    shared = get_settings()
+    districts = districts or load_districts(shared.districts_file)
     ctx = context_for(districts, rules_file)
-    callers = Callers(Tokens.configured(settings, districts))
+    checks = production_checks(shared, SERVICE)
+    callers = Callers(Tokens.configured(settings, districts, checks), SERVICE)
+    if checks is not None:
+        checks.raise_if_any()
     background: list[asyncio.Task[None]] = []  # held so the watch is not garbage-collected
 
     async def on_started(runtime: ServiceRuntime) -> None:
-        if settings.uses_development_tokens:
-            log.warning(
-                "development_tokens_in_use",
-                hint="set CASELINE_JOINTMEETING_*_TOKENS in production",
-                districts=list(districts.codes),
-            )
         background.append(start_overdue_watch(runtime, settings.overdue_check_seconds))
 
     return ServiceSpec(
@@ -63,6 +62,7 @@ def spec(
         extra_ddl=EXTRA_DDL,
         routers=[office_router(callers), bureau_router(callers)],
         on_started=on_started,
+        authenticator=callers.auth,
     )
 
 

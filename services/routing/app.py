@@ -7,7 +7,10 @@ from functools import partial
 from fastapi import FastAPI
 
 from district.registry import load_districts
+from district.unit_tokens import unit_tokens
+from eventcore.auth import Authenticator
 from eventcore.logging import get_logger
+from eventcore.production import production_checks
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.complaints import ComplaintMerged, ComplaintReceived
@@ -16,7 +19,6 @@ from schemas.sla import SlaBreached
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CASE_VIEW_DDL, CaseView
 from services.routing.adapters.http import staff_router
-from services.routing.adapters.tokens import configured_tokens
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
@@ -36,9 +38,10 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
     # A district's directory is loaded when its first case needs it; every rules file is checked now.
     ctx = RoutingContext(districts)
     ctx.check_rules()
-    tokens, development = configured_tokens(districts)
-    if development:
-        log.warning("development_tokens_in_use", hint="set CASELINE_ROUTING_TOKENS_FILE in production")
+    checks = production_checks(settings, SERVICE)
+    auth = Authenticator(SERVICE, unit_tokens(districts, checks=checks))
+    if checks is not None:
+        checks.raise_if_any()
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
@@ -52,7 +55,8 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
             Subscription(SLA, partial(handle_sla_breached, ctx), (SlaBreached,)),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[staff_router(ctx, tokens)],
+        routers=[staff_router(ctx, auth)],
+        authenticator=auth,
         projector=CaseView(SCHEMA).project,
     )
 

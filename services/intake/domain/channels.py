@@ -88,7 +88,8 @@ def from_web(
     )
 
 
-def from_walk_in(complaint: WalkInComplaint, *, raw: bytes) -> Submission:
+def from_walk_in(complaint: WalkInComplaint, *, raw: bytes, actor: str) -> Submission:
+    """`actor` comes from the desk's credential (`<desk>/<staff id>`); the staff id is only recorded."""
     return Submission(
         channel=Channel.WALK_IN,
         source_ref=complaint.registration_no,
@@ -102,7 +103,7 @@ def from_walk_in(complaint: WalkInComplaint, *, raw: bytes) -> Submission:
         urgency=complaint.urgency,
         caller_name=complaint.visitor_name,
         caller_phone=complaint.visitor_phone,
-        actor=complaint.staff_id,  # the counter staff member is who acted
+        actor=actor,
         channel_details={
             "registration_no": complaint.registration_no,
             "staff_id": complaint.staff_id,
