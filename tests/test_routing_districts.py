@@ -24,7 +24,7 @@ from caseline.history import print_case_history
 from caseline.routing_commands import case_district, print_explanation, rebuild_case_view
 from district.directory import Compound, Directory
 from district.registry import DEFAULT_REGISTRY, load_districts
-from district.unit_tokens import TokenSettings, TokensError, development_units, unit_tokens
+from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
 from eventcore.auth import Authenticator, Principal
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from caseline.routing_commands import print_explanation, rebuild_case_view
 from district.registry import load_districts
-from district.unit_tokens import TokenSettings, TokensError, development_units, unit_tokens
+from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
 from eventcore.auth import Authenticator, Principal, token_digest
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
