@@ -9,7 +9,8 @@ a hotline platform...) and then delete. Written, all mode 0600:
     <dir>/tokens.json              the plain tokens, per holder
     <dir>/postgres.env             the database password (the compose PostgreSQL)
     <dir>/kafka.env, admin.properties, kafka-acls.sh   SASL users, the admin client config, the ACL plan
-    <dir>/metrics-token            Prometheus' bearer token for /metrics
+    <dir>/admin.env                the admin's client settings (`caseline topics ensure`, the operator CLI)
+    <dir>/metrics-token            Prometheus' bearer token for /metrics (mode 0644: Prometheus runs as nobody)
 """
 
 from __future__ import annotations
@@ -109,15 +110,23 @@ def write(made: SecretSet, out: Path) -> list[Path]:
     files["caseline-secrets.yaml"] = _kubernetes(made)
     files["tokens.json"] = json.dumps(made.tokens, ensure_ascii=False, indent=2) + "\n"
     files["postgres.env"] = _env({"POSTGRES_PASSWORD": made.database_password})
-    files["metrics-token"] = made.metrics_token + "\n"
+    files["metrics-token"] = made.metrics_token + "\n"  # made readable below: Prometheus runs as nobody
     files["kafka.env"] = _env(_kafka_env(made))
     files["admin.properties"] = _client_properties(ADMIN, made.kafka_passwords[ADMIN])
+    files["admin.env"] = _env(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": made.service_env["intake"]["KAFKA_BOOTSTRAP_SERVERS"],
+            "CASELINE_KAFKA_SASL_MECHANISM": "PLAIN",  # the admin is the broker's own PLAIN user
+            "CASELINE_KAFKA_SASL_USERNAME": ADMIN,
+            "CASELINE_KAFKA_SASL_PASSWORD": made.kafka_passwords[ADMIN],
+        }
+    )
     files["kafka-acls.sh"] = "#!/bin/sh\nset -e\n" + "\n".join(acl_commands()) + "\n"
     written = []
     for name, text in files.items():
         path = out / name
         path.write_text(text, encoding="utf-8")
-        path.chmod(0o600)
+        path.chmod(0o644 if name == "metrics-token" else 0o600)
         written.append(path)
     return written
 
@@ -129,14 +138,14 @@ def _env(values: dict[str, str]) -> str:
 
 def _kafka_env(made: SecretSet) -> dict[str, str]:
     """For the compose `sasl` profile: the admin's PLAIN login and every principal's SCRAM password."""
-    users = ",".join(f"{name}:{password}" for name, password in made.kafka_passwords.items())
+    users = ",".join(f"{name}:{password}" for name, password in made.kafka_passwords.items() if name != ADMIN)
     return {"CASELINE_KAFKA_ADMIN_PASSWORD": made.kafka_passwords[ADMIN], "CASELINE_KAFKA_USERS": users}
 
 
 def _client_properties(user: str, password: str) -> str:
     return (
-        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
-        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
         f'username="{user}" password="{password}";\n'
     )
 
