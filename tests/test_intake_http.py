@@ -338,7 +338,7 @@ async def _publish_case_closed(system: RunningSystem, case_id: str) -> None:
     message = OutboxMessage.for_event(
         PendingEvent(closed, EventMetadata(correlation_id=case_id, actor="routing")),
         topic=CASES,
-        source="/test",
+        source="/caseline/routing",
     )
     producer = AIOKafkaProducer(bootstrap_servers=system.broker.bootstrap_servers)
     await producer.start()

@@ -217,7 +217,7 @@ async def test_an_escalation_for_a_district_the_deployment_does_not_serve_is_dea
 async def test_the_escalations_data_decides_the_district_when_its_header_disagrees(service: Service) -> None:
     shangdang_case = escalation("case-fire-sd", SHANGDANG)
     metadata = EventMetadata(correlation_id=shangdang_case.case_id, actor="routing", district=LUZHOU)
-    message = OutboxMessage.for_event(PendingEvent(shangdang_case, metadata), topic=CASES, source="/test")
+    message = OutboxMessage.for_event(PendingEvent(shangdang_case, metadata), topic=CASES, source="/caseline/routing")
     await send(service.bootstrap, CASES, message.key, message.payload.encode(), list(message.headers.items()))
     await eventually(lambda: service.scalar("SELECT count(*) = 1 FROM jointmeeting.files"))
     districts = await service.scalar(

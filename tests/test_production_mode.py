@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from caseline.cli import app as cli
 from eventcore.auth import token_digest
 from eventcore.production import ProductionConfigError
+from eventcore.service import ServiceSpec
 from eventcore.settings import Settings, get_settings
 
 DEV_UNIT_HASH = f"sha256:{token_digest('dev-centre')}"
@@ -87,12 +89,13 @@ def test_a_generated_set_configures_every_service_for_production_and_holds_only_
     from services.routing.app import spec as routing_spec
     from services.sla.app import spec as sla_spec
 
-    for service, make in (
-        ("intake", lambda s: intake_spec(s)),
-        ("routing", lambda s: routing_spec(s)),
-        ("jointmeeting", lambda s: jointmeeting_spec()),
-        ("sla", lambda s: sla_spec(settings=s)),
-    ):
+    makers: dict[str, Callable[[Settings], ServiceSpec]] = {
+        "intake": intake_spec,
+        "routing": routing_spec,
+        "jointmeeting": lambda _: jointmeeting_spec(),
+        "sla": lambda settings: sla_spec(settings=settings),
+    }
+    for service, make in makers.items():
         env = read_env(out / f"{service}.env")
         assert centre_token not in (out / f"{service}.env").read_text()
         with monkeypatch.context() as patch:

@@ -35,7 +35,7 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.complaints import ComplaintReceived
 from schemas.reference import FOUNDING_DISTRICT, Category, Level, Management
 from schemas.sla import ClockKind, ClockScope, SlaBreached
-from schemas.topics import COMPLAINTS, SLA
+from schemas.topics import COMPLAINTS, SLA, TOPIC_SOURCES
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
 from services.routing.app import EXTRA_DDL, SCHEMA
@@ -82,7 +82,7 @@ def record(event: DomainEvent, topic: str, offset: int, district: str | None) ->
     metadata = EventMetadata(correlation_id=event.case_id, actor="intake")
     if district is not None:
         metadata = metadata.model_copy(update={"district": district})
-    message = OutboxMessage.for_event(PendingEvent(event, metadata), topic=topic, source="/caseline/intake")
+    message = OutboxMessage.for_event(PendingEvent(event, metadata), topic=topic, source=TOPIC_SOURCES[topic])
     headers = [(k, v.encode()) for k, v in message.headers.items() if district or k != "ce_district"]
     return Record(topic, 0, offset, headers, message.payload.encode())
 

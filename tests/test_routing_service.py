@@ -26,7 +26,7 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
 from schemas.sla import ClockKind, ClockScope, SlaBreached
-from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
+from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA, TOPIC_SOURCES
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
 from services.routing.app import EXTRA_DDL, SCHEMA
@@ -46,7 +46,7 @@ VIEW = CaseView(SCHEMA)
 
 def record(event: DomainEvent, topic: str, offset: int) -> Record:
     pending = PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="intake"))
-    message = OutboxMessage.for_event(pending, topic=topic, source="/caseline/intake")
+    message = OutboxMessage.for_event(pending, topic=topic, source=TOPIC_SOURCES[topic])
     return Record(
         topic, 0, offset, [(k, v.encode()) for k, v in message.headers.items()], message.payload.encode()
     )

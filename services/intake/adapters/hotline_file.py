@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from eventcore.deadletters import Rejection
+from eventcore.http import structure_problem
 from schemas.hotline import CSV_HEADERS_ZH, LABEL_OF_FIELD, HotlineOrder
 from schemas.inbound import BEIJING
 from services.intake.adapters.validation_errors import describe
@@ -291,6 +292,8 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except DuplicateKeys as error:
         return reject(record, "duplicate_key", f"{record.where}: key {error} appears more than once")
+    except RecursionError:
+        return reject(record, "too_deep", f"{record.where}: the JSON is nested too deeply")
     except json.JSONDecodeError as error:
         if error.pos >= len(text.rstrip()) - 1 or error.msg.startswith("Unterminated string"):
             cut = (
@@ -304,6 +307,8 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         return reject(
             record, "invalid_json", f"{record.where}: expected a JSON object, got {type(data).__name__}"
         )
+    if problem := structure_problem(data):
+        return reject(record, problem[0], f"{record.where}: {problem[1]}")
     return data
 
 
