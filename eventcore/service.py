@@ -137,7 +137,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_api_route(
-        "/healthz", _healthz(runtime), methods=["GET"], summary="Database and broker connections"
+        "/healthz",
+        _healthz(runtime),
+        methods=["GET"],
+        summary="Database and broker connections",
+        responses={
+            503: {"description": "The database or the broker does not answer", "model": dict[str, Any]}
+        },
     )
     app.add_api_route(
         "/livez", _livez, methods=["GET"], summary="The process answers (liveness, no dependencies)"
@@ -190,7 +196,6 @@ def _document_guard_statuses(router: APIRouter) -> None:
         if isinstance(route, APIRoute) and (route.methods or set()) & {"POST", "PUT", "PATCH"}:
             for status, response in error_responses(413, 415, 422).items():
                 route.responses.setdefault(status, response)
-
 
 
 def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -> None:
