@@ -48,6 +48,26 @@ class ProblemResponse(BaseModel):
     detail: Problem
 
 
+class FieldError(BaseModel):
+    """One entry of FastAPI's validation answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrors(BaseModel):
+    """FastAPI's answer to a request that does not fit the route's parameters or body."""
+
+    detail: list[FieldError]
+
+
+# A 422 is either the route's own refusal (a Problem) or FastAPI's field-by-field validation answer.
+Unprocessable = ProblemResponse | ValidationErrors
+
+
 class BodyTooLarge(StarletteHTTPException):
     """The body grew past the limit while it was read; `prefix` is what had arrived, at most the limit."""
 
@@ -74,7 +94,13 @@ _DESCRIPTIONS = {
 
 def error_responses(*statuses: int, model: Any = ProblemResponse) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each status with its description and the error schema."""
-    return {status: {"description": _DESCRIPTIONS.get(status, "Error"), "model": model} for status in statuses}
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, "Error"),
+            "model": Unprocessable if status == 422 and model is ProblemResponse else model,
+        }
+        for status in statuses
+    }
 
 
 # -- the body guard -------------------------------------------------------------------------------------
@@ -138,7 +164,8 @@ class BodyGuard:
             await _respond(send, 413, "too_large", str(too_large.detail), self.policy.error_body)
             return
         if (problem := json_problem(body)) is not None:
-            await _respond(send, 422, problem[0], problem[1], self.policy.error_body)
+            status = 400 if problem[0] == "invalid_json" else 422
+            await _respond(send, status, problem[0], problem[1], self.policy.error_body)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -199,14 +226,15 @@ async def _respond(send: Send, status: int, code: str, message: str, error_body:
 
 
 def json_problem(body: bytes, *, max_depth: int = MAX_DEPTH, max_keys: int = MAX_KEYS) -> tuple[str, str] | None:
-    """(code, message) when a JSON body is too deep, too wide or unstorable; None when fine or not JSON at all
-    (malformed JSON is left to the route, which names where it breaks)."""
+    """(code, message) when a JSON body is unreadable, too deep, too wide or unstorable; None when fine."""
     try:
         data = json.loads(body)
     except RecursionError:
         return "too_deep", f"the JSON is nested deeper than {max_depth} levels"
-    except (ValueError, UnicodeDecodeError):
-        return None
+    except UnicodeDecodeError as error:
+        return "invalid_json", f"the body is not UTF-8 (byte {error.start + 1})"
+    except json.JSONDecodeError as error:
+        return "invalid_json", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
     return structure_problem(data, max_depth=max_depth, max_keys=max_keys)
 
 

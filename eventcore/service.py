@@ -191,10 +191,10 @@ def _serve_openapi_to_principals(app: FastAPI, authenticator: Authenticator | No
 
 
 def _document_guard_statuses(router: APIRouter) -> None:
-    """The body guard answers 413 and 415 (and 422) on every route that takes a body: say so in OpenAPI."""
+    """The body guard answers 400, 413, 415 and 422 on every route that takes a body: say so in OpenAPI."""
     for route in router.routes:
         if isinstance(route, APIRoute) and (route.methods or set()) & {"POST", "PUT", "PATCH"}:
-            for status, response in error_responses(413, 415, 422).items():
+            for status, response in error_responses(400, 413, 415, 422).items():
                 route.responses.setdefault(status, response)
 
 

@@ -185,16 +185,16 @@ def ops_router(view: OpsView) -> APIRouter:
     Acting = Annotated[Principal, Depends(acting)]
     reads = error_responses(401, 403, 422) if not view.open_reads else error_responses(401, 422)
 
-    @router.get(
-        "/ops", response_class=HTMLResponse, summary="Live operations page", responses=error_responses(422)
-    )
+    @router.get("/ops", response_class=HTMLResponse, summary="Live operations page")
     async def ops_page(
         street: str | None = None, level: str | None = None, district: DistrictQuery = None
     ) -> HTMLResponse:
         # In production the page is a shell: its rows come from the feeds, with the reader's token.
         if not view.open_reads:
             return HTMLResponse(render_page(view, None, None, None, rows=False))
-        return HTMLResponse(render_page(view, street, level, _district(view, district)))
+        # A page answers with a page: a district it does not know shows every district.
+        known = district if district and _known_district(view, district) else None
+        return HTMLResponse(render_page(view, street, level, _district(view, known)))
 
     @router.get(
         "/v1/ops/alerts", summary="Open clocks at risk or breached, least time left first", responses=reads
@@ -296,6 +296,14 @@ def _district(view: OpsView, given: str | None) -> str | None:
         return view.districts.find(given).code
     except UnknownDistrict as error:
         raise HTTPException(422, {"error": "unknown_district", "detail": str(error)}) from error
+
+
+def _known_district(view: OpsView, given: str) -> bool:
+    try:
+        view.districts.find(given)
+    except UnknownDistrict:
+        return False
+    return True
 
 
 def _period(text: str) -> Period:
