@@ -203,3 +203,67 @@ def secrets_generate(
         "the services hold only the tokens' SHA-256.",
         markup=False,
     )
+
+
+privacy_app = typer.Typer(help="Personal data in intake: retention, erasure, access records.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    retention_days: Annotated[
+        int | None, typer.Option(help="Days after a case closes; default CASELINE_PERSONAL_DATA_RETENTION_DAYS")
+    ] = None,
+) -> None:
+    """Remove names, numbers and raw records of complainants whose every case closed longer ago than the
+    retention period, and the payloads of dead letters older than it."""
+    from caseline.privacy_commands import purge
+    from services.intake.settings import IntakeSettings
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    days = retention_days or IntakeSettings().personal_data_retention_days
+    removed = asyncio.run(purge(database_url(settings), days))
+    console.print(
+        f"purged (retention {days} days): {removed.people} people, {removed.raw_records} raw records, "
+        f"{removed.dead_letters} dead letters",
+        markup=False,
+    )
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    phone: Annotated[str | None, typer.Option(help="The person's phone number")] = None,
+    email: Annotated[str | None, typer.Option(help="The person's e-mail address (Open311, web)")] = None,
+) -> None:
+    """Erase one person's personal data on request (PIPL art. 47): name, number, raw records, dead letters;
+    later complaints from them get a pseudonym nothing links to the erased one."""
+    from caseline.privacy_commands import erase
+    from district.registry import load_districts
+
+    if not phone and not email:
+        console.print("give --phone or --email", style="red", markup=False)
+        raise typer.Exit(2)
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    districts = load_districts(settings.districts_file)
+    removed = asyncio.run(
+        erase(database_url(settings), districts, settings.pseudonym_secret, phone=phone, email=email)
+    )
+    console.print(
+        f"erased: {removed.people} people, {removed.raw_records} raw records, {removed.dead_letters} dead letters",
+        markup=False,
+    )
+
+
+@privacy_app.command("access-log")
+def privacy_access_log(
+    case: Annotated[str | None, typer.Option(help="Only reads for this case")] = None,
+    limit: Annotated[int, typer.Option(help="Most recent reads shown")] = 100,
+) -> None:
+    """Who read complainants' full numbers, when, for which case and why."""
+    from caseline.privacy_commands import print_access_log
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    asyncio.run(print_access_log(database_url(settings), case, limit, console))

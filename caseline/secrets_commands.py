@@ -63,6 +63,11 @@ def generate(districts: Districts, database_host: str, kafka_bootstrap: str) -> 
     made = SecretSet(database_password=new_token(), metrics_token=new_token())
     codes = list(districts.codes)
     units = made.family("units", {d.code: units_of(d.directory) for d in districts})
+    # Intake serves full numbers to the centre's callback staff only: it holds the centres' tokens, no others.
+    centres = json.dumps(
+        {d.code: {"centre": hashed(made.tokens["units"][d.code]["centre"])} for d in districts},
+        separators=(",", ":"),
+    )
     bureaus = made.family("bureaus", {code: [b.value for b in Bureau] for code in codes})
     office = made.family("joint_meeting_office", {code: ["office-staff-1"] for code in codes})
     platforms = made.family("hotline_platforms", {"*": ["12345"]})
@@ -85,6 +90,7 @@ def generate(districts: Districts, database_host: str, kafka_bootstrap: str) -> 
             "CASELINE_PETITION_OFFICE_TOKENS": petition,
             "CASELINE_WALK_IN_DESK_TOKENS": desks,
             "CASELINE_OPEN311_API_KEY": hashed(open311),
+            "CASELINE_UNIT_TOKENS": centres,
         },
         "routing": {"CASELINE_UNIT_TOKENS": units},
         "jointmeeting": {

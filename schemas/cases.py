@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.base import DomainEvent
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Level, Urgency
 
 
@@ -48,7 +49,7 @@ class CaseRouted(DomainEvent):
     unit_name: str
     rule_id: str = Field(description="The routing rule that decided, so the routing can be explained")
     rules_version: str
-    reason: str
+    reason: FreeText
     due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
 
 
@@ -77,7 +78,7 @@ class CaseEscalated(DomainEvent):
     lead_bureau: Bureau
     rule_id: str
     rules_version: str
-    reason: str
+    reason: FreeText
     due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
 
 
@@ -98,7 +99,7 @@ class CaseProgressNoted(DomainEvent):
     event_type = "CaseProgressNoted"
 
     unit_code: str
-    note: str
+    note: FreeText
     photo_refs: list[str] = Field(default_factory=list)
 
 
@@ -114,7 +115,7 @@ class CaseResolved(DomainEvent):
 
     resolved_by: ResolvedBy
     unit_code: str | None = Field(description="The unit that resolved it; None when the joint meeting did")
-    resolution: str = Field(description="How the problem was resolved")
+    resolution: FreeText = Field(description="How the problem was resolved")
     joint_meeting_file_id: str | None = None
 
 
@@ -130,7 +131,7 @@ class CaseCalledBack(DomainEvent):
     event_type = "CaseCalledBack"
 
     outcome: CallbackOutcome
-    note: str = ""
+    note: FreeText = ""
 
 
 class CaseClosed(DomainEvent):
@@ -155,7 +156,7 @@ class CaseReopened(DomainEvent):
     reason: ReopenReason
     reopen_count: int = Field(ge=1, description="How often the case has now been reopened")
     unit_code: str | None = Field(description="The unit the case goes back to; None: the joint meeting")
-    detail: str = ""
+    detail: FreeText = ""
     due_at: datetime | None = Field(default=None, description="The new resolution deadline")
 
 
@@ -166,7 +167,7 @@ class CaseReturned(DomainEvent):
 
     unit_code: str
     level: Level
-    reason: str = Field(min_length=1)
+    reason: FreeText = Field(min_length=1)
     return_count: int = Field(ge=1, description="How often the case has now been returned")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from schemas.base import DomainEvent
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Category, Channel, ComplaintKind, DistrictCode, Urgency
 
 
@@ -29,8 +30,8 @@ class ComplaintReceived(DomainEvent):
     received_at: datetime = Field(description="When the complainant contacted the channel (with offset)")
     kind: ComplaintKind
     category: Category
-    description: str
-    address: str
+    description: FreeText
+    address: FreeText
     street_name: str | None = Field(default=None, description="Street as given by the channel, unresolved")
     compound_name: str | None = Field(
         default=None, description="Compound as given by the channel, unresolved"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.base import DomainEvent
 from schemas.bureau import EvidenceRef, ReportKind
 from schemas.cases import EscalationTrigger
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 
@@ -38,9 +39,9 @@ class EnforcementTaskAssigned(DomainEvent):
     task_id: str
     bureau: Bureau
     is_lead: bool
-    action: str
+    action: FreeText
     due_at: datetime = Field(description="Deadline for the bureau to report the task done")
-    done_when: str = Field(description="What counts as done")
+    done_when: FreeText = Field(description="What counts as done")
     meeting_id: str | None = Field(default=None, description="The meeting that decided it; None: on opening")
 
 
@@ -53,7 +54,7 @@ class JointEnforcementCompleted(DomainEvent):
     verified_by: str = Field(description="Staff id of the joint-meeting office member who verified on site")
     verified_at: datetime
     tasks_done: int
-    summary: str
+    summary: FreeText
 
 
 class CaseAddedToFile(DomainEvent):
@@ -73,7 +74,7 @@ class JointMeetingScheduled(DomainEvent):
     file_id: str
     meeting_id: str
     scheduled_for: datetime
-    place: str = ""
+    place: FreeText = ""
 
 
 class MeetingDecision(BaseModel):
@@ -83,9 +84,9 @@ class MeetingDecision(BaseModel):
 
     task_id: str
     bureau: Bureau
-    action: str
+    action: FreeText
     due_at: datetime
-    done_when: str
+    done_when: FreeText
     confirms_existing: bool = Field(description="True when the meeting confirmed a task already assigned")
 
 
@@ -97,7 +98,7 @@ class JointMeetingHeld(DomainEvent):
     held_at: datetime
     attendees: list[Bureau]
     decisions: list[MeetingDecision]
-    minutes: str = ""
+    minutes: FreeText = ""
 
 
 class EnforcementTaskConfirmed(DomainEvent):
@@ -109,9 +110,9 @@ class EnforcementTaskConfirmed(DomainEvent):
     task_id: str
     meeting_id: str
     bureau: Bureau
-    action: str
+    action: FreeText
     due_at: datetime
-    done_when: str
+    done_when: FreeText
 
 
 class EnforcementTaskReassigned(DomainEvent):
@@ -124,7 +125,7 @@ class EnforcementTaskReassigned(DomainEvent):
     from_bureau: Bureau
     to_bureau: Bureau
     new_task_id: str
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskExtended(DomainEvent):
@@ -135,7 +136,7 @@ class EnforcementTaskExtended(DomainEvent):
     bureau: Bureau
     previous_due_at: datetime
     due_at: datetime
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskCancelled(DomainEvent):
@@ -144,7 +145,7 @@ class EnforcementTaskCancelled(DomainEvent):
     file_id: str
     task_id: str
     bureau: Bureau
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskReported(DomainEvent):
@@ -157,9 +158,9 @@ class EnforcementTaskReported(DomainEvent):
     bureau: Bureau
     report_id: str
     kind: ReportKind
-    note: str = ""
+    note: FreeText = ""
     evidence: list[EvidenceRef] = Field(default_factory=list)
-    reason: str = ""
+    reason: FreeText = ""
     reported_at: datetime
     via: str = Field(description="http or topic")
 
@@ -172,7 +173,7 @@ class EnforcementTaskUnableAnswered(DomainEvent):
     file_id: str
     task_id: str
     bureau: Bureau
-    answer: str
+    answer: FreeText
 
 
 class EnforcementTaskOverdue(DomainEvent):
@@ -193,7 +194,7 @@ class FileReferredToMeeting(DomainEvent):
     event_type = "FileReferredToMeeting"
 
     file_id: str
-    reason: str
+    reason: FreeText
     task_ids: list[str]
 
 

@@ -99,6 +99,7 @@ POLICIES: dict[tuple[str, str, str], str] = {
         ]
     },
     ("intake", "POST", "/open311/v2/requests.{fmt}"): "open311_key",
+    ("intake", "GET", "/v1/cases/{case_id}/complainants"): "callback",  # the centre's callback staff only
     **{(s, "GET", "/healthz"): "public" for s in SERVICES},
     **{(s, "GET", "/livez"): "public" for s in SERVICES},
     **{(s, "GET", "/metrics"): "metrics" for s in SERVICES},
@@ -216,6 +217,9 @@ def _credential(d: Deployment, service: str, policy: str, caller: str) -> str | 
         return d.token("petition_offices", district, "petition-office") if service == "intake" else None
     if policy == "metrics":
         return d.metrics_token if caller == "right" else d.token("units", "luzhou", "centre")
+    if policy == "callback":
+        centres = {"right": "centre", "other_unit": _another_unit(d.case_unit), "other_district": "centre"}
+        return d.token("units", "shangdang" if caller == "other_district" else "luzhou", centres[caller])
     family, holder = {
         "office": ("joint_meeting_office", "office-staff-1"),
         "bureau": ("bureaus", "fire_rescue"),
@@ -323,6 +327,9 @@ def _expected(policy: str, caller: str, method: str, path: str, service: str) ->
         if caller == "other_unit":
             return {403}  # another bureau's path
         return {200} if path.endswith("/board") else {404, 422}
+    if policy == "callback":
+        # A street or community token: intake holds the centres' tokens only (401), or refuses it (403).
+        return {401, 403} if caller == "other_unit" else {404}  # another district's case is unknown there
     if policy == "hotline_platform":
         return {403}  # a walk-in desk's token
     if policy in ("petition_office", "walk_in_desk"):

@@ -7,6 +7,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from district.registry import load_districts
+from district.unit_tokens import unit_tokens
 from eventcore.auth import MIN_TOKEN_LENGTH, Authenticator
 from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
@@ -15,10 +16,11 @@ from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.cases import CaseClosed, CaseReopened
 from schemas.topics import CASES, HOTLINE_RAW
-from services.intake.adapters import intake_store, personal_data_store
+from services.intake.adapters import intake_store, personal_data_store, privacy_store
 from services.intake.adapters.credentials import Open311Keys, channel_tokens
 from services.intake.adapters.http_channels import channel_router
 from services.intake.adapters.http_common import MAX_BODY_BYTES, Channels, intake_error_body
+from services.intake.adapters.http_contact import contact_router
 from services.intake.adapters.http_hotline import hotline_router
 from services.intake.adapters.open311 import open311_router
 from services.intake.adapters.rate_limit import ClientLimits
@@ -28,7 +30,7 @@ from services.intake.settings import IntakeSettings
 
 SERVICE = "intake"
 SCHEMA = "intake"
-EXTRA_DDL = (personal_data_store.DDL, intake_store.DDL)
+EXTRA_DDL = (personal_data_store.DDL, intake_store.DDL, privacy_store.DDL)
 log = get_logger(__name__)
 
 
@@ -52,7 +54,9 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
         checks.secret("CASELINE_PSEUDONYM_SECRET", settings.pseudonym_secret)
         if len(settings.pseudonym_secret) < MIN_TOKEN_LENGTH:
             checks.problem(f"CASELINE_PSEUDONYM_SECRET must have at least {MIN_TOKEN_LENGTH} characters")
-    auth = Authenticator(SERVICE, channel_tokens(ctx.districts, intake, checks))
+    # Channel principals, and the units whose centre reads numbers for its callbacks (http_contact).
+    tokens = channel_tokens(ctx.districts, intake, checks).merged(unit_tokens(ctx.districts, checks=checks))
+    auth = Authenticator(SERVICE, tokens)
     open311 = Open311Keys.configured(intake, checks)
     if checks is not None:
         checks.raise_if_any()
@@ -71,6 +75,7 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
             hotline_router(channels),
             channel_router(channels),
             open311_router(channels),
+            contact_router(channels),
         ],
         authenticator=auth,
         # Intake reads its JSON itself, so what it refuses is kept as a dead letter with its reason.
