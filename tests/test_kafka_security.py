@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
