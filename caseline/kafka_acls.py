@@ -88,7 +88,16 @@ def plan_table() -> str:
         name = "bureau-`<bureau>` (one per bureau)" if p.name.startswith("bureau-") else p.name
         writes = ", ".join(f"`{t}`" for t in p.writes) or "—"
         reads = "every topic" if p.reads == ALL_TOPICS else ", ".join(f"`{t}`" for t in p.reads) or "—"
+        group = p.group or "—"
         if p.name.startswith("bureau-"):
-            writes, reads = f"`{BUREAU_REPORTS}`", "`caseline.bureau.<bureau>.tasks.v1`"
-        rows.append(f"| {name} | {writes} | {reads} | {p.group or '—'} |")
+            writes, reads, group = (
+                f"`{BUREAU_REPORTS}`",
+                "`caseline.bureau.<bureau>.tasks.v1`",
+                "bureau.<bureau>",
+            )
+        if p.name == "jointmeeting":
+            writes = f"`{JOINT_MEETING}`, every `caseline.bureau.<bureau>.tasks.v1`"
+        if p.describe_all and p.name != ADMIN:
+            reads += "; offsets of every `caseline.*` group (consumer lag)"
+        rows.append(f"| {name} | {writes} | {reads} | {group} |")
     return "\n".join(rows)

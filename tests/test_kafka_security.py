@@ -129,3 +129,17 @@ def test_a_broker_requiring_authentication_refuses_a_client_without_it(tmp_path:
     finally:
         process.terminate()
         process.wait(5)
+
+
+def test_each_topic_is_written_by_the_service_whose_events_its_consumers_accept() -> None:
+    from caseline.kafka_acls import PRINCIPALS, acl_commands, plan_table
+    from schemas.topics import TOPIC_SOURCES
+
+    for topic, source in TOPIC_SOURCES.items():
+        writers = [p.name for p in PRINCIPALS if topic in p.writes]
+        assert writers == [source.removeprefix("/caseline/")], topic
+    commands = acl_commands()
+    assert all("--allow-principal User:" in c and "--add" in c for c in commands)
+    assert not any("--operation All" in c or "--topic '*'" in c for c in commands)  # nothing wider than the plan
+    readme = (Path(__file__).resolve().parent.parent / "deploy" / "README.md").read_text(encoding="utf-8")
+    assert plan_table() in readme  # the documented plan is the one `caseline secrets generate` grants
