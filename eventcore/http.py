@@ -12,6 +12,7 @@ The body guard is an ASGI middleware in front of every route:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -253,6 +254,17 @@ def structure_problem(data: Any, *, max_depth: int = MAX_DEPTH, max_keys: int = 
         elif isinstance(value, str) and (reason := unstorable(value)) is not None:
             return "unstorable_characters", f"field {path or 'body'!r} {reason}"
     return None
+
+
+_SUSPECT_TEXT = re.compile(r"\x00|\\u0000|\\u[dD][89abcdefABCDEF]|[\ud800-\udfff]")
+
+
+def may_be_hostile(text: str, *, max_depth: int = MAX_DEPTH, max_keys: int = MAX_KEYS) -> bool:
+    """A cheap look at JSON text: False when it cannot be too deep, too wide or unstorable, so the walk of
+    `structure_problem` is needed only for the rare document that might be."""
+    if text.count("[") + text.count("{") > max_depth or text.count(":") > max_keys:
+        return True
+    return _SUSPECT_TEXT.search(text) is not None
 
 
 def walk(data: Any) -> Iterator[tuple[str, int, Any]]:

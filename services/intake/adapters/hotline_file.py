@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from eventcore.deadletters import Rejection
-from eventcore.http import structure_problem
+from eventcore.http import may_be_hostile, structure_problem
 from schemas.hotline import CSV_HEADERS_ZH, LABEL_OF_FIELD, HotlineOrder
 from schemas.inbound import BEIJING
 from services.intake.adapters.validation_errors import describe
@@ -307,7 +307,7 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         return reject(
             record, "invalid_json", f"{record.where}: expected a JSON object, got {type(data).__name__}"
         )
-    if problem := structure_problem(data):
+    if may_be_hostile(text) and (problem := structure_problem(data)):
         return reject(record, problem[0], f"{record.where}: {problem[1]}")
     return data
 
