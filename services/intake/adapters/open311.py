@@ -91,25 +91,10 @@ def open311_router(channels: Channels) -> APIRouter:
     @router.post(
         "/requests.{fmt}",
         summary="GeoReport v2: create a service request (api_key; limited per client)",
-        responses={
-            403: {"description": "api_key missing or invalid", "model": list[Open311Error]},
-            413: {"description": "The body is too large", "model": list[Open311Error]},
-            429: {"description": "Too many requests from this client", "model": list[Open311Error]},
-        },
+        responses=_CREATE_RESPONSES,
     )
     async def create_request(request: Request, fmt: str) -> Response:
-        try:
-            channels.limits.check(request, "open311")
-            created = await _create(request, channels)
-        except RateLimited as limited:
-            answer = _failed(fmt, Open311Failure(429, str(limited)))
-            answer.headers["Retry-After"] = str(limited.retry_after)
-            return answer
-        except BodyTooLarge as too_large:
-            return _failed(fmt, Open311Failure(413, str(too_large.detail)))
-        except Open311Failure as failure:
-            return _failed(fmt, failure)
-        return _answer(fmt, "service_requests", lambda: [created.model_dump()])
+        return await _created_answer(request, fmt, channels)
 
     @router.get("/requests.{fmt}", summary="GeoReport v2: search service requests")
     async def search_requests(request: Request, fmt: str) -> Response:
@@ -143,6 +128,28 @@ def open311_router(channels: Channels) -> APIRouter:
         return _answer(fmt, "service_requests", lambda: [_service_request(rows[0]).model_dump(mode="json")])
 
     return router
+
+
+_CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "api_key missing or invalid", "model": list[Open311Error]},
+    413: {"description": "The body is too large", "model": list[Open311Error]},
+    429: {"description": "Too many requests from this client", "model": list[Open311Error]},
+}
+
+
+async def _created_answer(request: Request, fmt: str, channels: Channels) -> Response:
+    try:
+        channels.limits.check(request, "open311")
+        created = await _create(request, channels)
+    except RateLimited as limited:
+        answer = _failed(fmt, Open311Failure(429, str(limited)))
+        answer.headers["Retry-After"] = str(limited.retry_after)
+        return answer
+    except BodyTooLarge as too_large:
+        return _failed(fmt, Open311Failure(413, str(too_large.detail)))
+    except Open311Failure as failure:
+        return _failed(fmt, failure)
+    return _answer(fmt, "service_requests", lambda: [created.model_dump()])
 
 
 def _failed(fmt: str, failure: Open311Failure) -> Response:

@@ -182,7 +182,6 @@ def ops_router(view: OpsView) -> APIRouter:
         return await acting(request, None)
 
     Reader = Annotated[Principal | None, Depends(reading)]
-    Acting = Annotated[Principal, Depends(acting)]
     reads = error_responses(401, 403, 422) if not view.open_reads else error_responses(401, 422)
 
     @router.get("/ops", response_class=HTMLResponse, summary="Live operations page")
@@ -231,6 +230,13 @@ def ops_router(view: OpsView) -> APIRouter:
             raise _error(404, "unknown_case", f"no clocks for case {case_id!r}")
         return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}
 
+    _command_routes(router, view, acting)
+    return router
+
+
+def _command_routes(router: APIRouter, view: OpsView, acting: Any) -> None:
+    """Pause and resume: a unit of the case's district that may see the case; the actor is `<unit>/<staff>`."""
+    Acting = Annotated[Principal, Depends(acting)]
     command_statuses = error_responses(401, 403, 404, 409, 422)
 
     @router.post(
@@ -254,8 +260,6 @@ def ops_router(view: OpsView) -> APIRouter:
         return await _command(
             request, lambda uow, now: resume_clocks(view.timing, uow, case_id, stamped, now)
         )
-
-    return router
 
 
 async def _nobody(request: Request, credentials: Any = None) -> Principal:
