@@ -65,6 +65,8 @@ def open311_router(channels: Channels) -> APIRouter:
         prefix="/open311/v2",
         tags=["open311"],
         responses={
+            # `.json` or `.xml`, as the path's format says.
+            200: {"content": {"application/json": {}, "text/xml": {}}},
             400: {"description": "A missing or malformed parameter", "model": list[Open311Error]},
             404: {"description": "Unknown service, request or jurisdiction", "model": list[Open311Error]},
         },
