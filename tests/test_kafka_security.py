@@ -34,30 +34,26 @@ SASL = Settings(
 )
 
 
+# A CA certificate (public part only: the clients load it to verify brokers), made once for these tests.
+TEST_CA = """-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUVsNtpioa+PFlEpBDDYLfV1Dr7rowCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQY2FzZWxpbmUtdGVzdC1jYTAgFw0yNjEyMDEyMzU1MTZaGA8y
+MTI2MTEwNzIzNTUxNlowGzEZMBcGA1UEAwwQY2FzZWxpbmUtdGVzdC1jYTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABLDT/Rh+AQZDa601psIH+fT5BbYCXmngQnSf
++wMddnHv0yTVzSuuHJ+Dj7XpScLj4tb5kRoBON1sDZ0M1WtJ+4SjUzBRMB0GA1Ud
+DgQWBBSLXHK/v9ER/Roqkiuo9kf8dyoroDAfBgNVHSMEGDAWgBSLXHK/v9ER/Roq
+kiuo9kf8dyoroDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDw
+N7SbBKVfICOcipNCfXPEXrA4XPk4lu6J6nA7BsfwiwIgORtuqp5+9ZWd57V2BpKu
+O3srsNsRZAuE0/n2q0W8ogI=
+-----END CERTIFICATE-----
+"""
+
+
 @pytest.fixture
 def tls_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """SASL over TLS with a CA of our own, as every client reads it from the settings."""
-    cert, key = tmp_path / "ca.pem", tmp_path / "ca.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=kafka.test",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert = tmp_path / "ca.pem"
+    cert.write_text(TEST_CA, encoding="ascii")
     settings = SASL.model_copy(update={"kafka_ssl_cafile": cert})
     monkeypatch.setattr(kafka, "get_settings", lambda: settings)
     yield settings
