@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from eventcore.cloudevents import CloudEvent, InvalidCloudEvent, parse_record
 from eventcore.database import DbConnection
-from eventcore.deadletters import DeadLetters, Rejection
+from eventcore.deadletters import DEFAULT_MAX_PAYLOAD_BYTES, DeadLetters, Rejection
 from eventcore.http import structure_problem
 from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
@@ -94,12 +94,13 @@ class ServiceStores:
     schema: str
     source: str
     projector: Projector | None = None
+    dead_letter_max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 
     def __post_init__(self) -> None:
         self.store = EventStore(self.schema)
         self.outbox = Outbox(self.schema)
         self.inbox = Inbox(self.schema)
-        self.dead_letters = DeadLetters(self.schema)
+        self.dead_letters = DeadLetters(self.schema, self.dead_letter_max_payload_bytes)
 
     def unit_of_work(self, conn: DbConnection) -> UnitOfWork:
         return UnitOfWork(

@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 
 from eventcore.database import DbConnection, checked_schema
-from eventcore.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -40,10 +39,13 @@ class DeadLetter:
     replayed_at: datetime | None
 
 
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
 class DeadLetters:
-    def __init__(self, schema: str, max_payload_bytes: int | None = None) -> None:
+    def __init__(self, schema: str, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
         self.schema = checked_schema(schema)
-        self.max_payload_bytes = max_payload_bytes or get_settings().dead_letter_max_payload_bytes
+        self.max_payload_bytes = max_payload_bytes
 
     def kept(self, rejection: Rejection) -> tuple[Any, ...]:
         """The row for a rejection: payload cut at the limit, the original size recorded."""

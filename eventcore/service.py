@@ -100,7 +100,11 @@ class ServiceRuntime:
     def stores(self) -> ServiceStores:
         assert self.pool is not None, "service not started"
         return ServiceStores(
-            self.pool, self.spec.schema, source=f"/caseline/{self.spec.name}", projector=self.spec.projector
+            self.pool,
+            self.spec.schema,
+            source=f"/caseline/{self.spec.name}",
+            projector=self.spec.projector,
+            dead_letter_max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
         )
 
 

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = None  # client certificate (mutual TLS)
     kafka_ssl_keyfile: Path | None = None
     # Refused input larger than this is kept truncated in dead letters, with its original size recorded.
-    dead_letter_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    dead_letter_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)  # eventcore.deadletters
     # The district registry (tenants); None: district/districts.yaml. Read by district.registry too.
     districts_file: Path | None = None
     # The district of input that names none (a district-run intake); None: the registry's founding district.
