@@ -9,12 +9,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Self
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
 from eventcore.cloudevents import InvalidCloudEvent, parse_record
+from eventcore.kafka import new_consumer
 from schemas.reference import FOUNDING_DISTRICT
 from schemas.topics import CASES, COMPLAINTS, JOINT_MEETING
 
@@ -78,7 +79,7 @@ async def watch(
 ) -> FlowCounts:
     """Follow the topics from the beginning; with idle_exit_seconds, return once nothing new arrives."""
     counts = FlowCounts()
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
         COMPLAINTS,
         CASES,
         JOINT_MEETING,

@@ -16,6 +16,13 @@ from eventcore.kafka import ensure_topics
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
 
+DEVELOPMENT_CREDENTIALS = (
+    "Development credentials (Authorization: Bearer <token>; production refuses them, docs/security.md):\n"
+    "  units dev-centre, dev-ST01, dev-ST01-CM01 (another district: dev-shangdang-centre)\n"
+    "  hotline platform dev-hotline-platform, petition office dev-petition-office, walk-in desk dev-walk-in-desk\n"
+    "  joint-meeting office dev-office, bureaus dev-bureau-<bureau>, Open311 api_key caseline-dev-open311-key"
+)
+
 
 def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None, console: Console) -> int:
     data_dir = settings.data_dir.resolve()
@@ -47,6 +54,8 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
             console.print(f"{service.name}: {service.health_url} (log: {service.log_file})")
         for line in workbench_lines(settings):
             console.print(line, highlight=False)
+        if settings.env == "development":
+            console.print(DEVELOPMENT_CREDENTIALS, markup=False)
         if sample is not None:
             settings_with_db = settings.model_copy(update={"database_url": dsn})
             print_summary(console, sample, asyncio.run(run_feed(dsn, settings_with_db, sample, console)))

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from eventcore.auth import AUTH_FAILURES
 from eventcore.consumer import BatchOutcome
 from eventcore.database import checked_schema
 from eventcore.logging import get_logger
@@ -58,6 +59,7 @@ class ServiceMetrics:
         self.relay: OutboxRelay | None = None
         self.assigned: Callable[[], Mapping[str, Sequence[int]]] = dict
         self.registry.register(_RuntimeCollector(self))
+        self.registry.register(AUTH_FAILURES)
 
     def record(self, topic: str, outcome: BatchOutcome, seconds: float) -> None:
         for name, count in outcome.counts().items():

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from schemas.base import DomainEvent
 from schemas.categorisation import CategoryDecision
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Level, Urgency
 
 # Routing used to compute a deadline of its own; the SLA's clocks are now the only source of a case's deadline.
@@ -60,7 +61,7 @@ class CaseRouted(DomainEvent):
     unit_name: str
     rule_id: str = Field(description="The routing rule that decided, so the routing can be explained")
     rules_version: str
-    reason: str
+    reason: FreeText
     due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
@@ -94,7 +95,7 @@ class CaseEscalated(DomainEvent):
     )
     rule_id: str = Field(description="The routing rule the proposal comes from")
     rules_version: str
-    reason: str
+    reason: FreeText
     due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
@@ -115,7 +116,7 @@ class CaseProgressNoted(DomainEvent):
     event_type = "CaseProgressNoted"
 
     unit_code: str
-    note: str
+    note: FreeText
     photo_refs: list[str] = Field(default_factory=list)
 
 
@@ -131,7 +132,7 @@ class CaseResolved(DomainEvent):
 
     resolved_by: ResolvedBy
     unit_code: str | None = Field(description="The unit that resolved it; None when the joint meeting did")
-    resolution: str = Field(description="How the problem was resolved")
+    resolution: FreeText = Field(description="How the problem was resolved")
     joint_meeting_file_id: str | None = None
     evidence_refs: list[str] = Field(
         default_factory=list,
@@ -151,7 +152,7 @@ class CaseCalledBack(DomainEvent):
     event_type = "CaseCalledBack"
 
     outcome: CallbackOutcome
-    note: str = ""
+    note: FreeText = ""
 
 
 class CaseClosed(DomainEvent):
@@ -176,7 +177,7 @@ class CaseReopened(DomainEvent):
     reason: ReopenReason
     reopen_count: int = Field(ge=1, description="How often the case has now been reopened")
     unit_code: str | None = Field(description="The unit the case goes back to; None: the joint meeting")
-    detail: str = ""
+    detail: FreeText = ""
     due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
@@ -187,7 +188,7 @@ class CaseReturned(DomainEvent):
 
     unit_code: str
     level: Level
-    reason: str = Field(min_length=1)
+    reason: FreeText = Field(min_length=1)
     return_count: int = Field(ge=1, description="How often the case has now been returned")
 
 
@@ -211,7 +212,7 @@ class CaseRecategorised(DomainEvent):
     district: DistrictCode = Field(default=FOUNDING_DISTRICT, description="The district of the case")
     from_category: Category
     to_category: Category
-    reason: str = Field(min_length=1, description="Why staff corrected it, in their words")
+    reason: FreeText = Field(min_length=1, description="Why staff corrected it, in their words")
     recategorised_by: str = Field(description="Who corrected it: <unit>/<staff id>")
     replaced_decision: CategoryDecision | None = Field(
         default=None, description="The decision it replaced (intake's, or an earlier correction)"

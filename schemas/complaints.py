@@ -10,6 +10,7 @@ from pydantic import Field
 
 from schemas.base import DomainEvent
 from schemas.categorisation import CategoryDecision
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Category, Channel, ComplaintKind, DistrictCode, Urgency
 
 
@@ -43,8 +44,8 @@ class ComplaintReceived(DomainEvent):
     received_at: datetime = Field(description="When the complainant contacted the channel (with offset)")
     kind: ComplaintKind
     category: Category
-    description: str
-    address: str
+    description: FreeText
+    address: FreeText
     street_name: str | None = Field(default=None, description="Street as given by the channel, unresolved")
     compound_name: str | None = Field(
         default=None, description="Compound as given by the channel, unresolved"

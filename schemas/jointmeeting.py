@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.base import DomainEvent
 from schemas.bureau import EvidenceRef, ReportKind
 from schemas.cases import EscalationTrigger
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 
@@ -65,12 +66,12 @@ class EnforcementTaskAssigned(DomainEvent):
     task_id: str
     bureau: Bureau
     is_lead: bool
-    action: str
+    action: FreeText
     due_at: datetime = Field(
         description="Deadline for the bureau to report the task done, as the joint meeting decided it; the "
         "SLA's task clock (<case>/task/<task id>) takes exactly this instant"
     )
-    done_when: str = Field(description="What counts as done")
+    done_when: FreeText = Field(description="What counts as done")
     meeting_id: str | None = Field(default=None, description="The meeting that decided it; None: on opening")
 
 
@@ -83,7 +84,7 @@ class JointEnforcementCompleted(DomainEvent):
     verified_by: str = Field(description="Staff id of the joint-meeting office member who verified on site")
     verified_at: datetime
     tasks_done: int
-    summary: str
+    summary: FreeText
 
 
 class CaseAddedToFile(DomainEvent):
@@ -107,7 +108,7 @@ class JointMeetingScheduled(DomainEvent):
     file_id: str
     meeting_id: str
     scheduled_for: datetime
-    place: str = ""
+    place: FreeText = ""
 
 
 class MeetingDecision(BaseModel):
@@ -117,9 +118,9 @@ class MeetingDecision(BaseModel):
 
     task_id: str
     bureau: Bureau
-    action: str
+    action: FreeText
     due_at: datetime
-    done_when: str
+    done_when: FreeText
     confirms_existing: bool = Field(description="True when the meeting confirmed a task already assigned")
 
 
@@ -131,7 +132,7 @@ class JointMeetingHeld(DomainEvent):
     held_at: datetime
     attendees: list[Bureau]
     decisions: list[MeetingDecision]
-    minutes: str = ""
+    minutes: FreeText = ""
     lead_bureau: Bureau | None = Field(default=None, description="The file's decided lead after the meeting")
     member_bureaus: list[Bureau] = Field(
         default_factory=list,
@@ -148,9 +149,9 @@ class EnforcementTaskConfirmed(DomainEvent):
     task_id: str
     meeting_id: str
     bureau: Bureau
-    action: str
+    action: FreeText
     due_at: datetime = Field(description="The deadline the meeting decided; the SLA's task clock moves to it")
-    done_when: str
+    done_when: FreeText
 
 
 class EnforcementTaskReassigned(DomainEvent):
@@ -163,7 +164,7 @@ class EnforcementTaskReassigned(DomainEvent):
     from_bureau: Bureau
     to_bureau: Bureau
     new_task_id: str
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskExtended(DomainEvent):
@@ -174,7 +175,7 @@ class EnforcementTaskExtended(DomainEvent):
     bureau: Bureau
     previous_due_at: datetime
     due_at: datetime
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskCancelled(DomainEvent):
@@ -183,7 +184,7 @@ class EnforcementTaskCancelled(DomainEvent):
     file_id: str
     task_id: str
     bureau: Bureau
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskReported(DomainEvent):
@@ -196,9 +197,9 @@ class EnforcementTaskReported(DomainEvent):
     bureau: Bureau
     report_id: str
     kind: ReportKind
-    note: str = ""
+    note: FreeText = ""
     evidence: list[EvidenceRef] = Field(default_factory=list)
-    reason: str = ""
+    reason: FreeText = ""
     reported_at: datetime
     via: str = Field(description="http or topic")
 
@@ -211,7 +212,7 @@ class EnforcementTaskUnableAnswered(DomainEvent):
     file_id: str
     task_id: str
     bureau: Bureau
-    answer: str
+    answer: FreeText
 
 
 class EnforcementTaskOverdue(DomainEvent):
@@ -232,7 +233,7 @@ class FileReferredToMeeting(DomainEvent):
     event_type = "FileReferredToMeeting"
 
     file_id: str
-    reason: str
+    reason: FreeText
     task_ids: list[str]
 
 

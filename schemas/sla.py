@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import DomainEvent
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Urgency
 
 
@@ -82,7 +83,7 @@ class SlaClockRetargeted(DomainEvent):
     scope: ClockScope
     policy_rule: str
     escalate_on_breach: bool
-    reason: str
+    reason: FreeText
     calendar_warning: str | None = None
     cause: str | None = Field(
         default=None,
@@ -96,7 +97,7 @@ class SlaClockPaused(DomainEvent):
     clock_id: str
     paused_at: datetime
     consumed_seconds: float = Field(ge=0, description="Time used before the pause, in the clock's measure")
-    reason: str = Field(min_length=1)
+    reason: FreeText = Field(min_length=1)
 
 
 class SlaClockResumed(DomainEvent):

@@ -55,6 +55,17 @@ TOPIC_EVENTS: dict[str, tuple[type[DomainEvent], ...]] = {
 
 ALL_TOPICS: tuple[str, ...] = tuple(TOPIC_EVENTS)
 
+# The only ce_source each CloudEvents topic accepts: the service that owns it. Consumers dead-letter an event
+# from anyone else (a forged JointEnforcementCompleted closes no case), and broker ACLs keep others from
+# writing there at all (deploy/README.md). Raw topics (bureau reports, hotline work orders) have no owner.
+TOPIC_SOURCES: dict[str, str] = {
+    COMPLAINTS: "/caseline/intake",
+    CASES: "/caseline/routing",
+    JOINT_MEETING: "/caseline/jointmeeting",
+    **{bureau_tasks_topic(bureau): "/caseline/jointmeeting" for bureau in Bureau},
+    SLA: "/caseline/sla",
+}
+
 
 def event_class(cloudevent_type: str) -> type[DomainEvent] | None:
     """The contract for a CloudEvents type, or None when the type is unknown."""

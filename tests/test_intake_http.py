@@ -21,6 +21,7 @@ from schemas.base import EventMetadata
 from schemas.cases import CallbackOutcome, CaseClosed
 from schemas.topics import CASES, HOTLINE_RAW
 from services.intake.settings import DEVELOPMENT_OPEN311_KEY
+from tests.dev_credentials import HOTLINE_PLATFORM, bearer, petition_office, walk_in_desk
 from tests.system import RunningSystem
 
 pytestmark = pytest.mark.e2e
@@ -66,9 +67,17 @@ async def test_hotline_push_answers_each_record_and_a_redelivered_batch_is_all_d
         order("PUSH-5", description="", category="城乡建设>物业管理>其他物业问题"),
     ]
     async with httpx.AsyncClient(timeout=30) as client:
-        first = await client.post(_url(intake, "/v1/hotline/orders"), json={"orders": batch})
-        again = await client.post(_url(intake, "/v1/hotline/orders"), json=batch[:1])
-        broken = await client.post(_url(intake, "/v1/hotline/orders"), content=b'[{"order_no": ')
+        first = await client.post(
+            _url(intake, "/v1/hotline/orders"), json={"orders": batch}, headers=HOTLINE_PLATFORM
+        )
+        again = await client.post(
+            _url(intake, "/v1/hotline/orders"), json=batch[:1], headers=HOTLINE_PLATFORM
+        )
+        broken = await client.post(
+            _url(intake, "/v1/hotline/orders"),
+            content=b'[{"order_no": ',
+            headers={**HOTLINE_PLATFORM, "content-type": "application/json"},
+        )
     assert first.status_code == 200
     statuses = [(r["status"], r.get("kind")) for r in first.json()["results"]]
     assert statuses == [
@@ -86,6 +95,56 @@ async def test_hotline_push_answers_each_record_and_a_redelivered_batch_is_all_d
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
     assert await intake.scalar("SELECT count(*) FROM intake.events") == 2
     assert await intake.scalar("SELECT count(*) FROM intake.dead_letters") == 4
+
+
+async def test_without_a_credential_no_complaint_is_written_and_a_cross_site_form_post_is_refused(
+    intake: RunningSystem,
+) -> None:
+    walk_in = {
+        "staff_id": "staff-1",
+        "registration_no": "SM-NOAUTH-1",
+        "visited_at": (NOW - timedelta(minutes=5)).isoformat(),
+        "category": "sanitation",
+        "description": "楼道垃圾",
+    }
+    async with httpx.AsyncClient(timeout=30) as client:
+        anonymous = [
+            await client.post(_url(intake, "/v1/hotline/orders"), json=[order("NOAUTH-1")]),
+            await client.post(_url(intake, "/v1/walk-ins"), json=walk_in),
+            await client.post(_url(intake, "/v1/petitions"), json={}, headers=bearer("guess-" * 8)),
+            # The platform header names nobody: the actor comes from a credential only.
+            await client.post(
+                _url(intake, "/v1/hotline/orders"),
+                json=[order("NOAUTH-2")],
+                headers={"X-Hotline-Platform": "12345"},
+            ),
+            # A desk's token is no hotline platform's.
+            await client.post(
+                _url(intake, "/v1/hotline/orders"), json=[order("NOAUTH-3")], headers=walk_in_desk()
+            ),
+        ]
+        # What a page elsewhere can send without a preflight: a form post, even with a stolen token.
+        form = await client.post(
+            _url(intake, "/v1/web/complaints"),
+            content=b"phone=13600003333&category=sanitation&description=x",
+            headers={"content-type": "application/x-www-form-urlencoded", "Idempotency-Key": "xs-1"},
+        )
+        plain = await client.post(
+            _url(intake, "/v1/walk-ins"),
+            content=b"{}",
+            headers={**walk_in_desk(), "content-type": "text/plain"},
+        )
+    assert [a.status_code for a in anonymous] == [401, 401, 401, 401, 403]
+    assert anonymous[0].json()["error"]["code"] == "unauthorized"
+    assert anonymous[0].headers["www-authenticate"] == "Bearer"
+    assert (form.status_code, plain.status_code) == (415, 415)
+    assert form.json()["error"]["code"] == "unsupported_media_type"
+    assert await intake.scalar("SELECT count(*) FROM intake.events") == 0
+    async with httpx.AsyncClient(timeout=30) as client:
+        metrics = (await client.get(_url(intake, "/metrics"))).text
+    assert 'caseline_auth_failures_total{reason="missing",service="intake"} 3.0' in metrics
+    assert 'caseline_auth_failures_total{reason="unknown",service="intake"} 1.0' in metrics
+    assert "guess-guess" not in (intake.log_dir / "intake.log").read_text()  # tokens are never logged
 
 
 async def test_petition_web_and_walk_in_each_become_one_complaint_with_their_own_keys(
@@ -116,15 +175,15 @@ async def test_petition_web_and_walk_in_each_become_one_complaint_with_their_own
     }
     async with httpx.AsyncClient(timeout=30) as client:
         answers = [
-            await client.post(_url(intake, "/v1/petitions"), json=petition),
-            await client.post(_url(intake, "/v1/petitions"), json=petition),
+            await client.post(_url(intake, "/v1/petitions"), json=petition, headers=petition_office()),
+            await client.post(_url(intake, "/v1/petitions"), json=petition, headers=petition_office()),
             await client.post(
                 _url(intake, "/v1/web/complaints"), json=web, headers={"Idempotency-Key": "form-1"}
             ),
             await client.post(
                 _url(intake, "/v1/web/complaints"), json=web, headers={"Idempotency-Key": "form-1"}
             ),
-            await client.post(_url(intake, "/v1/walk-ins"), json=walk_in),
+            await client.post(_url(intake, "/v1/walk-ins"), json=walk_in, headers=walk_in_desk()),
         ]
         changed = await client.post(
             _url(intake, "/v1/web/complaints"),
@@ -132,9 +191,13 @@ async def test_petition_web_and_walk_in_each_become_one_complaint_with_their_own
             headers={"Idempotency-Key": "form-1"},
         )
         no_key = await client.post(_url(intake, "/v1/web/complaints"), json=web)
-        invalid = await client.post(_url(intake, "/v1/petitions"), json={**petition, "form": "fax"})
+        invalid = await client.post(
+            _url(intake, "/v1/petitions"), json={**petition, "form": "fax"}, headers=petition_office()
+        )
         duplicate_keys = await client.post(
-            _url(intake, "/v1/walk-ins"), content=b'{"staff_id": "a", "staff_id": "b"}'
+            _url(intake, "/v1/walk-ins"),
+            content=b'{"staff_id": "a", "staff_id": "b"}',
+            headers={**walk_in_desk(), "content-type": "application/json"},
         )
     assert [a.status_code for a in answers] == [201, 200, 201, 200, 201]
     assert [a.json()["status"] for a in answers] == [
@@ -149,7 +212,7 @@ async def test_petition_web_and_walk_in_each_become_one_complaint_with_their_own
     assert invalid.status_code == 422 and "field 'form'" in invalid.json()["error"]["message"]
     assert duplicate_keys.status_code == 422 and duplicate_keys.json()["error"]["code"] == "duplicate_key"
     actor = await intake.scalar(
-        "SELECT count(*) FROM intake.events WHERE metadata->>'actor' = 'staff-0815' "
+        "SELECT count(*) FROM intake.events WHERE metadata->>'actor' = 'desk-1/staff-0815' "
         "AND data->>'channel' = 'walk_in'"
     )
     assert actor == 1
@@ -286,7 +349,7 @@ async def _publish_case_closed(system: RunningSystem, case_id: str) -> None:
     message = OutboxMessage.for_event(
         PendingEvent(closed, EventMetadata(correlation_id=case_id, actor="routing")),
         topic=CASES,
-        source="/test",
+        source="/caseline/routing",
     )
     producer = AIOKafkaProducer(bootstrap_servers=system.broker.bootstrap_servers)
     await producer.start()
@@ -309,7 +372,7 @@ async def test_two_intake_processes_given_the_same_batch_at_once_make_each_compl
         async with httpx.AsyncClient(timeout=60) as client:
             answers = await asyncio.gather(
                 *(
-                    client.post(_url(system, "/v1/hotline/orders"), json=part)
+                    client.post(_url(system, "/v1/hotline/orders"), json=part, headers=HOTLINE_PLATFORM)
                     for system in (first, second, second, first)
                     for part in (batch, batch[::-1])
                 )

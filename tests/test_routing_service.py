@@ -17,6 +17,8 @@ from rich.console import Console
 
 from caseline.routing_commands import print_explanation, rebuild_case_view
 from district.registry import load_districts
+from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
+from eventcore.auth import Authenticator, Principal, token_digest
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -25,10 +27,9 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
 from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaBreached, SlaClockPaused, SlaClockStarted
-from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
+from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA, TOPIC_SOURCES
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
-from services.routing.adapters.tokens import DevelopmentTokens, StaffUnit, TokensError, load_tokens
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.handlers import (
     RoutingContext,
@@ -46,7 +47,7 @@ VIEW = CaseView(SCHEMA)
 
 def record(event: DomainEvent, topic: str, offset: int) -> Record:
     pending = PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="intake"))
-    message = OutboxMessage.for_event(pending, topic=topic, source="/caseline/intake")
+    message = OutboxMessage.for_event(pending, topic=topic, source=TOPIC_SOURCES[topic])
     return Record(
         topic, 0, offset, [(k, v.encode()) for k, v in message.headers.items()], message.payload.encode()
     )
@@ -64,7 +65,7 @@ async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
 async def api(stores: ServiceStores) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = SimpleNamespace(stores=stores)
-    app.include_router(staff_router(CTX, DevelopmentTokens(DISTRICTS)))
+    app.include_router(staff_router(CTX, Authenticator("routing", development_units(DISTRICTS))))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://routing") as client:
         yield client
 
@@ -370,23 +371,33 @@ async def test_two_staff_accepting_the_same_case_at_once_one_wins_and_the_other_
     assert accepted == 1
 
 
-def test_a_tokens_file_maps_units_to_tokens_and_refuses_unknown_units_and_shared_tokens(
+CENTRE_TOKEN = "centre-token-0123456789abcdefghijklmn"
+STREET_TOKEN = "street-token-0123456789abcdefghijklmn"
+
+
+def test_a_tokens_file_maps_units_to_hashed_tokens_and_refuses_unknown_units_and_shared_tokens(
     tmp_path: Path,
 ) -> None:
     good = tmp_path / "tokens.yaml"
-    good.write_text("centre: centre-token-0123456789\nST01: street-token-0123456789\n", encoding="utf-8")
-    assert load_tokens(good, DISTRICTS) == {  # the flat layout from before tenancy: the founding district
-        "centre-token-0123456789": StaffUnit("luzhou", "centre"),
-        "street-token-0123456789": StaffUnit("luzhou", "ST01"),
-    }
+    # The flat layout from before tenancy means the founding district; a token may be given as its hash.
+    good.write_text(f"centre: {CENTRE_TOKEN}\nST01: sha256:{token_digest(STREET_TOKEN)}\n", encoding="utf-8")
+    verifier = unit_tokens(DISTRICTS, TokenSettings(tokens_file=good))
+    assert verifier.verify(CENTRE_TOKEN) == Principal("unit", "centre", "luzhou")
+    assert verifier.verify(STREET_TOKEN) == Principal("unit", "ST01", "luzhou")
+    assert verifier.verify("dev-centre") is None and not verifier.development
+    assert all(CENTRE_TOKEN.encode() not in held.digest for held in verifier.held)  # only digests are kept
     unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("ST99: some-token-0123456789\n", encoding="utf-8")
-    with pytest.raises(TokensError, match="'luzhou/ST99'"):
-        load_tokens(unknown, DISTRICTS)
+    unknown.write_text(f"ST99: {CENTRE_TOKEN}\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="'ST99' is not the centre, a street or a community of luzhou"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=unknown))
     shared = tmp_path / "shared.yaml"
-    shared.write_text("ST01: same-token-0123456789\nST02: same-token-0123456789\n", encoding="utf-8")
-    with pytest.raises(TokensError, match="shares its token"):
-        load_tokens(shared, DISTRICTS)
+    shared.write_text(f"ST01: {CENTRE_TOKEN}\nST02: {CENTRE_TOKEN}\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="shares a token with unit:luzhou/ST01"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=shared))
+    short = tmp_path / "short.yaml"
+    short.write_text("ST01: too-short-0123456789\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="at least 32 characters"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=short))
 
 
 async def test_the_centre_routes_a_triage_case_by_hand_and_an_unknown_unit_is_a_422(

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from district.registry import load_districts
+from district.unit_tokens import UNIT, development_units
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -30,12 +31,11 @@ from schemas.cases import CallbackOutcome
 from schemas.reference import Bureau
 from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaClockStarted
 from schemas.topics import COMPLAINTS, SLA
-from services.jointmeeting.adapters.auth import JointMeetingSettings, Tokens
+from services.jointmeeting.adapters.auth import BUREAU, OFFICE, JointMeetingSettings, Tokens
 from services.jointmeeting.domain.permissions import OfficeCommand, bureau_reports, office_permissions
 from services.jointmeeting.domain.state import evolve
 from services.jointmeeting.domain.tasks import record_report
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.tokens import DevelopmentTokens
 from services.routing.adapters.workbench.changes import CHANNEL, CaseChange, notifying
 from services.routing.adapters.workbench.wiring import routing_workbench
 from services.routing.app import EXTRA_DDL, SCHEMA
@@ -64,13 +64,10 @@ HERE = Path(__file__).resolve().parent.parent
 
 
 def test_one_seam_turns_unit_office_and_bureau_credentials_into_principals_and_refuses_the_rest() -> None:
-    units = DevelopmentTokens(DISTRICTS)
+    units = development_units(DISTRICTS)
     tokens = Tokens.configured(JointMeetingSettings(), DISTRICTS)
-    books = CredentialBooks(
-        units=lambda t: (u.district, u.unit_code) if (u := units.unit_for(t)) else None,
-        office=lambda t: (s.district, s.staff) if (s := tokens.staff(t)) else None,
-        bureaus=lambda t: (b.district, b.bureau.value) if (b := tokens.bureau(t)) else None,
-    )
+    kinds = {UNIT: PrincipalKind.UNIT, OFFICE: PrincipalKind.OFFICE, BUREAU: PrincipalKind.BUREAU}
+    books = CredentialBooks(units.merged(tokens.verifier), kinds)
     assert principal_for(" dev-ST01 ", books) == Principal(PrincipalKind.UNIT, "luzhou", "ST01")
     assert principal_for("dev-shangdang-centre", books) == Principal(
         PrincipalKind.UNIT, "shangdang", "centre"
@@ -81,7 +78,8 @@ def test_one_seam_turns_unit_office_and_bureau_credentials_into_principals_and_r
     )
     assert principal_for("dev-ST99", books) is None
     assert principal_for("", books) is None
-    assert principal_for("dev-office", CredentialBooks(units=books.units)) is None  # routing knows no office
+    routing_books = CredentialBooks(units, {UNIT: PrincipalKind.UNIT})
+    assert principal_for("dev-office", routing_books) is None  # routing knows no office
 
 
 def test_a_session_cookie_is_signed_scoped_strict_and_one_services_cookie_is_no_others() -> None:
@@ -120,7 +118,7 @@ async def routing_app(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClien
     stores = ServiceStores(
         pool, SCHEMA, "/caseline/routing", projector=notifying(CaseView(SCHEMA).project, SCHEMA)
     )
-    workbench = routing_workbench(CTX, DevelopmentTokens(DISTRICTS), True, Settings(sla_port=9))
+    workbench = routing_workbench(CTX, development_units(DISTRICTS), Settings(sla_port=9), None)
     app = FastAPI()
     app.state.runtime = SimpleNamespace(stores=stores, settings=SimpleNamespace(database_url=database_url))
     app.include_router(workbench.router())
@@ -270,7 +268,7 @@ async def test_other_services_facts_join_the_case_once_and_every_change_is_annou
     stores = ServiceStores(
         pool, SCHEMA, "/caseline/routing", projector=notifying(CaseView(SCHEMA).project, SCHEMA)
     )
-    workbench = routing_workbench(CTX, DevelopmentTokens(DISTRICTS), True, Settings(sla_port=9))
+    workbench = routing_workbench(CTX, development_units(DISTRICTS), Settings(sla_port=9), None)
     heard: list[str] = []
     listener = await asyncpg.connect(database_url)
     await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))

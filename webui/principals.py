@@ -1,16 +1,18 @@
 """Who a credential speaks for: the workbenches' one seam between a bearer token and a principal.
 
-Every sign-in of every workbench goes through `principal_for`. Today it asks the services' own token
-books (routing's unit tokens, the joint meeting's office and bureau tokens), handed in by each service as
-plain lookups so that this package names no service. When the shared token verifier arrives, this function
-is the one place to point at it.
+Every sign-in of every workbench goes through `principal_for`, which asks the service's own token verifier
+(eventcore.auth: hashed tokens, compared in constant time, the same credentials the service's HTTP API
+accepts) and says which of its principals may sign in as what. This package names no service: each service
+hands in its verifier and the kinds of principal its workbench serves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from eventcore.auth import TokenVerifier
 
 
 class PrincipalKind(StrEnum):
@@ -26,31 +28,21 @@ class Principal:
     code: str  # the unit code, the office staff id or the bureau code: each means something in its district
 
 
-# token → (district, code), or None for a token the book does not know
-Lookup = Callable[[str], tuple[str, str] | None]
-
-
 @dataclass(frozen=True)
 class CredentialBooks:
-    """The lookups a service's workbench accepts; a kind the service does not serve is left out."""
+    """The service's verifier and, by the verifier's principal kind, what each may sign in as; a kind
+    left out (intake's platforms, say) cannot sign in to this workbench."""
 
-    units: Lookup | None = None
-    office: Lookup | None = None
-    bureaus: Lookup | None = None
+    verifier: TokenVerifier
+    kinds: Mapping[str, PrincipalKind]
 
 
 def principal_for(token: str, books: CredentialBooks) -> Principal | None:
-    """The principal a bearer token speaks for, or None. The seam: repoint it to the shared verifier."""
+    """The principal a bearer token speaks for, or None (unknown, another kind, or city-wide)."""
     token = token.strip()
     if not token:
         return None
-    for kind, lookup in (
-        (PrincipalKind.UNIT, books.units),
-        (PrincipalKind.OFFICE, books.office),
-        (PrincipalKind.BUREAU, books.bureaus),
-    ):
-        found = lookup(token) if lookup is not None else None
-        if found is not None:
-            district, code = found
-            return Principal(kind, district, code)
-    return None
+    found = books.verifier.verify(token)
+    if found is None or found.district is None or found.kind not in books.kinds:
+        return None
+    return Principal(books.kinds[found.kind], found.district, found.name)

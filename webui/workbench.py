@@ -31,6 +31,9 @@ from webui.sessions import (
 from webui.settings import WorkbenchSettings
 
 BASE = PATH.rstrip("/")
+# The workbench's actions are HTML forms (each with the session's CSRF token), not JSON: a service that serves
+# a workbench tells its body guard so (eventcore.http.BodyPolicy.form_paths).
+FORM_PATHS = frozenset({PATH})
 
 
 def printable(text: object, limit: int) -> str:

@@ -43,11 +43,17 @@ from services.intake.adapters.intake_store import (
     NewCase,
 )
 from services.intake.adapters.personal_data_store import Person, PersonalDataStore
+from services.intake.adapters.privacy_store import PrivacyStore
 from services.intake.domain.addresses import Location, resolve_location
 from services.intake.domain.channels import from_hotline_order
 from services.intake.domain.classification.categoriser import Categoriser, CategoryRequest
 from services.intake.domain.classification.decision import CategoryQuestion
-from services.intake.domain.complaints import complaint_stream, merged_complaint, received_complaint
+from services.intake.domain.complaints import (
+    complaint_stream,
+    merged_complaint,
+    pseudonym_of,
+    received_complaint,
+)
 from services.intake.domain.merge import MergeKey, MergePolicy, OpenCase, decide_merge, merge_key
 from services.intake.domain.submission import Submission
 
@@ -83,12 +89,30 @@ class IntakeContext:
         """
         return self.districts.find(written) if written.strip() else self.default
 
+    def district_for(self, written: str, confined_to: str | None) -> District:
+        """The district of a record sent by a principal of `confined_to` (None: city-wide): a record naming
+        none is placed in the principal's district; one naming another district raises OutsideDistrict."""
+        if confined_to is None:
+            return self.district_of(written)
+        own = self.districts.get(confined_to)
+        named = self.districts.find(written) if written.strip() else own
+        if named.code != own.code:
+            raise OutsideDistrict(
+                f"field 'district': this credential submits {own.code} complaints only, not {named.code}"
+            )
+        return named
+
     def latest_acceptable_time(self) -> datetime:
         """Complaint times after this are in the future (beyond the allowed clock difference)."""
         return self.clock() + self.future_tolerance
 
 
 UNKNOWN_DISTRICT = "unknown_district"
+OUTSIDE_DISTRICT = "outside_district"
+
+
+class OutsideDistrict(ValueError):
+    """A record of another district than the one its sender's credential serves."""
 
 
 def unknown_district_reason(error: UnknownDistrict, label: str = "") -> str:
@@ -225,6 +249,7 @@ async def _receive_categorised(
 ) -> list[Outcome]:
     store = IntakeStore(uow.store.schema)
     complaints = [received_complaint(sub, _location(ctx, sub), ctx.pseudonym_secret) for sub in submissions]
+    complaints = await _after_erasures(uow.conn, store.s, ctx, submissions, complaints)
     first_of: dict[str, int] = {}
     for index, complaint in enumerate(complaints):
         first_of.setdefault(complaint.complaint_id, index)
@@ -252,6 +277,29 @@ async def _receive_categorised(
         else:
             outcomes.append(Outcome(Status.DUPLICATE, cid, case_id))
     return outcomes
+
+
+async def _after_erasures(
+    conn: DbConnection,
+    schema: str,
+    ctx: IntakeContext,
+    submissions: Sequence[Submission],
+    complaints: list[ComplaintReceived],
+) -> list[ComplaintReceived]:
+    """A person whose data was erased gets a pseudonym of the next generation, unlinkable to the erased one."""
+    privacy = PrivacyStore(schema)
+    erased = await privacy.erased_generations(conn, (c.complainant_id for c in complaints))
+    if not erased:
+        return complaints
+    fresh = []
+    for submission, complaint in zip(submissions, complaints, strict=True):
+        generation, current = 0, complaint.complainant_id
+        while current in erased:  # each erasure moves the person one generation on
+            generation = erased[current] + 1
+            current = pseudonym_of(submission, ctx.pseudonym_secret, generation)
+            erased |= await privacy.erased_generations(conn, [current])
+        fresh.append(complaint if generation == 0 else complaint.model_copy(update={"complainant_id": current}))
+    return fresh
 
 
 def _location(ctx: IntakeContext, submission: Submission) -> Location:
@@ -447,17 +495,24 @@ def hotline_submission(
     actor: str,
     original: dict[str, Any] | None = None,
     platform: str = DEFAULT_PLATFORM,
+    confined_to: str | None = None,
 ) -> Submission | Rejection:
-    """The work order placed in the district it names (所属区), or its refusal when no such district exists.
+    """The work order placed in the district it names (所属区), or its refusal when no such district exists
+    or the sender's credential serves another district.
 
     `platform` names whose taxonomy reads its labels (the file's, the pushing platform's)."""
     try:
-        district = ctx.district_of(order.district)
+        district = ctx.district_for(order.district, confined_to)
     except UnknownDistrict as error:
         reason = f"{record.where}: {unknown_district_reason(error, '所属区')}"
         return reject(record, UNKNOWN_DISTRICT, reason, order_no=order.order_no)
+    except OutsideDistrict as outside:
+        return reject(record, OUTSIDE_DISTRICT, f"{record.where}: {outside}", order_no=order.order_no)
     if original is None:
         original = dict(record.fields) if record.fields is not None else order.model_dump(mode="json")
+    # Only the fields a work order has: an extra column (an ID-card number, a second phone) stays in the raw
+    # bytes in intake's own store and never reaches a topic.
+    original = {key: value for key, value in original.items() if key in HotlineOrder.model_fields}
     details = {k: v for k, v in reject(record, "", "").details.items() if k != "kind"}
     return from_hotline_order(
         order,
@@ -481,10 +536,13 @@ async def receive_hotline_records(
     actor: str,
     as_of: datetime | None = None,
     platform: str = DEFAULT_PLATFORM,
+    confined_to: str | None = None,
 ) -> tuple[FeedSummary, list[Outcome]]:
     """One transaction for a batch of records; outcomes come back in the records' order."""
     parsed = [
-        p if isinstance(p, Rejection) else hotline_submission(ctx, p[0], record, actor, p[1], platform)
+        p
+        if isinstance(p, Rejection)
+        else hotline_submission(ctx, p[0], record, actor, p[1], platform, confined_to)
         for record in records
         for p in [parse_record(record, as_of=as_of)]
     ]

@@ -65,7 +65,13 @@ def _submission(ctx: IntakeContext, letter: DeadLetter, data: bytes) -> Submissi
         return _json(ctx, letter, data, Petition, lambda p: from_petition(p, actor=actor, raw=data, now=now))
     if letter.source == "walk-in-http":
         now = ctx.clock()
-        return _json(ctx, letter, data, WalkInComplaint, lambda c: from_walk_in(c, raw=data, now=now))
+        return _json(
+            ctx,
+            letter,
+            data,
+            WalkInComplaint,
+            lambda c: from_walk_in(c, raw=data, actor=f"{actor}/{c.staff_id}", now=now),
+        )
     if letter.source == "web-http":
         key = letter.details.get("idempotency_key")
         if not key:

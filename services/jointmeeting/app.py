@@ -9,7 +9,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from district.registry import Districts, load_districts
+from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
+from eventcore.production import production_checks
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.bureau import BUREAU_REPORTS
@@ -27,6 +29,7 @@ from services.jointmeeting.handlers import (
     handle_bureau_report_record,
     handle_case_escalated,
 )
+from webui.workbench import FORM_PATHS
 
 SERVICE = "jointmeeting"
 SCHEMA = "jointmeeting"
@@ -40,19 +43,17 @@ def spec(
 ) -> ServiceSpec:
     """One service for every district's joint meeting: the registry says which districts there are."""
     settings = settings or JointMeetingSettings()
-    districts = districts or load_districts(get_settings().districts_file)
+    shared = get_settings()
+    districts = districts or load_districts(shared.districts_file)
     ctx = context_for(districts, rules_file)
-    callers = Callers(Tokens.configured(settings, districts))
-    workbench = joint_meeting_workbench(callers.tokens, districts, settings.uses_development_tokens)
+    checks = production_checks(shared, SERVICE)
+    callers = Callers(Tokens.configured(settings, districts, checks), SERVICE)
+    workbench = joint_meeting_workbench(callers.tokens, districts, checks)
+    if checks is not None:
+        checks.raise_if_any()
     background: list[asyncio.Task[None]] = []  # held so the watch is not garbage-collected
 
     async def on_started(runtime: ServiceRuntime) -> None:
-        if settings.uses_development_tokens:
-            log.warning(
-                "development_tokens_in_use",
-                hint="set CASELINE_JOINTMEETING_*_TOKENS in production",
-                districts=list(districts.codes),
-            )
         background.append(start_overdue_watch(runtime, settings.overdue_check_seconds))
 
     return ServiceSpec(
@@ -65,6 +66,8 @@ def spec(
         extra_ddl=EXTRA_DDL,
         routers=[office_router(callers), bureau_router(callers), workbench.router()],
         on_started=on_started,
+        body=BodyPolicy(form_paths=FORM_PATHS),
+        authenticator=callers.auth,
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from district.registry import Districts
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
+from eventcore.http import structure_problem
 from eventcore.logging import get_logger
 from eventcore.store import ConcurrencyError
 from eventcore.unit_of_work import UnitOfWork
@@ -106,6 +107,10 @@ async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) 
         report = BureauReport.model_validate_json(message.cloudevent.data)
     except ValidationError as error:
         raise MessageRejected(f"invalid BureauReport: {validation_summary(error)}") from error
+    except Exception as error:
+        raise MessageRejected(f"unreadable BureauReport ({type(error).__name__})") from error
+    if problem := structure_problem(report.model_dump(mode="json")):
+        raise MessageRejected(f"invalid BureauReport: {problem[1]}")
     try:
         await report_on_task(
             uow, report, via="topic", causation_id=message.cloudevent.id, district=report.district

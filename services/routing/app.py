@@ -7,7 +7,11 @@ from functools import partial
 from fastapi import FastAPI
 
 from district.registry import load_districts
+from district.unit_tokens import unit_tokens
+from eventcore.auth import Authenticator
+from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
+from eventcore.production import production_checks
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.complaints import ComplaintMerged, ComplaintReceived
@@ -17,7 +21,6 @@ from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CASE_VIEW_DDL, CaseView
 from services.routing.adapters.http import staff_router
 from services.routing.adapters.learnt_store import LEARNT_DDL
-from services.routing.adapters.tokens import configured_tokens
 from services.routing.adapters.workbench.changes import notifying
 from services.routing.adapters.workbench.timeline import TIMELINE_DDL
 from services.routing.adapters.workbench.wiring import routing_workbench
@@ -27,6 +30,7 @@ from services.routing.handlers import (
     handle_joint_meeting_topic,
     handle_sla_topic,
 )
+from webui.workbench import FORM_PATHS
 
 SERVICE = "routing"
 SCHEMA = "routing"
@@ -40,12 +44,14 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
     # A district's directory is loaded when its first case needs it; every rules file is checked now.
     ctx = RoutingContext(districts)
     ctx.check_rules()
-    tokens, development = configured_tokens(districts)
-    if development:
-        log.warning("development_tokens_in_use", hint="set CASELINE_ROUTING_TOKENS_FILE in production")
+    checks = production_checks(settings, SERVICE)
+    verifier = unit_tokens(districts, checks=checks)
+    auth = Authenticator(SERVICE, verifier)
     # The workbench records every fact of these topics for the case page's history, so routing takes them
     # all; its own handlers still act only on theirs.
-    workbench = routing_workbench(ctx, tokens, development, settings)
+    workbench = routing_workbench(ctx, verifier, settings, checks)
+    if checks is not None:
+        checks.raise_if_any()
     recorded = workbench.timeline.recording
     return ServiceSpec(
         name=SERVICE,
@@ -63,7 +69,9 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
             Subscription(SLA, recorded(partial(handle_sla_topic, ctx)), SLA_EVENTS),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[staff_router(ctx, tokens), workbench.router()],
+        routers=[staff_router(ctx, auth), workbench.router()],
+        body=BodyPolicy(form_paths=FORM_PATHS),
+        authenticator=auth,
         projector=notifying(CaseView(SCHEMA).project, SCHEMA),
     )
 

@@ -13,7 +13,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from district.registry import Districts, load_districts, stray_policy_files
+from district.unit_tokens import unit_tokens
+from eventcore.auth import Authenticator
 from eventcore.logging import get_logger
+from eventcore.production import is_production, production_checks
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.cases import CaseEscalated
@@ -74,7 +77,11 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
             asyncio.create_task(figures.run(bootstrap, stop, sla.metrics_refresh_seconds), name="sla-metrics")
         )
 
-    view = OpsView(watch, timing, districts)
+    checks = production_checks(settings, SERVICE)
+    auth = Authenticator(SERVICE, unit_tokens(districts, checks=checks))
+    if checks is not None:
+        checks.raise_if_any()
+    view = OpsView(watch, timing, districts, auth, open_reads=not is_production(settings))
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
@@ -85,6 +92,7 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         routers=[ops_router(view)],
         on_started=on_started,
         collectors=[SlaCollector(watch, figures, districts.codes)],
+        authenticator=auth,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from eventcore.deadletters import Rejection
+from eventcore.http import may_be_hostile, structure_problem
 from schemas.hotline import CSV_HEADER_SYNONYMS_ZH, CSV_HEADERS_ZH, LABEL_OF_FIELD, HotlineOrder
 from services.intake.adapters.validation_errors import describe
 
@@ -287,6 +288,8 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except DuplicateKeys as error:
         return reject(record, "duplicate_key", f"{record.where}: key {error} appears more than once")
+    except RecursionError:
+        return reject(record, "too_deep", f"{record.where}: the JSON is nested too deeply")
     except json.JSONDecodeError as error:
         if error.pos >= len(text.rstrip()) - 1 or error.msg.startswith("Unterminated string"):
             cut = (
@@ -300,6 +303,8 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         return reject(
             record, "invalid_json", f"{record.where}: expected a JSON object, got {type(data).__name__}"
         )
+    if may_be_hostile(text) and (problem := structure_problem(data)):
+        return reject(record, problem[0], f"{record.where}: {problem[1]}")
     return data
 
 

@@ -146,7 +146,8 @@ def from_web(
     )
 
 
-def from_walk_in(complaint: WalkInComplaint, *, raw: bytes, now: datetime) -> Submission:
+def from_walk_in(complaint: WalkInComplaint, *, raw: bytes, actor: str, now: datetime) -> Submission:
+    """`actor` comes from the desk's credential (`<desk>/<staff id>`); the staff id is only recorded."""
     read = read_fields(complaint.kind, complaint.urgency, complaint.visitor_phone, complaint.visited_at, now)
     return Submission(
         channel=Channel.WALK_IN,
@@ -159,7 +160,7 @@ def from_walk_in(complaint: WalkInComplaint, *, raw: bytes, now: datetime) -> Su
         caller_name=complaint.visitor_name,
         platform="walk_in",
         **read.fields(),
-        actor=complaint.staff_id,  # the counter staff member is who acted
+        actor=actor,
         channel_details={
             "registration_no": complaint.registration_no,
             "staff_id": complaint.staff_id,

@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from district.unit_tokens import UNIT, StaffUnit
+from eventcore.auth import Authenticator, Principal
 from eventcore.consumer import ServiceStores
+from eventcore.http import error_responses
 from eventcore.service import ServiceRuntime
 from schemas.cases import CallbackOutcome, EscalationTrigger
 from schemas.reference import Category
@@ -26,17 +28,14 @@ from services.routing import handlers
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.learnt_store import deadline_of, decision_of_row
-from services.routing.adapters.tokens import TokenBook
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
 from services.routing.domain.learnt import DeadlineStatus, shown_deadline
 from services.routing.domain.lifecycle import CaseCommandError, CaseState, NotPermitted, UnknownUnit
 from services.routing.handlers import CaseNotFound, CommandResult, RoutingContext, StaleCase
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="The unit's token (development: dev-<unit code>, another district's dev-<district>-<unit code>)",
-)
+# Deep offsets are refused rather than scanned: a unit that needs more pages narrows its filter.
+MAX_OFFSET = 100_000
 
 
 class Unit(BaseModel):
@@ -163,20 +162,17 @@ def _error(status_code: int, code: str, message: str, **extra: object) -> HTTPEx
     return HTTPException(status_code, detail={"error": code, "message": message, **extra})
 
 
-def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
+READ = error_responses(401, 403, 404, 422)
+COMMAND = error_responses(401, 403, 404, 409, 422)
+
+
+def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/cases", tags=["cases"])
     view = CaseView("routing")
+    calling_unit = auth.requiring(UNIT)
 
-    def acting_unit(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Unit:
-        if credentials is None:
-            raise _error(
-                status.HTTP_401_UNAUTHORIZED, "unauthorized", "send 'Authorization: Bearer <unit token>'"
-            )
-        unit = tokens.unit_for(credentials.credentials)
-        if unit is None:
-            raise _error(status.HTTP_401_UNAUTHORIZED, "unauthorized", "unknown token")
+    def acting_unit(principal: Annotated[Principal, Depends(calling_unit)]) -> Unit:
+        unit = StaffUnit.of(principal)
         return Unit(unit_code=unit.unit_code, district=unit.district)
 
     UnitDep = Annotated[Unit, Depends(acting_unit)]
@@ -191,6 +187,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
         "",
         response_model=list[CaseSummary],
         summary="My unit's cases (the centre: every case of its district)",
+        responses=error_responses(401, 403, 422),
     )
     async def list_cases(
         unit: UnitDep,
@@ -199,7 +196,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
         category: Category | None = None,
         overdue: bool | None = Query(default=None, description="Only late (true) or only on-time (false)"),
         limit: int = Query(default=100, ge=1, le=1000),
-        offset: int = Query(default=0, ge=0),
+        offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     ) -> list[CaseSummary]:
         units = None if unit.unit_code == "centre" else [unit.unit_code]
         async with db.pool.acquire() as conn:
@@ -215,7 +212,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         return [_summary(row) for row in rows]
 
-    @router.get("/{case_id}", response_model=CaseSummary, summary="One case as it stands")
+    @router.get("/{case_id}", response_model=CaseSummary, summary="One case as it stands", responses=READ)
     async def get_case(case_id: str, unit: UnitDep, db: StoresDep) -> CaseSummary:
         async with db.pool.acquire() as conn:
             row = await view.get(conn, case_id)
@@ -224,7 +221,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
         return _summary(row)
 
-    @router.get("/{case_id}/history", response_model=list[HistoryEntry], summary="Every event of the case")
+    @router.get(
+        "/{case_id}/history",
+        response_model=list[HistoryEntry],
+        summary="Every event of the case",
+        responses=READ,
+    )
     async def history(case_id: str, unit: UnitDep, db: StoresDep) -> list[HistoryEntry]:
         async with db.pool.acquire() as conn:
             case = await load_case(conn, db.store, case_id)
@@ -273,12 +275,17 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
     def actor(unit: Unit, body: Command) -> Actor:
         return unit.as_actor(body.staff_id)
 
-    @router.post("/{case_id}/accept", response_model=Acted, summary="The unit takes the case on")
+    @router.post(
+        "/{case_id}/accept", response_model=Acted, summary="The unit takes the case on", responses=COMMAND
+    )
     async def accept(case_id: str, body: Command, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(lambda: handlers.accept_case(db, case_id, actor(unit, body), body.expected_version))
 
     @router.post(
-        "/{case_id}/progress", response_model=Acted, summary="Record progress (notes, photo references)"
+        "/{case_id}/progress",
+        response_model=Acted,
+        summary="Record progress (notes, photo references)",
+        responses=COMMAND,
     )
     async def progress(case_id: str, body: NoteProgress, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
@@ -287,7 +294,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/resolve", response_model=Acted, summary="Record how the problem was resolved")
+    @router.post(
+        "/{case_id}/resolve",
+        response_model=Acted,
+        summary="Record how the problem was resolved",
+        responses=COMMAND,
+    )
     async def resolve(case_id: str, body: Resolve, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.resolve_case(
@@ -295,7 +307,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/return", response_model=Acted, summary="Return a case that is not ours (退单)")
+    @router.post(
+        "/{case_id}/return",
+        response_model=Acted,
+        summary="Return a case that is not ours (退单)",
+        responses=COMMAND,
+    )
     async def return_(case_id: str, body: Return, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.return_case(
@@ -303,7 +320,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/route", response_model=Acted, summary="The centre routes a case by hand")
+    @router.post(
+        "/{case_id}/route",
+        response_model=Acted,
+        summary="The centre routes a case by hand",
+        responses=COMMAND,
+    )
     async def route(case_id: str, body: Route, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.route_case(
@@ -311,7 +333,9 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/escalate", response_model=Acted, summary="Ask for the joint meeting")
+    @router.post(
+        "/{case_id}/escalate", response_model=Acted, summary="Ask for the joint meeting", responses=COMMAND
+    )
     async def escalate(case_id: str, body: Escalate, unit: UnitDep, db: StoresDep) -> Acted:
         trigger = EscalationTrigger(body.trigger)
         return await run(
@@ -320,7 +344,9 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/callback", response_model=Acted, summary="Record the callback (回访)")
+    @router.post(
+        "/{case_id}/callback", response_model=Acted, summary="Record the callback (回访)", responses=COMMAND
+    )
     async def callback(case_id: str, body: Callback, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.record_callback(
@@ -332,15 +358,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
         "/{case_id}/recategorise",
         response_model=Acted,
         summary="The centre corrects the category; the case is routed again when the new one needs it",
-        responses={
-            401: {"description": "no valid unit token"},
-            403: {"description": "only the centre recategorises"},
-            404: {"description": "no such case for this unit"},
-            409: {
-                "description": "invalid_state (with the joint meeting, resolved, closed; already that "
-                "category) or stale_version (with current_version)"
-            },
-        },
+        responses=COMMAND,
     )
     async def recategorise(case_id: str, body: Recategorise, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
@@ -349,7 +367,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/reopen", response_model=Acted, summary="Reopen a closed case (repeat complaint)")
+    @router.post(
+        "/{case_id}/reopen",
+        response_model=Acted,
+        summary="Reopen a closed case (repeat complaint)",
+        responses=COMMAND,
+    )
     async def reopen(case_id: str, body: Reopen, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.reopen_case(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from district.registry import Districts
 from eventcore.logging import get_logger
-from services.jointmeeting.adapters.auth import DEV_OFFICE_STAFF, Tokens
+from eventcore.production import SecretChecks
+from services.jointmeeting.adapters.auth import BUREAU, DEV_OFFICE_STAFF, OFFICE, Tokens
 from services.jointmeeting.adapters.workbench.routes import JointMeetingWorkbench
-from webui.principals import CredentialBooks
+from webui.principals import CredentialBooks, PrincipalKind
 from webui.settings import WorkbenchSettings
 
 log = get_logger(__name__)
@@ -22,23 +23,16 @@ def development_credentials() -> list[str]:
 
 
 def joint_meeting_workbench(
-    tokens: Tokens, districts: Districts, development_tokens: bool
+    tokens: Tokens, districts: Districts, checks: SecretChecks | None
 ) -> JointMeetingWorkbench:
+    """The office and the bureaus sign in with the same tokens the office and bureau APIs take."""
     settings = WorkbenchSettings()
+    settings.check_production(checks)
     if settings.uses_development_secret:
         log.warning("workbench_development_secret", hint="set CASELINE_WORKBENCH_SECRET in production")
-
-    def office(token: str) -> tuple[str, str] | None:
-        staff = tokens.staff(token)
-        return (staff.district, staff.staff) if staff else None
-
-    def bureaus(token: str) -> tuple[str, str] | None:
-        bureau = tokens.bureau(token)
-        return (bureau.district, bureau.bureau.value) if bureau else None
-
     return JointMeetingWorkbench(
-        CredentialBooks(office=office, bureaus=bureaus),
+        CredentialBooks(tokens.verifier, {OFFICE: PrincipalKind.OFFICE, BUREAU: PrincipalKind.BUREAU}),
         districts,
         settings,
-        development_credentials() if development_tokens else [],
+        development_credentials() if tokens.verifier.development else [],
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from district.unit_tokens import UNIT
+from eventcore.auth import TokenVerifier
 from eventcore.logging import get_logger
+from eventcore.production import SecretChecks
 from eventcore.settings import Settings
-from services.routing.adapters.tokens import TokenBook
 from services.routing.adapters.workbench.clocks import SlaServiceClocks
 from services.routing.adapters.workbench.routes import RoutingWorkbench
 from services.routing.handlers import RoutingContext
-from webui.principals import CredentialBooks
+from webui.principals import CredentialBooks, PrincipalKind
 from webui.settings import WorkbenchSettings
 
 log = get_logger(__name__)
@@ -27,21 +29,18 @@ def development_credentials(ctx: RoutingContext) -> list[str]:
 
 
 def routing_workbench(
-    ctx: RoutingContext, tokens: TokenBook, development_tokens: bool, settings: Settings
+    ctx: RoutingContext, units: TokenVerifier, settings: Settings, checks: SecretChecks | None
 ) -> RoutingWorkbench:
+    """The units sign in with the same tokens the staff API takes (`units`, kind `unit`)."""
     workbench_settings = WorkbenchSettings()
+    workbench_settings.check_production(checks)
     if workbench_settings.uses_development_secret:
         log.warning("workbench_development_secret", hint="set CASELINE_WORKBENCH_SECRET in production")
-
-    def units(token: str) -> tuple[str, str] | None:
-        unit = tokens.unit_for(token)
-        return (unit.district, unit.unit_code) if unit else None
-
     sla_url = settings.workbench_sla_url or f"http://{settings.http_host}:{settings.sla_port}"
     return RoutingWorkbench(
         ctx,
-        CredentialBooks(units=units),
+        CredentialBooks(units, {UNIT: PrincipalKind.UNIT}),
         SlaServiceClocks(sla_url),
         workbench_settings,
-        development_credentials(ctx) if development_tokens else [],
+        development_credentials(ctx) if units.development else [],
     )
