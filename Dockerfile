@@ -15,6 +15,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER caseline
 WORKDIR /home/caseline
-ENV CASELINE_HTTP_HOST=0.0.0.0 CASELINE_LOG_JSON=true
+# Production unless told otherwise: development credentials and missing secrets stop every service.
+ENV CASELINE_ENV=production CASELINE_HTTP_HOST=0.0.0.0 CASELINE_LOG_JSON=true
 ENTRYPOINT ["caseline"]
 CMD ["service", "intake"]

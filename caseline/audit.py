@@ -386,7 +386,12 @@ async def _bureau_reports(conn: DbConnection, bootstrap: str, min_age: float, no
 
 async def _read_topic(bootstrap: str, topic: str) -> list[tuple[str, int, bytes]]:
     """Every record the broker holds on the topic: (topic/partition@offset, timestamp ms, value)."""
-    consumer = new_consumer(bootstrap, auto_offset_reset="earliest", request_timeout_ms=5000)
+    consumer = new_consumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=5000,
+    )
     try:
         await consumer.start()
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

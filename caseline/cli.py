@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from caseline.category_commands import categories_app, classify
 from caseline.district_commands import districts_app
 from caseline.jointmeeting_commands import jointmeeting_app, replay_jointmeeting
 from caseline.report_commands import report_app
@@ -23,6 +24,8 @@ app = typer.Typer(help="Caseline: event-sourced complaint and case handling.", n
 feed_app = typer.Typer(help="Send complaint files through intake.", no_args_is_help=True)
 case_app = typer.Typer(help="Look at cases.", no_args_is_help=True)
 deadletters_app = typer.Typer(help="Rejected input, kept with its reason.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Credentials and secrets for production.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(feed_app, name="feed")
 app.add_typer(case_app, name="case")
 app.add_typer(deadletters_app, name="deadletters")
@@ -34,6 +37,8 @@ replay_app = typer.Typer(help="Rebuild a service's read models from its event st
 app.add_typer(replay_app, name="replay")
 replay_app.command("routing")(replay_routing)
 app.add_typer(jointmeeting_app, name="jointmeeting")
+app.add_typer(categories_app, name="categories")
+app.command("classify")(classify)
 replay_app.command("jointmeeting")(replay_jointmeeting)
 
 console = Console()
@@ -75,7 +80,8 @@ def service(name: Annotated[ServiceName, typer.Argument(help="the service to run
 
     settings = get_settings()
     configure_logging(name.value, json=settings.log_json, level=settings.log_level)
-    if not settings.database_url:
+    # Production runs no embedded PostgreSQL: a missing DATABASE_URL is one of the refusals the service names.
+    if not settings.database_url and settings.env != "production":
         os.environ["DATABASE_URL"] = database_url(settings)
         get_settings.cache_clear()
         settings = get_settings()
@@ -105,6 +111,9 @@ def feed_hotline(
             help="District code for records that name none (所属区); default: the founding district"
         ),
     ] = None,
+    platform: Annotated[
+        str, typer.Option(help="the hotline platform whose taxonomy reads the file's category labels")
+    ] = "12345-default",
 ) -> None:
     """Send a hotline file (JSON lines or CSV, UTF-8 or GB18030) through intake: each work order, once."""
     from caseline.feeding import print_summary, run_feed
@@ -116,7 +125,13 @@ def feed_hotline(
     try:
         summary = asyncio.run(
             run_feed(
-                database_url(settings), settings, file, console, check_future=check_future, district=district
+                database_url(settings),
+                settings,
+                file,
+                console,
+                check_future=check_future,
+                district=district,
+                platform=platform,
             )
         )
     except UnknownDistrict as unknown:
@@ -204,3 +219,92 @@ def deadletters_replay(
         replay_dead_letter(database_url(settings), settings, dead_letter_id, payload, console)
     ):
         raise typer.Exit(1)
+
+
+@secrets_app.command("generate")
+def secrets_generate(
+    out: Annotated[Path, typer.Option(help="Folder to write (created, mode 0700)")] = Path("secrets"),
+    database_host: Annotated[str, typer.Option(help="host:port of PostgreSQL in DATABASE_URL")] = "postgres:5432",
+    kafka_bootstrap: Annotated[str, typer.Option(help="KAFKA_BOOTSTRAP_SERVERS")] = "kafka:9092",
+    force: Annotated[bool, typer.Option(help="Replace an existing set")] = False,
+) -> None:
+    """Write a fresh set: tokens for every unit of every district, the bureaus, the office, the hotline
+    platform, the petition offices and desks, an Open311 key, the pseudonym secret, Kafka SASL users."""
+    from caseline.secrets_commands import generate, write
+    from district.registry import load_districts
+
+    if out.exists() and any(out.iterdir()) and not force:
+        console.print(f"{out} already holds secrets; pass --force to replace them", style="red", markup=False)
+        raise typer.Exit(1)
+    made = generate(load_districts(get_settings().districts_file), database_host, kafka_bootstrap)
+    for path in write(made, out):
+        console.print(f"wrote {path}", markup=False)
+    console.print(
+        f"Hand each holder its token from {out / 'tokens.json'}, then delete that file; "
+        "the services hold only the tokens' SHA-256.",
+        markup=False,
+    )
+
+
+privacy_app = typer.Typer(help="Personal data in intake: retention, erasure, access records.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    retention_days: Annotated[
+        int | None, typer.Option(help="Days after a case closes; default CASELINE_PERSONAL_DATA_RETENTION_DAYS")
+    ] = None,
+) -> None:
+    """Remove names, numbers and raw records of complainants whose every case closed longer ago than the
+    retention period, and the payloads of dead letters older than it."""
+    from caseline.privacy_commands import purge
+    from services.intake.settings import IntakeSettings
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    days = retention_days or IntakeSettings().personal_data_retention_days
+    removed = asyncio.run(purge(database_url(settings), days))
+    console.print(
+        f"purged (retention {days} days): {removed.people} people, {removed.raw_records} raw records, "
+        f"{removed.dead_letters} dead letters",
+        markup=False,
+    )
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    phone: Annotated[str | None, typer.Option(help="The person's phone number")] = None,
+    email: Annotated[str | None, typer.Option(help="The person's e-mail address (Open311, web)")] = None,
+) -> None:
+    """Erase one person's personal data on request (PIPL art. 47): name, number, raw records, dead letters;
+    later complaints from them get a pseudonym nothing links to the erased one."""
+    from caseline.privacy_commands import erase
+    from district.registry import load_districts
+
+    if not phone and not email:
+        console.print("give --phone or --email", style="red", markup=False)
+        raise typer.Exit(2)
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    districts = load_districts(settings.districts_file)
+    removed = asyncio.run(
+        erase(database_url(settings), districts, settings.pseudonym_secret, phone=phone, email=email)
+    )
+    console.print(
+        f"erased: {removed.people} people, {removed.raw_records} raw records, {removed.dead_letters} dead letters",
+        markup=False,
+    )
+
+
+@privacy_app.command("access-log")
+def privacy_access_log(
+    case: Annotated[str | None, typer.Option(help="Only reads for this case")] = None,
+    limit: Annotated[int, typer.Option(help="Most recent reads shown")] = 100,
+) -> None:
+    """Who read complainants' full numbers, when, for which case and why."""
+    from caseline.privacy_commands import print_access_log
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    asyncio.run(print_access_log(database_url(settings), case, limit, console))

@@ -15,6 +15,7 @@ from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from eventcore.failures import DatabaseUnavailable, retry_while_database_away
 from eventcore.settings import Settings
+from services.intake.adapters.category_files import DEFAULT_PLATFORM
 from services.intake.adapters.hotline_file import detect_encoding
 from services.intake.app import EXTRA_DDL, SCHEMA, SERVICE, intake_context
 from services.intake.handlers import FeedSummary, feed_hotline_file
@@ -28,6 +29,7 @@ async def run_feed(
     *,
     check_future: bool = False,
     district: str | None = None,
+    platform: str = DEFAULT_PLATFORM,
 ) -> FeedSummary:
     """Feed one export. With `check_future`, complaint times after intake's clock (plus tolerance) are refused.
 
@@ -59,7 +61,12 @@ async def run_feed(
         ) as progress:
             task = progress.add_task(f"feeding {path.name} ({detect_encoding(path)})", total=total)
             return await feed_hotline_file(
-                stores, ctx, path, on_batch=lambda n: progress.advance(task, n), as_of=as_of
+                stores,
+                ctx,
+                path,
+                on_batch=lambda n: progress.advance(task, n),
+                as_of=as_of,
+                platform=platform,
             )
     finally:
         await pool.close()
@@ -74,7 +81,16 @@ async def ensure_intake_schema(pool: asyncpg.Pool) -> None:
             "SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest($1::text[]) AS t",
             [
                 f"{SCHEMA}.{table}"
-                for table in ("events", "outbox", "dead_letters", "complainants", "complaints", "cases")
+                for table in (
+                    "events",
+                    "outbox",
+                    "dead_letters",
+                    "complainants",
+                    "complaints",
+                    "cases",
+                    "category_labels",
+                    "category_corrections",
+                )
             ],
         )
         if ready:
@@ -100,6 +116,8 @@ def print_summary(console: Console, path: Path, summary: FeedSummary) -> None:
     if summary.merged:
         table.add_row("  of which merged into open cases", str(summary.merged))
     table.add_row("duplicates (already received)", str(summary.duplicates))
+    for flag, count in sorted(summary.flagged.items()):
+        table.add_row(f"  accepted, flagged {flag}", str(count))
     for kind, count in sorted(summary.rejected.items()):
         table.add_row(f"rejected: {kind}", str(count))
     console.print(table)

@@ -11,6 +11,8 @@ from caseline.services import SERVICE_NAMES
 from eventcore.database import create_pool
 from eventcore.store import EventStore, RecordedEvent
 from schemas.reference import FOUNDING_DISTRICT
+from services.sla.domain.calendar import BEIJING
+from services.sla.domain.clocks import CaseClocks, fold, parse_event
 
 _HIDDEN = {"case_id"}
 
@@ -41,10 +43,34 @@ def history_district(history: list[tuple[str, RecordedEvent]]) -> str:
     return FOUNDING_DISTRICT
 
 
+def case_clocks(case_id: str, history: list[tuple[str, RecordedEvent]]) -> CaseClocks:
+    """The case's SLA clocks folded from the SLA's own events: the only deadlines the case has."""
+    facts = [(e.stream_id, parse_event(e.event_type, e.data)) for service, e in history if service == "sla"]
+    return fold(case_id, [(stream, fact) for stream, fact in facts if fact is not None])
+
+
+def print_deadlines(case_id: str, history: list[tuple[str, RecordedEvent]], console: Console) -> None:
+    clocks = case_clocks(case_id, history)
+    if not clocks.clocks:
+        console.print("deadline pending: the SLA has started no clock for this case yet")
+        return
+    table = Table(title="deadlines (the SLA's clocks; every view shows these)")
+    for column in ("clock", "state", "deadline (Beijing)", "policy rule", "on time"):
+        table.add_column(column, overflow="fold")
+    for clock in clocks.clocks.values():
+        due = clock.deadline.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if clock.deadline else "-"
+        on_time = "-" if clock.on_time is None else ("yes" if clock.on_time else "no")
+        table.add_row(clock.clock_id, clock.state.value, due, clock.policy_rule, on_time)
+    console.print(table)
+    if clocks.lead_bureau is not None:
+        console.print(f"lead bureau (the joint meeting's decision): {clocks.lead_bureau.value}")
+
+
 async def print_case_history(dsn: str, case_id: str, console: Console) -> bool:
     history = await case_history(dsn, case_id)
     if not history:
         return False
+    print_deadlines(case_id, history, console)
     table = Table(title=f"case {case_id} · district {history_district(history)}", show_lines=True)
     for column in ("recorded (UTC)", "service", "event", "facts", "caused by / actor"):
         table.add_column(column, overflow="fold")

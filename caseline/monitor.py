@@ -171,8 +171,15 @@ async def watch(
     """
     counts = counts if counts is not None else FlowCounts()
     console = console or Console()
-    consumer = new_consumer(bootstrap_servers, group_id=None, auto_offset_reset="earliest")
-    consumer.subscribe([COMPLAINTS, CASES, JOINT_MEETING])
+    consumer = new_consumer(
+        COMPLAINTS,
+        CASES,
+        JOINT_MEETING,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     last_change = time.monotonic()
     try:

@@ -12,20 +12,50 @@ from rich.console import Console
 from rich.table import Table
 
 from district.registry import UnknownDistrict, load_districts
-from eventcore.database import create_pool, migrate
+from eventcore.consumer import ServiceStores
+from eventcore.database import DbConnection, checked_schema, create_pool, migrate
 from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
-from schemas.reference import FOUNDING_DISTRICT
+from schemas.base import DomainEvent
+from schemas.reference import FOUNDING_DISTRICT, Category
+from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
+from services.routing.adapters.learnt_store import load_decision, save_deadline, save_decision
 from services.routing.app import EXTRA_DDL, SCHEMA
+from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
+from services.routing.domain.learnt import (
+    CLOCK_FACTS,
+    LEAD_FACTS,
+    CaseDeadline,
+    JointDecision,
+    decision_of,
+    learn_deadline,
+)
+from services.routing.domain.lifecycle import CaseCommandError
+from services.routing.domain.routing import CENTRE_UNIT
 from services.routing.domain.rules import RoutingRules, load_rules, rules_file_for
+from services.routing.handlers import (
+    CaseNotFound,
+    CommandResult,
+    RoutingContext,
+    StaleCase,
+    recategorise_case,
+)
 
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
 console = Console()
 
-_DECISIONS = ("CaseRouted", "CaseEscalated", "CaseReturned", "CaseReopened", "CaseResolved", "CaseClosed")
+_DECISIONS = (
+    "CaseRecategorised",
+    "CaseRouted",
+    "CaseEscalated",
+    "CaseReturned",
+    "CaseReopened",
+    "CaseResolved",
+    "CaseClosed",
+)
 
 
 def _dsn() -> str:
@@ -52,13 +82,13 @@ def explain(
     except UnknownDistrict as unknown:
         console.print(f"[red]{unknown}[/red]")
         raise typer.Exit(2) from unknown
-    events = asyncio.run(_case_events(_dsn(), case_id))
+    events, decided = asyncio.run(_case_events(_dsn(), case_id))
     owner = case_district(events)
     if not events or (chosen is not None and chosen != owner):
         where = f" in district {chosen}" if chosen else ""
         console.print(f"[red]routing has no case {case_id!r}{where}[/red]")
         raise typer.Exit(1)
-    print_explanation(console, case_id, events, load_rules(rules_file_for(owner)))
+    print_explanation(console, case_id, events, load_rules(rules_file_for(owner)), decided)
 
 
 def case_district(events: list[RecordedEvent]) -> str:
@@ -68,17 +98,23 @@ def case_district(events: list[RecordedEvent]) -> str:
     return str(events[0].data.get("district") or FOUNDING_DISTRICT)
 
 
-async def _case_events(dsn: str, case_id: str) -> list[RecordedEvent]:
+async def _case_events(dsn: str, case_id: str) -> tuple[list[RecordedEvent], JointDecision | None]:
     pool = await create_pool(dsn, max_size=1)
     try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
         async with pool.acquire() as conn:
-            return await EventStore(SCHEMA).read_stream(conn, case_stream(case_id))
+            events = await EventStore(SCHEMA).read_stream(conn, case_stream(case_id))
+            return events, await load_decision(conn, SCHEMA, case_id)
     finally:
         await pool.close()
 
 
 def print_explanation(
-    console: Console, case_id: str, events: list[RecordedEvent], rules: RoutingRules
+    console: Console,
+    case_id: str,
+    events: list[RecordedEvent],
+    rules: RoutingRules,
+    decided: JointDecision | None = None,
 ) -> None:
     opened = events[0].data
     console.print(
@@ -104,11 +140,19 @@ def print_explanation(
                 str(event.metadata.get("actor")),
             )
     console.print(table)
+    if decided is not None:
+        console.print(
+            f"the joint meeting decided (file {decided.file_id}): {decided.lead.value} leads with "
+            f"{', '.join(b.value for b in decided.bureaus)}; {decided.reason}"
+        )
 
 
 def _target(data: dict[str, Any]) -> str:
     if "lead_bureau" in data:
-        return f"joint meeting ({data.get('trigger')}): {', '.join(data.get('bureaus', []))}"
+        return (
+            f"joint meeting ({data.get('trigger')}): proposes {data['lead_bureau']} to lead, with "
+            f"{', '.join(data.get('bureaus', []))}"
+        )
     if "level" in data and "unit_code" in data:
         return f"{data['level']} {data['unit_code']} {data.get('unit_name', '')}".strip()
     return str(data.get("unit_code") or "")
@@ -133,12 +177,15 @@ def _rule(data: dict[str, Any], rules: RoutingRules) -> str:
 
 
 def replay_routing() -> None:
-    """Rebuild routing's case read model from its event store."""
+    """Rebuild routing's case read model from its event store, and what routing learnt from the SLA's and
+    the joint meeting's stores (the cases' deadlines and decided leads)."""
     configure_logging("caseline", json=False, level="WARNING")
     started = time.perf_counter()
     cases = asyncio.run(rebuild_case_view(_dsn()))
+    deadlines, leads = asyncio.run(relearn(_dsn()))
     console.print(
-        f"routing: case_view rebuilt from the events, {cases} cases in {time.perf_counter() - started:.1f}s"
+        f"routing: case_view rebuilt from the events, {cases} cases; {deadlines} deadlines and {leads} "
+        f"decided leads learnt again from the sla and jointmeeting stores, in {time.perf_counter() - started:.1f}s"
     )
 
 
@@ -148,5 +195,87 @@ async def rebuild_case_view(dsn: str) -> int:
         await migrate(pool, SCHEMA, EXTRA_DDL)
         async with pool.acquire() as conn:
             return await CaseView(SCHEMA).rebuild(conn)
+    finally:
+        await pool.close()
+
+
+async def relearn(dsn: str) -> tuple[int, int]:
+    """Learn every case's deadline and decided lead again from the stores that are their source, through
+    the same functions as routing's consumers. This is how an installation from before routing learnt them
+    (its consumer had skipped those facts) fills `routing.case_deadline` and `routing.case_joint_decision`;
+    an operator's tool, since the routing service itself never reads another service's schema."""
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        async with pool.acquire() as conn, conn.transaction():
+            deadlines: dict[str, CaseDeadline | None] = {}
+            for fact in await _stored(conn, "sla", CLOCK_FACTS):
+                deadlines[fact.case_id] = learn_deadline(deadlines.get(fact.case_id), fact)
+            decisions = {}
+            for fact in await _stored(conn, "jointmeeting", LEAD_FACTS):
+                if (decided := decision_of(fact)) is not None:
+                    decisions[fact.case_id] = decided
+            for case_id, learnt in deadlines.items():
+                if learnt is not None:
+                    await save_deadline(conn, SCHEMA, case_id, learnt)
+            for case_id, decided in decisions.items():
+                await save_decision(conn, SCHEMA, case_id, decided)
+        return sum(d is not None for d in deadlines.values()), len(decisions)
+    finally:
+        await pool.close()
+
+
+async def _stored(conn: DbConnection, schema: str, types: tuple[type[DomainEvent], ...]) -> list[DomainEvent]:
+    """A service's stored facts of these types in the order they were recorded (none without its schema)."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema):
+        return []
+    by_type = {t.event_type: t for t in types}
+    rows = await conn.fetch(
+        f"SELECT event_type, data FROM {checked_schema(schema)}.events WHERE event_type = ANY($1::text[]) "
+        "ORDER BY global_position",
+        list(by_type),
+    )
+    return [by_type[r["event_type"]].model_validate(r["data"]) for r in rows]
+
+
+@routing_app.command("recategorise")
+def recategorise(
+    case_id: Annotated[str, typer.Argument(help="the case id")],
+    category: Annotated[Category, typer.Argument(help="the category the case really is, e.g. fire_hazard")],
+    reason: Annotated[str, typer.Option(help="why: what the description really says")],
+    staff_id: Annotated[str, typer.Option(help="who corrects it (recorded as centre/<staff id>)")],
+    expected_version: Annotated[
+        int | None, typer.Option(help="the case version you looked at; default: the current one")
+    ] = None,
+) -> None:
+    """The centre corrects a case's category (what `POST /cases/{id}/recategorise` does): the case is routed
+    again, or escalated, when the new category needs another unit or the joint meeting."""
+    configure_logging("caseline", json=False, level="WARNING")
+    try:
+        result = asyncio.run(_recategorise(_dsn(), case_id, category, reason, staff_id, expected_version))
+    except (CaseNotFound, StaleCase, CaseCommandError) as refused:
+        console.print(f"[red]{type(refused).__name__}: {refused}[/red]")
+        raise typer.Exit(1) from refused
+    console.print(
+        f"case {case_id}: {', '.join(e.event_type for e in result.events)}; now version {result.case.version}, "
+        f"{result.case.state.value} with {result.case.unit_code or 'the joint meeting'}"
+    )
+
+
+async def _recategorise(
+    dsn: str, case_id: str, category: Category, reason: str, staff_id: str, expected_version: int | None
+) -> CommandResult:
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SCHEMA}", projector=CaseView(SCHEMA).project)
+        async with pool.acquire() as conn:
+            case = await load_case(conn, stores.store, case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        routing = RoutingContext(load_districts(get_settings().districts_file))
+        actor = Actor(CENTRE_UNIT, staff_id, case.district)
+        version = case.version if expected_version is None else expected_version
+        return await recategorise_case(routing, stores, case_id, actor, version, category, reason)
     finally:
         await pool.close()

@@ -27,12 +27,19 @@ from caseline.embedded import (
 from caseline.feeding import print_summary, run_feed
 from caseline.monitor import FlowCounts, run_watch
 from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
+from caseline.workbench_hint import workbench_lines
 from eventcore.failures import DatabaseUnavailable
 from eventcore.kafka import ensure_topics
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+DEVELOPMENT_CREDENTIALS = (
+    "Development credentials (Authorization: Bearer <token>; production refuses them, docs/security.md):\n"
+    "  units dev-centre, dev-ST01, dev-ST01-CM01 (another district: dev-shangdang-centre)\n"
+    "  hotline platform dev-hotline-platform, petition office dev-petition-office, walk-in desk dev-walk-in-desk\n"
+    "  joint-meeting office dev-office, bureaus dev-bureau-<bureau>, Open311 api_key caseline-dev-open311-key"
+)
 
 
 def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None, console: Console) -> int:
@@ -71,6 +78,10 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
             wait_healthy(services)
             for service in services:
                 console.print(f"{service.name}: {service.health_url} (log: {service.log_file})")
+            for line in workbench_lines(settings):
+                console.print(line, highlight=False)
+            if settings.env == "development":
+                console.print(DEVELOPMENT_CREDENTIALS, markup=False)
             if sample is not None:
                 settings_with_db = settings.model_copy(update={"database_url": dsn})
                 print_summary(console, sample, asyncio.run(run_feed(dsn, settings_with_db, sample, console)))

@@ -47,15 +47,22 @@ SERVICES = (
 )
 
 CONFIG = {
-    "KAFKA_BOOTSTRAP_SERVERS": "kafka-bootstrap.kafka.svc:9092",
+    # Production: development credentials, placeholders and missing secrets stop every service at start.
+    "CASELINE_ENV": "production",
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka-bootstrap.kafka.svc:9093",
+    "CASELINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
     "CASELINE_HTTP_HOST": "0.0.0.0",
     "CASELINE_LOG_JSON": "true",
     "CASELINE_LOG_LEVEL": "INFO",
     "CASELINE_TOPIC_PARTITIONS": "24",
     "CASELINE_CONSUMER_BATCH_SIZE": "500",
     "CASELINE_RELAY_BATCH_SIZE": "1000",
+    "CASELINE_WORKBENCH_SLA_URL": "http://sla.caseline.svc:8004",  # where routing's workbench reads clocks
 }
-SECRET_KEYS = ("DATABASE_URL", "CASELINE_PSEUDONYM_SECRET")
+
+def secret_name(service: str) -> str:
+    """Each service's own Secret (least privilege), written by `caseline secrets generate`, never checked in."""
+    return f"caseline-{service}-secrets"
 
 
 def _labels(name: str) -> dict[str, str]:
@@ -80,7 +87,7 @@ def _container(service: ServiceDeployment) -> dict[str, Any]:
         "env": [{"name": f"CASELINE_{service.name.upper()}_PORT", "value": str(service.port)}],
         "envFrom": [
             {"configMapRef": {"name": "caseline-config"}},
-            {"secretRef": {"name": "caseline-secrets"}},
+            {"secretRef": {"name": secret_name(service.name)}},
         ],
         # Kubernetes sends SIGTERM while the endpoints controller still routes to the pod; waiting first
         # lets requests stop arriving before uvicorn stops taking them.
@@ -181,14 +188,6 @@ def shared_documents() -> dict[str, list[dict[str, Any]]]:
                 "kind": "ConfigMap",
                 "metadata": {"name": "caseline-config", "namespace": NAMESPACE},
                 "data": CONFIG,
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "caseline-secrets", "namespace": NAMESPACE},
-                "type": "Opaque",
-                # Placeholders: apply real values with your secret manager, never commit them.
-                "stringData": {key: "REPLACE_ME" for key in SECRET_KEYS},
             },
         ],
     }

@@ -16,6 +16,8 @@ draws them from that district's directory and tags each with `"district"` (the s
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import random
 from collections import Counter
@@ -24,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from district import platform_export
 from district.directory import Compound, Directory, Street, load_directory
+from schemas.hotline import CSV_HEADERS_ZH
 from schemas.reference import CATEGORY_LABELS_ZH, Category, ComplaintKind, Management, Urgency
 
 SEED = 12345_2026_11
@@ -32,6 +36,9 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "caseline" / "samples"
 DATA_DIR = Path(__file__).resolve().parent / "data"  # district directories; the registry will own this
 FEED_NAME = "hotline_sample.jsonl"
 EXPECTED_NAME = "hotline_sample.expected.json"
+CSV_NAME = "hotline_sample.gb18030.csv"
+WRONG_LABEL_SHARE = 0.02  # call-takers' wrong picks: the description is plainly of another category
+WRONG_LABEL_ALLOWANCE = 3  # cross-department records whose wrong label may send them elsewhere
 
 UNIQUE_VALID = 280
 DUPLICATES = 12
@@ -231,10 +238,12 @@ def _places(district: str | None) -> _Places:
 
 @dataclass
 class _Draft:
-    category: Category
+    category: Category  # the category a person would choose: the truth intake is measured against
     received_at: datetime
     extra: bool  # extra records become the bad lines, so the valid ones keep the coverage quotas
     record: Record = field(default_factory=dict)
+    label_form: str = ""  # how the platform labelled it (platform_export.platform_label)
+    callable_back: bool = True
 
 
 def _categories(rng: random.Random) -> list[Category]:
@@ -381,6 +390,7 @@ def _drafts(rng: random.Random, bad_count: int) -> list[_Draft]:
 
 
 def _fill(rng: random.Random, directory: Directory, drafts: Sequence[_Draft]) -> None:
+    """Each draft as the platform exports it: its catalogue, its words, its phone and time formats."""
     modes = [mode for mode, quota in _LOCATION_QUOTAS for _ in range(quota)]
     if len(modes) != len(drafts):
         raise ValueError(f"location quotas cover {len(modes)} records, not {len(drafts)}")
@@ -388,23 +398,33 @@ def _fill(rng: random.Random, directory: Directory, drafts: Sequence[_Draft]) ->
     sequence = 0
     for draft, mode in zip(drafts, modes, strict=True):
         sequence += rng.randint(1, 40)  # the hotline numbers every call, not only property complaints
-        name, phone = _caller(rng)
+        name, mobile = _caller(rng)
         address, street, compound = _location(rng, directory, draft.category, mode)
-        use_label = rng.random() < LABEL_SHARE
+        label, code, form = platform_export.platform_label(rng, draft.category)
+        if not draft.extra and rng.random() < WRONG_LABEL_SHARE:
+            label, code, form = platform_export.wrong_label(rng, draft.category), "", "wrong"
+        phone, callable_back = platform_export.platform_phone(rng, mobile)
+        draft.label_form, draft.callable_back = form, callable_back
         draft.record = {
-            "order_no": f"12345-{draft.received_at:%Y%m%d}-{sequence:06d}",
-            "received_at": draft.received_at.isoformat(),
+            "order_no": f"LZ12345-{draft.received_at:%Y%m%d}-{sequence:06d}",
+            "received_at": platform_export.platform_time(rng, draft.received_at),
             "caller_name": name,
             "caller_phone": phone,
-            "kind": _kind(rng, draft.category).value,
-            "category": CATEGORY_LABELS_ZH[draft.category] if use_label else draft.category.value,
-            "description": _description(rng, draft.category),
+            "kind": platform_export.platform_kind(rng, _kind(rng, draft.category)),
+            "category": label,
+            "category_code": code,
+            "description": _sample_description(rng, draft.category),
             "address": address,
             "street": street,
             "compound": compound,
-            "urgency": _urgency(rng, draft.category).value,
+            "urgency": platform_export.platform_urgency(rng, _urgency(rng, draft.category)),
         }
         _check_location(directory, draft.record, mode)
+
+
+def _sample_description(rng: random.Random, category: Category) -> str:
+    template = rng.choice(platform_export.DESCRIPTIONS[category])
+    return template.format(b=rng.randint(1, 12), n=rng.randint(2, 9))
 
 
 def _line(record: Record) -> str:
@@ -424,47 +444,53 @@ def _truncated(record: Record) -> str:
     return text[: len(text) * 3 // 5]
 
 
-def _chinese_time(record: Record) -> str:
-    when = datetime.fromisoformat(record["received_at"])
-    return f"{when.year}年{when.month}月{when.day}日{'上午' if when.hour < 12 else '下午'}{when.hour % 12 or 12}点"
-
-
-# Each bad line is wrong in its own way; names are what the expected file reports per line.
+# The defects that still make a record unusable, each once; names are what the expected file reports per
+# line and the refusal kind intake must give it. Everything else about a record is read, not refused.
 BAD_LINES: dict[str, Callable[[Record], str]] = {
     "invalid_json": lambda r: _line(r).replace('"order_no":', "order_no:", 1),
-    "truncated_json": _truncated,
-    "missing_order_no": _without_order_no,
-    "unknown_category": lambda r: _with(r, category="traffic_violation"),
-    "unparseable_received_at": lambda r: _with(r, received_at=_chinese_time(r)),
-    "empty_description": lambda r: _with(r, description=""),
-    "invalid_urgency": lambda r: _with(r, urgency="critical"),
-    "received_at_without_offset": lambda r: _with(r, received_at=r["received_at"][:-6]),
+    "truncated": _truncated,
+    "missing_field": _without_order_no,  # no order number: no identity to dedupe on
+    "no_problem_stated": lambda r: _with(
+        r, description="", category="城乡建设>物业管理>其他物业问题", category_code=""
+    ),
+    "control_characters": lambda r: _with(
+        r, description=r["description"][:12] + "\u0007" + r["description"][12:]
+    ),
+    "markup": lambda r: _with(r, description=r["description"] + '<script>alert("x")</script>'),
+    "unknown_district": lambda r: _with(r, district="太原市小店区"),
+    "encoding": lambda r: _line(r),  # written in GB18030 inside the UTF-8 file (see _encoded)
 }
+# Defects a CSV export can have (the JSON-only ones cannot be written as a row).
+CSV_BAD = ("missing_field", "no_problem_stated", "control_characters", "markup", "unknown_district")
 
 
 @dataclass(frozen=True)
 class Feed:
     lines: list[str]
     expected: dict[str, object]
+    truth: dict[str, Category]  # order number -> the category a person would choose
+    encoded_in_gb18030: frozenset[int]  # 1-based line numbers written in GB18030 (the encoding defect)
+    records: list[tuple[str, Record | None]]  # per line: what it is, and the record (None: unreadable)
 
 
 def _assemble(
     rng: random.Random, drafts: Sequence[_Draft]
-) -> tuple[list[tuple[float, str, str]], list[_Draft]]:
-    """Lines keyed by position: (position, line, what it is); duplicates land 1-30 lines after the original."""
+) -> tuple[list[tuple[float, str, str, Record]], list[_Draft]]:
+    """Lines keyed by position: (position, line, what it is, record); duplicates land 1-30 lines later."""
     defects = list(BAD_LINES)
     rng.shuffle(defects)
     defect_of = {i: defects.pop() for i, d in enumerate(drafts) if d.extra}
-    entries: list[tuple[float, str, str]] = []
+    entries: list[tuple[float, str, str, Record]] = []
     for position, draft in enumerate(drafts):
         defect = defect_of.get(position)
         line = BAD_LINES[defect](draft.record) if defect else _line(draft.record)
-        entries.append((float(position), line, defect or "valid"))
+        entries.append((float(position), line, defect or "valid", draft.record))
     valid = [d for d in drafts if not d.extra]
     resent = rng.sample([i for i, d in enumerate(drafts) if not d.extra], DUPLICATES)
     for i in resent:
-        entries.append((i + rng.randint(1, 30) + 0.5 + i / 10_000, _line(drafts[i].record), "duplicate"))
-    return sorted(entries), valid
+        at = i + rng.randint(1, 30) + 0.5 + i / 10_000
+        entries.append((at, _line(drafts[i].record), "duplicate", drafts[i].record))
+    return sorted(entries, key=lambda e: e[0]), valid
 
 
 def build_feed(seed: int = SEED, directory: Directory | None = None) -> Feed:
@@ -474,22 +500,43 @@ def build_feed(seed: int = SEED, directory: Directory | None = None) -> Feed:
     _fill(rng, directory, drafts)
     entries, valid = _assemble(rng, drafts)
     by_category = Counter(d.category for d in valid)
+    forms = Counter(d.label_form for d in valid)
+    mapped_cross = sum(
+        1
+        for d in valid
+        if d.category in CROSS_DEPARTMENT
+        and d.label_form in ("path", "leaf", "code", "path_and_code", "caseline")
+    )
+    numbered = list(enumerate(entries, 1))
     expected: dict[str, object] = {
         "source": f"caseline/samples/{FEED_NAME}",
         "generator": "python -m district.sample_hotline",
         "seed": seed,
         "total_lines": len(entries),
-        "bad_lines": sum(1 for _, _, what in entries if what in BAD_LINES),
-        "duplicates": sum(1 for _, _, what in entries if what == "duplicate"),
+        "bad_lines": sum(1 for _, _, what, _ in entries if what in BAD_LINES),
+        "duplicates": sum(1 for _, _, what, _ in entries if what == "duplicate"),
         "unique_valid": len(valid),
         "by_category": {c.value: by_category[c] for c in Category},
-        "escalated": sum(by_category[c] for c in CROSS_DEPARTMENT),
+        "cross_department": sum(by_category[c] for c in CROSS_DEPARTMENT),
+        "escalated_at_least": mapped_cross - WRONG_LABEL_ALLOWANCE,
         "escalated_categories": [c.value for c in CROSS_DEPARTMENT],
+        "by_label_form": dict(sorted(forms.items())),
+        "no_callback_number": sum(1 for d in valid if not d.callable_back),
+        "platform_labels_used": len(
+            {d.record["category"] for d in valid if d.record["category"]}
+            | {d.record["category_code"] for d in valid if d.record["category_code"]}
+        ),
         "by_location": _location_counts(valid),
-        "bad_line_numbers": {str(n): what for n, (_, _, what) in enumerate(entries, 1) if what in BAD_LINES},
-        "duplicate_line_numbers": [n for n, (_, _, what) in enumerate(entries, 1) if what == "duplicate"],
+        "bad_line_numbers": {str(n): what for n, (_, _, what, _) in numbered if what in BAD_LINES},
+        "duplicate_line_numbers": [n for n, (_, _, what, _) in numbered if what == "duplicate"],
     }
-    return Feed(lines=[line for _, line, _ in entries], expected=expected)
+    truth = {d.record["order_no"]: d.category for d in valid}
+    gb18030 = frozenset(n for n, (_, _, what, _) in numbered if what == "encoding")
+    records = [
+        (what, None if what in ("invalid_json", "truncated", "encoding") else record)
+        for n, (_, _, what, record) in numbered
+    ]
+    return Feed([line for _, line, _, _ in entries], expected, truth, gb18030, records)
 
 
 def _location_counts(valid: Sequence[_Draft]) -> dict[str, int]:
@@ -502,12 +549,61 @@ def _location_counts(valid: Sequence[_Draft]) -> dict[str, int]:
 
 
 def write(out_dir: Path = SAMPLES_DIR, seed: int = SEED) -> tuple[Path, Path]:
+    """The JSON-lines export, its expected counts and the same orders as the platform's GB18030 CSV."""
     feed = build_feed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     feed_path, expected_path = out_dir / FEED_NAME, out_dir / EXPECTED_NAME
-    feed_path.write_text("".join(line + "\n" for line in feed.lines), encoding="utf-8")
-    expected_path.write_text(json.dumps(feed.expected, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    with feed_path.open("wb") as out:
+        for number, line in enumerate(feed.lines, 1):
+            out.write(line.encode("gb18030" if number in feed.encoded_in_gb18030 else "utf-8") + b"\n")
+    csv_lines = write_csv(out_dir / CSV_NAME, feed)
+    expected = {**feed.expected, "csv": csv_lines}
+    expected_path.write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return feed_path, expected_path
+
+
+def write_csv(path: Path, feed: Feed) -> dict[str, object]:
+    """The same export as the platform's CSV (工单导出): Chinese headers, GB18030, CRLF; the JSON-only
+    defects left out and one row with a column too many. Returns what a correct intake must count in it."""
+    header = list(CSV_HEADERS_ZH)
+    fields = list(CSV_HEADERS_ZH.values())
+    rows: list[list[str]] = []
+    bad: dict[str, str] = {}
+    for what, record in feed.records:
+        if record is None or (what in BAD_LINES and what not in CSV_BAD):
+            continue
+        row = [record.get(name, "") for name in fields]
+        if what == "missing_field":
+            row[fields.index("order_no")] = ""
+        elif what == "no_problem_stated":
+            row[fields.index("description")], row[fields.index("category")] = (
+                "",
+                "城乡建设>物业管理>其他物业问题",
+            )
+            row[fields.index("category_code")] = ""
+        elif what == "control_characters":
+            text = record["description"]
+            row[fields.index("description")] = text[:12] + "\u0007" + text[12:]
+        elif what == "markup":
+            row[fields.index("description")] = record["description"] + '<script>alert("x")</script>'
+        elif what == "unknown_district":
+            row[fields.index("district")] = "太原市小店区"
+        rows.append(row)
+        if what in BAD_LINES:
+            bad[str(len(rows) + 1)] = what  # the header is line 1 (no cell spans lines here)
+    rows.insert(len(rows) // 2, [*rows[len(rows) // 2], "多出的一列"])
+    bad = {str(int(n) + 1) if int(n) > len(rows) // 2 + 1 else n: w for n, w in bad.items()}
+    bad[str(len(rows) // 2 + 2 - 1)] = "invalid_csv"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("gb18030"))
+    return {
+        "file": f"caseline/samples/{path.name}",
+        "rows": len(rows),
+        "bad_line_numbers": dict(sorted(bad.items(), key=lambda i: int(i[0]))),
+    }
 
 
 def synthetic_order(

@@ -73,6 +73,8 @@ def parse_record(headers: Any, value: bytes | None) -> CloudEvent:
             raise InvalidCloudEvent(f"missing required header {required}")
     if value is None:
         raise InvalidCloudEvent("record has no value (data)")
+    if (time := attrs.get("ce_time")) is not None and not _is_timestamp(time):
+        raise InvalidCloudEvent(f"ce_time must be an RFC 3339 timestamp, got {time[:40]!r}")
     extensions = {
         name[3:]: text
         for name, text in attrs.items()
@@ -88,6 +90,14 @@ def parse_record(headers: Any, value: bytes | None) -> CloudEvent:
         data=value,
         extensions=extensions,
     )
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
 
 
 def _text(raw: bytes | str) -> str:

@@ -12,6 +12,7 @@ propagate, so the framework rewinds and the batch is redelivered, as often as it
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -21,8 +22,9 @@ from pydantic import ValidationError
 
 from eventcore.cloudevents import CloudEvent, InvalidCloudEvent, parse_record
 from eventcore.database import DbConnection
-from eventcore.deadletters import DeadLetters, Rejection
+from eventcore.deadletters import DEFAULT_MAX_PAYLOAD_BYTES, DeadLetters, Rejection
 from eventcore.failures import FailedAttempts, RetryPolicy, describe, is_infrastructure_failure
+from eventcore.http import structure_problem
 from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
 from eventcore.outbox import Outbox
@@ -30,7 +32,7 @@ from eventcore.store import ConcurrencyError, EventStore
 from eventcore.unit_of_work import Projector, UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.reference import Channel
-from schemas.topics import event_class
+from schemas.topics import TOPIC_SOURCES, event_class
 
 log = get_logger(__name__)
 
@@ -100,12 +102,13 @@ class ServiceStores:
     schema: str
     source: str
     projector: Projector | None = None
+    dead_letter_max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 
     def __post_init__(self) -> None:
         self.store = EventStore(self.schema)
         self.outbox = Outbox(self.schema)
         self.inbox = Inbox(self.schema)
-        self.dead_letters = DeadLetters(self.schema)
+        self.dead_letters = DeadLetters(self.schema, self.dead_letter_max_payload_bytes)
         self.attempts = FailedAttempts(self.schema)
 
     def unit_of_work(self, conn: DbConnection) -> UnitOfWork:
@@ -123,18 +126,37 @@ def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage
     ref = f"{record.topic}/{record.partition}@{record.offset}"
     try:
         cloudevent = parse_record(record.headers, record.value)
+        owner = TOPIC_SOURCES.get(record.topic)
+        if owner is not None and cloudevent.source != owner:
+            raise InvalidCloudEvent(
+                f"ce_source {cloudevent.source[:80]!r} may not publish on {record.topic} (only {owner})"
+            )
         if wanted is not None and cloudevent.type not in wanted:
             return None
         contract = event_class(cloudevent.type)
         event = contract.model_validate_json(cloudevent.data) if contract else None
+        suspect = event is not None and _may_be_unstorable(cloudevent.data)
+        if suspect and event is not None and (problem := structure_problem(event.model_dump(mode="json"))):
+            raise InvalidCloudEvent(problem[1])
     except (InvalidCloudEvent, ValidationError, ValueError) as error:
-        return Rejection(
-            source=f"kafka:{record.topic}",
-            source_ref=ref,
-            reason=f"{ref}: {error}",
-            payload=record.value or b"",
-        )
+        return _rejection(record, ref, str(error))
+    except Exception as error:  # noqa: BLE001 - a hostile record (RecursionError, ...) is rejected, not retried
+        return _rejection(record, ref, f"undecodable record ({type(error).__name__})")
     return InboundMessage(record.topic, record.partition, record.offset, cloudevent, event)
+
+
+# NUL (raw or escaped) or a surrogate escape: only then is the event walked for text PostgreSQL cannot store
+# (an escaped surrogate pair is a proper emoji; a lone one is not text).
+_SUSPECT = re.compile(rb"\x00|\\u0000|\\u[dD][89abcdefABCDEF]")
+
+
+def _may_be_unstorable(data: bytes) -> bool:
+    return _SUSPECT.search(data) is not None
+
+
+def _rejection(record: Any, ref: str, reason: str) -> Rejection:
+    value = record.value if isinstance(record.value, bytes) else b""
+    return Rejection(source=f"kafka:{record.topic}", source_ref=ref, reason=f"{ref}: {reason}", payload=value)
 
 
 def decode_raw(record: Any) -> InboundMessage:
@@ -223,12 +245,12 @@ async def _whole_batch(
 async def _process(
     stores: ServiceStores, conn: DbConnection, messages: Sequence[InboundMessage], handler: Handler
 ) -> BatchOutcome:
-    by_topic: dict[str, list[str]] = {}
+    by_origin: dict[tuple[str, str], list[str]] = {}
     for message in messages:
-        by_topic.setdefault(message.topic, []).append(message.cloudevent.id)
+        by_origin.setdefault((message.topic, message.cloudevent.source), []).append(message.cloudevent.id)
     fresh: set[str] = set()
-    for topic, ids in by_topic.items():
-        fresh |= await stores.inbox.claim(conn, topic, ids)
+    for (topic, source), ids in by_origin.items():
+        fresh |= await stores.inbox.claim(conn, topic, ids, source=source)
     uow = stores.unit_of_work(conn)
     outcome = BatchOutcome()
     for message in messages:
@@ -312,7 +334,7 @@ async def _try_dead_lettered_again(
     """
     try:
         async with stores.pool.acquire() as conn, conn.transaction():
-            await stores.inbox.release(conn, [message.cloudevent.id])
+            await stores.inbox.release(conn, [message.cloudevent.id], source=message.cloudevent.source)
             outcome = await _process(stores, conn, [message], handler)
             await stores.dead_letters.resolve(conn, message.cloudevent.id, "handled when delivered again")
     except Exception as error:
@@ -336,7 +358,9 @@ async def _dead_letter(
         message_id=message.cloudevent.id,
     )
     async with stores.pool.acquire() as conn, conn.transaction():
-        await stores.inbox.claim(conn, message.topic, [message.cloudevent.id])
+        await stores.inbox.claim(
+            conn, message.topic, [message.cloudevent.id], source=message.cloudevent.source
+        )
         await stores.dead_letters.add(conn, [rejection])
         await stores.attempts.forget(conn, [message.cloudevent.id])
     log.warning(

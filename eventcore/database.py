@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from schemas.topics import TOPIC_SOURCES
+
 # What handlers receive: a plain connection or one borrowed from a pool; both run the same queries.
 DbConnection = asyncpg.Connection | PoolConnectionProxy
 
@@ -53,6 +55,16 @@ CREATE TABLE IF NOT EXISTS {s}.inbox (
     topic text NOT NULL,
     processed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+ALTER TABLE {s}.inbox ADD COLUMN IF NOT EXISTS source text;
+UPDATE {s}.inbox SET source = {origin} WHERE source IS NULL;
+ALTER TABLE {s}.inbox ALTER COLUMN source SET NOT NULL;
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'inbox_pkey'
+               AND conrelid = '{s}.inbox'::regclass AND array_length(conkey, 1) = 1) THEN
+        ALTER TABLE {s}.inbox DROP CONSTRAINT inbox_pkey;
+        ALTER TABLE {s}.inbox ADD CONSTRAINT inbox_pkey PRIMARY KEY (source, message_id);
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS {s}.dead_letters (
     id bigserial PRIMARY KEY,
     source text NOT NULL,
@@ -82,6 +94,17 @@ CREATE TABLE IF NOT EXISTS {s}.consumer_anchors (
     PRIMARY KEY (topic, partition)
 );
 """
+
+
+def origin_of(topic: str) -> str:
+    """The source a topic's messages come from: its owner's ce_source, else the raw topic itself."""
+    return TOPIC_SOURCES.get(topic, f"kafka:{topic}")
+
+
+def _origin_sql() -> str:
+    """SQL naming each inbox row's source from its topic: rows from before the inbox knew sources."""
+    cases = " ".join(f"WHEN '{topic}' THEN '{source}'" for topic, source in sorted(TOPIC_SOURCES.items()))
+    return f"CASE topic {cases} ELSE 'kafka:' || topic END"
 
 
 def checked_schema(schema: str) -> str:
@@ -118,7 +141,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, extra_ddl: Sequence[str] = ()
             if await _is_current(conn, s, version):
                 return
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-            await conn.execute(CORE_TABLES.format(s=s))
+            await conn.execute(CORE_TABLES.format(s=s, origin=_origin_sql()))
             for ddl in extra_ddl:
                 await conn.execute(ddl.format(s=s))
             await conn.execute(
@@ -131,7 +154,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, extra_ddl: Sequence[str] = ()
 
 
 def _ddl_version(schema: str, extra_ddl: Sequence[str]) -> str:
-    text = "\n".join([CORE_TABLES, *extra_ddl]).format(s=schema)
+    text = "\n".join([CORE_TABLES.format(s=schema, origin=_origin_sql()), *(d.format(s=schema) for d in extra_ddl)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -1,4 +1,9 @@
-"""Dead letters: rejected input kept with its reason and original bytes, so it can be fixed and replayed."""
+"""Dead letters: rejected input kept with its reason and original bytes, so it can be fixed and replayed.
+
+A payload larger than CASELINE_DEAD_LETTER_MAX_PAYLOAD_BYTES is kept truncated, its original size in
+`details.original_size` and `details.truncated` true: a flood of oversized input cannot fill the database, and
+whoever fixes it knows the sender must send it again.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +40,22 @@ class DeadLetter:
     replayed_at: datetime | None
 
 
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
 class DeadLetters:
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
         self.schema = checked_schema(schema)
+        self.max_payload_bytes = max_payload_bytes
+
+    def kept(self, rejection: Rejection) -> tuple[Any, ...]:
+        """The row for a rejection: payload cut at the limit, the original size recorded."""
+        payload, details = rejection.payload, dict(rejection.details)
+        if len(payload) > self.max_payload_bytes:
+            details |= {"original_size": len(payload), "truncated": True}
+            payload = payload[: self.max_payload_bytes]
+        reason = rejection.reason.replace("\x00", "\\0")  # text columns cannot hold NUL
+        return rejection.source, rejection.source_ref, reason, payload, _storable(details)
 
     async def add(self, conn: DbConnection, rejections: Sequence[Rejection]) -> None:
         if not rejections:
@@ -45,7 +63,7 @@ class DeadLetters:
         await conn.executemany(
             f"INSERT INTO {self.schema}.dead_letters (source, source_ref, reason, payload, details, message_id) "
             "VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
-            [(r.source, r.source_ref, r.reason, r.payload, r.details, r.message_id) for r in rejections],
+            [(*self.kept(r), r.message_id) for r in rejections],
         )
 
     async def waiting_ids(self, conn: DbConnection, message_ids: Sequence[str]) -> set[str]:
@@ -83,6 +101,15 @@ class DeadLetters:
             f"UPDATE {self.schema}.dead_letters SET replayed_at = clock_timestamp() WHERE id = $1",
             dead_letter_id,
         )
+
+
+def _storable(details: dict[str, Any]) -> dict[str, Any]:
+    """Details as jsonb can hold them: NUL and lone surrogates in strings replaced."""
+    text = json.dumps(details, ensure_ascii=False, default=str)
+    if "\\u0000" in text or "\x00" in text:
+        text = text.replace("\\u0000", "\\\\0").replace("\x00", "\\\\0")
+    cleaned: dict[str, Any] = json.loads(text.encode("utf-8", errors="replace").decode("utf-8"))
+    return cleaned
 
 
 def _dead_letter(row: asyncpg.Record) -> DeadLetter:

@@ -1,23 +1,94 @@
-"""Kafka plumbing shared by the services: topic creation, producers and offsets."""
+"""Kafka plumbing shared by the services: client factories (with the security settings), topic creation,
+producers and offsets.
+
+Every Kafka client Caseline makes (relays, consumers, admin, the CLI, the flow monitor, the SLA watch's lag
+figures) is built here or by `faststream_security` for the services' FastStream broker, so SASL and TLS
+settings (`CASELINE_KAFKA_*`, eventcore.settings) reach all of them from one place.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
 
 from eventcore.logging import get_logger
+from eventcore.settings import Settings, get_settings
 
 log = get_logger(__name__)
 
 
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS towards the brokers, verifying their certificates (with the given CA, else the system's)."""
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    )
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certfile),
+            str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        )
+    return context
+
+
+def client_security(settings: Settings | None = None) -> dict[str, Any]:
+    """aiokafka keyword arguments for the configured security: nothing for plaintext."""
+    settings = settings or get_settings()
+    protocol = settings.kafka_security_protocol or "PLAINTEXT"
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL"):
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password,
+        }
+    if (context := ssl_context(settings)) is not None:
+        options["ssl_context"] = context
+    return options
+
+
+def faststream_security(settings: Settings | None = None) -> BaseSecurity | None:
+    """The same settings for a FastStream KafkaBroker."""
+    settings = settings or get_settings()
+    protocol = settings.kafka_security_protocol or "PLAINTEXT"
+    context = ssl_context(settings)
+    if not protocol.startswith("SASL"):
+        return BaseSecurity(ssl_context=context) if context is not None else None
+    kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[
+        settings.kafka_sasl_mechanism
+    ]
+    return kind(
+        username=settings.kafka_sasl_username or "",
+        password=settings.kafka_sasl_password or "",
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def new_admin(bootstrap_servers: str, **options: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_security(), **options)
+
+
+def new_consumer(*topics: str, bootstrap_servers: str, **options: Any) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers, **client_security(), **options)
+
+
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> None:
     """Create missing topics with the partition count the services expect (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = new_admin(bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -45,12 +116,8 @@ def new_producer(bootstrap_servers: str) -> AIOKafkaProducer:
         linger_ms=5,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
+        **client_security(),
     )
-
-
-def new_consumer(bootstrap_servers: str, **options: Any) -> AIOKafkaConsumer:
-    """A consumer for Caseline's own checks (log checks, audits): no group unless one is given, no commits."""
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **options)
 
 
 Position = tuple[str, int, int]  # topic, partition, offset
@@ -70,7 +137,12 @@ async def message_ids_at(
     found: dict[Position, str | None] = dict.fromkeys(wanted)
     if not wanted:
         return found
-    consumer = new_consumer(bootstrap_servers, auto_offset_reset="none", max_partition_fetch_bytes=64 * 1024)
+    consumer = new_consumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        max_partition_fetch_bytes=64 * 1024,
+    )
     await consumer.start()
     try:
         offsets = await _non_empty_partitions(consumer, wanted)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
+
+from schemas.personal_data import mask_contacts
 
 __all__ = ["bind_contextvars", "bound_contextvars", "clear_contextvars", "configure_logging", "get_logger"]
 
@@ -21,6 +24,7 @@ def configure_logging(service: str, *, json: bool | None = None, level: str = "I
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_personal_data,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -31,6 +35,22 @@ def configure_logging(service: str, *, json: bool | None = None, level: str = "I
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     clear_contextvars()
     bind_contextvars(service=service)
+
+
+def mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Phone numbers, ID-card numbers and e-mail addresses never reach a log line, whoever logged them
+    (a reason quoting a record, an exception message, a library's text)."""
+    return {key: _masked(value) for key, value in event_dict.items()}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_contacts(value)
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
 
 
 class _StderrLogger:

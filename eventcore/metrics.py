@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from eventcore.auth import AUTH_FAILURES
 from eventcore.consumer import BatchOutcome
 from eventcore.database import checked_schema
 from eventcore.delivery_check import CHECKS, DeliveryCheck
@@ -61,6 +62,7 @@ class ServiceMetrics:
         self.delivery: DeliveryCheck | None = None
         self.assigned: Callable[[], Mapping[str, Sequence[int]]] = dict
         self.registry.register(_RuntimeCollector(self))
+        self.registry.register(AUTH_FAILURES)
 
     def record(self, topic: str, outcome: BatchOutcome, seconds: float) -> None:
         for name, count in outcome.counts().items():

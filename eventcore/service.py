@@ -15,20 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from eventcore.auth import Authenticator, AuthRefused, Principal, TokenVerifier
 from eventcore.consumed_log_check import ConsumedLogCheck
 from eventcore.consumer import Handler, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.delivery_check import DeliveryCheck, Positions
 from eventcore.failures import RetryPolicy, ShuttingDown
-from eventcore.kafka import ensure_topics
+from eventcore.http import BodyGuard, BodyPolicy, error_responses
+from eventcore.kafka import ensure_topics, faststream_security
 from eventcore.logging import get_logger
 from eventcore.metrics import ServiceMetrics
 from eventcore.relay import OutboxRelay
@@ -68,6 +71,9 @@ class ServiceSpec:
     on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     projector: Projector | None = None  # keeps the service's read model in step with its appends
     collectors: Sequence[Collector] = ()  # the service's own figures, served on /metrics with the runtime's
+    # Who may call: in production /openapi.json answers only principals this authenticator knows.
+    authenticator: Authenticator | None = None
+    body: BodyPolicy = field(default_factory=BodyPolicy)
 
 
 @dataclass
@@ -147,7 +153,11 @@ class ServiceRuntime:
     def stores(self) -> ServiceStores:
         assert self.pool is not None, "service not started"
         return ServiceStores(
-            self.pool, self.spec.schema, source=f"/caseline/{self.spec.name}", projector=self.spec.projector
+            self.pool,
+            self.spec.schema,
+            source=f"/caseline/{self.spec.name}",
+            projector=self.spec.projector,
+            dead_letter_max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
         )
 
 
@@ -162,6 +172,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         logger=get_logger("faststream"),
         log_level=logging.DEBUG,
         graceful_timeout=CONSUMER_GRACE_SECONDS,  # on stop, the batch being handled finishes and commits
+        security=faststream_security(settings),
     )
     runtime = ServiceRuntime(spec=spec, settings=settings, broker=broker)
     if spec.subscriptions:
@@ -172,18 +183,77 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         async with _running(runtime):
             yield
 
-    app = FastAPI(title=f"Caseline {spec.name}", lifespan=lifespan)
+    production = settings.env == "production"
+    # In production the interactive docs are not served and the OpenAPI document answers only a credential
+    # of this service (docs/security.md); in development both are open, as `make run` shows them.
+    app = FastAPI(
+        title=f"Caseline {spec.name}",
+        lifespan=lifespan,
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+        openapi_url=None if production else "/openapi.json",
+    )
     app.state.runtime = runtime
     app.add_api_route(
-        "/healthz", _healthz(runtime), methods=["GET"], summary="Database and broker connections"
+        "/healthz",
+        _healthz(runtime),
+        methods=["GET"],
+        summary="Database and broker connections",
+        responses={
+            503: {"description": "The database or the broker does not answer", "model": dict[str, Any]}
+        },
     )
     app.add_api_route(
         "/livez", _livez, methods=["GET"], summary="The process answers (liveness, no dependencies)"
     )
-    app.add_api_route("/metrics", _metrics(runtime), methods=["GET"], include_in_schema=False)
+    metrics_auth = _metrics_guard(spec.name, settings) if production else None
+    app.add_api_route(
+        "/metrics",
+        _metrics(runtime),
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[Depends(metrics_auth)] if metrics_auth else [],
+    )
     for router in spec.routers:
+        _document_guard_statuses(router)
         app.include_router(router)
+    if production:
+        _serve_openapi_to_principals(app, spec.authenticator)
+    error_body = spec.body.error_body
+
+    async def refused(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, AuthRefused)
+        return JSONResponse(error_body(error.code, error.message), error.status_code, headers=error.headers)
+
+    app.add_exception_handler(AuthRefused, refused)
+    app.add_middleware(BodyGuard, policy=spec.body)
     return app
+
+
+def _metrics_guard(service: str, settings: Settings) -> Callable[..., Awaitable[Principal]]:
+    """/metrics in production: the metrics token only (Prometheus' bearer credentials)."""
+    verifier = TokenVerifier.of(
+        [(Principal("metrics", "prometheus"), settings.metrics_tokens())], setting="CASELINE_METRICS_TOKEN"
+    )
+    return Authenticator(service, verifier).requiring("metrics")
+
+
+def _serve_openapi_to_principals(app: FastAPI, authenticator: Authenticator | None) -> None:
+    async def openapi(request: Request) -> JSONResponse:
+        if authenticator is None:
+            raise AuthRefused(401, "unauthorized", "this service serves no OpenAPI document in production")
+        authenticator.principal(request, request.headers.get("authorization"))
+        return JSONResponse(app.openapi())
+
+    app.add_api_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+
+
+def _document_guard_statuses(router: APIRouter) -> None:
+    """The body guard answers 400, 413, 415 and 422 on every route that takes a body: say so in OpenAPI."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and (route.methods or set()) & {"POST", "PUT", "PATCH"}:
+            for status, response in error_responses(400, 413, 415, 422).items():
+                route.responses.setdefault(status, response)
 
 
 def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,10 @@ class Settings(BaseSettings):
     """Every knob Caseline reads from the environment; README lists them."""
 
     model_config = SettingsConfigDict(env_prefix="CASELINE_", extra="ignore")
+
+    # development: the development credentials of the README work; production: they, placeholders and missing
+    # secrets stop every service at start (eventcore.production).
+    env: Literal["development", "production"] = "development"
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CASELINE_DATABASE_URL")
@@ -46,13 +51,34 @@ class Settings(BaseSettings):
     # The background delivery check: how often, and how long a gap may stay open before it is reported.
     audit_check_seconds: float = 15.0
     audit_grace_seconds: float = 120.0
+    # Bearer token(s) Prometheus scrapes /metrics with, comma-separated (two during a rotation); required in
+    # production, where /metrics answers nobody else.
+    metrics_token: str | None = None
+    # Kafka client security, passed to every client (eventcore.kafka, the FastStream broker). None: plaintext,
+    # which production accepts only when set explicitly.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = (
+        None  # CA bundle that signed the brokers' certificates; None: the system's
+    )
+    kafka_ssl_certfile: Path | None = None  # client certificate (mutual TLS)
+    kafka_ssl_keyfile: Path | None = None
+    # Refused input larger than this is kept truncated in dead letters, with its original size recorded.
+    dead_letter_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)  # eventcore.deadletters
     # The district registry (tenants); None: district/districts.yaml. Read by district.registry too.
     districts_file: Path | None = None
     # The district of input that names none (a district-run intake); None: the registry's founding district.
     default_district: str | None = None
+    # Where routing's workbench reads the SLA clocks (GET /v1/clocks); None: this host's SLA port.
+    workbench_sla_url: str | None = None
 
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap_servers or f"{self.broker_host}:{self.broker_port}"
+
+    def metrics_tokens(self) -> list[str]:
+        return [token.strip() for token in (self.metrics_token or "").split(",") if token.strip()]
 
     def http_port(self, service: str) -> int:
         ports = {

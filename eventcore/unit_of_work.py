@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from eventcore.database import DbConnection
 from eventcore.outbox import Outbox, OutboxMessage
@@ -11,6 +12,8 @@ from eventcore.store import EventStore, PendingEvent, StreamAppend
 
 # Updates a service's read model from what a flush actually wrote, inside the same transaction.
 Projector = Callable[[DbConnection, Sequence[StreamAppend]], Awaitable[None]]
+# Writes rows a handler gathered (a read model fed by consumed messages), batched, in the same transaction.
+RowWriter = Callable[[DbConnection, Sequence[Any]], Awaitable[None]]
 
 
 @dataclass
@@ -26,6 +29,7 @@ class UnitOfWork:
     created_streams: set[str] = field(default_factory=set)
     _starting: set[str] = field(default_factory=set)
     projector: Projector | None = None
+    _rows: dict[RowWriter, list[Any]] = field(default_factory=dict)
 
     def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
         """Start a new stream unless it exists already (idempotent creation).
@@ -43,6 +47,11 @@ class UnitOfWork:
     ) -> None:
         self._appends.append((StreamAppend(stream_id, expected_version, events), publish_to))
 
+    def add_rows(self, writer: RowWriter, rows: Sequence[Any]) -> None:
+        """Rows for a read model of consumed facts (not events): written by `writer` at the next flush,
+        all of a batch in one call, so a handler does not pay a round trip per message."""
+        self._rows.setdefault(writer, []).extend(rows)
+
     async def flush(self) -> None:
         starts, self._starts = self._starts, []
         self._starting = set()
@@ -54,6 +63,9 @@ class UnitOfWork:
         await self.outbox.add(self.conn, self._messages(written))
         if self.projector is not None and written:
             await self.projector(self.conn, [a for a, _ in written])
+        rows, self._rows = self._rows, {}
+        for writer, pending in rows.items():
+            await writer(self.conn, pending)
 
     def _messages(self, written: Sequence[tuple[StreamAppend, str | None]]) -> list[OutboxMessage]:
         return [

@@ -12,6 +12,10 @@ only its own district's notices (`--district`, or CASELINE_BUREAU_DISTRICT), by 
 (absent on notices from before Caseline served several districts: those are the founding district's).
 Without a district it only watches, every district's notices; --accept needs one, so that a bureau never
 accepts another district's task.
+
+On a secured cluster (deploy/README.md: each bureau's principal may read only its task topic and write reports),
+set KAFKA_SECURITY_PROTOCOL (SASL_SSL), KAFKA_SASL_MECHANISM (SCRAM-SHA-512), KAFKA_SASL_USERNAME
+(`bureau-<bureau>`), KAFKA_SASL_PASSWORD and, for a private CA, KAFKA_SSL_CAFILE.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +34,21 @@ REPORTS = "caseline.bureau.reports.v1"
 NOTICE_TYPE = "caseline.BureauTaskNotice.v1"
 FOUNDING_DISTRICT = "luzhou"  # notices without ce_district were written before there were several
 DISTRICT_ENV = "CASELINE_BUREAU_DISTRICT"
+
+
+def security() -> dict[str, Any]:
+    """aiokafka's security options from the environment; plaintext when none is set."""
+    protocol = os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL"):
+        options |= {
+            "sasl_mechanism": os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            "sasl_plain_username": os.environ.get("KAFKA_SASL_USERNAME"),
+            "sasl_plain_password": os.environ.get("KAFKA_SASL_PASSWORD"),
+        }
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl.create_default_context(cafile=os.environ.get("KAFKA_SSL_CAFILE"))
+    return options
 
 
 def tasks_topic(bureau: str) -> str:
@@ -69,9 +89,13 @@ async def follow(
             "accepting tasks needs the bureau's district, or it would accept other districts' tasks"
         )
     consumer = AIOKafkaConsumer(
-        tasks_topic(bureau), bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
+        tasks_topic(bureau),
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        **security(),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, **security())
     await consumer.start()
     await producer.start()
     tasks: dict[str, dict[str, Any]] = {}

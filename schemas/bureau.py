@@ -16,6 +16,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.base import DomainEvent
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 BUREAU_REPORTS = "caseline.bureau.reports.v1"
@@ -81,9 +82,9 @@ class BureauReport(BaseModel):
         description="The reporting bureau's district; when given, a task of another district is unknown to it",
     )
     kind: ReportKind
-    note: str = Field(default="", max_length=4000)
+    note: FreeText = Field(default="", max_length=4000)
     evidence: list[EvidenceRef] = Field(default_factory=list, description="Required when kind is done")
-    reason: str = Field(default="", max_length=4000, description="Required when kind is unable")
+    reason: FreeText = Field(default="", max_length=4000, description="Required when kind is unable")
     reported_at: datetime = Field(description="When the bureau made the report, with UTC offset")
 
     @model_validator(mode="after")
@@ -121,12 +122,18 @@ class BureauTaskNotice(DomainEvent):
         default=FOUNDING_DISTRICT, description="The district whose bureau this is (codes are district-local)"
     )
     is_lead: bool
+    lead_bureau: Bureau | None = Field(
+        default=None,
+        description="The bureau the joint meeting decided leads the file (absent before 2026-12)",
+    )
     category: Category
     compound_code: str | None
     street_code: str | None
-    action: str
-    done_when: str
-    due_at: datetime
+    action: FreeText
+    done_when: FreeText
+    due_at: datetime = Field(
+        description="The task's deadline: the joint meeting's decision, which its SLA clock keeps"
+    )
     status: TaskStatus
     overdue: bool = Field(description="Past its deadline and not done")
-    note: str = Field(default="", description="Reason, answer or report note, when the notice has one")
+    note: FreeText = Field(default="", description="Reason, answer or report note, when the notice has one")

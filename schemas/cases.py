@@ -8,7 +8,16 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.base import DomainEvent
+from schemas.categorisation import CategoryDecision
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Level, Urgency
+
+# Routing used to compute a deadline of its own; the SLA's clocks are now the only source of a case's deadline.
+SUPERSEDED_DUE_AT = (
+    "Superseded, no longer set: the case's deadline is its SLA resolve clock's "
+    "(SlaClockStarted / SlaClockRetargeted on caseline.sla.v1, clock <case>/resolve/<reopen count>); "
+    "older events may carry routing's own estimate, which nothing reads any more"
+)
 
 
 class CaseOpened(DomainEvent):
@@ -27,6 +36,10 @@ class CaseOpened(DomainEvent):
     compound_code: str | None
     street_code: str | None
     complainant_id: str
+    category_decision: CategoryDecision | None = Field(
+        default=None,
+        description="How intake decided the category; needs_triage sends it to the centre's triage",
+    )
 
 
 class RoutedUnit(StrEnum):
@@ -48,8 +61,8 @@ class CaseRouted(DomainEvent):
     unit_name: str
     rule_id: str = Field(description="The routing rule that decided, so the routing can be explained")
     rules_version: str
-    reason: str
-    due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
+    reason: FreeText
+    due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
 class EscalationTrigger(StrEnum):
@@ -73,12 +86,17 @@ class CaseEscalated(DomainEvent):
     category: Category
     compound_code: str | None
     street_code: str | None
-    bureaus: list[Bureau] = Field(description="Member bureaus that must act, lead first")
-    lead_bureau: Bureau
-    rule_id: str
+    bureaus: list[Bureau] = Field(
+        description="Routing's proposal of the member bureaus, lead first; the joint meeting decides "
+        "(JointMeetingFileOpened / CaseAddedToFile name the decided ones)"
+    )
+    lead_bureau: Bureau = Field(
+        description="Routing's proposed lead; the joint meeting decides the lead (JointMeetingFileOpened)"
+    )
+    rule_id: str = Field(description="The routing rule the proposal comes from")
     rules_version: str
-    reason: str
-    due_at: datetime | None = Field(default=None, description="When the case should be resolved (SLA)")
+    reason: FreeText
+    due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
 # The case lifecycle after routing: accepted → in progress → resolved → called back → closed (or reopened).
@@ -98,7 +116,7 @@ class CaseProgressNoted(DomainEvent):
     event_type = "CaseProgressNoted"
 
     unit_code: str
-    note: str
+    note: FreeText
     photo_refs: list[str] = Field(default_factory=list)
 
 
@@ -114,8 +132,12 @@ class CaseResolved(DomainEvent):
 
     resolved_by: ResolvedBy
     unit_code: str | None = Field(description="The unit that resolved it; None when the joint meeting did")
-    resolution: str = Field(description="How the problem was resolved")
+    resolution: FreeText = Field(description="How the problem was resolved")
     joint_meeting_file_id: str | None = None
+    evidence_refs: list[str] = Field(
+        default_factory=list,
+        description="References to the evidence of the resolution (photo or document ids), none when absent",
+    )
 
 
 class CallbackOutcome(StrEnum):
@@ -130,7 +152,7 @@ class CaseCalledBack(DomainEvent):
     event_type = "CaseCalledBack"
 
     outcome: CallbackOutcome
-    note: str = ""
+    note: FreeText = ""
 
 
 class CaseClosed(DomainEvent):
@@ -155,8 +177,8 @@ class CaseReopened(DomainEvent):
     reason: ReopenReason
     reopen_count: int = Field(ge=1, description="How often the case has now been reopened")
     unit_code: str | None = Field(description="The unit the case goes back to; None: the joint meeting")
-    detail: str = ""
-    due_at: datetime | None = Field(default=None, description="The new resolution deadline")
+    detail: FreeText = ""
+    due_at: datetime | None = Field(default=None, description=SUPERSEDED_DUE_AT)
 
 
 class CaseReturned(DomainEvent):
@@ -166,7 +188,7 @@ class CaseReturned(DomainEvent):
 
     unit_code: str
     level: Level
-    reason: str = Field(min_length=1)
+    reason: FreeText = Field(min_length=1)
     return_count: int = Field(ge=1, description="How often the case has now been returned")
 
 
@@ -179,3 +201,20 @@ class CoComplainantAdded(DomainEvent):
     channel: Channel
     complainant_id: str = Field(description="Pseudonymous id, never the phone number")
     complainant_count: int = Field(ge=2)
+
+
+class CaseRecategorised(DomainEvent):
+    """The centre corrected the case's category; a CaseRouted or CaseEscalated follows when the new category
+    belongs to another unit or to the joint meeting."""
+
+    event_type = "CaseRecategorised"
+
+    district: DistrictCode = Field(default=FOUNDING_DISTRICT, description="The district of the case")
+    from_category: Category
+    to_category: Category
+    reason: FreeText = Field(min_length=1, description="Why staff corrected it, in their words")
+    recategorised_by: str = Field(description="Who corrected it: <unit>/<staff id>")
+    replaced_decision: CategoryDecision | None = Field(
+        default=None, description="The decision it replaced (intake's, or an earlier correction)"
+    )
+    decision: CategoryDecision = Field(description="The new decision, source staff")

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
 from schemas.base import DomainEvent
+from schemas.categorisation import CategoryDecision
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Category, Channel, ComplaintKind, DistrictCode, Urgency
+
+
+class IntakeFlag(StrEnum):
+    """What intake had to resolve, guess or assume to receive a complaint instead of refusing it."""
+
+    UNKNOWN_KIND = "unknown_kind"  # the request kind was not recognised: taken as a complaint
+    UNKNOWN_URGENCY = "unknown_urgency"  # the urgency was not recognised: taken as normal
+    NO_CALLBACK_NUMBER = "no_callback_number"  # no usable phone number: nobody can be called back by phone
+    RECEIVED_AT_ASSIGNED = "received_at_assigned"  # no readable time given: intake's clock stands in
+    CATEGORY_UNMAPPED_LABEL = "category_unmapped_label"  # a label the platform's taxonomy does not know
+    CATEGORY_TRIAGE = "category_triage"  # the category is uncertain: the centre's triage decides it
+    CATEGORY_CONTRADICTION = "category_contradiction"  # the label and the text disagree
 
 
 class ComplaintReceived(DomainEvent):
@@ -29,8 +44,8 @@ class ComplaintReceived(DomainEvent):
     received_at: datetime = Field(description="When the complainant contacted the channel (with offset)")
     kind: ComplaintKind
     category: Category
-    description: str
-    address: str
+    description: FreeText
+    address: FreeText
     street_name: str | None = Field(default=None, description="Street as given by the channel, unresolved")
     compound_name: str | None = Field(
         default=None, description="Compound as given by the channel, unresolved"
@@ -54,6 +69,13 @@ class ComplaintReceived(DomainEvent):
         default=None,
         description="The channel's record for audit, personal fields masked; the full bytes stay in intake",
     )
+    category_decision: CategoryDecision | None = Field(
+        default=None,
+        description="How the category was decided (absent on complaints from before it was kept)",
+    )
+    flags: list[IntakeFlag] = Field(
+        default_factory=list, description="What intake resolved or assumed instead of refusing the record"
+    )
 
 
 class ComplaintMerged(DomainEvent):
@@ -75,3 +97,9 @@ class ComplaintMerged(DomainEvent):
     merge_rule: str = Field(description="The merge rule that matched, so the merge can be explained")
     merge_reason: str
     complainant_count: int = Field(ge=2, description="People who have now complained about this case")
+    category_decision: CategoryDecision | None = Field(
+        default=None, description="How this complaint's own category was decided"
+    )
+    flags: list[IntakeFlag] = Field(
+        default_factory=list, description="What intake resolved or assumed instead of refusing the record"
+    )

@@ -9,11 +9,35 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.base import DomainEvent
 from schemas.bureau import EvidenceRef, ReportKind
 from schemas.cases import EscalationTrigger
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 
+class LeadDecision(BaseModel):
+    """Who leads a joint enforcement and with whom, as the joint meeting decided it against routing's proposal.
+
+    Routing proposes (CaseEscalated's lead_bureau and bureaus, with its rule id); the joint meeting
+    decides, once per file, by its own rules. Every later view and topic uses the decision.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_bureau: Bureau = Field(description="The decided lead")
+    member_bureaus: list[Bureau] = Field(description="The decided member bureaus, lead first")
+    decided_by: str = Field(
+        description="The joint-meeting rule that decided: `<rules version>/<entry>`, e.g. 2026.11.1/security_access"
+    )
+    proposed_lead_bureau: Bureau | None = Field(
+        description="Routing's proposed lead (CaseEscalated.lead_bureau)"
+    )
+    proposed_bureaus: list[Bureau] = Field(default_factory=list, description="Routing's proposed bureaus")
+    proposal_rule_id: str | None = Field(default=None, description="The routing rule the proposal came from")
+    overrode_proposal: bool = Field(description="True when the decided lead is not the proposed one")
+    reason: str = Field(description="Why: the rule's lead, and which proposal it overrode")
+
+
 class JointMeetingFileOpened(DomainEvent):
-    """The joint-meeting office opened a file for an escalated case."""
+    """The joint-meeting office opened a file for an escalated case; its lead and members are the decision."""
 
     event_type = "JointMeetingFileOpened"
 
@@ -24,9 +48,13 @@ class JointMeetingFileOpened(DomainEvent):
     category: Category
     compound_code: str | None
     street_code: str | None
-    lead_bureau: Bureau
-    member_bureaus: list[Bureau]
+    lead_bureau: Bureau = Field(description="The decided lead (see lead_decision)")
+    member_bureaus: list[Bureau] = Field(description="The decided member bureaus, lead first")
     trigger: EscalationTrigger | None = Field(default=None, description="Why routing escalated the case")
+    lead_decision: LeadDecision | None = Field(
+        default=None,
+        description="How the lead was decided and which proposal it overrode (absent before 2026-12)",
+    )
 
 
 class EnforcementTaskAssigned(DomainEvent):
@@ -38,9 +66,12 @@ class EnforcementTaskAssigned(DomainEvent):
     task_id: str
     bureau: Bureau
     is_lead: bool
-    action: str
-    due_at: datetime = Field(description="Deadline for the bureau to report the task done")
-    done_when: str = Field(description="What counts as done")
+    action: FreeText
+    due_at: datetime = Field(
+        description="Deadline for the bureau to report the task done, as the joint meeting decided it; the "
+        "SLA's task clock (<case>/task/<task id>) takes exactly this instant"
+    )
+    done_when: FreeText = Field(description="What counts as done")
     meeting_id: str | None = Field(default=None, description="The meeting that decided it; None: on opening")
 
 
@@ -53,7 +84,7 @@ class JointEnforcementCompleted(DomainEvent):
     verified_by: str = Field(description="Staff id of the joint-meeting office member who verified on site")
     verified_at: datetime
     tasks_done: int
-    summary: str
+    summary: FreeText
 
 
 class CaseAddedToFile(DomainEvent):
@@ -65,6 +96,10 @@ class CaseAddedToFile(DomainEvent):
     category: Category
     compound_code: str | None
     primary_case_id: str = Field(description="The case the file was opened for; file events are keyed by it")
+    lead_decision: LeadDecision | None = Field(
+        default=None,
+        description="The file's decided lead and members, against this case's own proposal (absent before 2026-12)",
+    )
 
 
 class JointMeetingScheduled(DomainEvent):
@@ -73,7 +108,7 @@ class JointMeetingScheduled(DomainEvent):
     file_id: str
     meeting_id: str
     scheduled_for: datetime
-    place: str = ""
+    place: FreeText = ""
 
 
 class MeetingDecision(BaseModel):
@@ -83,9 +118,9 @@ class MeetingDecision(BaseModel):
 
     task_id: str
     bureau: Bureau
-    action: str
+    action: FreeText
     due_at: datetime
-    done_when: str
+    done_when: FreeText
     confirms_existing: bool = Field(description="True when the meeting confirmed a task already assigned")
 
 
@@ -97,7 +132,12 @@ class JointMeetingHeld(DomainEvent):
     held_at: datetime
     attendees: list[Bureau]
     decisions: list[MeetingDecision]
-    minutes: str = ""
+    minutes: FreeText = ""
+    lead_bureau: Bureau | None = Field(default=None, description="The file's decided lead after the meeting")
+    member_bureaus: list[Bureau] = Field(
+        default_factory=list,
+        description="The file's member bureaus after the meeting's decisions, lead first",
+    )
 
 
 class EnforcementTaskConfirmed(DomainEvent):
@@ -109,9 +149,9 @@ class EnforcementTaskConfirmed(DomainEvent):
     task_id: str
     meeting_id: str
     bureau: Bureau
-    action: str
-    due_at: datetime
-    done_when: str
+    action: FreeText
+    due_at: datetime = Field(description="The deadline the meeting decided; the SLA's task clock moves to it")
+    done_when: FreeText
 
 
 class EnforcementTaskReassigned(DomainEvent):
@@ -124,7 +164,7 @@ class EnforcementTaskReassigned(DomainEvent):
     from_bureau: Bureau
     to_bureau: Bureau
     new_task_id: str
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskExtended(DomainEvent):
@@ -135,7 +175,7 @@ class EnforcementTaskExtended(DomainEvent):
     bureau: Bureau
     previous_due_at: datetime
     due_at: datetime
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskCancelled(DomainEvent):
@@ -144,7 +184,7 @@ class EnforcementTaskCancelled(DomainEvent):
     file_id: str
     task_id: str
     bureau: Bureau
-    reason: str
+    reason: FreeText
 
 
 class EnforcementTaskReported(DomainEvent):
@@ -157,9 +197,9 @@ class EnforcementTaskReported(DomainEvent):
     bureau: Bureau
     report_id: str
     kind: ReportKind
-    note: str = ""
+    note: FreeText = ""
     evidence: list[EvidenceRef] = Field(default_factory=list)
-    reason: str = ""
+    reason: FreeText = ""
     reported_at: datetime
     via: str = Field(description="http or topic")
 
@@ -172,7 +212,7 @@ class EnforcementTaskUnableAnswered(DomainEvent):
     file_id: str
     task_id: str
     bureau: Bureau
-    answer: str
+    answer: FreeText
 
 
 class EnforcementTaskOverdue(DomainEvent):
@@ -193,7 +233,7 @@ class FileReferredToMeeting(DomainEvent):
     event_type = "FileReferredToMeeting"
 
     file_id: str
-    reason: str
+    reason: FreeText
     task_ids: list[str]
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.hotline import MAX_DESCRIPTION
-from schemas.inbound import OptionalPhone, PlainText
+from schemas.inbound import PhoneText, PlainText
 
 
 class ServiceType(StrEnum):
@@ -68,7 +68,7 @@ class ServiceRequestForm(BaseModel):
     account_id: PlainText | None = Field(default=None, max_length=200)
     first_name: PlainText | None = Field(default=None, max_length=64)
     last_name: PlainText | None = Field(default=None, max_length=64)
-    phone: OptionalPhone | None = Field(default=None, max_length=32)
+    phone: PhoneText | None = Field(default=None, description="personal data; read leniently")
     description: PlainText | None = Field(default=None, max_length=MAX_DESCRIPTION)
     media_url: PlainText | None = Field(default=None, max_length=1000)
     attributes: dict[str, list[str]] = Field(default_factory=dict)

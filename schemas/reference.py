@@ -32,7 +32,8 @@ class ComplaintKind(StrEnum):
     REPORT = "report"  # 举报
     HELP = "help"  # 求助
     INQUIRY = "inquiry"  # 咨询
-    SUGGESTION = "suggestion"  # 建议
+    SUGGESTION = "suggestion"  # 建议 (意见)
+    PRAISE = "praise"  # 表扬: forwarded to the unit praised like any other case
 
 
 class Urgency(StrEnum):

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import DomainEvent
+from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Urgency
 
 
@@ -62,10 +63,15 @@ class SlaClockStarted(DomainEvent):
     policy_version: str
     escalate_on_breach: bool = False
     calendar_warning: str | None = Field(default=None, description="Set when no calendar covers the year")
+    cause: str | None = Field(
+        default=None,
+        description="The event type that started the clock (e.g. CaseReopened, EnforcementTaskAssigned)",
+    )
 
 
 class SlaClockRetargeted(DomainEvent):
-    """The clock now judges someone else or has a new deadline (escalation, re-routing, an extension)."""
+    """The clock now judges someone else or has a new deadline (escalation, re-routing, the joint meeting's
+    decision on its lead, a meeting's revised task deadline, an extension)."""
 
     event_type = "SlaClockRetargeted"
 
@@ -77,8 +83,12 @@ class SlaClockRetargeted(DomainEvent):
     scope: ClockScope
     policy_rule: str
     escalate_on_breach: bool
-    reason: str
+    reason: FreeText
     calendar_warning: str | None = None
+    cause: str | None = Field(
+        default=None,
+        description="The event type that moved the clock (e.g. EnforcementTaskConfirmed, CaseEscalated)",
+    )
 
 
 class SlaClockPaused(DomainEvent):
@@ -87,7 +97,7 @@ class SlaClockPaused(DomainEvent):
     clock_id: str
     paused_at: datetime
     consumed_seconds: float = Field(ge=0, description="Time used before the pause, in the clock's measure")
-    reason: str = Field(min_length=1)
+    reason: FreeText = Field(min_length=1)
 
 
 class SlaClockResumed(DomainEvent):
@@ -144,6 +154,16 @@ class SlaCallbackRecorded(DomainEvent):
     called_back_at: datetime
 
 
+class SlaLeadBureauRecorded(DomainEvent):
+    """The watch now attributes the case's joint-meeting clocks to the lead the joint meeting decided
+    (routing's CaseEscalated only proposed one); once per case and decision."""
+
+    event_type = "SlaLeadBureauRecorded"
+
+    lead_bureau: Bureau
+    file_id: str = Field(description="The joint-meeting file whose decision it is")
+
+
 SLA_EVENTS: tuple[type[DomainEvent], ...] = (
     SlaClockStarted,
     SlaClockRetargeted,
@@ -153,6 +173,7 @@ SLA_EVENTS: tuple[type[DomainEvent], ...] = (
     SlaAtRisk,
     SlaBreached,
     SlaCallbackRecorded,
+    SlaLeadBureauRecorded,
 )
 
 

@@ -11,6 +11,7 @@ from schemas.cases import (
     CaseEscalated,
     CaseOpened,
     CaseProgressNoted,
+    CaseRecategorised,
     CaseReopened,
     CaseResolved,
     CaseReturned,
@@ -42,6 +43,7 @@ TOPIC_EVENTS: dict[str, tuple[type[DomainEvent], ...]] = {
         CaseReopened,
         CaseReturned,
         CoComplainantAdded,
+        CaseRecategorised,
     ),
     JOINT_MEETING: JOINT_MEETING_EVENTS,
     # One topic per bureau, so broker ACLs can keep each bureau to its own tasks (docs/bureau-integration.md).
@@ -52,6 +54,17 @@ TOPIC_EVENTS: dict[str, tuple[type[DomainEvent], ...]] = {
 }
 
 ALL_TOPICS: tuple[str, ...] = tuple(TOPIC_EVENTS)
+
+# The only ce_source each CloudEvents topic accepts: the service that owns it. Consumers dead-letter an event
+# from anyone else (a forged JointEnforcementCompleted closes no case), and broker ACLs keep others from
+# writing there at all (deploy/README.md). Raw topics (bureau reports, hotline work orders) have no owner.
+TOPIC_SOURCES: dict[str, str] = {
+    COMPLAINTS: "/caseline/intake",
+    CASES: "/caseline/routing",
+    JOINT_MEETING: "/caseline/jointmeeting",
+    **{bureau_tasks_topic(bureau): "/caseline/jointmeeting" for bureau in Bureau},
+    SLA: "/caseline/sla",
+}
 
 
 def event_class(cloudevent_type: str) -> type[DomainEvent] | None:

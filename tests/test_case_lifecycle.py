@@ -26,6 +26,7 @@ from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Bureau, Category, Channel, ComplaintKind, Level, Management, Urgency
 from services.routing.domain.access import Actor
 from services.routing.domain.case import facts_of, open_case
+from services.routing.domain.learnt import JointDecision
 from services.routing.domain.lifecycle import Case, CaseState, InvalidTransition, NotPermitted
 from services.routing.domain.routing import CENTRE_TRIAGE_UNIT, RoutingPolicy, decide_route
 from services.routing.domain.rules import EscalationPolicy, load_rules
@@ -107,7 +108,7 @@ def test_sanitation_case_goes_from_its_community_through_resolution_and_a_satisf
     where = compound()
     case = resolved(opened(complaint(where=where)))
     assert (case.state, case.unit_code) == (CaseState.RESOLVED, where.community_code)
-    events = case.record_callback(CENTRE, CallbackOutcome.SATISFIED, "thanks", POLICY, NOW)
+    events = case.record_callback(CENTRE, CallbackOutcome.SATISFIED, "thanks", POLICY)
     assert [type(e) for e in events] == [CaseCalledBack, CaseClosed]
     closed = case.then(events)
     assert closed.state is CaseState.CLOSED and closed.callback_outcome is CallbackOutcome.SATISFIED
@@ -130,12 +131,12 @@ def test_a_community_cannot_accept_another_communitys_case() -> None:
 def test_only_the_centre_records_callbacks() -> None:
     case = resolved(opened(complaint(where=compound())))
     with pytest.raises(NotPermitted):
-        case.record_callback(handler(case), CallbackOutcome.SATISFIED, "", POLICY, NOW)
+        case.record_callback(handler(case), CallbackOutcome.SATISFIED, "", POLICY)
 
 
 def test_a_dissatisfied_callback_reopens_the_case_to_the_unit_that_resolved_it_with_a_count() -> None:
     case = resolved(opened(complaint(where=compound())))
-    events = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "still dirty", POLICY, NOW)
+    events = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "still dirty", POLICY)
     reopened = events[-1]
     assert isinstance(reopened, CaseReopened)
     assert (reopened.reason, reopened.reopen_count, reopened.unit_code) == (
@@ -143,7 +144,7 @@ def test_a_dissatisfied_callback_reopens_the_case_to_the_unit_that_resolved_it_w
         1,
         case.unit_code,
     )
-    assert reopened.due_at == NOW + timedelta(hours=RULES.service_levels.normal_hours)
+    assert reopened.due_at is None  # no deadline of routing's own: the SLA starts the fresh resolve clock
     after = case.then(events)
     assert (after.state, after.unit_code) == (CaseState.ROUTED, case.unit_code)
 
@@ -152,9 +153,9 @@ def test_a_case_reopened_again_escalates_to_the_joint_meeting_led_by_the_centre_
     None
 ):
     case = resolved(opened(complaint(where=compound())))
-    case = case.then(case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "", POLICY, NOW))
+    case = case.then(case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "", POLICY))
     case = resolved(case)
-    events = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "", POLICY, NOW)
+    events = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "", POLICY)
     escalated = events[-1]
     assert isinstance(escalated, CaseEscalated)
     assert escalated.trigger is EscalationTrigger.REPEATED_REOPENING
@@ -174,7 +175,7 @@ def test_a_community_returning_its_case_sends_it_up_to_the_compounds_street() ->
     assert isinstance(routed, CaseRouted)
     assert (routed.level, routed.unit_code) == (Level.STREET, where.street_code)
     assert routed.rule_id == "community-daily/up-to-street"
-    assert routed.due_at == case.due_at  # the clock does not restart
+    assert routed.due_at is None  # the deadline is the SLA resolve clock's, which a re-routing keeps
 
 
 def test_a_street_returning_a_self_managed_security_case_passes_it_to_the_next_rule_the_community() -> None:
@@ -223,23 +224,23 @@ def test_enough_co_complainants_make_a_group_complaint_that_escalates_once() -> 
     case = opened(complaint(where=compound()))
     threshold = RULES.escalation.group_complaint_threshold
     for count in range(2, threshold):
-        events = case.add_co_complainant(merged(count), POLICY, NOW)
+        events = case.add_co_complainant(merged(count), POLICY)
         assert [type(e) for e in events] == [CoComplainantAdded]
         case = case.then(events)
-    events = case.add_co_complainant(merged(threshold), POLICY, NOW)
+    events = case.add_co_complainant(merged(threshold), POLICY)
     assert [type(e) for e in events] == [CoComplainantAdded, CaseEscalated]
     escalated = events[-1]
     assert isinstance(escalated, CaseEscalated) and escalated.trigger is EscalationTrigger.GROUP_COMPLAINT
     case = case.then(events)
-    assert case.add_co_complainant(merged(threshold), POLICY, NOW) == []  # the same complaint again
-    more = case.add_co_complainant(merged(threshold + 1), POLICY, NOW)
+    assert case.add_co_complainant(merged(threshold), POLICY) == []  # the same complaint again
+    more = case.add_co_complainant(merged(threshold + 1), POLICY)
     assert [type(e) for e in more] == [CoComplainantAdded]
 
 
 def test_a_repeat_complaint_about_a_closed_case_reopens_it() -> None:
     case = resolved(opened(complaint(where=compound())))
-    case = case.then(case.record_callback(CENTRE, CallbackOutcome.BASICALLY_SATISFIED, "", POLICY, NOW))
-    events = case.add_co_complainant(merged(2), POLICY, NOW)
+    case = case.then(case.record_callback(CENTRE, CallbackOutcome.BASICALLY_SATISFIED, "", POLICY))
+    events = case.add_co_complainant(merged(2), POLICY)
     reopened = events[-1]
     assert isinstance(reopened, CaseReopened) and reopened.reason is ReopenReason.REPEAT_COMPLAINT
     assert case.then(events).state is CaseState.ROUTED
@@ -260,7 +261,7 @@ def test_joint_enforcement_completed_resolves_a_fire_hazard_case_which_a_callbac
     assert isinstance(resolved_event, CaseResolved) and resolved_event.resolved_by is ResolvedBy.JOINT_MEETING
     case = case.then([resolved_event])
     assert case.complete_joint_enforcement(done) == []  # a repeated completion changes nothing
-    closed = case.then(case.record_callback(CENTRE, CallbackOutcome.SATISFIED, "", POLICY, NOW))
+    closed = case.then(case.record_callback(CENTRE, CallbackOutcome.SATISFIED, "", POLICY))
     assert closed.state is CaseState.CLOSED
 
 
@@ -273,11 +274,43 @@ def test_reopening_a_joint_meeting_case_sends_it_back_to_the_joint_meeting() -> 
             )
         ]
     )
-    events = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "it is back", POLICY, NOW)
+    events = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "it is back", POLICY)
     escalated = events[-1]
     assert isinstance(escalated, CaseEscalated)
     assert (
         escalated.lead_bureau is Bureau.CITY_APPEARANCE and escalated.rule_id == "joint-illegal-construction"
+    )
+
+
+def test_an_access_control_case_reopened_after_joint_enforcement_proposes_the_lead_the_joint_meeting_decided() -> (
+    None
+):
+    case = opened(complaint(Category.SECURITY_ACCESS, where=compound()))
+    [escalated] = case.request_escalation(
+        handler(case), EscalationTrigger.UNIT_REQUEST, "gate broken", POLICY
+    )
+    assert isinstance(escalated, CaseEscalated)
+    assert (escalated.lead_bureau, escalated.rule_id) == (Bureau.CENTRE, "escalation-default")  # the proposal
+    decided = JointDecision(
+        "jm-1",
+        Category.SECURITY_ACCESS,
+        Bureau.PUBLIC_SECURITY,
+        (Bureau.PUBLIC_SECURITY, Bureau.STREET_OFFICE),
+    )
+    case = case.then([escalated]).knowing(decided)
+    case = case.then(
+        [
+            CaseResolved(
+                case_id="case-1", resolved_by=ResolvedBy.JOINT_MEETING, unit_code=None, resolution="ok"
+            )
+        ]
+    )
+    again = case.record_callback(CENTRE, CallbackOutcome.DISSATISFIED, "gate broken again", POLICY)[-1]
+    assert isinstance(again, CaseEscalated)
+    assert (again.lead_bureau, again.bureaus, again.rule_id) == (
+        Bureau.PUBLIC_SECURITY,
+        [Bureau.PUBLIC_SECURITY, Bureau.STREET_OFFICE],
+        "joint-meeting-decision/jm-1",
     )
 
 

@@ -70,9 +70,9 @@ class Step:
             "sla_escalation": lambda c: c.request_escalation(
                 actor, EscalationTrigger.SLA_WATCH, "late", POLICY
             ),
-            "callback": lambda c: c.record_callback(actor, outcomes[self.arg % 3], "", POLICY, NOW),
-            "reopen": lambda c: c.reopen(actor, "called again", POLICY, NOW),
-            "merge": lambda c: c.add_co_complainant(merged(2 + self.arg), POLICY, NOW),
+            "callback": lambda c: c.record_callback(actor, outcomes[self.arg % 3], "", POLICY),
+            "reopen": lambda c: c.reopen(actor, "called again", POLICY),
+            "merge": lambda c: c.add_co_complainant(merged(2 + self.arg), POLICY),
             "joint_done": lambda c: c.complete_joint_enforcement(_done()),
         }
         return commands[self.name]

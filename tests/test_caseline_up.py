@@ -65,7 +65,7 @@ def _port_free(port: str) -> bool:
 def _sigterm_once_the_flow_shows(
     data_dir: Path, line: str
 ) -> tuple[str, list[psutil.Process], dict[str, str]]:
-    """`caseline up` off a terminal, as systemd or a script runs it; SIGTERM once `line` is printed."""
+    """`caseline up` off a terminal, as systemd or a script runs it; SIGTERM once a line matches `line`."""
     env = _environment(data_dir)
     up = subprocess.Popen(
         [sys.executable, "-m", "caseline", "up"],
@@ -76,7 +76,7 @@ def _sigterm_once_the_flow_shows(
     )
     assert up.stdout is not None
     output, deadline = "", time.monotonic() + 180
-    while line not in output:
+    while not re.search(line, output):
         assert time.monotonic() < deadline and up.poll() is None, output
         output += up.stdout.readline()
     started = psutil.Process(up.pid).children(recursive=True)  # services and broker, all running now
@@ -90,14 +90,14 @@ def test_caseline_up_runs_the_sample_end_to_end_and_a_second_run_resumes_without
     with tempfile.TemporaryDirectory(prefix="clup-", dir="/tmp") as scratch:
         first = _up(Path(scratch))
         assert _row(first, "accepted (new complaints)") == EXPECTED["unique_valid"]
-        assert _row(first, "escalated to the joint meeting") == EXPECTED["escalated"]
+        escalated = _row(first, "escalated to the joint meeting")
+        assert EXPECTED["escalated_at_least"] <= escalated <= EXPECTED["cross_department"]
         assert f"handled {EXPECTED['unique_valid']} of {EXPECTED['unique_valid']} complaints" in first
 
         # fresh in-memory broker, same stored events; off a terminal the flow comes as plain lines
-        flow = f"flow: {EXPECTED['unique_valid']} complaints received"
+        flow = rf"flow: {EXPECTED['unique_valid']} complaints received, .*, {escalated} escalated"
         second, started, env = _sigterm_once_the_flow_shows(Path(scratch), flow)
         assert _row(second, "accepted (new complaints)") == 0
-        assert f"{EXPECTED['escalated']} escalated" in second.split(flow, 1)[1].splitlines()[0]
         assert len(started) >= len(PORTS)  # four services and the broker
         assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert all(_port_free(env[f"CASELINE_{name}_PORT"]) for name in PORTS)

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 K8S = ROOT / "deploy" / "k8s"
 PROMETHEUS = ROOT / "deploy" / "prometheus"
-INFRASTRUCTURE = {"postgres", "kafka", "kafka-topics", "prometheus"}
+INFRASTRUCTURE = {"postgres", "kafka", "kafka-topics", "kafka-sasl", "kafka-sasl-setup", "prometheus"}
 
 
 def _setting_names() -> set[str]:
@@ -211,3 +211,23 @@ def _exported_metric_names() -> set[str]:
     return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples} | {
         family.name for family in text_string_to_metric_families(text)
     }
+
+
+def test_compose_and_the_manifests_carry_no_usable_secret_and_run_in_production_mode() -> None:
+    compose = _compose()["services"]
+    for name in (n.value for n in ServiceName):
+        spec = compose[name]
+        assert spec["environment"]["CASELINE_ENV"] == "production"
+        assert spec["env_file"] == [f"secrets/{name}.env"]  # written by `caseline secrets generate`
+        assert not {"DATABASE_URL", "CASELINE_PSEUDONYM_SECRET"} & set(spec["environment"])
+    assert "POSTGRES_PASSWORD" not in compose["postgres"]["environment"]
+    kinds = {document["kind"] for _, document in _manifests()}
+    assert "Secret" not in kinds  # no placeholder Secret to apply by mistake
+    [config] = [d for _, d in _manifests() if d["kind"] == "ConfigMap"]
+    assert config["data"]["CASELINE_ENV"] == "production"
+    for _, document in _manifests():
+        if document["kind"] == "Deployment":
+            [container] = document["spec"]["template"]["spec"]["containers"]
+            refs = [source.get("secretRef", {}).get("name") for source in container["envFrom"]]
+            assert f"caseline-{document['metadata']['name']}-secrets" in refs
+    assert "CASELINE_ENV=production" in (ROOT / "Dockerfile").read_text()

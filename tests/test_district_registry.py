@@ -128,7 +128,7 @@ def _record(headers: dict[str, str], value: bytes) -> SimpleNamespace:
 def test_every_event_carries_its_district_in_the_ce_district_header_and_effects_inherit_it() -> None:
     event = case_opened("case-1").event.model_copy(update={"district": "shangdang"})
     metadata = EventMetadata(correlation_id="c-1", actor="intake", district="shangdang")
-    headers = headers_for(event_id=uuid4(), event=event, metadata=metadata, source="caseline/intake")
+    headers = headers_for(event_id=uuid4(), event=event, metadata=metadata, source="/caseline/routing")
     assert headers["ce_district"] == "shangdang"
 
     message = decode(_record(headers, event.model_dump_json().encode()))

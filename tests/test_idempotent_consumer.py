@@ -21,7 +21,7 @@ from tests.factories import Record, case_opened
 
 
 def _record(pending: PendingEvent, offset: int) -> Record:
-    message = OutboxMessage.for_event(pending, topic="caseline.cases.v1", source="/test")
+    message = OutboxMessage.for_event(pending, topic="caseline.cases.v1", source="/caseline/routing")
     headers = [(k, v.encode()) for k, v in message.headers.items()]
     return Record(message.topic, 0, offset, headers, message.payload.encode())
 

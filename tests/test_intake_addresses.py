@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from district.directory import load_directory
-from schemas.reference import Category, Channel, ComplaintKind, Urgency
+from schemas.reference import Channel, ComplaintKind, Urgency
+from services.intake.adapters.category_files import DEFAULT_PLATFORM, categoriser
 from services.intake.domain.addresses import Resolution, resolve_location
 from services.intake.domain.complaints import received_complaint
 from services.intake.domain.submission import Submission
@@ -55,7 +57,7 @@ def test_a_complaint_with_a_hopeless_address_is_still_received_marked_for_triage
         source_ref="X-1",
         received_at=datetime(2026, 11, 20, tzinfo=UTC),
         kind=ComplaintKind.COMPLAINT,
-        category=Category.SANITATION,
+        category_label="sanitation",
         description="垃圾没人清运",
         address="就在那边",
         street="",
@@ -65,6 +67,8 @@ def test_a_complaint_with_a_hopeless_address_is_still_received_marked_for_triage
         caller_phone="13800000000",
         actor="test",
     )
+    decision = categoriser().decide(DEFAULT_PLATFORM, "luzhou", submission.category_label, submission.description)
+    submission = replace(submission, category_decision=decision)
     location = resolve_location(DIRECTORY, compound_text="", street_text="", address=submission.address)
     complaint = received_complaint(submission, location, "secret")
     assert complaint.needs_triage and complaint.compound_resolution == "manual_triage"

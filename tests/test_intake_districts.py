@@ -18,11 +18,13 @@ from fastapi import FastAPI
 
 from district.directory import Compound
 from district.registry import load_districts
+from eventcore.auth import Authenticator
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.deadletters import Rejection
 from schemas.reference import FOUNDING_DISTRICT
 from schemas.topics import HOTLINE_RAW
+from services.intake.adapters.credentials import Open311Keys, channel_tokens
 from services.intake.adapters.hotline_file import FileRecord, parse_record
 from services.intake.adapters.http_channels import channel_router
 from services.intake.adapters.http_common import Channels
@@ -41,7 +43,8 @@ from services.intake.handlers import (
     receive_hotline_records,
 )
 from services.intake.replaying import replay
-from services.intake.settings import DEVELOPMENT_OPEN311_KEY
+from services.intake.settings import DEVELOPMENT_OPEN311_KEY, IntakeSettings
+from tests.dev_credentials import HOTLINE_PLATFORM, petition_office, walk_in_desk
 from tests.factories import Record
 from tests.test_intake_feed import caseline
 
@@ -114,12 +117,13 @@ async def first_events(stores: ServiceStores) -> dict[str, dict[str, Any]]:
 def intake_http(stores: ServiceStores, ctx: IntakeContext = CTX) -> httpx.AsyncClient:
     """Intake's HTTP channels in process, against the real database (no broker needed to receive)."""
     app = FastAPI()
-    channels = Channels(ctx)
-    for router in (
-        hotline_router(channels),
-        channel_router(channels),
-        open311_router(channels, frozenset({DEVELOPMENT_OPEN311_KEY})),
-    ):
+    intake = IntakeSettings()
+    channels = Channels(
+        ctx,
+        auth=Authenticator("intake", channel_tokens(ctx.districts, intake, None)),
+        open311=Open311Keys.configured(intake, None),
+    )
+    for router in (hotline_router(channels), channel_router(channels), open311_router(channels)):
         app.include_router(router)
     app.state.runtime = SimpleNamespace(stores=stores)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
@@ -213,9 +217,22 @@ async def test_same_petition_number_in_two_districts_is_two_complaints(stores: S
         "compound": SHARED_IN_SHANGDANG.name_zh,
     }
     async with intake_http(stores) as client:
-        luzhou = await client.post("/v1/petitions", json=petition)
-        shangdang = await client.post("/v1/petitions", json={**petition, "district": SHANGDANG.code})
-        again = await client.post("/v1/petitions", json={**petition, "district": SHANGDANG.name_zh})
+        luzhou = await client.post("/v1/petitions", json=petition, headers=petition_office())
+        shangdang = await client.post(
+            "/v1/petitions",
+            json={**petition, "district": SHANGDANG.code},
+            headers=petition_office(SHANGDANG.code),
+        )
+        again = await client.post(
+            "/v1/petitions",
+            json={**petition, "district": SHANGDANG.name_zh},
+            headers=petition_office(SHANGDANG.code),
+        )
+        outside = await client.post(
+            "/v1/petitions", json={**petition, "district": SHANGDANG.code}, headers=petition_office()
+        )
+    # A Luzhou petition office's token does not file Shangdang petitions.
+    assert outside.status_code == 403 and outside.json()["error"]["code"] == "outside_district"
     assert (luzhou.status_code, shangdang.status_code, again.status_code) == (201, 201, 200)
     assert luzhou.json()["complaint_id"] == "petition:XF-2026-0042"
     assert shangdang.json()["complaint_id"] == "shangdang/petition:XF-2026-0042"
@@ -243,7 +260,11 @@ async def test_same_walk_in_registration_number_in_two_districts_is_two_complain
     }
     async with intake_http(stores) as client:
         answers = [
-            await client.post("/v1/walk-ins", json={**visit, "district": district})
+            await client.post(
+                "/v1/walk-ins",
+                json={**visit, "district": district},
+                headers=walk_in_desk(district or "luzhou"),
+            )
             for district in ("", SHANGDANG.code, "")
         ]
     assert [a.status_code for a in answers] == [201, 201, 200]
@@ -345,7 +366,7 @@ async def test_a_hotline_push_answers_an_unknown_district_record_on_its_own_and_
 ) -> None:
     batch = [order("P-1", district=SHANGDANG.code), order("P-2", district="黎城区"), order("P-3")]
     async with intake_http(stores) as client:
-        answer = await client.post("/v1/hotline/orders", json=batch)
+        answer = await client.post("/v1/hotline/orders", json=batch, headers=HOTLINE_PLATFORM)
     results = answer.json()["results"]
     assert answer.status_code == 200
     assert [(r["status"], r.get("complaint_id")) for r in results] == [

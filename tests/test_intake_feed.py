@@ -37,15 +37,16 @@ async def scalar(database_url: str, sql: str) -> int:
         await conn.close()
 
 
-def gb18030_csv(source: Path, target: Path, broken_phone_at: int) -> None:
-    """The JSON-lines orders as the platform's CSV export, one phone number mistyped."""
+def gb18030_csv(source: Path, target: Path, broken_at: int) -> None:
+    """The JSON-lines orders as the platform's CSV export, one description with a stray control character
+    (a mistyped phone number is no longer a refusal: it is flagged no_callback_number)."""
     with source.open(encoding="utf-8") as lines, target.open("w", encoding="gb18030", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_HEADERS_ZH)
         for index, line in enumerate(lines):
             order = json.loads(line)
-            if index == broken_phone_at:
-                order["caller_phone"] = "1381234"
+            if index == broken_at:
+                order["description"] = "漏水\u0007" + order["description"]
             writer.writerow(order.get(field, "") for field in CSV_HEADERS_ZH.values())
 
 
@@ -54,25 +55,24 @@ async def test_a_gb18030_export_is_fed_its_bad_row_kept_fixed_and_replayed(
 ) -> None:
     orders, export = tmp_path / "orders.jsonl", tmp_path / "工单导出.csv"
     write_synthetic_orders(orders, 120, prefix="CSV")
-    gb18030_csv(orders, export, broken_phone_at=41)
+    gb18030_csv(orders, export, broken_at=41)
 
     fed = caseline(database_url, "feed", "hotline", str(export), "--no-check-future")
     assert fed.returncode == 0, fed.stdout + fed.stderr
     assert _row(fed.stdout, "accepted (new complaints)") == 119
-    assert _row(fed.stdout, "rejected: invalid_phone") == 1
-    assert "line 43: field 'caller_phone' (联系电话)" in fed.stdout  # header is line 1, row 42 is line 43
-    assert "1381234" not in fed.stderr  # logs never carry the number
+    assert _row(fed.stdout, "rejected: control_characters") == 1
+    assert "line 43: field 'description' (问题描述)" in fed.stdout  # header is line 1, row 42 is line 43
 
     letter_id = await scalar(database_url, "SELECT id FROM intake.dead_letters")
     listed = caseline(database_url, "deadletters", "list")
-    assert "invalid_phone" not in listed.stdout and "line 43" in listed.stdout
+    assert "line 43" in listed.stdout
     payload = await _payload(database_url, letter_id)
-    assert payload.decode("gb18030").startswith("CSV-") and "1381234" in payload.decode("gb18030")
+    assert payload.decode("gb18030").startswith("CSV-") and "\u0007" in payload.decode("gb18030")
 
     unchanged = caseline(database_url, "deadletters", "replay", str(letter_id))
     assert unchanged.returncode == 1 and "still refused" in unchanged.stdout
     fixed = tmp_path / "fixed.csv"
-    fixed.write_bytes(payload.replace(b"1381234", b"13812340000"))
+    fixed.write_bytes(payload.replace(b"\x07", b""))
     replayed = caseline(database_url, "deadletters", "replay", str(letter_id), "--payload", str(fixed))
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "accepted" in replayed.stdout

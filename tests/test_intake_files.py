@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventcore.deadletters import Rejection
-from schemas.hotline import CSV_HEADERS_ZH, HotlineOrder
-from schemas.reference import Category, ComplaintKind, Urgency
+from schemas.hotline import CSV_HEADER_SYNONYMS_ZH, CSV_HEADERS_ZH, HotlineOrder
 from services.intake.adapters.hotline_file import detect_encoding, parse_order, read_hotline_file
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -70,8 +69,9 @@ def test_a_csv_export_with_chinese_headers_is_read_in_gb18030_and_utf8_with_or_w
     assert detect_encoding(path) == encoding
     first, second = outcomes(path)
     assert isinstance(first, HotlineOrder) and isinstance(second, HotlineOrder)
-    assert first.category is Category.ILLEGAL_CONSTRUCTION and first.kind is ComplaintKind.REPORT
-    assert first.urgency is Urgency.URGENT and first.caller_name == "王五"
+    # Labels stay as the platform wrote them; intake reads them (tests/test_hotline_intake.py).
+    assert (first.category, first.kind, first.urgency, first.caller_name) == ("私搭乱建", "举报", "紧急", "王五")
+    assert first.received_at is not None
     assert first.received_at.isoformat() == "2026-11-20T10:15:00+08:00"  # platform local time is Beijing time
 
 
@@ -80,7 +80,7 @@ def test_english_headers_and_a_description_spanning_lines_keep_later_line_number
 ) -> None:
     rows = [
         {**ORDER, "description": "第一行\n第二行"},
-        {**ORDER, "order_no": "B", "caller_phone": "123"},
+        {**ORDER, "order_no": "B", "address": "<b>3号楼</b>"},
     ]
     path = tmp_path / "export.csv"
     path.write_text(
@@ -89,7 +89,7 @@ def test_english_headers_and_a_description_spanning_lines_keep_later_line_number
     first, second = outcomes(path)
     assert isinstance(first, HotlineOrder) and first.description == "第一行\n第二行"
     assert isinstance(second, Rejection) and second.reason.startswith(
-        "line 4: field 'caller_phone' (联系电话)"
+        "line 4: field 'address' (事发地址)"
     )
 
 
@@ -105,19 +105,31 @@ def _line(**changes: Any) -> str:
     return json.dumps({**ORDER, **changes}, ensure_ascii=False)
 
 
+# What still refuses a line (identity, unreadable records, text safety, limits). A mistyped phone, an unknown
+# category or kind and a time in Chinese are read instead (tests/test_hotline_intake.py).
 BAD_JSON_LINES: dict[str, str] = {
-    "missing_field": json.dumps({k: v for k, v in ORDER.items() if k != "caller_phone"}, ensure_ascii=False),
-    "empty_field": _line(description="   "),
-    "invalid_time": _line(received_at="2026年11月20日上午10点"),
+    "missing_field": json.dumps({k: v for k, v in ORDER.items() if k != "order_no"}, ensure_ascii=False),
+    "empty_field": _line(order_no="   "),
     "future_time": _line(received_at="2026-11-28T09:00:00+08:00"),
-    "invalid_phone": _line(caller_phone="138-1234"),
     "too_long": _line(description="很" * 4001),
     "control_characters": _line(description="漏水\u0007严重"),
     "duplicate_key": '{"order_no": "A", "order_no": "B"}',
     "markup": _line(description='<img src=x onerror="alert(1)">'),
-    "unknown_category": _line(category="traffic_violation"),
     "invalid_json": '{"order_no": "A",, }',
 }
+
+
+def test_what_used_to_be_refused_is_now_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.jsonl"
+    lenient = [
+        _line(received_at="2026年11月20日上午10点"),
+        _line(caller_phone="138-1234"),
+        _line(category="traffic_violation"),
+        _line(kind="表扬类", urgency="特急"),
+        json.dumps({k: v for k, v in ORDER.items() if k not in ("caller_phone", "received_at")}, ensure_ascii=False),
+    ]
+    path.write_text("".join(line + "\n" for line in lenient), encoding="utf-8")
+    assert all(isinstance(result, HotlineOrder) for result in outcomes(path))
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_JSON_LINES))
@@ -176,7 +188,7 @@ def test_a_csv_row_with_missing_columns_mid_file_is_refused_and_the_next_row_rea
     path.write_text(text, encoding="utf-8")
     first, short, last = outcomes(path)
     assert isinstance(short, Rejection) and short.details["kind"] == "invalid_csv"
-    assert short.reason == "line 3: 2 columns, the header has 11"
+    assert short.reason == f"line 3: 2 columns, the header has {len(CSV_ROW_ZH)}"
     assert isinstance(first, HotlineOrder) and isinstance(last, HotlineOrder)
 
 
@@ -189,6 +201,7 @@ def test_time_checks_use_the_given_instant_and_files_of_past_periods_can_skip_th
 
 def test_the_chinese_headers_cover_every_field_of_a_work_order() -> None:
     assert set(CSV_HEADERS_ZH.values()) == set(HotlineOrder.model_fields)
+    assert set(CSV_HEADER_SYNONYMS_ZH.values()) <= set(HotlineOrder.model_fields)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

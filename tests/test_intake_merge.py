@@ -139,7 +139,7 @@ async def _case_event(stores: ServiceStores, event: DomainEvent, offset: int) ->
     message = OutboxMessage.for_event(
         PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="routing")),
         topic=CASES,
-        source="/t",
+        source="/caseline/routing",
     )
     headers = [(k, v.encode()) for k, v in message.headers.items()]
     record = Record(CASES, 0, offset, headers, message.payload.encode())

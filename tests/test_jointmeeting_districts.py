@@ -217,7 +217,7 @@ async def test_an_escalation_for_a_district_the_deployment_does_not_serve_is_dea
 async def test_the_escalations_data_decides_the_district_when_its_header_disagrees(service: Service) -> None:
     shangdang_case = escalation("case-fire-sd", SHANGDANG)
     metadata = EventMetadata(correlation_id=shangdang_case.case_id, actor="routing", district=LUZHOU)
-    message = OutboxMessage.for_event(PendingEvent(shangdang_case, metadata), topic=CASES, source="/test")
+    message = OutboxMessage.for_event(PendingEvent(shangdang_case, metadata), topic=CASES, source="/caseline/routing")
     await send(service.bootstrap, CASES, message.key, message.payload.encode(), list(message.headers.items()))
     await eventually(lambda: service.scalar("SELECT count(*) = 1 FROM jointmeeting.files"))
     districts = await service.scalar(
@@ -318,14 +318,16 @@ async def test_office_staff_see_and_act_on_their_own_districts_files_only(servic
 
 
 def test_the_old_flat_token_layout_means_the_founding_district() -> None:
+    lz_fire, sd_fire, lz_office, sd_office = (f"{n}-0123456789abcdefghijklmnopqrstuvwxyz" for n in "abcd")
     settings = JointMeetingSettings(
-        bureau_tokens={"fire_rescue": "lz-fire-secret", SHANGDANG: {"fire_rescue": "sd-fire-secret"}},
-        office_tokens={"staff-7": "lz-office-secret", SHANGDANG: {"staff-9": "sd-office-secret"}},
+        bureau_tokens={"fire_rescue": lz_fire, SHANGDANG: {"fire_rescue": sd_fire}},
+        office_tokens={"staff-7": lz_office, SHANGDANG: {"staff-9": sd_office}},
     )
     tokens = Tokens.configured(settings, DISTRICTS)
-    assert tokens.bureau("lz-fire-secret") == BureauCaller(LUZHOU, FIRE)
-    assert tokens.bureau("sd-fire-secret") == BureauCaller(SHANGDANG, FIRE)
-    assert tokens.staff("sd-office-secret") == OfficeCaller(SHANGDANG, "staff-9")
+    assert tokens.bureau(lz_fire) == BureauCaller(LUZHOU, FIRE)
+    assert tokens.bureau(sd_fire) == BureauCaller(SHANGDANG, FIRE)
+    assert tokens.staff(sd_office) == OfficeCaller(SHANGDANG, "staff-9")
+    assert tokens.staff(lz_fire) is None  # a bureau's token is no office token
     assert tokens.bureau("dev-bureau-fire_rescue") is None and not settings.uses_development_tokens
 
 
@@ -337,15 +339,19 @@ def test_development_tokens_follow_the_convention_for_every_district() -> None:
     assert tokens.staff("dev-shangdang-office") == OfficeCaller(SHANGDANG, "office-dev")
 
 
+SECRET = "a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
 @pytest.mark.parametrize(
     ("layout", "complaint"),
     [
-        ({"xiangyuan": {"fire_rescue": "a-secret"}}, "unknown district 'xiangyuan': this deployment serves"),
+        ({"xiangyuan": {"fire_rescue": SECRET}}, "'xiangyuan' is not a served district (serving"),
         (
-            {"fire_rescue": "same", SHANGDANG: {"fire_rescue": "same"}},
-            "shares its token with luzhou/fire_rescue",
+            {"fire_rescue": SECRET, SHANGDANG: {"fire_rescue": SECRET}},
+            "shares a token with bureau:luzhou/fire_rescue",
         ),
-        ({SHANGDANG: {"fire_brigade": "a-secret"}}, "'fire_brigade' (shangdang) is not a bureau"),
+        ({SHANGDANG: {"fire_brigade": SECRET}}, "'fire_brigade' (shangdang) is not a bureau"),
+        ({SHANGDANG: {"fire_rescue": "short"}}, "at least 32 characters"),
     ],
 )
 def test_a_token_setting_that_names_an_unknown_district_or_shares_a_token_is_refused(

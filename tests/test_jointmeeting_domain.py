@@ -15,6 +15,7 @@ from schemas.jointmeeting import (
     EnforcementTaskOverdue,
     FileReferredToMeeting,
     JointEnforcementCompleted,
+    JointMeetingFileOpened,
 )
 from schemas.reference import Bureau, Category
 from services.jointmeeting.domain.completion import verify_file
@@ -22,7 +23,7 @@ from services.jointmeeting.domain.errors import Conflict, InvalidCommand, WrongB
 from services.jointmeeting.domain.files import add_case, file_id_for, open_file
 from services.jointmeeting.domain.meetings import Decision, hold_meeting, schedule_meeting
 from services.jointmeeting.domain.notices import notice_for
-from services.jointmeeting.domain.state import FileState, evolve
+from services.jointmeeting.domain.state import FileState, evolve, fold
 from services.jointmeeting.domain.tasks import (
     cancel_task,
     extend_task,
@@ -63,6 +64,52 @@ def test_unreasonable_fees_are_led_by_market_supervision_with_the_centre() -> No
     assert (proposal.lead, proposal.bureaus) == (
         Bureau.MARKET_SUPERVISION,
         (Bureau.MARKET_SUPERVISION, Bureau.CENTRE),
+    )
+
+
+def test_an_access_control_case_is_led_by_public_security_overriding_routings_proposal_and_saying_why() -> (
+    None
+):
+    escalation = fire_hazard_escalation().model_copy(
+        update={
+            "category": Category.SECURITY_ACCESS,
+            "bureaus": [Bureau.CENTRE, Bureau.STREET_OFFICE],
+            "lead_bureau": Bureau.CENTRE,
+            "rule_id": "escalation-default",
+        }
+    )
+    opened, *tasks = open_file(escalation, NOW, RULES, "jm-gate-1")
+    assert isinstance(opened, JointMeetingFileOpened) and opened.lead_decision is not None
+    decided = opened.lead_decision
+    assert (opened.lead_bureau, decided.lead_bureau, decided.proposed_lead_bureau) == (
+        Bureau.PUBLIC_SECURITY,
+        Bureau.PUBLIC_SECURITY,
+        Bureau.CENTRE,
+    )
+    assert decided.overrode_proposal and decided.decided_by == f"{RULES.version}/security_access"
+    assert "routing proposed centre (rule escalation-default), overridden" in decided.reason
+    assert (
+        opened.member_bureaus
+        == decided.member_bureaus
+        == [
+            Bureau.PUBLIC_SECURITY,
+            Bureau.STREET_OFFICE,
+            Bureau.CENTRE,  # routing named it: it joins as a member
+        ]
+    )
+    state = fold([opened, *tasks])
+    assert state is not None
+    notice = notice_for(state, tasks[1])
+    assert notice is not None and (notice.bureau, notice.is_lead, notice.lead_bureau) == (
+        Bureau.STREET_OFFICE,
+        False,
+        Bureau.PUBLIC_SECURITY,
+    )
+    [added] = add_case(state, escalation.model_copy(update={"case_id": "case-gate-2"}))
+    assert isinstance(added, CaseAddedToFile) and added.lead_decision is not None
+    assert (added.lead_decision.lead_bureau, added.lead_decision.overrode_proposal) == (
+        Bureau.PUBLIC_SECURITY,
+        True,
     )
 
 

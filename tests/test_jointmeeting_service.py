@@ -125,7 +125,8 @@ async def test_a_bureau_cannot_read_or_report_another_bureaus_task(service: Serv
     )
     assert spoofed.status_code == 403
     assert (await service.client.get(f"{base}/fire_rescue/board")).status_code == 401
-    assert (await service.client.get("/jointmeeting/files", headers=bureau_auth(FIRE))).status_code == 401
+    # A bureau's valid token is not the office's: forbidden, not unauthenticated.
+    assert (await service.client.get("/jointmeeting/files", headers=bureau_auth(FIRE))).status_code == 403
     assert (await service.board(FIRE))["open"][0]["status"] == "assigned"  # nothing was recorded
 
 

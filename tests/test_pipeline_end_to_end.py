@@ -26,7 +26,13 @@ async def test_sample_hotline_file_is_routed_and_escalated_and_a_second_feed_ope
     assert first.rejected_total == EXPECTED["bad_lines"]
     await system.wait_until(system.handled_cases, first.accepted)
     escalated = await system.scalar("SELECT count(*) FROM routing.events WHERE event_type = 'CaseEscalated'")
-    assert escalated == EXPECTED["escalated"]
+    # Every complaint intake put in a cross-department category with confidence escalates; uncertain ones
+    # wait in the centre's triage first.
+    sure_cross_department = await system.scalar(
+        "SELECT count(*) FROM intake.events WHERE data->>'category' = ANY(ARRAY['unreasonable_fees', "
+        "'illegal_construction', 'fire_hazard']) AND NOT (data->'category_decision'->>'needs_triage')::boolean"
+    )
+    assert escalated == sure_cross_department >= EXPECTED["escalated_at_least"]
     # one file per escalated case, except that a case about the same compound and problem as an open
     # file joins that file (CaseAddedToFile), so one meeting handles the cluster
     files_or_added = await system.wait_until(

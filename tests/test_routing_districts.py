@@ -24,6 +24,8 @@ from caseline.history import print_case_history
 from caseline.routing_commands import case_district, print_explanation, rebuild_case_view
 from district.directory import Compound, Directory
 from district.registry import DEFAULT_REGISTRY, load_districts
+from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
+from eventcore.auth import Authenticator, Principal
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -33,10 +35,9 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.complaints import ComplaintReceived
 from schemas.reference import FOUNDING_DISTRICT, Category, Level, Management
 from schemas.sla import ClockKind, ClockScope, SlaBreached
-from schemas.topics import COMPLAINTS, SLA
+from schemas.topics import COMPLAINTS, SLA, TOPIC_SOURCES
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
-from services.routing.adapters.tokens import DevelopmentTokens, StaffUnit, TokensError, load_tokens
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
 from services.routing.domain.lifecycle import NotPermitted
@@ -81,7 +82,7 @@ def record(event: DomainEvent, topic: str, offset: int, district: str | None) ->
     metadata = EventMetadata(correlation_id=event.case_id, actor="intake")
     if district is not None:
         metadata = metadata.model_copy(update={"district": district})
-    message = OutboxMessage.for_event(PendingEvent(event, metadata), topic=topic, source="/caseline/intake")
+    message = OutboxMessage.for_event(PendingEvent(event, metadata), topic=topic, source=TOPIC_SOURCES[topic])
     headers = [(k, v.encode()) for k, v in message.headers.items() if district or k != "ce_district"]
     return Record(topic, 0, offset, headers, message.payload.encode())
 
@@ -114,7 +115,7 @@ async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
 async def api(stores: ServiceStores) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = SimpleNamespace(stores=stores)
-    app.include_router(staff_router(CTX, DevelopmentTokens(DISTRICTS)))
+    app.include_router(staff_router(CTX, Authenticator("routing", development_units(DISTRICTS))))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://routing") as client:
         yield client
 
@@ -339,16 +340,24 @@ async def test_rerouting_by_hand_looks_the_unit_up_in_the_cases_district(
 # -- tokens ------------------------------------------------------------------------------------------
 
 
+def unit(code: str, district: str = "luzhou") -> Principal:
+    return Principal("unit", code, district)
+
+
 def test_development_tokens_name_their_district_except_the_founding_ones() -> None:
-    tokens = DevelopmentTokens(DISTRICTS)
-    assert tokens.unit_for("dev-ST01") == StaffUnit("luzhou", "ST01")
-    assert tokens.unit_for("dev-centre") == StaffUnit("luzhou", "centre")
-    assert tokens.unit_for("dev-shangdang-ST01") == StaffUnit("shangdang", "ST01")
-    assert tokens.unit_for("dev-shangdang-centre") == StaffUnit("shangdang", "centre")
+    tokens = development_units(DISTRICTS)
+    assert tokens.verify("dev-ST01") == unit("ST01")
+    assert tokens.verify("dev-centre") == unit("centre")
+    assert tokens.verify("dev-shangdang-ST01") == unit("ST01", "shangdang")
+    assert tokens.verify("dev-shangdang-centre") == unit("centre", "shangdang")
     only_in_luzhou = next(c.code for c in LUZHOU.communities if SHANGDANG.community(c.code) is None)
-    assert tokens.unit_for(f"dev-{only_in_luzhou}") == StaffUnit("luzhou", only_in_luzhou)
-    assert tokens.unit_for(f"dev-shangdang-{only_in_luzhou}") is None
-    assert tokens.unit_for("dev-atlantis-centre") is None and tokens.unit_for("ST01") is None
+    assert tokens.verify(f"dev-{only_in_luzhou}") == unit(only_in_luzhou)
+    assert tokens.verify(f"dev-shangdang-{only_in_luzhou}") is None
+    assert tokens.verify("dev-atlantis-centre") is None and tokens.verify("ST01") is None
+
+
+def _token(name: str) -> str:
+    return f"{name}-0123456789abcdefghijklmnopqrstuv"
 
 
 def test_a_per_district_tokens_file_maps_each_districts_units_and_refuses_unknown_districts_and_units(
@@ -356,40 +365,35 @@ def test_a_per_district_tokens_file_maps_each_districts_units_and_refuses_unknow
 ) -> None:
     good = tmp_path / "tokens.yaml"
     good.write_text(
-        "luzhou:\n  centre: luzhou-centre-0123456789\n  ST01: luzhou-st01-0123456789\n"
-        "shangdang:\n  centre: shangdang-centre-0123456789\n  ST01: shangdang-st01-0123456789\n",
+        f"luzhou:\n  centre: {_token('lz-centre')}\n  ST01: [{_token('lz-st01-old')}, {_token('lz-st01-new')}]\n"
+        f"shangdang:\n  centre: {_token('sd-centre')}\n  ST01: {_token('sd-st01')}\n",
         encoding="utf-8",
     )
-    assert load_tokens(good, DISTRICTS) == {
-        "luzhou-centre-0123456789": StaffUnit("luzhou", "centre"),
-        "luzhou-st01-0123456789": StaffUnit("luzhou", "ST01"),
-        "shangdang-centre-0123456789": StaffUnit("shangdang", "centre"),
-        "shangdang-st01-0123456789": StaffUnit("shangdang", "ST01"),
-    }
+    tokens = unit_tokens(DISTRICTS, TokenSettings(tokens_file=good))
+    assert tokens.verify(_token("lz-centre")) == unit("centre")
+    assert tokens.verify(_token("lz-st01-old")) == tokens.verify(_token("lz-st01-new")) == unit("ST01")
+    assert tokens.verify(_token("sd-st01")) == unit("ST01", "shangdang")
     unknown_district = tmp_path / "atlantis.yaml"
-    unknown_district.write_text("atlantis:\n  centre: atlantis-centre-0123456789\n", encoding="utf-8")
+    unknown_district.write_text(f"atlantis:\n  centre: {_token('a')}\n", encoding="utf-8")
     with pytest.raises(
-        TokensError, match="unknown district 'atlantis': this deployment serves luzhou, shangdang"
+        TokensError, match="'atlantis' is not a served district \\(serving luzhou, shangdang\\)"
     ):
-        load_tokens(unknown_district, DISTRICTS)
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=unknown_district))
     only_in_luzhou = next(c.code for c in LUZHOU.communities if SHANGDANG.community(c.code) is None)
     unknown_unit = tmp_path / "unit.yaml"
-    unknown_unit.write_text(f"shangdang:\n  {only_in_luzhou}: some-token-0123456789\n", encoding="utf-8")
-    with pytest.raises(TokensError, match=f"'shangdang/{only_in_luzhou}' is not the centre"):
-        load_tokens(unknown_unit, DISTRICTS)
+    unknown_unit.write_text(f"shangdang:\n  {only_in_luzhou}: {_token('b')}\n", encoding="utf-8")
+    with pytest.raises(TokensError, match=f"'{only_in_luzhou}' is not the centre"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=unknown_unit))
     shared = tmp_path / "shared.yaml"
     shared.write_text(
-        "luzhou:\n  centre: same-token-0123456789\nshangdang:\n  centre: same-token-0123456789\n",
-        encoding="utf-8",
+        f"luzhou:\n  centre: {_token('c')}\nshangdang:\n  centre: {_token('c')}\n", encoding="utf-8"
     )
-    with pytest.raises(TokensError, match="'shangdang/centre' shares its token with 'luzhou/centre'"):
-        load_tokens(shared, DISTRICTS)
-    mixed = tmp_path / "mixed.yaml"
-    mixed.write_text(
-        "centre: a-token-0123456789abc\nshangdang:\n  centre: b-token-0123456789\n", encoding="utf-8"
-    )
-    with pytest.raises(TokensError, match="mixes district sections"):
-        load_tokens(mixed, DISTRICTS)
+    with pytest.raises(TokensError, match="unit:shangdang/centre shares a token with unit:luzhou/centre"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=shared))
+    three = tmp_path / "three.yaml"
+    three.write_text(f"ST01: [{_token('1')}, {_token('2')}, {_token('3')}]\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="at most 2"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=three))
 
 
 # -- the read model: upgrade in place, replay, explain ------------------------------------------------------

@@ -128,6 +128,18 @@ def test_a_rules_file_leaving_a_category_unroutable_is_refused(tmp_path: Path) -
         load_rules(partial)
 
 
+def test_a_rules_file_still_setting_deadlines_is_refused_pointing_to_the_sla_policy(tmp_path: Path) -> None:
+    old = tmp_path / "rules.yaml"
+    everything = ", ".join(c.value for c in Category)
+    old.write_text(
+        f"version: '1'\nrules:\n  - {{id: all, categories: [{everything}], level: street, reason: x}}\n"
+        "service_levels: {normal_hours: 120, urgent_hours: 24}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesError, match=r"no longer set deadlines.*sla_policy\.yaml"):
+        load_rules(old)
+
+
 # Where each category goes, for a compound of each management type: (level or joint-meeting lead, rule id).
 EXPECTED_FAMILIES: dict[tuple[Category, Management], tuple[str, str]] = {
     **{

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,8 @@ from rich.console import Console
 
 from caseline.routing_commands import print_explanation, rebuild_case_view
 from district.registry import load_districts
+from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
+from eventcore.auth import Authenticator, Principal, token_digest
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
@@ -23,17 +26,16 @@ from eventcore.store import PendingEvent
 from schemas.base import DomainEvent, EventMetadata
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
-from schemas.sla import ClockKind, ClockScope, SlaBreached
-from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
+from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaBreached, SlaClockPaused, SlaClockStarted
+from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA, TOPIC_SOURCES
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.http import staff_router
-from services.routing.adapters.tokens import DevelopmentTokens, StaffUnit, TokensError, load_tokens
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
-    handle_joint_enforcement_completed,
-    handle_sla_breached,
+    handle_joint_meeting_topic,
+    handle_sla_topic,
 )
 from tests.factories import Record
 from tests.test_case_lifecycle import DIRECTORY, NOW, RULES, complaint, compound, merged
@@ -45,7 +47,7 @@ VIEW = CaseView(SCHEMA)
 
 def record(event: DomainEvent, topic: str, offset: int) -> Record:
     pending = PendingEvent(event, EventMetadata(correlation_id=event.case_id, actor="intake"))
-    message = OutboxMessage.for_event(pending, topic=topic, source="/caseline/intake")
+    message = OutboxMessage.for_event(pending, topic=topic, source=TOPIC_SOURCES[topic])
     return Record(
         topic, 0, offset, [(k, v.encode()) for k, v in message.headers.items()], message.payload.encode()
     )
@@ -63,7 +65,7 @@ async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
 async def api(stores: ServiceStores) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = SimpleNamespace(stores=stores)
-    app.include_router(staff_router(CTX, DevelopmentTokens(DISTRICTS)))
+    app.include_router(staff_router(CTX, Authenticator("routing", development_units(DISTRICTS))))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://routing") as client:
         yield client
 
@@ -73,8 +75,8 @@ async def receive(
 ) -> None:
     handler = {
         COMPLAINTS: handle_complaints_topic,
-        JOINT_MEETING: handle_joint_enforcement_completed,
-        SLA: handle_sla_breached,
+        JOINT_MEETING: handle_joint_meeting_topic,
+        SLA: handle_sla_topic,
     }[topic]
     records = [record(e, topic, first + i) for i, e in enumerate(events)]
     await consume_batch(stores, records, partial(handler, CTX))
@@ -190,8 +192,62 @@ async def test_units_see_only_their_own_cases_and_the_centre_sees_all(
     assert (await api.get("/cases/case-e", headers=as_unit(here.community_code))).status_code == 404
     intruder = await act(api, "case-e", here.community_code, "accept")
     assert intruder.status_code == 404
-    overdue = (await api.get("/cases", params={"overdue": "true"}, headers=as_unit("centre"))).json()
-    assert len(overdue) == 2  # received 2026-11-18 with 120 hours to go: long past by now
+    pending = (await api.get("/cases/case-d", headers=as_unit("centre"))).json()
+    assert (pending["due_at"], pending["deadline_status"], pending["overdue"]) == (None, "pending", False)
+
+
+def resolve_clock_started(case_id: str, deadline: datetime, generation: int = 0) -> SlaClockStarted:
+    return SlaClockStarted(
+        case_id=case_id,
+        clock_id=f"{case_id}/resolve/{generation}",
+        kind=ClockKind.RESOLVE,
+        started_at=deadline - timedelta(days=7),
+        measure=ClockMeasure.WORKING,
+        budget_seconds=5 * 86400,
+        deadline=deadline,
+        at_risk_at=deadline - timedelta(days=1),
+        scope=ClockScope(level="community"),
+        policy_rule="ordinary",
+        policy_version="2026-11",
+    )
+
+
+async def test_a_case_is_due_when_its_sla_clock_says_and_late_only_while_that_clock_runs_past_it(
+    stores: ServiceStores, api: httpx.AsyncClient
+) -> None:
+    await receive(
+        stores, *(complaint(where=compound(), case_id=c) for c in ("case-late", "case-soon", "case-waits"))
+    )
+    past, future = datetime(2026, 11, 25, 9, tzinfo=UTC), datetime.now(UTC) + timedelta(days=3)
+    clocks = [resolve_clock_started("case-late", past), resolve_clock_started("case-soon", future)]
+    clocks += [resolve_clock_started("case-waits", past)]
+    paused = SlaClockPaused(
+        case_id="case-waits",
+        clock_id="case-waits/resolve/0",
+        paused_at=past,
+        consumed_seconds=86400,
+        reason="waiting for the complainant",
+    )
+    records = [record(e, SLA, i) for i, e in enumerate([*clocks, paused])]
+    for _ in range(2):  # redelivered: learnt once
+        await consume_batch(stores, records, partial(handle_sla_topic, CTX))
+    await receive(stores, *clocks, topic=SLA)  # the same starts sent again: a clock starts once
+    centre = as_unit("centre")
+    late = (await api.get("/cases", params={"overdue": "true"}, headers=centre)).json()
+    assert [(c["case_id"], c["due_at"], c["deadline_status"]) for c in late] == [
+        ("case-late", "2026-11-25T09:00:00Z", "running")
+    ]
+    soon = (await api.get("/cases/case-soon", headers=centre)).json()
+    assert (soon["due_at"], soon["deadline_clock"], soon["deadline_rule"], soon["overdue"]) == (
+        future.isoformat().replace("+00:00", "Z"),
+        "case-soon/resolve/0",
+        "ordinary",
+        False,
+    )
+    waits = (await api.get("/cases/case-waits", headers=centre)).json()
+    assert (waits["due_at"], waits["deadline_status"], waits["overdue"]) == (None, "paused", False)
+    listed = (await api.get("/cases", headers=centre)).json()
+    assert [c["case_id"] for c in listed][:2] == ["case-late", "case-soon"]  # soonest deadline first
 
 
 async def test_requests_without_a_valid_token_or_with_a_malformed_body_get_4xx_json(
@@ -315,23 +371,33 @@ async def test_two_staff_accepting_the_same_case_at_once_one_wins_and_the_other_
     assert accepted == 1
 
 
-def test_a_tokens_file_maps_units_to_tokens_and_refuses_unknown_units_and_shared_tokens(
+CENTRE_TOKEN = "centre-token-0123456789abcdefghijklmn"
+STREET_TOKEN = "street-token-0123456789abcdefghijklmn"
+
+
+def test_a_tokens_file_maps_units_to_hashed_tokens_and_refuses_unknown_units_and_shared_tokens(
     tmp_path: Path,
 ) -> None:
     good = tmp_path / "tokens.yaml"
-    good.write_text("centre: centre-token-0123456789\nST01: street-token-0123456789\n", encoding="utf-8")
-    assert load_tokens(good, DISTRICTS) == {  # the flat layout from before tenancy: the founding district
-        "centre-token-0123456789": StaffUnit("luzhou", "centre"),
-        "street-token-0123456789": StaffUnit("luzhou", "ST01"),
-    }
+    # The flat layout from before tenancy means the founding district; a token may be given as its hash.
+    good.write_text(f"centre: {CENTRE_TOKEN}\nST01: sha256:{token_digest(STREET_TOKEN)}\n", encoding="utf-8")
+    verifier = unit_tokens(DISTRICTS, TokenSettings(tokens_file=good))
+    assert verifier.verify(CENTRE_TOKEN) == Principal("unit", "centre", "luzhou")
+    assert verifier.verify(STREET_TOKEN) == Principal("unit", "ST01", "luzhou")
+    assert verifier.verify("dev-centre") is None and not verifier.development
+    assert all(CENTRE_TOKEN.encode() not in held.digest for held in verifier.held)  # only digests are kept
     unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("ST99: some-token-0123456789\n", encoding="utf-8")
-    with pytest.raises(TokensError, match="'luzhou/ST99'"):
-        load_tokens(unknown, DISTRICTS)
+    unknown.write_text(f"ST99: {CENTRE_TOKEN}\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="'ST99' is not the centre, a street or a community of luzhou"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=unknown))
     shared = tmp_path / "shared.yaml"
-    shared.write_text("ST01: same-token-0123456789\nST02: same-token-0123456789\n", encoding="utf-8")
-    with pytest.raises(TokensError, match="shares its token"):
-        load_tokens(shared, DISTRICTS)
+    shared.write_text(f"ST01: {CENTRE_TOKEN}\nST02: {CENTRE_TOKEN}\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="shares a token with unit:luzhou/ST01"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=shared))
+    short = tmp_path / "short.yaml"
+    short.write_text("ST01: too-short-0123456789\n", encoding="utf-8")
+    with pytest.raises(TokensError, match="at least 32 characters"):
+        unit_tokens(DISTRICTS, TokenSettings(tokens_file=short))
 
 
 async def test_the_centre_routes_a_triage_case_by_hand_and_an_unknown_unit_is_a_422(

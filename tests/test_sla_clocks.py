@@ -21,9 +21,14 @@ from schemas.cases import (
     ReopenReason,
     ResolvedBy,
 )
-from schemas.jointmeeting import EnforcementTaskAssigned, EnforcementTaskExtended
+from schemas.jointmeeting import (
+    EnforcementTaskAssigned,
+    EnforcementTaskConfirmed,
+    EnforcementTaskExtended,
+    JointMeetingFileOpened,
+)
 from schemas.reference import Bureau, Category, Channel, Level, Urgency
-from schemas.sla import ClockKind, SlaClockStopped
+from schemas.sla import ClockKind, SlaClockRetargeted, SlaClockStopped, SlaLeadBureauRecorded
 from services.sla.domain.calendar import BEIJING, WorkingCalendar
 from services.sla.domain.clocks import (
     AlertKind,
@@ -31,6 +36,7 @@ from services.sla.domain.clocks import (
     ClockConflict,
     ClockState,
     Timing,
+    pausable,
     pause_clock,
     resume_clock,
 )
@@ -239,3 +245,88 @@ def test_a_clock_stopped_after_its_deadline_is_reported_late_for_a_breach() -> N
         case, CaseAccepted(case_id="case-1", unit_code="COMM-1"), MONDAY + timedelta(days=3)
     )
     assert [c.clock_id for c in reaction.late] == ["case-1/contact"]
+
+
+def assigned_task(due: datetime, task_id: str = "t1") -> EnforcementTaskAssigned:
+    return EnforcementTaskAssigned(
+        case_id="case-1",
+        file_id="f",
+        task_id=task_id,
+        bureau=Bureau.FIRE_RESCUE,
+        is_lead=True,
+        action="clear",
+        due_at=due,
+        done_when="clear",
+    )
+
+
+def test_a_meetings_decision_on_a_tasks_deadline_moves_its_clock_there_once_with_the_reason() -> None:
+    case = CaseClocks("case-1")
+    feed(case, (opened(), MONDAY), (assigned_task(MONDAY + timedelta(days=15)), MONDAY))
+    revised = MONDAY + timedelta(days=3)  # the meeting wants it sooner
+    confirmed = EnforcementTaskConfirmed(
+        case_id="case-1",
+        file_id="f",
+        task_id="t1",
+        meeting_id="f-m1",
+        bureau=Bureau.FIRE_RESCUE,
+        action="clear the lane",
+        due_at=revised,
+        done_when="lane clear",
+    )
+    [moved] = feed(case, (confirmed, MONDAY + timedelta(days=1)))
+    assert isinstance(moved, SlaClockRetargeted)
+    assert (moved.deadline, moved.cause, moved.reason) == (
+        revised,
+        "EnforcementTaskConfirmed",
+        "meeting f-m1 decided the deadline",
+    )
+    task = case.clocks["case-1/task/t1"]
+    assert task.deadline == revised and task.at_risk_at == MONDAY + timedelta(days=3 * 0.8)
+    assert feed(case, (confirmed, MONDAY + timedelta(days=1))) == []  # the same decision again: no move
+
+
+def test_the_lead_the_joint_meeting_decided_owns_the_case_clocks_whichever_topic_arrives_first() -> None:
+    escalated = CaseEscalated(
+        case_id="case-1",
+        trigger=EscalationTrigger.UNIT_REQUEST,
+        category=Category.SECURITY_ACCESS,
+        compound_code="CP-1",
+        street_code="S-01",
+        bureaus=[Bureau.CENTRE, Bureau.STREET_OFFICE],
+        lead_bureau=Bureau.CENTRE,  # routing's proposal
+        rule_id="escalation-default",
+        rules_version="1",
+        reason="gate",
+    )
+    file_opened = JointMeetingFileOpened(
+        case_id="case-1",
+        file_id="f",
+        category=Category.SECURITY_ACCESS,
+        compound_code="CP-1",
+        street_code="S-01",
+        lead_bureau=Bureau.PUBLIC_SECURITY,
+        member_bureaus=[Bureau.PUBLIC_SECURITY, Bureau.STREET_OFFICE, Bureau.CENTRE],
+    )
+    in_order, file_first = CaseClocks("case-1"), CaseClocks("case-1")
+    facts = [(opened(category=Category.SECURITY_ACCESS), MONDAY), (routed(), MONDAY)]
+    feed(in_order, *facts, (escalated, MONDAY), (file_opened, MONDAY))
+    recorded = feed(file_first, *facts, (file_opened, MONDAY), (escalated, MONDAY))
+    [lead] = [e for e in recorded if isinstance(e, SlaLeadBureauRecorded)]
+    assert lead.lead_bureau is Bureau.PUBLIC_SECURITY
+    for case in (in_order, file_first):
+        resolve, contact = case.clock(ClockKind.RESOLVE), case.clock(ClockKind.CONTACT)
+        assert resolve and contact and resolve.scope.unit_code == contact.scope.unit_code == "public_security"
+        assert resolve.policy_rule == "joint-meeting"
+    assert feed(in_order, (file_opened, MONDAY)) == []  # decided once
+
+
+def test_a_pause_stops_the_case_clocks_but_never_a_bureaus_task_clock() -> None:
+    case = CaseClocks("case-1")
+    feed(case, (opened(), MONDAY), (routed(), MONDAY), (assigned_task(MONDAY + timedelta(days=3)), MONDAY))
+    assert sorted(c.clock_id for c in pausable(case.running(), "case-1")) == [
+        "case-1/contact",
+        "case-1/resolve/0",
+    ]
+    with pytest.raises(ClockConflict, match="extends it instead"):
+        pausable([case.clocks["case-1/task/t1"]], "case-1")

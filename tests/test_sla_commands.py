@@ -1,4 +1,5 @@
-"""Staff pause and resume a case's clocks over HTTP, with a reason and an actor; /metrics is served."""
+"""Staff pause and resume a case's clocks over HTTP with their unit's token, within their district and cases;
+/metrics is served."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.dev_credentials import unit
 from tests.sla_support import opened_and_routed, publish, write_tiny_policy
 from tests.system import RunningSystem
 
@@ -19,28 +21,40 @@ async def test_pausing_waits_for_the_complainant_and_a_second_pause_is_a_conflic
     monkeypatch.setenv("CASELINE_SLA_POLICY_FILE", str(write_tiny_policy(tmp_path, resolve_seconds=3600)))
     monkeypatch.setenv("CASELINE_SLA_METRICS_REFRESH_SECONDS", "1")
     system.start("sla")
-    await publish(system.broker.bootstrap_servers, opened_and_routed("PAUSE-1"))
+    await publish(system.broker.bootstrap_servers, opened_and_routed("PAUSE-1", street="ST01"))
     await system.wait_until(
         lambda: system.scalar("SELECT count(*) FROM sla.events WHERE event_type = 'SlaClockStarted'"), 3
     )
     base = f"http://127.0.0.1:{system.ports['sla']}"
+    street = unit("ST01")
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         body = {"reason": "waiting for the complainant to be at home", "actor": "staff-ST01-007"}
-        paused = await http.post("/v1/cases/PAUSE-1/clocks/pause", json=body)
+        pause = "/v1/cases/PAUSE-1/clocks/pause"
+        # Nobody stops a deadline without a unit's token, nor another unit's or another district's case.
+        refused = [
+            await http.post(pause, json=body),
+            await http.post(pause, json=body, headers=unit("ST02")),
+            await http.post(pause, json=body, headers=unit("centre", "shangdang")),
+        ]
+        assert [r.status_code for r in refused] == [401, 404, 404]
+        paused = await http.post(pause, json=body, headers=street)
         assert paused.status_code == 200
         assert sorted(paused.json()["clocks"]) == ["PAUSE-1/contact", "PAUSE-1/resolve/0"]
-        again = await http.post("/v1/cases/PAUSE-1/clocks/pause", json=body)
-        assert again.status_code == 409 and again.json()["error"] == "conflict"
-        assert (await http.post("/v1/cases/NOPE/clocks/pause", json=body)).status_code == 404
-        blank = await http.post("/v1/cases/PAUSE-1/clocks/pause", json={"reason": "", "actor": "x"})
+        again = await http.post(pause, json=body, headers=unit("centre"))  # the district's centre may too
+        assert again.status_code == 409 and again.json()["detail"]["error"] == "conflict"
+        assert (await http.post("/v1/cases/NOPE/clocks/pause", json=body, headers=street)).status_code == 404
+        blank = await http.post(pause, json={"reason": "", "actor": "x"}, headers=street)
         assert blank.status_code == 422 and "reason" in blank.text
 
         stored = await system.scalar(
             "SELECT count(*) FROM sla.events WHERE event_type = 'SlaClockPaused' "
-            "AND data->>'reason' LIKE 'waiting for the complainant%' AND metadata->>'actor' = 'staff-ST01-007'"
+            "AND data->>'reason' LIKE 'waiting for the complainant%' "
+            "AND metadata->>'actor' = 'ST01/staff-ST01-007'"
         )
         assert stored == 2
-        resumed = await http.post("/v1/cases/PAUSE-1/clocks/resume", json={"actor": "staff-ST01-007"})
+        resumed = await http.post(
+            "/v1/cases/PAUSE-1/clocks/resume", json={"actor": "staff-ST01-007"}, headers=street
+        )
         assert resumed.status_code == 200 and len(resumed.json()["clocks"]) == 2
 
         metrics = await _metrics_with_lag(http)

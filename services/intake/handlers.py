@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
+from schemas.cases import CaseRecategorised
 from schemas.complaints import ComplaintReceived
 from schemas.hotline import HotlineOrder
 from schemas.reference import Channel
 from schemas.topics import COMPLAINTS
+from services.intake.adapters.category_files import DEFAULT_PLATFORM, categoriser
 from services.intake.adapters.hotline_file import (
     FileRecord,
     parse_order,
@@ -33,11 +36,26 @@ from services.intake.adapters.hotline_file import (
     read_hotline_file,
     reject,
 )
-from services.intake.adapters.intake_store import RETRYABLE, Claim, IntakeStore, NewCase
+from services.intake.adapters.intake_store import (
+    RETRYABLE,
+    Claim,
+    Correction,
+    IntakeStore,
+    LabelSeen,
+    NewCase,
+)
 from services.intake.adapters.personal_data_store import Person, PersonalDataStore
+from services.intake.adapters.privacy_store import PrivacyStore
 from services.intake.domain.addresses import Location, resolve_location
 from services.intake.domain.channels import from_hotline_order
-from services.intake.domain.complaints import complaint_stream, merged_complaint, received_complaint
+from services.intake.domain.classification.categoriser import Categoriser, CategoryRequest
+from services.intake.domain.classification.decision import CategoryQuestion
+from services.intake.domain.complaints import (
+    complaint_stream,
+    merged_complaint,
+    pseudonym_of,
+    received_complaint,
+)
 from services.intake.domain.merge import MergeKey, MergePolicy, OpenCase, decide_merge, merge_key
 from services.intake.domain.submission import Submission
 
@@ -53,6 +71,8 @@ class IntakeContext:
     future_tolerance: timedelta = timedelta(minutes=10)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     default_district: str | None = None  # a registry code; None: the registry's founding district
+    # Taxonomies and the text classifier (trained once per process, on first use).
+    categories: Categoriser = field(default_factory=lambda: categoriser())
 
     def __post_init__(self) -> None:
         _ = self.default  # a misconfigured default district stops intake at start, naming the known ones
@@ -71,12 +91,30 @@ class IntakeContext:
         """
         return self.districts.find(written) if written.strip() else self.default
 
+    def district_for(self, written: str, confined_to: str | None) -> District:
+        """The district of a record sent by a principal of `confined_to` (None: city-wide): a record naming
+        none is placed in the principal's district; one naming another district raises OutsideDistrict."""
+        if confined_to is None:
+            return self.district_of(written)
+        own = self.districts.get(confined_to)
+        named = self.districts.find(written) if written.strip() else own
+        if named.code != own.code:
+            raise OutsideDistrict(
+                f"field 'district': this credential submits {own.code} complaints only, not {named.code}"
+            )
+        return named
+
     def latest_acceptable_time(self) -> datetime:
         """Complaint times after this are in the future (beyond the allowed clock difference)."""
         return self.clock() + self.future_tolerance
 
 
 UNKNOWN_DISTRICT = "unknown_district"
+OUTSIDE_DISTRICT = "outside_district"
+
+
+class OutsideDistrict(ValueError):
+    """A record of another district than the one its sender's credential serves."""
 
 
 def unknown_district_reason(error: UnknownDistrict, label: str = "") -> str:
@@ -101,6 +139,9 @@ class Outcome:
     reason: str | None = None
     kind: str | None = None
     merge_rule: str | None = None
+    category: str | None = None  # what intake decided, for the sender's answer
+    needs_triage: bool | None = None
+    flags: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -110,6 +151,8 @@ class FeedSummary:
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
+    flagged: Counter[str] = field(default_factory=Counter)  # accepted complaints by what intake assumed
+    categories: Counter[str] = field(default_factory=Counter)  # accepted complaints by decided category
 
     @property
     def rejected_total(self) -> int:
@@ -121,11 +164,16 @@ class FeedSummary:
         self.duplicates += other.duplicates
         self.rejected.update(other.rejected)
         self.rejections.extend(other.rejections)
+        self.flagged.update(other.flagged)
+        self.categories.update(other.categories)
 
     def count(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
             if outcome.status in (Status.ACCEPTED, Status.MERGED):
                 self.accepted += 1
+                self.flagged.update(outcome.flags or ())
+                if outcome.category:
+                    self.categories[outcome.category] += 1
             if outcome.status is Status.MERGED:
                 self.merged += 1
             if outcome.status is Status.DUPLICATE:
@@ -161,11 +209,49 @@ async def receive_submissions(
 
 async def receive_in(uow: UnitOfWork, ctx: IntakeContext, submissions: Sequence[Submission]) -> list[Outcome]:
     """Receive within the caller's transaction (a consumer's, or receive_submissions')."""
-    store = IntakeStore(uow.store.schema)
-    submissions = [
-        sub if sub.district is not None else replace(sub, district=ctx.default) for sub in submissions
+    placed = [sub if sub.district is not None else replace(sub, district=ctx.default) for sub in submissions]
+    categorised = categorise(ctx, placed)
+    received = iter(
+        await _receive_categorised(uow, ctx, [c for c in categorised if isinstance(c, Submission)])
+    )
+    return [next(received) if isinstance(c, Submission) else c for c in categorised]
+
+
+NO_PROBLEM_STATED = "no_problem_stated"
+
+
+def categorise(ctx: IntakeContext, submissions: Sequence[Submission]) -> list[Submission | Outcome]:
+    """Each submission with its category decided (all at once), or refused when nothing says what the
+    problem is: no description and no label the taxonomy knows."""
+    requests = [
+        CategoryRequest(
+            sub.platform or DEFAULT_PLATFORM,
+            sub.district.code if sub.district is not None else ctx.default.code,
+            CategoryQuestion(sub.category_label, sub.description, sub.category_code),
+        )
+        for sub in submissions
     ]
+    decisions = ctx.categories.decide_many(requests)
+    return [
+        replace(sub, category_decision=decision) if decision is not None else _nothing_to_handle(sub)
+        for sub, decision in zip(submissions, decisions, strict=True)
+    ]
+
+
+def _nothing_to_handle(submission: Submission) -> Outcome:
+    where = f"{submission.dead_letter_ref}: " if submission.dead_letter_ref else ""
+    label = submission.category_label or submission.category_code
+    named = f"the category {label[:60]!r} is not in the taxonomy" if label else "no category is given"
+    reason = f"{where}nothing says what the problem is: the description is empty and {named}"
+    return Outcome(Status.REJECTED, reason=reason, kind=NO_PROBLEM_STATED)
+
+
+async def _receive_categorised(
+    uow: UnitOfWork, ctx: IntakeContext, submissions: Sequence[Submission]
+) -> list[Outcome]:
+    store = IntakeStore(uow.store.schema)
     complaints = [received_complaint(sub, _location(ctx, sub), ctx.pseudonym_secret) for sub in submissions]
+    complaints = await _after_erasures(uow.conn, store.s, ctx, submissions, complaints)
     first_of: dict[str, int] = {}
     for index, complaint in enumerate(complaints):
         first_of.setdefault(complaint.complaint_id, index)
@@ -193,6 +279,29 @@ async def receive_in(uow: UnitOfWork, ctx: IntakeContext, submissions: Sequence[
         else:
             outcomes.append(Outcome(Status.DUPLICATE, cid, case_id))
     return outcomes
+
+
+async def _after_erasures(
+    conn: DbConnection,
+    schema: str,
+    ctx: IntakeContext,
+    submissions: Sequence[Submission],
+    complaints: list[ComplaintReceived],
+) -> list[ComplaintReceived]:
+    """A person whose data was erased gets a pseudonym of the next generation, unlinkable to the erased one."""
+    privacy = PrivacyStore(schema)
+    erased = await privacy.erased_generations(conn, (c.complainant_id for c in complaints))
+    if not erased:
+        return complaints
+    fresh = []
+    for submission, complaint in zip(submissions, complaints, strict=True):
+        generation, current = 0, complaint.complainant_id
+        while current in erased:  # each erasure moves the person one generation on
+            generation = erased[current] + 1
+            current = pseudonym_of(submission, ctx.pseudonym_secret, generation)
+            erased |= await privacy.erased_generations(conn, [current])
+        fresh.append(complaint if generation == 0 else complaint.model_copy(update={"complainant_id": current}))
+    return fresh
 
 
 def _location(ctx: IntakeContext, submission: Submission) -> Location:
@@ -223,17 +332,23 @@ def _conflict_reason(submission: Submission, complaint_id: str) -> str:
 
 
 def conflict_rejections(submissions: Sequence[Submission], outcomes: Sequence[Outcome]) -> list[Rejection]:
-    """A changed record under a known key is refused, and kept like any refusal."""
+    """A changed record under a known key, or one that says nothing of its problem, is refused and kept
+    like any refusal."""
     return [
         Rejection(
             source=sub.dead_letter_source or f"{sub.channel.value}",
-            reason=outcome.reason or "conflict",
+            reason=outcome.reason or str(outcome.kind),
             payload=sub.raw,
             source_ref=sub.dead_letter_ref or sub.source_ref,
-            details={"kind": "conflict", "complaint_id": outcome.complaint_id, "channel": sub.channel.value},
+            details={
+                "kind": outcome.kind or "conflict",
+                "complaint_id": outcome.complaint_id,
+                "channel": sub.channel.value,
+                **sub.dead_letter_details,
+            },
         )
         for sub, outcome in zip(submissions, outcomes, strict=True)
-        if outcome.status is Status.CONFLICT
+        if outcome.status in (Status.CONFLICT, Status.REJECTED)
     ]
 
 
@@ -268,7 +383,12 @@ async def _record(
     merged: dict[str, str] = {}
     counts: dict[str, int] = {}
     people: list[Person] = []
+    labels: dict[LabelSeen, tuple[int, int]] = {}  # label -> (seen, sent to triage)
     for submission, complaint in new:
+        if (seen := _label_seen(submission, complaint)) is not None:
+            count, triaged = labels.get(seen, (0, 0))
+            uncertain = complaint.category_decision is not None and complaint.category_decision.needs_triage
+            labels[seen] = (count + 1, triaged + int(uncertain))
         key = merge_key(complaint, ctx.merge)
         decision = decide_merge(complaint, candidates.get(key, []), ctx.merge) if key else None
         event: DomainEvent = complaint
@@ -282,6 +402,7 @@ async def _record(
                 decision.case_id,
                 decision.reason,
                 merge_rule=decision.rule,
+                **_decided(complaint),
             )
         else:
             opened.append(
@@ -298,7 +419,7 @@ async def _record(
                     OpenCase(complaint.case_id, *key, complaint.received_at, 1)
                 )
             outcomes[complaint.complaint_id] = Outcome(
-                Status.ACCEPTED, complaint.complaint_id, complaint.case_id
+                Status.ACCEPTED, complaint.complaint_id, complaint.case_id, **_decided(complaint)
             )
         metadata = EventMetadata(
             correlation_id=complaint.complaint_id,
@@ -322,7 +443,32 @@ async def _record(
     await store.open(uow.conn, opened)
     await store.merge(uow.conn, merged, counts)
     await PersonalDataStore(store.s).remember(uow.conn, people, datetime.now(UTC))
+    await store.count_labels(uow.conn, labels)
     return outcomes
+
+
+def _decided(complaint: ComplaintReceived) -> dict[str, Any]:
+    decision = complaint.category_decision
+    return {
+        "category": complaint.category.value,
+        "needs_triage": decision.needs_triage if decision is not None else None,
+        "flags": tuple(flag.value for flag in complaint.flags) or None,
+    }
+
+
+def _label_seen(submission: Submission, complaint: ComplaintReceived) -> LabelSeen | None:
+    """The platform label a new complaint came with and what intake made of it (`caseline categories unmapped`)."""
+    decision = complaint.category_decision
+    if decision is None or not (decision.platform_label or decision.platform_code):
+        return None
+    label = " ".join(part for part in (decision.platform_label, decision.platform_code) if part)
+    return LabelSeen(
+        decision.platform or submission.platform,
+        complaint.district,
+        label[:200],
+        decision.source.value,
+        decision.category.value,
+    )
 
 
 async def _open_cases(
@@ -350,18 +496,37 @@ def hotline_submission(
     record: FileRecord,
     actor: str,
     original: dict[str, Any] | None = None,
+    platform: str = DEFAULT_PLATFORM,
+    confined_to: str | None = None,
 ) -> Submission | Rejection:
-    """The work order placed in the district it names (所属区), or its refusal when no such district exists."""
+    """The work order placed in the district it names (所属区), or its refusal when no such district exists
+    or the sender's credential serves another district.
+
+    `platform` names whose taxonomy reads its labels (the file's, the pushing platform's)."""
     try:
-        district = ctx.district_of(order.district)
+        district = ctx.district_for(order.district, confined_to)
     except UnknownDistrict as error:
         reason = f"{record.where}: {unknown_district_reason(error, '所属区')}"
         return reject(record, UNKNOWN_DISTRICT, reason, order_no=order.order_no)
+    except OutsideDistrict as outside:
+        return reject(record, OUTSIDE_DISTRICT, f"{record.where}: {outside}", order_no=order.order_no)
     if original is None:
         original = dict(record.fields) if record.fields is not None else order.model_dump(mode="json")
-    submission = from_hotline_order(order, actor=actor, raw=record.raw, original=original)
-    return replace(
-        submission, district=district, dead_letter_source=record.source, dead_letter_ref=record.where
+    # Only the fields a work order has: an extra column (an ID-card number, a second phone) stays in the raw
+    # bytes in intake's own store and never reaches a topic.
+    original = {key: value for key, value in original.items() if key in HotlineOrder.model_fields}
+    details = {k: v for k, v in reject(record, "", "").details.items() if k != "kind"}
+    return from_hotline_order(
+        order,
+        actor=actor,
+        raw=record.raw,
+        original=original,
+        now=ctx.clock(),
+        platform=platform,
+        district=district,
+        dead_letter_source=record.source,
+        dead_letter_ref=record.where,
+        dead_letter_details=details,
     )
 
 
@@ -372,10 +537,14 @@ async def receive_hotline_records(
     *,
     actor: str,
     as_of: datetime | None = None,
+    platform: str = DEFAULT_PLATFORM,
+    confined_to: str | None = None,
 ) -> tuple[FeedSummary, list[Outcome]]:
     """One transaction for a batch of records; outcomes come back in the records' order."""
     parsed = [
-        p if isinstance(p, Rejection) else hotline_submission(ctx, p[0], record, actor, p[1])
+        p
+        if isinstance(p, Rejection)
+        else hotline_submission(ctx, p[0], record, actor, p[1], platform, confined_to)
         for record in records
         for p in [parse_record(record, as_of=as_of)]
     ]
@@ -405,6 +574,7 @@ async def feed_hotline_file(
     actor: str = "hotline-file",
     on_batch: Callable[[int], None] | None = None,
     as_of: datetime | None = None,
+    platform: str = DEFAULT_PLATFORM,
     patience_seconds: float = 60.0,
 ) -> FeedSummary:
     """Feed a JSON-lines or CSV hotline export; safe to repeat (order numbers already seen are duplicates).
@@ -418,14 +588,15 @@ async def feed_hotline_file(
     for batch in _batches(read_hotline_file(path), batch_size):
         try:
             summary, _ = await retry_while_database_away(
-                lambda: receive_hotline_records(stores, ctx, batch, actor=actor, as_of=as_of),  # noqa: B023
+                partial(receive_hotline_records, stores, ctx, batch, actor=actor, as_of=as_of, platform=platform),
                 patience_seconds=patience_seconds,
             )
         except DatabaseUnavailable as away:
+            done = total.accepted + total.duplicates + total.rejected_total
             raise DatabaseUnavailable(
-                f"{away} while feeding {path.name} from {batch[0].unit} {batch[0].line_no}; the "
-                f"{total.accepted + total.duplicates + total.rejected_total} records before it are done. Run the same command again: records already "
-                "received are recognised by their order numbers, so nothing is doubled."
+                f"{away} while feeding {path.name} from {batch[0].unit} {batch[0].line_no}; the {done} "
+                "records before it are done. Run the same command again: records already received are "
+                "recognised by their order numbers, so nothing is doubled."
             ) from away
         total.add(summary)
         if on_batch:
@@ -459,8 +630,8 @@ async def handle_raw_hotline_record(ctx: IntakeContext, uow: UnitOfWork, message
     if isinstance(submission, Rejection):
         raise MessageRejected(submission.reason.replace(record.where, "record", 1))
     [outcome] = await receive_in(uow, ctx, [submission])
-    if outcome.status is Status.CONFLICT:
-        raise MessageRejected(outcome.reason or "conflict")
+    if outcome.status in (Status.CONFLICT, Status.REJECTED):
+        raise MessageRejected((outcome.reason or str(outcome.kind)).replace(record.where, "record", 1))
     district = submission.district.code if submission.district else None
     log.info(
         "hotline_record_received", status=outcome.status.value, case_id=outcome.case_id, district=district
@@ -483,3 +654,37 @@ async def handle_case_status_changed(uow: UnitOfWork, message: InboundMessage) -
     at = datetime.fromisoformat(message.cloudevent.time) if message.cloudevent.time else datetime.now(UTC)
     if not await IntakeStore(uow.store.schema).set_status(uow.conn, case_id, status, at):
         log.warning("case_status_for_unknown_case", case_id=case_id, status=status)
+
+
+async def handle_case_recategorised(uow: UnitOfWork, message: InboundMessage) -> None:
+    """The centre corrected a case's category: merges key on the corrected one from now on, and the
+    correction is kept as a labelled example / mapping suggestion (`caseline categories suggestions`)."""
+    event = message.event
+    if not isinstance(event, CaseRecategorised):
+        return
+    replaced = event.replaced_decision
+    at = datetime.fromisoformat(message.cloudevent.time) if message.cloudevent.time else datetime.now(UTC)
+    correction = Correction(
+        event.case_id,
+        at,
+        event.district,
+        event.from_category.value,
+        event.to_category.value,
+        replaced.platform if replaced else None,
+        " ".join(p for p in (replaced.platform_label, replaced.platform_code) if p) or None
+        if replaced
+        else None,
+        replaced.source.value if replaced else None,
+        event.recategorised_by,
+        event.reason,
+    )
+    if not await IntakeStore(uow.store.schema).recategorise(uow.conn, correction):
+        log.warning("recategorisation_for_unknown_case", case_id=event.case_id)
+    log.info("case_recategorised", case_id=event.case_id, to_category=event.to_category.value)
+
+
+async def handle_cases_topic(uow: UnitOfWork, message: InboundMessage) -> None:
+    if message.cloudevent.type == CaseRecategorised.cloudevent_type():
+        await handle_case_recategorised(uow, message)
+    else:
+        await handle_case_status_changed(uow, message)

@@ -47,7 +47,7 @@ async def replay(
     if isinstance(submission, Rejection):
         return Outcome(Status.REJECTED, reason=submission.reason, kind=str(submission.details.get("kind")))
     [outcome] = await receive_submissions(stores, ctx, [submission], keep_conflicts=False)
-    if outcome.status is Status.CONFLICT:
+    if outcome.status in (Status.CONFLICT, Status.REJECTED):
         return outcome  # still refused; the dead letter stays as it is
     async with stores.pool.acquire() as conn:
         await stores.dead_letters.mark_replayed(conn, letter.id)
@@ -61,9 +61,17 @@ def _submission(ctx: IntakeContext, letter: DeadLetter, data: bytes) -> Submissi
         parsed = parse_order(record, as_of=ctx.latest_acceptable_time())
         return parsed if isinstance(parsed, Rejection) else hotline_submission(ctx, parsed, record, actor)
     if letter.source == "petition-http":
-        return _json(ctx, letter, data, Petition, lambda p: from_petition(p, actor=actor, raw=data))
+        now = ctx.clock()
+        return _json(ctx, letter, data, Petition, lambda p: from_petition(p, actor=actor, raw=data, now=now))
     if letter.source == "walk-in-http":
-        return _json(ctx, letter, data, WalkInComplaint, lambda c: from_walk_in(c, raw=data))
+        now = ctx.clock()
+        return _json(
+            ctx,
+            letter,
+            data,
+            WalkInComplaint,
+            lambda c: from_walk_in(c, raw=data, actor=f"{actor}/{c.staff_id}", now=now),
+        )
     if letter.source == "web-http":
         key = letter.details.get("idempotency_key")
         if not key:

@@ -23,8 +23,22 @@ class IntakeSettings(BaseSettings):
     future_tolerance_seconds: float = Field(
         default=600, ge=0, description="How far ahead of intake's clock a complaint time may be"
     )
-    open311_api_key: str = Field(default=DEVELOPMENT_OPEN311_KEY, description="Comma-separated keys")
+    # Comma-separated keys (plain, at least 32 characters, or sha256:<hex>); unset: the development key in
+    # development, a refusal to start in production.
+    open311_api_key: str | None = Field(default=None, description="Comma-separated keys")
     http_batch_limit: int = Field(default=1000, ge=1, description="Most records one HTTP push may carry")
+    # The classifier's probability below which its category goes to the centre's triage, and above which
+    # it contradicts a mapped label (docs/intake-classification.md: how they were chosen).
+    classifier_min_confidence: float = Field(default=0.45, ge=0, le=1)
+    classifier_contradiction_confidence: float = Field(default=0.8, ge=0, le=1)
+    # Token layouts (eventcore.auth) of intake's channel principals; unset: the development set.
+    hotline_platform_tokens: str | None = None
+    petition_office_tokens: str | None = None
+    walk_in_desk_tokens: str | None = None
+    # The public web form's and Open311's per-client limits (`limits` notation, `;`-separated), per replica.
+    web_rate_limit: str = "20/minute;200/hour"
+    # Personal data in intake is purged this long after its case closes (`caseline privacy purge`).
+    personal_data_retention_days: int = Field(default=365, ge=1)
 
     @property
     def merge_window(self) -> timedelta:
@@ -35,5 +49,8 @@ class IntakeSettings(BaseSettings):
         return timedelta(seconds=self.future_tolerance_seconds)
 
     @property
-    def open311_api_keys(self) -> frozenset[str]:
-        return frozenset(key.strip() for key in self.open311_api_key.split(",") if key.strip())
+    def open311_api_keys(self) -> list[str] | None:
+        """The configured keys; None when unset."""
+        if self.open311_api_key is None:
+            return None
+        return [key.strip() for key in self.open311_api_key.split(",") if key.strip()]

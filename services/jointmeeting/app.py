@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from district.registry import Districts, load_districts
+from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
+from eventcore.production import production_checks
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.bureau import BUREAU_REPORTS
@@ -19,12 +21,14 @@ from services.jointmeeting.adapters.http_bureau import bureau_router
 from services.jointmeeting.adapters.http_office import office_router
 from services.jointmeeting.adapters.overdue_watch import start_overdue_watch
 from services.jointmeeting.adapters.read_models import EXTRA_DDL
+from services.jointmeeting.adapters.workbench.wiring import joint_meeting_workbench
 from services.jointmeeting.domain.rules import RULES_FILE
 from services.jointmeeting.handlers import (
     context_for,
     handle_bureau_report_record,
     handle_case_escalated,
 )
+from webui.workbench import FORM_PATHS
 
 SERVICE = "jointmeeting"
 SCHEMA = "jointmeeting"
@@ -38,17 +42,16 @@ def spec(
 ) -> ServiceSpec:
     """One service for every district's joint meeting: the registry says which districts there are."""
     settings = settings or JointMeetingSettings()
-    districts = districts or load_districts(get_settings().districts_file)
+    shared = get_settings()
+    districts = districts or load_districts(shared.districts_file)
     ctx = context_for(districts, rules_file)
-    callers = Callers(Tokens.configured(settings, districts))
+    checks = production_checks(shared, SERVICE)
+    callers = Callers(Tokens.configured(settings, districts, checks), SERVICE)
+    workbench = joint_meeting_workbench(callers.tokens, districts, checks)
+    if checks is not None:
+        checks.raise_if_any()
 
     async def on_started(runtime: ServiceRuntime) -> None:
-        if settings.uses_development_tokens:
-            log.warning(
-                "development_tokens_in_use",
-                hint="set CASELINE_JOINTMEETING_*_TOKENS in production",
-                districts=list(districts.codes),
-            )
         start_overdue_watch(runtime, settings.overdue_check_seconds)  # the runtime holds and awaits it
 
     return ServiceSpec(
@@ -59,8 +62,10 @@ def spec(
             Subscription(BUREAU_REPORTS, handle_bureau_report_record, raw=True),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[office_router(callers), bureau_router(callers)],
+        routers=[office_router(callers), bureau_router(callers), workbench.router()],
         on_started=on_started,
+        body=BodyPolicy(form_paths=FORM_PATHS),
+        authenticator=callers.auth,
     )
 
 

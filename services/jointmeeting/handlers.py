@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from district.registry import Districts
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
+from eventcore.http import structure_problem
 from eventcore.logging import get_logger
 from eventcore.store import ConcurrencyError
 from eventcore.unit_of_work import UnitOfWork
@@ -25,7 +26,7 @@ from services.jointmeeting.adapters.file_store import (
     load_file,
     open_cluster_file,
 )
-from services.jointmeeting.domain.errors import CommandRefused, NotFound
+from services.jointmeeting.domain.errors import CommandRefused, NotFound, StaleFile
 from services.jointmeeting.domain.files import add_case, cluster_key, district_prefix, file_id_for, open_file
 from services.jointmeeting.domain.rules import RULES_FILE, JointMeetingRules, load_district_rules
 from services.jointmeeting.domain.state import FileState
@@ -106,6 +107,10 @@ async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) 
         report = BureauReport.model_validate_json(message.cloudevent.data)
     except ValidationError as error:
         raise MessageRejected(f"invalid BureauReport: {validation_summary(error)}") from error
+    except Exception as error:
+        raise MessageRejected(f"unreadable BureauReport ({type(error).__name__})") from error
+    if problem := structure_problem(report.model_dump(mode="json")):
+        raise MessageRejected(f"invalid BureauReport: {problem[1]}")
     try:
         await report_on_task(
             uow, report, via="topic", causation_id=message.cloudevent.id, district=report.district
@@ -115,7 +120,13 @@ async def handle_bureau_report_record(uow: UnitOfWork, message: InboundMessage) 
 
 
 async def report_on_task(
-    uow: UnitOfWork, report: BureauReport, *, via: str, causation_id: str, district: str | None = None
+    uow: UnitOfWork,
+    report: BureauReport,
+    *,
+    via: str,
+    causation_id: str,
+    district: str | None = None,
+    expected_version: int | None = None,
 ) -> FileState | None:
     """Both report paths end here, so HTTP and the topic record the same facts and dedupe the same way.
 
@@ -132,6 +143,7 @@ async def report_on_task(
         actor=f"bureau:{report.bureau.value}",
         causation_id=causation_id,
         district=district,
+        expected_version=expected_version,
     )
 
 
@@ -143,15 +155,20 @@ async def decide_on_file(
     actor: str,
     causation_id: str,
     district: str | None = None,
+    expected_version: int | None = None,
 ) -> FileState:
     """Load the file, decide, commit; the facts join the journey of the case the file was opened for.
 
     With `district` (the caller's), a file of another district is refused as unknown: staff and bureaus
-    learn nothing about other districts, not even that the id exists.
+    learn nothing about other districts, not even that the id exists. With `expected_version` (the version
+    a person decided on), a file that changed since is refused as stale; the append at the loaded version
+    makes a change in between fail too.
     """
     loaded = await load_file(uow, file_id)
     if loaded.state is None or (district is not None and loaded.state.district != district):
         raise NotFound(f"no file {file_id!r}")
+    if expected_version is not None and loaded.version != expected_version:
+        raise StaleFile(file_id, expected_version, loaded.version)
     metadata = EventMetadata(
         correlation_id=loaded.correlation_id or file_id,
         causation_id=causation_id,
@@ -173,11 +190,17 @@ async def decide_on_file(
 
 
 async def handle_office_command(
-    stores: ServiceStores, file_id: str, decide: Decide, actor: str, district: str | None = None
+    stores: ServiceStores,
+    file_id: str,
+    decide: Decide,
+    actor: str,
+    district: str | None = None,
+    expected_version: int | None = None,
 ) -> FileState:
     """One office command on one file, in its own transaction; a concurrent change raises ConcurrencyError.
 
     `district`: the staff member's; None only for the service's own overdue watch, which serves all.
+    `expected_version`: the file version the staff member saw (the workbench's forms carry it).
     """
     async with stores.pool.acquire() as conn, conn.transaction():
         return await decide_on_file(
@@ -187,6 +210,7 @@ async def handle_office_command(
             actor=actor,
             causation_id=f"command:{uuid.uuid4()}",
             district=district,
+            expected_version=expected_version,
         )
 
 

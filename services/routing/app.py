@@ -7,26 +7,34 @@ from functools import partial
 from fastapi import FastAPI
 
 from district.registry import load_districts
+from district.unit_tokens import unit_tokens
+from eventcore.auth import Authenticator
+from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
+from eventcore.production import production_checks
 from eventcore.service import ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.complaints import ComplaintMerged, ComplaintReceived
-from schemas.jointmeeting import JointEnforcementCompleted
-from schemas.sla import SlaBreached
+from schemas.jointmeeting import JOINT_MEETING_EVENTS
+from schemas.sla import SLA_EVENTS
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CASE_VIEW_DDL, CaseView
 from services.routing.adapters.http import staff_router
-from services.routing.adapters.tokens import configured_tokens
+from services.routing.adapters.learnt_store import LEARNT_DDL
+from services.routing.adapters.workbench.changes import notifying
+from services.routing.adapters.workbench.timeline import TIMELINE_DDL
+from services.routing.adapters.workbench.wiring import routing_workbench
 from services.routing.handlers import (
     RoutingContext,
     handle_complaints_topic,
-    handle_joint_enforcement_completed,
-    handle_sla_breached,
+    handle_joint_meeting_topic,
+    handle_sla_topic,
 )
+from webui.workbench import FORM_PATHS
 
 SERVICE = "routing"
 SCHEMA = "routing"
-EXTRA_DDL = (CASE_VIEW_DDL,)
+EXTRA_DDL = (CASE_VIEW_DDL, LEARNT_DDL, TIMELINE_DDL)
 log = get_logger(__name__)
 
 
@@ -36,24 +44,35 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
     # A district's directory is loaded when its first case needs it; every rules file is checked now.
     ctx = RoutingContext(districts)
     ctx.check_rules()
-    tokens, development = configured_tokens(districts)
-    if development:
-        log.warning("development_tokens_in_use", hint="set CASELINE_ROUTING_TOKENS_FILE in production")
+    checks = production_checks(settings, SERVICE)
+    verifier = unit_tokens(districts, checks=checks)
+    auth = Authenticator(SERVICE, verifier)
+    # The workbench records every fact of these topics for the case page's history, so routing takes them
+    # all; its own handlers still act only on theirs.
+    workbench = routing_workbench(ctx, verifier, settings, checks)
+    if checks is not None:
+        checks.raise_if_any()
+    recorded = workbench.timeline.recording
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
         subscriptions=[
             Subscription(
-                COMPLAINTS, partial(handle_complaints_topic, ctx), (ComplaintReceived, ComplaintMerged)
+                COMPLAINTS,
+                recorded(partial(handle_complaints_topic, ctx)),
+                (ComplaintReceived, ComplaintMerged),
             ),
             Subscription(
-                JOINT_MEETING, partial(handle_joint_enforcement_completed, ctx), (JointEnforcementCompleted,)
+                JOINT_MEETING, recorded(partial(handle_joint_meeting_topic, ctx)), JOINT_MEETING_EVENTS
             ),
-            Subscription(SLA, partial(handle_sla_breached, ctx), (SlaBreached,)),
+            # The SLA's clocks are the only source of a case's deadline; routing shows what they say.
+            Subscription(SLA, recorded(partial(handle_sla_topic, ctx)), SLA_EVENTS),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[staff_router(ctx, tokens)],
-        projector=CaseView(SCHEMA).project,
+        routers=[staff_router(ctx, auth), workbench.router()],
+        body=BodyPolicy(form_paths=FORM_PATHS),
+        authenticator=auth,
+        projector=notifying(CaseView(SCHEMA).project, SCHEMA),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Lock
 
@@ -18,11 +17,20 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CallbackOutcome, EscalationTrigger
 from schemas.complaints import ComplaintMerged, ComplaintReceived
 from schemas.jointmeeting import JointEnforcementCompleted
+from schemas.reference import Category
 from schemas.sla import SlaBreached
 from schemas.topics import CASES
 from services.routing.adapters.case_store import load_case
+from services.routing.adapters.learnt_store import load_deadline, save_deadline, save_decision
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream, facts_of, open_case
+from services.routing.domain.learnt import (
+    CLOCK_FACTS,
+    LEAD_FACTS,
+    decision_of,
+    learn_deadline,
+    resolve_generation,
+)
 from services.routing.domain.lifecycle import Case, CaseCommandError, UnknownUnit
 from services.routing.domain.routing import RoutingPolicy, decide_route
 from services.routing.domain.rules import DEFAULT_RULES_FILE, RoutingRules, load_rules, rules_file_for
@@ -105,8 +113,7 @@ async def handle_complaint_received(ctx: RoutingContext, uow: UnitOfWork, messag
         raise MessageRejected(f"complaint {complaint.complaint_id}: {unknown}") from unknown
     rules = routing.rules
     decision = decide_route(facts_of(complaint), rules, routing.directory)
-    due_at = complaint.received_at + timedelta(hours=rules.service_levels.hours(complaint.urgency))
-    events = open_case(complaint, decision, rules.version, due_at)
+    events = open_case(complaint, decision, rules.version)
     metadata = _message_metadata(message, complaint.complaint_id, ACTOR, complaint.district)
     uow.start_stream(
         case_stream(complaint.case_id), [PendingEvent(e, metadata) for e in events], publish_to=CASES
@@ -122,7 +129,7 @@ async def handle_complaint_merged(ctx: RoutingContext, uow: UnitOfWork, message:
     if not isinstance(merged, ComplaintMerged):
         return
     case = await _case_for_message(uow, merged.case_id, message)
-    events = case.add_co_complainant(merged, ctx.of_case_for_message(case).policy, _message_time(message))
+    events = case.add_co_complainant(merged, ctx.of_case_for_message(case).policy)
     metadata = _message_metadata(message, merged.complaint_id, ACTOR, case.district)
     _append_from_message(uow, case, events, metadata)
 
@@ -147,6 +154,42 @@ async def handle_joint_enforcement_completed(
         log.warning("joint_enforcement_completed_ignored", state=case.state.value)
     metadata = _message_metadata(message, done.case_id, f"jointmeeting/{done.verified_by}", case.district)
     _append_from_message(uow, case, events, metadata)
+
+
+async def handle_joint_meeting_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    if isinstance(message.event, LEAD_FACTS):
+        await handle_lead_decided(uow, message)
+    else:
+        await handle_joint_enforcement_completed(ctx, uow, message)
+
+
+async def handle_lead_decided(uow: UnitOfWork, message: InboundMessage) -> None:
+    """The joint meeting decided who leads the case (routing only proposed): every view of the case and
+    every later escalation of it use the decision. Learnt, not recorded in the case's stream."""
+    if message.event is None or (decided := decision_of(message.event)) is None:
+        return
+    await save_decision(uow.conn, uow.store.schema, message.event.case_id, decided)
+    log.info("lead_bureau_learnt", lead=decided.lead.value, file_id=decided.file_id)
+
+
+async def handle_sla_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
+    if isinstance(message.event, CLOCK_FACTS):
+        await handle_sla_clock_fact(uow, message)
+    else:
+        await handle_sla_breached(ctx, uow, message)
+
+
+async def handle_sla_clock_fact(uow: UnitOfWork, message: InboundMessage) -> None:
+    """The SLA started, moved, paused or stopped one of the case's clocks: the case's deadline is its
+    resolve clock's, so that is what routing shows (nothing else: routing computes no deadline)."""
+    fact = message.event
+    if fact is None or resolve_generation(fact.case_id, str(getattr(fact, "clock_id", ""))) is None:
+        return  # dispatch, contact and task clocks are not the case's deadline: no read, no write
+    schema = uow.store.schema
+    before = await load_deadline(uow.conn, schema, fact.case_id)
+    after = learn_deadline(before, fact)
+    if after is not None and after != before:
+        await save_deadline(uow.conn, schema, fact.case_id, after)
 
 
 async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
@@ -196,16 +239,6 @@ def _message_metadata(
         log.warning("message_district_differs", envelope=metadata.district, case_district=district)
         metadata = metadata.model_copy(update={"district": district})
     return metadata
-
-
-def _message_time(message: InboundMessage) -> datetime:
-    """The message's own time, so a redelivery decides the same deadlines."""
-    if message.cloudevent.time:
-        try:
-            return datetime.fromisoformat(message.cloudevent.time)
-        except ValueError:
-            pass
-    return datetime.now(UTC)
 
 
 # -- staff commands ---------------------------------------------------------------------------------
@@ -291,9 +324,16 @@ async def note_progress(
 
 
 async def resolve_case(
-    stores: ServiceStores, case_id: str, actor: Actor, version: int, resolution: str
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    version: int,
+    resolution: str,
+    evidence_refs: Sequence[str] = (),
 ) -> CommandResult:
-    return await _act(stores, case_id, actor, version, lambda case: case.resolve(actor, resolution))
+    return await _act(
+        stores, case_id, actor, version, lambda case: case.resolve(actor, resolution, evidence_refs)
+    )
 
 
 async def return_case(
@@ -349,21 +389,38 @@ async def record_callback(
     outcome: CallbackOutcome,
     note: str,
 ) -> CommandResult:
-    now = datetime.now(UTC)
     return await _act_in_district(
         ctx,
         stores,
         case_id,
         actor,
         version,
-        lambda case, d: case.record_callback(actor, outcome, note, d.policy, now),
+        lambda case, d: case.record_callback(actor, outcome, note, d.policy),
+    )
+
+
+async def recategorise_case(
+    ctx: RoutingContext,
+    stores: ServiceStores,
+    case_id: str,
+    actor: Actor,
+    version: int,
+    category: Category,
+    reason: str,
+) -> CommandResult:
+    return await _act_in_district(
+        ctx,
+        stores,
+        case_id,
+        actor,
+        version,
+        lambda case, d: case.recategorise(actor, category, reason, d.policy),
     )
 
 
 async def reopen_case(
     ctx: RoutingContext, stores: ServiceStores, case_id: str, actor: Actor, version: int, detail: str
 ) -> CommandResult:
-    now = datetime.now(UTC)
     return await _act_in_district(
-        ctx, stores, case_id, actor, version, lambda case, d: case.reopen(actor, detail, d.policy, now)
+        ctx, stores, case_id, actor, version, lambda case, d: case.reopen(actor, detail, d.policy)
     )

@@ -12,7 +12,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from district.registry import Districts, load_districts, stray_policy_files
+from district.unit_tokens import unit_tokens
+from eventcore.auth import Authenticator
 from eventcore.logging import get_logger
+from eventcore.production import is_production, production_checks
 from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.cases import CaseEscalated
@@ -72,7 +75,11 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         runtime.spawn(watch.run(stores, dsn, stop), "sla-watch")  # the runtime holds and awaits them
         runtime.spawn(figures.run(bootstrap, stop, sla.metrics_refresh_seconds), "sla-metrics")
 
-    view = OpsView(watch, timing, districts)
+    checks = production_checks(settings, SERVICE)
+    auth = Authenticator(SERVICE, unit_tokens(districts, checks=checks))
+    if checks is not None:
+        checks.raise_if_any()
+    view = OpsView(watch, timing, districts, auth, open_reads=not is_production(settings))
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,
@@ -83,6 +90,7 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         routers=[ops_router(view)],
         on_started=on_started,
         collectors=[SlaCollector(watch, figures, districts.codes)],
+        authenticator=auth,
     )
 
 

@@ -27,6 +27,7 @@ from services.sla.domain.clocks import (
     Timing,
     alert_stream,
     breach_alert,
+    pausable,
     pause_clock,
     resume_clock,
 )
@@ -75,9 +76,10 @@ async def handle_case_fact(ctx: SlaContext, uow: UnitOfWork, message: InboundMes
 async def pause_clocks(
     timing: Timing, uow: UnitOfWork, case_id: str, command: PauseSlaClocks, now: datetime
 ) -> list[str]:
-    """Pause the case's running clocks (or one kind); a case with none running is a conflict."""
+    """Pause the case's running clocks (or one kind; never a bureau's task clock, see `pausable`); a case
+    with none running is a conflict."""
     case = await _load(uow, case_id)
-    clocks = _chosen(case, command.kind, ClockState.RUNNING)
+    clocks = pausable(_chosen(case, command.kind, ClockState.RUNNING), case.case_id)
     before = dict(case.versions)
     events: list[DomainEvent] = [pause_clock(timing, c, now, command.reason) for c in clocks]
     await _record(uow, case, before, events, _command_metadata(case, command.actor))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,15 +20,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from eventcore.deadletters import Rejection
-from schemas.hotline import CSV_HEADERS_ZH, LABEL_OF_FIELD, HotlineOrder
-from schemas.inbound import BEIJING
+from eventcore.http import may_be_hostile, structure_problem
+from schemas.hotline import CSV_HEADER_SYNONYMS_ZH, CSV_HEADERS_ZH, LABEL_OF_FIELD, HotlineOrder
 from services.intake.adapters.validation_errors import describe
 
 JSON = "json"
 CSV = "csv"
-_LOCAL_TIME = re.compile(
-    r"^(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})日?[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})秒?)?$"
-)
 
 
 @dataclass(frozen=True)
@@ -243,7 +239,7 @@ def _csv_problem(
 
 
 def _field_name(header: str) -> str:
-    return CSV_HEADERS_ZH.get(header, header)
+    return CSV_HEADERS_ZH.get(header) or CSV_HEADER_SYNONYMS_ZH.get(header, header)
 
 
 # -- parsing one record ------------------------------------------------------------------------------
@@ -264,12 +260,13 @@ def parse_record(
     data = _csv_data(record) if record.format == CSV else _json_data(record)
     if isinstance(data, Rejection):
         return data
+    data = _as_text(data)
     try:
         order = HotlineOrder.model_validate(data)
     except ValidationError as error:
         kind, reason = describe(error, LABEL_OF_FIELD)
         return reject(record, kind, f"{record.where}: {reason}", order_no=data.get("order_no"))
-    if as_of is not None and order.received_at > as_of:
+    if as_of is not None and order.received_at is not None and order.received_at > as_of:
         reason = (
             f"{record.where}: field 'received_at' (来电时间): {order.received_at.isoformat()} is in the future "
             f"(intake's clock: {as_of.isoformat(timespec='seconds')})"
@@ -291,6 +288,8 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except DuplicateKeys as error:
         return reject(record, "duplicate_key", f"{record.where}: key {error} appears more than once")
+    except RecursionError:
+        return reject(record, "too_deep", f"{record.where}: the JSON is nested too deeply")
     except json.JSONDecodeError as error:
         if error.pos >= len(text.rstrip()) - 1 or error.msg.startswith("Unterminated string"):
             cut = (
@@ -304,6 +303,8 @@ def _json_data(record: FileRecord) -> dict[str, Any] | Rejection:
         return reject(
             record, "invalid_json", f"{record.where}: expected a JSON object, got {type(data).__name__}"
         )
+    if may_be_hostile(text) and (problem := structure_problem(data)):
+        return reject(record, problem[0], f"{record.where}: {problem[1]}")
     return data
 
 
@@ -317,16 +318,18 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _csv_data(record: FileRecord) -> dict[str, Any]:
-    """Empty cells count as absent; local times without offset are Beijing time, as the platform writes them."""
-    data: dict[str, Any] = {name: cell for name, cell in (record.fields or {}).items() if cell.strip()}
-    when = data.get("received_at")
-    if isinstance(when, str) and (match := _LOCAL_TIME.match(when.strip())):
-        year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
-        try:
-            data["received_at"] = datetime(year, month, day, hour, minute, second, tzinfo=BEIJING).isoformat()
-        except ValueError:
-            pass  # an impossible date: validation names it
-    return data
+    """Empty cells count as absent (times, Chinese formats included, are read by the contract)."""
+    return {name: cell for name, cell in (record.fields or {}).items() if cell.strip()}
+
+
+def _as_text(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON exports write phone numbers, codes and order numbers as numbers: read them as the text they are."""
+    return {
+        key: str(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and key != "received_at"
+        else value
+        for key, value in data.items()
+    }
 
 
 def reject(record: FileRecord, kind: str, reason: str, order_no: object = None) -> Rejection:

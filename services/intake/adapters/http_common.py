@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
+from eventcore.auth import Authenticator, TokenVerifier
 from eventcore.consumer import ServiceStores
 from eventcore.deadletters import Rejection
+from eventcore.http import BodyTooLarge, structure_problem
+from services.intake.adapters.credentials import Open311Keys
+from services.intake.adapters.rate_limit import ClientLimits
 from services.intake.handlers import IntakeContext
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -22,6 +28,26 @@ class Channels:
 
     ctx: IntakeContext
     batch_limit: int = 1000
+    auth: Authenticator = field(default_factory=lambda: Authenticator("intake", TokenVerifier()))
+    limits: ClientLimits = field(default_factory=lambda: ClientLimits("20/minute;200/hour"))
+    open311: Open311Keys = field(default_factory=lambda: Open311Keys(TokenVerifier()))
+
+
+class IntakeProblem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class IntakeError(BaseModel):
+    """Intake's error body: `{"error": {"code": …, "message": …}}`."""
+
+    error: IntakeProblem
+
+
+def intake_error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
 
 
 def stores_of(request: Request) -> ServiceStores:
@@ -44,8 +70,8 @@ class _Pairs(dict[str, Any]):
 
     @property
     def duplicate_keys(self) -> list[str]:
-        keys = [key for key, _ in self.pairs]
-        return sorted({key for key in keys if keys.count(key) > 1})
+        counts = Counter(key for key, _ in self.pairs)  # linear: a body may hold a hundred thousand keys
+        return sorted(key for key, n in counts.items() if n > 1)
 
     def original_json(self) -> bytes:
         """The object as sent, duplicate keys included (so a dead letter keeps what was wrong)."""
@@ -55,12 +81,23 @@ class _Pairs(dict[str, Any]):
         return ("{" + inner + "}").encode()
 
 
+async def received_body(request: Request) -> bytes:
+    """The body as far as it was read: whole, or the part that arrived before it grew past the limit."""
+    try:
+        return await request.body()
+    except (BodyTooLarge, RuntimeError):
+        return getattr(request, "_refused_prefix", b"")
+
+
 async def read_json(request: Request) -> tuple[Any, bytes]:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise BadBody(
-            413, "too_large", f"the body has {len(body)} bytes; at most {MAX_BODY_BYTES} are accepted"
-        )
+    """The JSON document of the body (duplicate keys remembered), refusing what intake cannot use.
+
+    The body guard (eventcore.http) stops a body growing past the limit while it streams in."""
+    try:
+        body = await request.body()
+    except BodyTooLarge as too_large:
+        request._refused_prefix = too_large.prefix  # type: ignore[attr-defined]  # for the dead letter
+        raise BadBody(413, "too_large", str(too_large.detail)) from None
     if not body.strip():
         raise BadBody(400, "empty_body", "the body is empty; send a JSON document")
     try:
@@ -68,11 +105,16 @@ async def read_json(request: Request) -> tuple[Any, bytes]:
     except UnicodeDecodeError as error:
         raise BadBody(400, "encoding", f"the body is not UTF-8 (byte {error.start + 1})") from error
     try:
-        return json.loads(text, object_pairs_hook=_Pairs), body
+        data = json.loads(text, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as error:
         raise BadBody(
             400, "invalid_json", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from error
+    except RecursionError:
+        raise BadBody(422, "too_deep", "the JSON is nested too deeply") from None
+    if problem := structure_problem(data):
+        raise BadBody(422, *problem)
+    return data, body
 
 
 def duplicate_key_problem(data: Any) -> str | None:
@@ -87,8 +129,12 @@ def record_bytes(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers
+    )
 
 
 async def keep_refused(request: Request, source: str, reason: str, payload: bytes, **details: Any) -> None:

@@ -1,19 +1,28 @@
-"""`POST /v1/hotline/orders`: a hotline platform pushes a batch; each record is answered on its own."""
+"""`POST /v1/hotline/orders`: a hotline platform pushes a batch; each record is answered on its own.
 
-from __future__ import annotations
+The platform is the one its token names (a principal of kind `hotline_platform`); an `X-Hotline-Platform`
+header is ignored. A platform of one district may push only that district's orders.
+"""
 
-from typing import Any
+# No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from eventcore.auth import Principal
+from eventcore.http import error_responses
+from services.intake.adapters.credentials import HOTLINE_PLATFORM
 from services.intake.adapters.hotline_file import JSON, FileRecord
 from services.intake.adapters.http_common import (
     BadBody,
     Channels,
+    IntakeError,
     error_response,
     keep_refused,
     read_json,
+    received_body,
     record_bytes,
     stores_of,
 )
@@ -24,16 +33,23 @@ SOURCE = "hotline-http"
 
 def hotline_router(channels: Channels) -> APIRouter:
     router = APIRouter(prefix="/v1/hotline", tags=["hotline"])
+    platform_dep = channels.auth.requiring(HOTLINE_PLATFORM)
 
-    @router.post("/orders", summary="Push a batch of 12345 work orders")
-    async def push_orders(request: Request) -> JSONResponse:
-        client = request.headers.get("x-hotline-platform", "hotline-platform")
+    @router.post(
+        "/orders",
+        summary="Push a batch of 12345 work orders (a hotline platform's token)",
+        responses=error_responses(400, 401, 403, 413, 415, 422, model=IntakeError),
+    )
+    async def push_orders(
+        request: Request, platform: Annotated[Principal, Depends(platform_dep)]
+    ) -> JSONResponse:
+        client = platform.name
         try:
             data, _ = await read_json(request)
             orders = _orders(data, channels.batch_limit)
         except BadBody as bad:
             await keep_refused(
-                request, SOURCE, bad.message, await request.body(), kind=bad.code, channel="hotline"
+                request, SOURCE, bad.message, await received_body(request), kind=bad.code, channel="hotline"
             )
             return error_response(bad.status, bad.code, bad.message)
         records = [
@@ -41,8 +57,15 @@ def hotline_router(channels: Channels) -> APIRouter:
             for index, order in enumerate(orders, start=1)
         ]
         as_of = channels.ctx.latest_acceptable_time()
+        # The pushing platform's own taxonomy reads its labels (the default one if it has none).
         summary, outcomes = await receive_hotline_records(
-            stores_of(request), channels.ctx, records, actor=client, as_of=as_of
+            stores_of(request),
+            channels.ctx,
+            records,
+            actor=client,
+            as_of=as_of,
+            platform=client,
+            confined_to=platform.district,
         )
         return JSONResponse(
             {
@@ -73,7 +96,16 @@ def _orders(data: Any, limit: int) -> list[Any]:
 def _result(index: int, order: Any, outcome: Outcome) -> dict[str, Any]:
     order_no = order.get("order_no") if isinstance(order, dict) else None
     result: dict[str, Any] = {"record": index, "order_no": order_no, "status": outcome.status.value}
-    for name in ("complaint_id", "case_id", "reason", "kind", "merge_rule"):
+    for name in (
+        "complaint_id",
+        "case_id",
+        "reason",
+        "kind",
+        "merge_rule",
+        "category",
+        "needs_triage",
+        "flags",
+    ):
         value = getattr(outcome, name)
         if value is not None:
             result[name] = value

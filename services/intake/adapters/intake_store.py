@@ -9,7 +9,7 @@ founding district's (the column's default).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,33 @@ ALTER TABLE {s}.cases ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'l
 DROP INDEX IF EXISTS {s}.cases_open_by_key;
 CREATE INDEX IF NOT EXISTS cases_open_by_district_key
     ON {s}.cases (district, compound_code, category, first_received_at) WHERE status = 'open';
+-- Every platform label intake has seen and what it made of it: `caseline categories unmapped`.
+CREATE TABLE IF NOT EXISTS {s}.category_labels (
+    platform text NOT NULL,
+    district text NOT NULL,
+    label text NOT NULL,
+    source text NOT NULL,
+    category text NOT NULL,
+    seen integer NOT NULL,
+    triaged integer NOT NULL DEFAULT 0,
+    first_seen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_seen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (platform, district, label, source, category)
+);
+-- The centre's corrections (CaseRecategorised), learnt from caseline.cases.v1: `caseline categories suggestions`.
+CREATE TABLE IF NOT EXISTS {s}.category_corrections (
+    case_id text NOT NULL,
+    corrected_at timestamptz NOT NULL,
+    district text NOT NULL,
+    from_category text NOT NULL,
+    to_category text NOT NULL,
+    platform text,
+    platform_label text,
+    replaced_source text,
+    actor text NOT NULL,
+    reason text NOT NULL,
+    PRIMARY KEY (case_id, corrected_at)
+);
 """
 
 
@@ -73,6 +100,29 @@ class NewCase:
     compound_code: str | None
     category: str
     first_received_at: datetime
+
+
+@dataclass(frozen=True)
+class LabelSeen:
+    platform: str
+    district: str
+    label: str
+    source: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Correction:
+    case_id: str
+    corrected_at: datetime
+    district: str
+    from_category: str
+    to_category: str
+    platform: str | None
+    platform_label: str | None
+    replaced_source: str | None
+    actor: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -193,6 +243,64 @@ class IntakeStore:
             list(counts),
             list(counts.values()),
         )
+
+    async def count_labels(self, conn: DbConnection, seen: Mapping[LabelSeen, tuple[int, int]]) -> None:
+        """Add this transaction's label sightings, in key order (concurrent feeds cannot deadlock on them)."""
+        if not seen:
+            return
+        rows = sorted(
+            seen.items(),
+            key=lambda item: (
+                item[0].platform,
+                item[0].district,
+                item[0].label,
+                item[0].source,
+                item[0].category,
+            ),
+        )
+        await conn.execute(
+            f"INSERT INTO {self.s}.category_labels AS l (platform, district, label, source, category, seen, triaged) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) "
+            "ON CONFLICT (platform, district, label, source, category) DO UPDATE SET seen = l.seen + EXCLUDED.seen, "
+            "triaged = l.triaged + EXCLUDED.triaged, last_seen_at = clock_timestamp()",
+            [k.platform for k, _ in rows],
+            [k.district for k, _ in rows],
+            [k.label for k, _ in rows],
+            [k.source for k, _ in rows],
+            [k.category for k, _ in rows],
+            [n for _, (n, _) in rows],
+            [triaged for _, (_, triaged) in rows],
+        )
+
+    async def recategorise(self, conn: DbConnection, correction: Correction) -> bool:
+        """The case (and its complaints) take the corrected category, so merges key on it; the correction
+        is kept for the suggestions export. False for a case intake never opened."""
+        await conn.execute(
+            f"INSERT INTO {self.s}.category_corrections (case_id, corrected_at, district, from_category, "
+            "to_category, platform, platform_label, replaced_source, actor, reason) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            correction.case_id,
+            correction.corrected_at,
+            correction.district,
+            correction.from_category,
+            correction.to_category,
+            correction.platform,
+            correction.platform_label,
+            correction.replaced_source,
+            correction.actor,
+            correction.reason,
+        )
+        await conn.execute(
+            f"UPDATE {self.s}.complaints SET category = $2 WHERE case_id = $1",
+            correction.case_id,
+            correction.to_category,
+        )
+        done = await conn.execute(
+            f"UPDATE {self.s}.cases SET category = $2, updated_at = clock_timestamp() WHERE case_id = $1",
+            correction.case_id,
+            correction.to_category,
+        )
+        return str(done).endswith(" 1")
 
     async def set_status(self, conn: DbConnection, case_id: str, status: str, at: datetime) -> bool:
         done = await conn.execute(

@@ -23,10 +23,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from district.registry import District, UnknownDistrict
+from eventcore.http import BodyTooLarge, unstorable
 from schemas.open311 import Open311Error, ServiceRequest, ServiceRequestCreated, ServiceRequestForm
 from schemas.reference import CATEGORY_LABELS_ZH, Category
-from services.intake.adapters.http_common import Channels, keep_refused, stores_of
+from services.intake.adapters.http_common import Channels, keep_refused, received_body, stores_of
 from services.intake.adapters.intake_store import IntakeStore, RequestRow
+from services.intake.adapters.rate_limit import RateLimited
 from services.intake.adapters.validation_errors import describe
 from services.intake.domain.channels import from_open311
 from services.intake.domain.open311 import (
@@ -58,8 +60,17 @@ class Open311Failure(Exception):
         self.status, self.description = status, description
 
 
-def open311_router(channels: Channels, api_keys: frozenset[str]) -> APIRouter:
-    router = APIRouter(prefix="/open311/v2", tags=["open311"])
+def open311_router(channels: Channels) -> APIRouter:
+    router = APIRouter(
+        prefix="/open311/v2",
+        tags=["open311"],
+        responses={
+            # `.json` or `.xml`, as the path's format says.
+            200: {"content": {"application/json": {}, "text/xml": {}}},
+            400: {"description": "A missing or malformed parameter", "model": list[Open311Error]},
+            404: {"description": "Unknown service, request or jurisdiction", "model": list[Open311Error]},
+        },
+    )
 
     ctx = channels.ctx
 
@@ -79,13 +90,13 @@ def open311_router(channels: Channels, api_keys: frozenset[str]) -> APIRouter:
 
         return _answer(fmt, "service_definition", body)
 
-    @router.post("/requests.{fmt}", summary="GeoReport v2: create a service request")
+    @router.post(
+        "/requests.{fmt}",
+        summary="GeoReport v2: create a service request (api_key; limited per client)",
+        responses=_CREATE_RESPONSES,
+    )
     async def create_request(request: Request, fmt: str) -> Response:
-        try:
-            created = await _create(request, channels, api_keys)
-        except Open311Failure as failure:
-            return _failed(fmt, failure)
-        return _answer(fmt, "service_requests", lambda: [created.model_dump()])
+        return await _created_answer(request, fmt, channels)
 
     @router.get("/requests.{fmt}", summary="GeoReport v2: search service requests")
     async def search_requests(request: Request, fmt: str) -> Response:
@@ -119,6 +130,28 @@ def open311_router(channels: Channels, api_keys: frozenset[str]) -> APIRouter:
         return _answer(fmt, "service_requests", lambda: [_service_request(rows[0]).model_dump(mode="json")])
 
     return router
+
+
+_CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "api_key missing or invalid", "model": list[Open311Error]},
+    413: {"description": "The body is too large", "model": list[Open311Error]},
+    429: {"description": "Too many requests from this client", "model": list[Open311Error]},
+}
+
+
+async def _created_answer(request: Request, fmt: str, channels: Channels) -> Response:
+    try:
+        channels.limits.check(request, "open311")
+        created = await _create(request, channels)
+    except RateLimited as limited:
+        answer = _failed(fmt, Open311Failure(429, str(limited)))
+        answer.headers["Retry-After"] = str(limited.retry_after)
+        return answer
+    except BodyTooLarge as too_large:
+        return _failed(fmt, Open311Failure(413, str(too_large.detail)))
+    except Open311Failure as failure:
+        return _failed(fmt, failure)
+    return _answer(fmt, "service_requests", lambda: [created.model_dump()])
 
 
 def _failed(fmt: str, failure: Open311Failure) -> Response:
@@ -155,17 +188,20 @@ def _category(service_code: str) -> Category:
 # -- creating ------------------------------------------------------------------------------------------
 
 
-async def _create(request: Request, channels: Channels, api_keys: frozenset[str]) -> ServiceRequestCreated:
+async def _create(request: Request, channels: Channels) -> ServiceRequestCreated:
     try:
         fields, attributes = await _form(request)
     except Open311Failure as failure:
         await keep_refused(
-            request, SOURCE, failure.description, await request.body(), kind="invalid_form", channel="web"
+            request, SOURCE, failure.description, await received_body(request), kind="invalid_form", channel="web"
         )
         raise
     kept = urlencode([(k, v) for k, v in fields.items() if k != "api_key"], doseq=True).encode()
+    client = channels.open311.client(fields.get("api_key"))
     try:
-        form, category, district = _checked(channels.ctx, fields, attributes, api_keys)
+        if client is None:
+            raise Open311Failure(403, "api_key was not provided or is invalid")
+        form, category, district = _checked(channels.ctx, fields, attributes)
     except Open311Failure as failure:
         await keep_refused(
             request, SOURCE, failure.description, kept, kind=f"http_{failure.status}", channel="web"
@@ -183,7 +219,7 @@ async def _create(request: Request, channels: Channels, api_keys: frozenset[str]
         category=category,
         urgency=urgency_of(attributes),
         received_at=datetime.now(UTC),
-        client=f"open311:{_key_label(form.api_key)}",
+        client=f"open311:{client.name}",
         raw=kept,
     )
     [outcome] = await receive_submissions(
@@ -204,14 +240,11 @@ async def _create(request: Request, channels: Channels, api_keys: frozenset[str]
     )
 
 
-def _key_label(api_key: str) -> str:
-    # Which client acted, without writing the key itself into events.
-    return uuid.uuid5(_NAMESPACE, api_key).hex[:8]
-
-
 async def _form(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]:
     try:
         form = await request.form()
+    except BodyTooLarge:
+        raise
     except Exception as error:  # any unreadable body is the client's error, never a 500
         raise Open311Failure(400, f"the body is not a readable form: {error}") from error
     fields: dict[str, Any] = {}
@@ -219,6 +252,8 @@ async def _form(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]
     for name, value in form.multi_items():
         if not isinstance(value, str):
             continue  # a media upload: GeoReport v2 takes media_url, not files
+        if (reason := unstorable(name) or unstorable(value)) is not None:
+            raise Open311Failure(400, f"parameter {name[:40]!r} {reason}")
         if name.startswith("attribute[") and name.endswith("]"):
             code = name[len("attribute[") :].removesuffix("[]").rstrip("]")
             attributes.setdefault(code, []).append(value)
@@ -228,10 +263,8 @@ async def _form(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]
 
 
 def _checked(
-    ctx: IntakeContext, fields: dict[str, Any], attributes: dict[str, list[str]], api_keys: frozenset[str]
+    ctx: IntakeContext, fields: dict[str, Any], attributes: dict[str, list[str]]
 ) -> tuple[ServiceRequestForm, Category, District]:
-    if not fields.get("api_key") or fields["api_key"] not in api_keys:
-        raise Open311Failure(403, "api_key was not provided or is invalid")
     if not fields.get("service_code"):
         raise Open311Failure(400, "service_code was not provided")
     district = _jurisdiction(ctx, fields.get("jurisdiction_id"))

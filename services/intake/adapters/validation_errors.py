@@ -20,15 +20,8 @@ _KIND_OF_TYPE: dict[str, str] = {
     "time_without_offset": "invalid_time",
     "control_characters": "control_characters",
     "markup": "markup",
-    "invalid_phone": "invalid_phone",
     "extra_forbidden": "unknown_field",
 }
-
-
-_UNKNOWN_CATEGORY = (
-    "unknown category; use a Caseline category code (sanitation, fire_hazard, ...) or its Chinese label "
-    "(环境卫生, 消防隐患, ...), as listed by /open311/v2/services.json"
-)
 
 
 def _field(problem: ErrorDetails) -> str:
@@ -36,8 +29,6 @@ def _field(problem: ErrorDetails) -> str:
 
 
 def kind_of(problem: ErrorDetails) -> str:
-    if problem["type"] == "enum":
-        return "unknown_category" if _field(problem) == "category" else "invalid_value"
     return _KIND_OF_TYPE.get(problem["type"], "invalid_value")
 
 
@@ -53,7 +44,5 @@ def describe(error: ValidationError, labels: Mapping[str, str] | None = None) ->
         echo = isinstance(given, str | int | float) and problem["type"] != "missing"
         shown = f", got {given!r}" if echo and name not in PERSONAL_FIELDS else ""
         message = problem["msg"]
-        if kind_of(problem) == "unknown_category":
-            message, shown = _UNKNOWN_CATEGORY, f", got {given!r}"[:80] if isinstance(given, str) else ""
         parts.append(f"field {name!r}{label}: {message}{shown[:80]}")
     return kind_of(problems[0]), "; ".join(parts)

@@ -6,11 +6,13 @@ import uuid
 from typing import Any
 
 from district.registry import District
-from schemas.complaints import ComplaintMerged, ComplaintReceived
+from schemas.categorisation import CategoryDecision, CategorySource
+from schemas.complaints import ComplaintMerged, ComplaintReceived, IntakeFlag
+from schemas.personal_data import mask_contacts
 from schemas.reference import FOUNDING_DISTRICT, Channel
 from services.intake.domain.addresses import Location
 from services.intake.domain.merge import MergeDecision
-from services.intake.domain.personal_data import complainant_id, mask_phone
+from services.intake.domain.personal_data import complainant_id, mask_phone, pseudonym
 from services.intake.domain.submission import PERSONAL_FIELDS, Submission
 
 _CASE_NAMESPACE = uuid.UUID("8f6d2d1e-5b0c-4c59-9a53-2f1f4f0c7a11")
@@ -39,26 +41,39 @@ def complaint_stream(complaint_id: str) -> str:
     return f"complaint-{complaint_id}"
 
 
-def pseudonym_of(submission: Submission, secret: str) -> str:
+def pseudonym_of(submission: Submission, secret: str, generation: int = 0) -> str:
+    """The complainant's pseudonym; `generation` > 0 once the person's data has been erased (that many times)."""
     secret = pseudonym_key(secret, submission.district)
     if submission.caller_phone:
-        return complainant_id(submission.caller_phone, secret)
+        return complainant_id(submission.caller_phone, secret, generation)
     if submission.contact_key:
-        return complainant_id(f"contact:{submission.contact_key.lower()}", secret)
+        # Keyed on the contact itself: hashing only its digits made every e-mail-only complainant one person.
+        return pseudonym(f"contact:{submission.contact_key.lower()}", secret, generation)
     # Nobody to recognise again: a pseudonym of its own, stable for this complaint.
     anonymous = complaint_id_for(submission.channel, submission.source_ref, submission.district)
-    return complainant_id(f"anonymous:{anonymous}", secret)
+    return pseudonym(f"anonymous:{anonymous}", secret, generation)
 
 
 def masked_original(original: dict[str, Any]) -> dict[str, Any]:
-    """The channel's record without personal data: phones masked, names and e-mails starred."""
+    """The channel's record without personal data: phones masked, names and e-mails starred, and contact
+    details inside the free text masked (schemas.personal_data)."""
     masked: dict[str, Any] = {}
     for key, value in original.items():
         if key in PERSONAL_FIELDS and isinstance(value, str) and value:
             masked[key] = mask_phone(value) if "phone" in key or key == "联系电话" else "*"
         else:
-            masked[key] = value
+            masked[key] = _masked_text(value)
     return masked
+
+
+def _masked_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_contacts(value)
+    if isinstance(value, list):
+        return [_masked_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked_text(item) for key, item in value.items()}
+    return value
 
 
 def received_complaint(submission: Submission, location: Location, secret: str) -> ComplaintReceived:
@@ -86,7 +101,23 @@ def received_complaint(submission: Submission, location: Location, secret: str) 
         compound_confidence=location.confidence,
         needs_triage=location.needs_triage,
         original=masked_original(submission.original) if submission.original else None,
+        category_decision=submission.category_decision,
+        flags=complaint_flags(submission),
     )
+
+
+def complaint_flags(submission: Submission) -> list[IntakeFlag]:
+    """What reading the record assumed, and what deciding its category found, in one list."""
+    flags = list(submission.flags)
+    decision: CategoryDecision | None = submission.category_decision
+    if decision is not None:
+        if decision.source is CategorySource.CLASSIFIER and decision.platform_label:
+            flags.append(IntakeFlag.CATEGORY_UNMAPPED_LABEL)
+        if decision.needs_triage:
+            flags.append(IntakeFlag.CATEGORY_TRIAGE)
+        if decision.contradiction:
+            flags.append(IntakeFlag.CATEGORY_CONTRADICTION)
+    return flags
 
 
 def merged_complaint(received: ComplaintReceived, decision: MergeDecision) -> ComplaintMerged:
@@ -103,4 +134,6 @@ def merged_complaint(received: ComplaintReceived, decision: MergeDecision) -> Co
         merge_rule=decision.rule,
         merge_reason=decision.reason,
         complainant_count=decision.complainant_count,
+        category_decision=received.category_decision,
+        flags=received.flags,
     )

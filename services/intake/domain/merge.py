@@ -52,6 +52,9 @@ def merge_key(complaint: ComplaintReceived, policy: MergePolicy) -> MergeKey | N
     """The key a complaint can merge on, or None when it can only open a case of its own."""
     if not policy.enabled or complaint.compound_code is None:
         return None
+    decision = complaint.category_decision
+    if decision is not None and decision.needs_triage:
+        return None  # an uncertain category is no ground for joining someone else's case
     if (complaint.compound_confidence or 0) < policy.min_confidence:
         return None
     return complaint.district, complaint.compound_code, complaint.category

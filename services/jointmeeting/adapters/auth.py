@@ -1,38 +1,44 @@
 """Who is calling: a district joint-meeting office's staff or a district member bureau's system, by token.
 
 Each district has its own joint meeting, so a token answers for one (district, bureau) or one
-(district, staff member) and sees only that district. Tokens come from the environment (JSON objects);
-a string value means the founding district (the layout from before Caseline served several districts),
-an object under a district code means that district:
+(district, staff member) and sees only that district. Tokens come from the environment in the shared layout
+(eventcore.auth: plain tokens of at least 32 characters or `sha256:<hex>`, up to two per holder); a holder at
+the top level means the founding district, a section under a district code that district:
 
-    CASELINE_JOINTMEETING_BUREAU_TOKENS='{"fire_rescue": "s1", "shangdang": {"fire_rescue": "s2"}}'
-    CASELINE_JOINTMEETING_OFFICE_TOKENS='{"staff-7": "s3", "shangdang": {"staff-9": "s4"}}'
+    CASELINE_JOINTMEETING_BUREAU_TOKENS='{"fire_rescue": "…", "shangdang": {"fire_rescue": ["…", "…"]}}'
+    CASELINE_JOINTMEETING_OFFICE_TOKENS='{"staff-7": "…", "shangdang": {"staff-9": "sha256:…"}}'
 
-Unset, the development set is used (for `caseline up` and the tests only; the service logs a warning):
-the founding district's `dev-bureau-<bureau>` / `dev-office`, another district's
-`dev-<district>-bureau-<bureau>` / `dev-<district>-office`.
+Unset in development, the development set is used (for `caseline up` and the tests only; the service logs a
+warning): the founding district's `dev-bureau-<bureau>` / `dev-office`, another district's
+`dev-<district>-bureau-<bureau>` / `dev-<district>-office`. Unset in production, the service refuses to start.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
 
-import hmac
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Header, HTTPException
+from fastapi import Depends
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from district.registry import Districts, UnknownDistrict
+from district.registry import Districts
+from eventcore.auth import Authenticator, CredentialError, Principal, TokenVerifier
+from eventcore.credentials import Family, family_verifier
+from eventcore.production import SecretChecks
 from schemas.reference import Bureau
 
 DEV_OFFICE_STAFF = "office-dev"
-TokenLayout = dict[str, str | dict[str, str]]
+BUREAU = "bureau"
+OFFICE = "office"
+TokenLayout = dict[str, Any]
+TokensError = CredentialError
 
 
 class JointMeetingSettings(BaseSettings):
-    """Token layouts as in the module docstring; None: the development set."""
+    """Token layouts as in the module docstring; None: the development set (development only)."""
 
     model_config = SettingsConfigDict(env_prefix="CASELINE_JOINTMEETING_", extra="ignore")
 
@@ -43,10 +49,6 @@ class JointMeetingSettings(BaseSettings):
     @property
     def uses_development_tokens(self) -> bool:
         return self.bureau_tokens is None or self.office_tokens is None
-
-
-class TokensError(ValueError):
-    """The token settings are unusable; the message names the setting and the entry."""
 
 
 @dataclass(frozen=True)
@@ -65,117 +67,94 @@ def _dev_prefix(districts: Districts, district: str) -> str:
     return "dev-" if district == districts.founding.code else f"dev-{district}-"
 
 
-def development_bureau_tokens(districts: Districts) -> dict[str, BureauCaller]:
-    return {
-        f"{_dev_prefix(districts, d.code)}bureau-{bureau.value}": BureauCaller(d.code, bureau)
-        for d in districts
-        for bureau in Bureau
-    }
+def development_bureau_tokens(districts: Districts) -> Iterator[tuple[Principal, str]]:
+    for d in districts:
+        for bureau in Bureau:
+            yield Principal(BUREAU, bureau.value, d.code), f"{_dev_prefix(districts, d.code)}bureau-{bureau.value}"
 
 
-def development_office_tokens(districts: Districts) -> dict[str, OfficeCaller]:
-    return {
-        f"{_dev_prefix(districts, d.code)}office": OfficeCaller(d.code, DEV_OFFICE_STAFF) for d in districts
-    }
+def development_office_tokens(districts: Districts) -> Iterator[tuple[Principal, str]]:
+    for d in districts:
+        yield Principal(OFFICE, DEV_OFFICE_STAFF, d.code), f"{_dev_prefix(districts, d.code)}office"
 
 
-def _entries(setting: str, layout: TokenLayout, districts: Districts) -> Iterator[tuple[str, str, str]]:
-    """(district, holder, token) for each entry: a flat entry is the founding district's."""
-    for key, value in layout.items():
-        if isinstance(value, str):
-            yield districts.founding.code, key, value
-            continue
-        try:
-            district = districts.get(key).code
-        except UnknownDistrict as error:
-            raise TokensError(f"{setting}: {error}") from error
-        for holder, token in value.items():
-            yield district, holder, token
+def _not_a_bureau(district: str | None, holder: str) -> str | None:
+    if holder in {b.value for b in Bureau}:
+        return None
+    return f"{holder!r} ({district}) is not a bureau; bureaus: {', '.join(b.value for b in Bureau)}"
 
 
-def _unique(setting: str, entries: Iterable[tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
-    """token → (district, holder); a shared token would answer for two callers, so it is refused."""
-    found: dict[str, tuple[str, str]] = {}
-    for district, holder, token in entries:
-        if not token:
-            raise TokensError(f"{setting}: the token of {district}/{holder} is empty")
-        if token in found:
-            raise TokensError(
-                f"{setting}: {district}/{holder} shares its token with {'/'.join(found[token])}"
-            )
-        found[token] = (district, holder)
-    return found
+def bureau_family(districts: Districts) -> Family:
+    return Family(
+        BUREAU,
+        "CASELINE_JOINTMEETING_BUREAU_TOKENS",
+        districts.codes,
+        districts.founding.code,
+        lambda: development_bureau_tokens(districts),
+        holder_problem=_not_a_bureau,
+    )
 
 
-def bureau_tokens(settings: JointMeetingSettings, districts: Districts) -> dict[str, BureauCaller]:
-    if settings.bureau_tokens is None:
-        return development_bureau_tokens(districts)
-    setting = "CASELINE_JOINTMEETING_BUREAU_TOKENS"
-    tokens: dict[str, BureauCaller] = {}
-    for token, (district, holder) in _unique(
-        setting, _entries(setting, settings.bureau_tokens, districts)
-    ).items():
-        try:
-            tokens[token] = BureauCaller(district, Bureau(holder))
-        except ValueError:
-            known = ", ".join(b.value for b in Bureau)
-            raise TokensError(
-                f"{setting}: {holder!r} ({district}) is not a bureau; bureaus: {known}"
-            ) from None
-    return tokens
-
-
-def office_tokens(settings: JointMeetingSettings, districts: Districts) -> dict[str, OfficeCaller]:
-    if settings.office_tokens is None:
-        return development_office_tokens(districts)
-    setting = "CASELINE_JOINTMEETING_OFFICE_TOKENS"
-    entries = _unique(setting, _entries(setting, settings.office_tokens, districts))
-    return {token: OfficeCaller(district, staff) for token, (district, staff) in entries.items()}
+def office_family(districts: Districts) -> Family:
+    return Family(
+        OFFICE,
+        "CASELINE_JOINTMEETING_OFFICE_TOKENS",
+        districts.codes,
+        districts.founding.code,
+        lambda: development_office_tokens(districts),
+    )
 
 
 @dataclass(frozen=True)
 class Tokens:
-    bureaus: dict[str, BureauCaller]  # token → caller
-    office: dict[str, OfficeCaller]
+    """The office's and the bureaus' tokens, as one verifier (the kinds tell them apart)."""
+
+    verifier: TokenVerifier
 
     @classmethod
-    def configured(cls, settings: JointMeetingSettings, districts: Districts) -> Tokens:
-        return cls(bureau_tokens(settings, districts), office_tokens(settings, districts))
+    def configured(
+        cls, settings: JointMeetingSettings, districts: Districts, checks: SecretChecks | None = None
+    ) -> "Tokens":
+        bureaus = family_verifier(bureau_family(districts), _layout(settings.bureau_tokens), checks=checks)
+        office = family_verifier(office_family(districts), _layout(settings.office_tokens), checks=checks)
+        return cls(bureaus.merged(office))
 
     def bureau(self, token: str) -> BureauCaller | None:
-        return next((c for known, c in self.bureaus.items() if hmac.compare_digest(known, token)), None)
+        principal = self.verifier.verify(token)
+        return _bureau_caller(principal) if principal is not None and principal.kind == BUREAU else None
 
     def staff(self, token: str) -> OfficeCaller | None:
-        return next((c for known, c in self.office.items() if hmac.compare_digest(known, token)), None)
+        principal = self.verifier.verify(token)
+        return _office_caller(principal) if principal is not None and principal.kind == OFFICE else None
 
 
-def _unauthorised(detail: str) -> HTTPException:
-    return HTTPException(
-        401, {"error": "unauthorised", "detail": detail}, headers={"WWW-Authenticate": "Bearer"}
-    )
+def _layout(layout: TokenLayout | None) -> str | None:
+    return json.dumps(layout) if layout is not None else None
 
 
-def _bearer(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise _unauthorised("send 'Authorization: Bearer <token>'")
-    return token.strip()
+def _bureau_caller(principal: Principal) -> BureauCaller:
+    assert principal.district is not None
+    return BureauCaller(principal.district, Bureau(principal.name))
 
 
-@dataclass(frozen=True)
+def _office_caller(principal: Principal) -> OfficeCaller:
+    assert principal.district is not None
+    return OfficeCaller(principal.district, principal.name)
+
+
 class Callers:
     """FastAPI dependencies: the calling office staff member, the calling bureau, each with its district."""
 
-    tokens: Tokens
+    def __init__(self, tokens: Tokens, service: str = "jointmeeting") -> None:
+        self.tokens = tokens
+        self.auth = Authenticator(service, tokens.verifier)
+        office, bureau = self.auth.requiring(OFFICE), self.auth.requiring(BUREAU)
 
-    def office_staff(self, authorization: Annotated[str | None, Header()] = None) -> OfficeCaller:
-        staff = self.tokens.staff(_bearer(authorization))
-        if staff is None:
-            raise _unauthorised("not a joint-meeting office token")
-        return staff
+        def office_staff(principal: Annotated[Principal, Depends(office)]) -> OfficeCaller:
+            return _office_caller(principal)
 
-    def calling_bureau(self, authorization: Annotated[str | None, Header()] = None) -> BureauCaller:
-        bureau = self.tokens.bureau(_bearer(authorization))
-        if bureau is None:
-            raise _unauthorised("not a bureau token")
-        return bureau
+        def calling_bureau(principal: Annotated[Principal, Depends(bureau)]) -> BureauCaller:
+            return _bureau_caller(principal)
+
+        self.office_staff = office_staff
+        self.calling_bureau = calling_bureau

@@ -14,6 +14,7 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.bureau import bureau_tasks_topic
 from schemas.topics import JOINT_MEETING
 from services.jointmeeting.adapters.read_models import parse_event, save
+from services.jointmeeting.adapters.workbench.changes import announce
 from services.jointmeeting.domain.files import file_stream
 from services.jointmeeting.domain.notices import notice_for
 from services.jointmeeting.domain.state import FileState, evolve
@@ -68,6 +69,7 @@ async def commit(
     await uow.outbox.add(uow.conn, notices)
     assert after is not None
     await save(uow.conn, uow.store.schema, after)
+    await announce(uow.conn, after)  # delivered at commit: the workbench's lists and boards follow live
     return after
 
 

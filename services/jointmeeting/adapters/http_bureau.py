@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from eventcore.consumer import ServiceStores
+from eventcore.http import error_responses
 from schemas.bureau import BureauReport, EvidenceRef, ReportKind
 from schemas.reference import Bureau
 from services.jointmeeting.adapters import views
@@ -42,7 +43,7 @@ def _own(caller: BureauCaller, bureau: Bureau) -> None:
 
 
 def bureau_router(callers: Callers) -> APIRouter:
-    router = APIRouter(prefix="/jointmeeting/bureaus", tags=["member bureaus"])
+    router = APIRouter(prefix="/jointmeeting/bureaus", tags=["member bureaus"], responses=error_responses(401, 403, 404, 409, 422))
     # Annotations are evaluated here (no __future__ import), so FastAPI sees each Depends on `callers`.
 
     @router.get("/{bureau}/board")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from eventcore.consumer import ServiceStores
+from eventcore.http import error_responses
 from schemas.base import DomainEvent
 from schemas.reference import Bureau
 from services.jointmeeting.adapters import views
@@ -82,7 +83,7 @@ def _stores(request: Request) -> ServiceStores:
 
 
 def office_router(callers: Callers) -> APIRouter:
-    router = APIRouter(prefix="/jointmeeting", tags=["joint-meeting office"])
+    router = APIRouter(prefix="/jointmeeting", tags=["joint-meeting office"], responses=error_responses(401, 403, 404, 409, 422))
     # Annotations are evaluated here (no __future__ import), so FastAPI sees each Depends on `callers`.
 
     async def run(

@@ -21,3 +21,14 @@ class WrongBureau(CommandRefused):
 
 class InvalidCommand(CommandRefused):
     """The command itself is wrong (a deadline in the past, a decision with no bureau)."""
+
+
+class StaleFile(Conflict):
+    """The command was decided on an older version of the file than the stored one."""
+
+    def __init__(self, file_id: str, expected: int, current: int) -> None:
+        self.file_id, self.expected, self.current = file_id, expected, current
+        super().__init__(
+            f"file {file_id} is at version {current}, the command was based on version {expected}: "
+            "reload the file and decide again"
+        )

@@ -6,8 +6,13 @@ from datetime import datetime
 
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated
-from schemas.jointmeeting import CaseAddedToFile, EnforcementTaskAssigned, JointMeetingFileOpened
-from schemas.reference import Category
+from schemas.jointmeeting import (
+    CaseAddedToFile,
+    EnforcementTaskAssigned,
+    JointMeetingFileOpened,
+    LeadDecision,
+)
+from schemas.reference import Bureau, Category
 from services.jointmeeting.domain.rules import JointMeetingRules
 from services.jointmeeting.domain.state import FileState
 
@@ -50,6 +55,8 @@ def open_file(
     ("act the moment it is said"); the meeting then confirms, revises or adds tasks."""
     category = Category(escalation.category)
     proposal = rules.propose(category, list(escalation.bureaus))
+    decided_by = f"{rules.version}/{proposal.entry}"
+    decision = lead_decision(escalation, proposal.lead, list(proposal.bureaus), decided_by)
     events: list[DomainEvent] = [
         JointMeetingFileOpened(
             case_id=escalation.case_id,
@@ -61,6 +68,7 @@ def open_file(
             lead_bureau=proposal.lead,
             member_bureaus=list(proposal.bureaus),
             trigger=escalation.trigger,
+            lead_decision=decision,
         )
     ]
     for number, bureau in enumerate(proposal.bureaus, start=1):
@@ -81,8 +89,10 @@ def open_file(
 
 
 def add_case(state: FileState, escalation: CaseEscalated) -> list[DomainEvent]:
+    """The case joins the file and with it the file's decision on who leads, whatever routing proposed."""
     if escalation.case_id in state.case_ids:
         return []
+    decided_by = state.decided_by or f"file {state.file_id}"
     return [
         CaseAddedToFile(
             case_id=escalation.case_id,
@@ -90,5 +100,31 @@ def add_case(state: FileState, escalation: CaseEscalated) -> list[DomainEvent]:
             category=state.category,
             compound_code=state.compound_code,
             primary_case_id=state.primary_case_id,
+            lead_decision=lead_decision(escalation, state.lead_bureau, state.member_bureaus, decided_by),
         )
     ]
+
+
+def lead_decision(
+    escalation: CaseEscalated, lead: Bureau, members: list[Bureau], decided_by: str
+) -> LeadDecision:
+    """The decision set against routing's proposal, saying which proposal it overrode and why."""
+    proposed = escalation.lead_bureau
+    overrode = proposed is not lead
+    if overrode:
+        reason = (
+            f"the joint meeting's rule {decided_by} has {lead.value} lead; routing proposed "
+            f"{proposed.value} (rule {escalation.rule_id}), overridden"
+        )
+    else:
+        reason = f"the joint meeting's rule {decided_by} agrees with routing's proposal (rule {escalation.rule_id})"
+    return LeadDecision(
+        lead_bureau=lead,
+        member_bureaus=list(members),
+        decided_by=decided_by,
+        proposed_lead_bureau=proposed,
+        proposed_bureaus=list(escalation.bureaus),
+        proposal_rule_id=escalation.rule_id,
+        overrode_proposal=overrode,
+        reason=reason,
+    )

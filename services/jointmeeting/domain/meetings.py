@@ -87,6 +87,8 @@ def hold_meeting(
                 confirms_existing=isinstance(event, EnforcementTaskConfirmed),
             )
         )
+    members = list(state.member_bureaus)
+    members += [d.bureau for d in recorded if d.bureau not in members]
     held = JointMeetingHeld(
         case_id=state.primary_case_id,
         file_id=state.file_id,
@@ -95,6 +97,8 @@ def hold_meeting(
         attendees=attendees,
         decisions=recorded,
         minutes=minutes,
+        lead_bureau=state.lead_bureau,
+        member_bureaus=members,
     )
     return [held, *events]
 

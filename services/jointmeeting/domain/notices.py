@@ -43,6 +43,7 @@ def notice_for(state: FileState, event: DomainEvent) -> BureauTaskNotice | None:
         bureau=task.bureau,
         district=state.district,
         is_lead=task.is_lead,
+        lead_bureau=state.lead_bureau,
         category=state.category,
         compound_code=state.compound_code,
         street_code=state.street_code,

@@ -65,11 +65,13 @@ class _RulesFile(BaseModel):
 
 @dataclass(frozen=True)
 class Proposal:
-    """What the office proposes when a file opens: lead first, then the other members."""
+    """What the office decides when a file opens: lead first, then the other members, and the tasks'
+    deadline. `entry` names the rule that decided (the category's, or `default`)."""
 
     lead: Bureau
     bureaus: tuple[Bureau, ...]
     period: timedelta
+    entry: str = DEFAULT
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,14 @@ class JointMeetingRules:
     _file: _RulesFile
 
     def propose(self, category: Category, named_by_escalation: list[Bureau]) -> Proposal:
-        entry = self._file.proposals.get(category.value) or self._file.proposals[DEFAULT]
+        """The joint meeting's own rule for the category decides the lead; bureaus routing named beyond
+        it join as members, so nobody routing asked for is left out."""
+        name = category.value if category.value in self._file.proposals else DEFAULT
+        entry = self._file.proposals[name]
         members = [entry.lead] + [b for b in entry.bureaus if b != entry.lead]
         members += [b for b in named_by_escalation if b not in members]
         days = entry.period_days or self._file.default_period_days
-        return Proposal(entry.lead, tuple(members), timedelta(days=days))
+        return Proposal(entry.lead, tuple(members), timedelta(days=days), name)
 
     def action_for(self, bureau: Bureau) -> tuple[str, str]:
         action = self._file.actions[bureau]

@@ -83,6 +83,7 @@ class FileState:
     completed: bool = False
     # Whose joint meeting holds the file; compound and street codes are local to it.
     district: str = FOUNDING_DISTRICT
+    decided_by: str = ""  # the rule that decided the lead (files opened before it was recorded: "")
 
     def task(self, task_id: str) -> TaskState | None:
         return self.tasks.get(task_id)
@@ -113,6 +114,7 @@ def evolve(state: FileState | None, event: DomainEvent) -> FileState:
             member_bureaus=list(event.member_bureaus),
             case_ids=[event.case_id],
             district=event.district,
+            decided_by=event.lead_decision.decided_by if event.lead_decision else "",
         )
     assert state is not None, f"{event.event_type} before the file was opened"
     _apply(state, event)

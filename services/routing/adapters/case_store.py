@@ -8,6 +8,7 @@ from eventcore.database import DbConnection
 from eventcore.store import EventStore, RecordedEvent
 from schemas.base import DomainEvent
 from schemas.topics import event_class
+from services.routing.adapters.learnt_store import load_decision
 from services.routing.domain.case import case_stream
 from services.routing.domain.lifecycle import Case
 
@@ -25,5 +26,9 @@ def typed_events(recorded: Iterable[RecordedEvent]) -> list[DomainEvent]:
 
 
 async def load_case(conn: DbConnection, store: EventStore, case_id: str) -> Case | None:
-    """The case as its events say it is now (None when routing never opened it)."""
-    return Case.rebuild(typed_events(await store.read_stream(conn, case_stream(case_id))))
+    """The case as its events say it is now (None when routing never opened it), knowing the joint
+    meeting's decision on who leads it once routing has learnt that."""
+    case = Case.rebuild(typed_events(await store.read_stream(conn, case_stream(case_id))))
+    if case is None:
+        return None
+    return case.knowing(await load_decision(conn, store.schema, case_id))

@@ -2,7 +2,9 @@
 
 The row is the aggregate's own state, so a live row and a row rebuilt from the events cannot disagree
 unless an event was lost. It is written in the same transaction as the events (a UnitOfWork projector)
-and rebuilt from scratch by `caseline replay routing`.
+and rebuilt from scratch by `caseline replay routing`. What the staff see joins in what routing learnt
+from the other services (learnt_store): the deadline of the case's SLA clock and the joint meeting's
+decision on who leads; neither is routing's to decide.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from eventcore.database import DbConnection
 from eventcore.store import StreamAppend
 from schemas.base import DomainEvent
 from services.routing.adapters.case_store import typed
+from services.routing.adapters.learnt_store import LEARNT_COLUMNS, LEARNT_JOINS
 from services.routing.domain.lifecycle import Case
 
 CASE_VIEW_DDL = """
@@ -33,7 +36,6 @@ CREATE TABLE IF NOT EXISTS {s}.case_view (
     unit_name text,
     rule_id text NOT NULL,
     rules_version text NOT NULL,
-    due_at timestamptz,
     return_count integer NOT NULL,
     reopen_count integer NOT NULL,
     complainant_count integer NOT NULL,
@@ -45,6 +47,9 @@ CREATE TABLE IF NOT EXISTS {s}.case_view (
 ALTER TABLE {s}.case_view ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
 DROP INDEX IF EXISTS {s}.case_view_unit_state;
 CREATE INDEX IF NOT EXISTS case_view_district_unit_state ON {s}.case_view (district, unit_code, state);
+-- One deadline (issue 17): the deadline is the SLA clock's (case_deadline); installations from before keep
+-- their due_at column, which is no longer written, so that a replica not yet upgraded can still write rows.
+ALTER TABLE {s}.case_view ADD COLUMN IF NOT EXISTS proposed_lead_bureau text;
 """
 
 COLUMNS = (
@@ -62,13 +67,13 @@ COLUMNS = (
     "unit_name",
     "rule_id",
     "rules_version",
-    "due_at",
     "return_count",
     "reopen_count",
     "complainant_count",
     "escalations",
     "callback_outcome",
     "district",
+    "proposed_lead_bureau",
 )
 CASE_PREFIX = "case-"
 OPEN_STATES = ("routed", "accepted", "in_progress", "escalated")
@@ -90,13 +95,13 @@ def row_of(case: Case) -> tuple[Any, ...]:
         case.unit_name,
         case.rule_id,
         case.rules_version,
-        case.due_at,
         case.return_count,
         case.reopen_count,
         case.complainant_count,
         [t.value for t in case.escalations],
         case.callback_outcome.value if case.callback_outcome else None,
         case.district,
+        case.proposed_lead.value if case.proposed_lead else None,
     )
 
 
@@ -171,11 +176,20 @@ class CaseView:
         return total
 
     async def all_rows(self, conn: DbConnection) -> list[dict[str, Any]]:
-        records = await conn.fetch(f"SELECT * FROM {self.schema}.case_view ORDER BY case_id")
+        """The aggregate's rows as stored (what a replay must reproduce)."""
+        records = await conn.fetch(
+            f"SELECT {', '.join(COLUMNS)} FROM {self.schema}.case_view ORDER BY case_id"
+        )
         return [dict(r) for r in records]
 
+    def _select(self) -> str:
+        columns = ", ".join(f"v.{c}" for c in COLUMNS)
+        joins = LEARNT_JOINS.format(s=self.schema)
+        return f"SELECT {columns}, {LEARNT_COLUMNS} FROM {self.schema}.case_view v {joins}"
+
     async def get(self, conn: DbConnection, case_id: str) -> dict[str, Any] | None:
-        record = await conn.fetchrow(f"SELECT * FROM {self.schema}.case_view WHERE case_id = $1", case_id)
+        """The case's row with what routing learnt about it (its clock's deadline, the decided lead)."""
+        record = await conn.fetchrow(f"{self._select()} WHERE v.case_id = $1", case_id)
         return dict(record) if record else None
 
     async def search(
@@ -190,27 +204,36 @@ class CaseView:
         limit: int,
         offset: int,
     ) -> list[dict[str, Any]]:
-        """A district's cases by filter; `units` None means every unit's (the district's centre)."""
-        where: list[str] = ["district = $1"]
+        """A district's cases by filter; `units` None means every unit's (the district's centre).
+
+        Late and the order are judged by the deadline shown (learnt.shown_deadline): the running resolve
+        clock of the case's current round; pending and paused cases are not late and sort last.
+        """
+        where: list[str] = ["v.district = $1"]
         args: list[object] = [district]
         for column, value in (("state", state), ("category", category)):
             if value is not None:
                 args.append(value)
-                where.append(f"{column} = ${len(args)}")
+                where.append(f"v.{column} = ${len(args)}")
         if units is not None:
             args.append(list(units))
-            where.append(f"unit_code = ANY(${len(args)}::text[])")
+            where.append(f"v.unit_code = ANY(${len(args)}::text[])")
         if overdue is not None:
             args.append(list(OPEN_STATES))
-            late = f"(due_at < now() AND state = ANY(${len(args)}::text[]))"
+            late = f"({RUNNING_DUE_AT} < now() AND v.state = ANY(${len(args)}::text[]))"
             where.append(late if overdue else f"NOT coalesce({late}, false)")
         args += [limit, offset]
         records = await conn.fetch(
-            f"SELECT * FROM {self.schema}.case_view WHERE {' AND '.join(where)} "
-            f"ORDER BY due_at NULLS LAST, case_id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+            f"{self._select()} WHERE {' AND '.join(where)} "
+            f"ORDER BY {RUNNING_DUE_AT} NULLS LAST, v.case_id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
             *args,
         )
         return [dict(r) for r in records]
+
+
+# The deadline a late case is judged by and cases are sorted by, as learnt.shown_deadline and
+# ShownDeadline.overdue judge it: the running resolve clock of the case's current round.
+RUNNING_DUE_AT = "(CASE WHEN d.generation >= v.reopen_count AND d.status = 'running' THEN d.deadline END)"
 
 
 def _folded(events: list[DomainEvent]) -> tuple[Any, ...]:

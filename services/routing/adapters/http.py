@@ -11,30 +11,31 @@ Errors are JSON: {"detail": {"error": <code>, "message": <text>, ...}}.
 # No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from district.unit_tokens import UNIT, StaffUnit
+from eventcore.auth import Authenticator, Principal
 from eventcore.consumer import ServiceStores
+from eventcore.http import error_responses
 from eventcore.service import ServiceRuntime
 from schemas.cases import CallbackOutcome, EscalationTrigger
 from schemas.reference import Category
 from services.routing import handlers
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.tokens import TokenBook
+from services.routing.adapters.learnt_store import deadline_of, decision_of_row
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
+from services.routing.domain.learnt import DeadlineStatus, shown_deadline
 from services.routing.domain.lifecycle import CaseCommandError, CaseState, NotPermitted, UnknownUnit
 from services.routing.handlers import CaseNotFound, CommandResult, RoutingContext, StaleCase
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="The unit's token (development: dev-<unit code>, another district's dev-<district>-<unit code>)",
-)
+# Deep offsets are refused rather than scanned: a unit that needs more pages narrows its filter.
+MAX_OFFSET = 100_000
 
 
 class Unit(BaseModel):
@@ -63,13 +64,36 @@ class CaseSummary(BaseModel):
     unit_name: str | None
     rule_id: str
     rules_version: str
-    due_at: datetime | None
+    due_at: datetime | None = Field(
+        description="The deadline of the case's SLA resolve clock (the only deadline there is); "
+        "null while it is pending or paused, see deadline_status"
+    )
+    deadline_status: DeadlineStatus = Field(
+        description="pending: the SLA has not started the clock of the case's current round yet (just "
+        "opened, in the centre's triage queue, or just reopened); running; paused; stopped (resolved)"
+    )
+    deadline_clock: str | None = Field(default=None, description="The SLA clock the deadline is from")
+    deadline_rule: str | None = Field(default=None, description="The SLA policy rule that set it")
     overdue: bool
     return_count: int
     reopen_count: int
     complainant_count: int
     escalations: list[str]
     callback_outcome: str | None
+    lead_bureau: str | None = Field(
+        default=None,
+        description="Who leads at the joint meeting: its decision once made, else routing's proposal",
+    )
+    lead_decided: bool = Field(
+        default=False, description="True when lead_bureau is the joint meeting's decision"
+    )
+    member_bureaus: list[str] = Field(
+        default_factory=list, description="The decided member bureaus, lead first"
+    )
+    joint_meeting_file_id: str | None = None
+    lead_decision_reason: str | None = Field(
+        default=None, description="Why the joint meeting decided so, and which proposal it overrode"
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -102,6 +126,9 @@ class NoteProgress(Command):
 
 class Resolve(Command):
     resolution: str = Field(min_length=1, max_length=4000, description="How the problem was resolved")
+    evidence_refs: list[str] = Field(
+        default_factory=list, max_length=50, description="References to photos or documents showing it"
+    )
 
 
 class Return(Command):
@@ -122,6 +149,11 @@ class Callback(Command):
     note: str = Field(default="", max_length=2000)
 
 
+class Recategorise(Command):
+    category: Category = Field(description="The Caseline category the case really is")
+    reason: str = Field(min_length=1, max_length=2000, description="Why: what the description really says")
+
+
 class Reopen(Command):
     detail: str = Field(min_length=1, max_length=2000, description="What the repeat complaint says")
 
@@ -130,20 +162,17 @@ def _error(status_code: int, code: str, message: str, **extra: object) -> HTTPEx
     return HTTPException(status_code, detail={"error": code, "message": message, **extra})
 
 
-def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
+READ = error_responses(401, 403, 404, 422)
+COMMAND = error_responses(401, 403, 404, 409, 422)
+
+
+def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/cases", tags=["cases"])
     view = CaseView("routing")
+    calling_unit = auth.requiring(UNIT)
 
-    def acting_unit(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Unit:
-        if credentials is None:
-            raise _error(
-                status.HTTP_401_UNAUTHORIZED, "unauthorized", "send 'Authorization: Bearer <unit token>'"
-            )
-        unit = tokens.unit_for(credentials.credentials)
-        if unit is None:
-            raise _error(status.HTTP_401_UNAUTHORIZED, "unauthorized", "unknown token")
+    def acting_unit(principal: Annotated[Principal, Depends(calling_unit)]) -> Unit:
+        unit = StaffUnit.of(principal)
         return Unit(unit_code=unit.unit_code, district=unit.district)
 
     UnitDep = Annotated[Unit, Depends(acting_unit)]
@@ -158,6 +187,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
         "",
         response_model=list[CaseSummary],
         summary="My unit's cases (the centre: every case of its district)",
+        responses=error_responses(401, 403, 422),
     )
     async def list_cases(
         unit: UnitDep,
@@ -166,7 +196,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
         category: Category | None = None,
         overdue: bool | None = Query(default=None, description="Only late (true) or only on-time (false)"),
         limit: int = Query(default=100, ge=1, le=1000),
-        offset: int = Query(default=0, ge=0),
+        offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     ) -> list[CaseSummary]:
         units = None if unit.unit_code == "centre" else [unit.unit_code]
         async with db.pool.acquire() as conn:
@@ -182,7 +212,7 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         return [_summary(row) for row in rows]
 
-    @router.get("/{case_id}", response_model=CaseSummary, summary="One case as it stands")
+    @router.get("/{case_id}", response_model=CaseSummary, summary="One case as it stands", responses=READ)
     async def get_case(case_id: str, unit: UnitDep, db: StoresDep) -> CaseSummary:
         async with db.pool.acquire() as conn:
             row = await view.get(conn, case_id)
@@ -191,7 +221,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
         return _summary(row)
 
-    @router.get("/{case_id}/history", response_model=list[HistoryEntry], summary="Every event of the case")
+    @router.get(
+        "/{case_id}/history",
+        response_model=list[HistoryEntry],
+        summary="Every event of the case",
+        responses=READ,
+    )
     async def history(case_id: str, unit: UnitDep, db: StoresDep) -> list[HistoryEntry]:
         async with db.pool.acquire() as conn:
             case = await load_case(conn, db.store, case_id)
@@ -240,12 +275,17 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
     def actor(unit: Unit, body: Command) -> Actor:
         return unit.as_actor(body.staff_id)
 
-    @router.post("/{case_id}/accept", response_model=Acted, summary="The unit takes the case on")
+    @router.post(
+        "/{case_id}/accept", response_model=Acted, summary="The unit takes the case on", responses=COMMAND
+    )
     async def accept(case_id: str, body: Command, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(lambda: handlers.accept_case(db, case_id, actor(unit, body), body.expected_version))
 
     @router.post(
-        "/{case_id}/progress", response_model=Acted, summary="Record progress (notes, photo references)"
+        "/{case_id}/progress",
+        response_model=Acted,
+        summary="Record progress (notes, photo references)",
+        responses=COMMAND,
     )
     async def progress(case_id: str, body: NoteProgress, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
@@ -254,15 +294,25 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/resolve", response_model=Acted, summary="Record how the problem was resolved")
+    @router.post(
+        "/{case_id}/resolve",
+        response_model=Acted,
+        summary="Record how the problem was resolved",
+        responses=COMMAND,
+    )
     async def resolve(case_id: str, body: Resolve, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.resolve_case(
-                db, case_id, actor(unit, body), body.expected_version, body.resolution
+                db, case_id, actor(unit, body), body.expected_version, body.resolution, body.evidence_refs
             )
         )
 
-    @router.post("/{case_id}/return", response_model=Acted, summary="Return a case that is not ours (退单)")
+    @router.post(
+        "/{case_id}/return",
+        response_model=Acted,
+        summary="Return a case that is not ours (退单)",
+        responses=COMMAND,
+    )
     async def return_(case_id: str, body: Return, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.return_case(
@@ -270,7 +320,12 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/route", response_model=Acted, summary="The centre routes a case by hand")
+    @router.post(
+        "/{case_id}/route",
+        response_model=Acted,
+        summary="The centre routes a case by hand",
+        responses=COMMAND,
+    )
     async def route(case_id: str, body: Route, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.route_case(
@@ -278,7 +333,9 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/escalate", response_model=Acted, summary="Ask for the joint meeting")
+    @router.post(
+        "/{case_id}/escalate", response_model=Acted, summary="Ask for the joint meeting", responses=COMMAND
+    )
     async def escalate(case_id: str, body: Escalate, unit: UnitDep, db: StoresDep) -> Acted:
         trigger = EscalationTrigger(body.trigger)
         return await run(
@@ -287,7 +344,9 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/callback", response_model=Acted, summary="Record the callback (回访)")
+    @router.post(
+        "/{case_id}/callback", response_model=Acted, summary="Record the callback (回访)", responses=COMMAND
+    )
     async def callback(case_id: str, body: Callback, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.record_callback(
@@ -295,7 +354,25 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
             )
         )
 
-    @router.post("/{case_id}/reopen", response_model=Acted, summary="Reopen a closed case (repeat complaint)")
+    @router.post(
+        "/{case_id}/recategorise",
+        response_model=Acted,
+        summary="The centre corrects the category; the case is routed again when the new one needs it",
+        responses=COMMAND,
+    )
+    async def recategorise(case_id: str, body: Recategorise, unit: UnitDep, db: StoresDep) -> Acted:
+        return await run(
+            lambda: handlers.recategorise_case(
+                ctx, db, case_id, actor(unit, body), body.expected_version, body.category, body.reason
+            )
+        )
+
+    @router.post(
+        "/{case_id}/reopen",
+        response_model=Acted,
+        summary="Reopen a closed case (repeat complaint)",
+        responses=COMMAND,
+    )
     async def reopen(case_id: str, body: Reopen, unit: UnitDep, db: StoresDep) -> Acted:
         return await run(
             lambda: handlers.reopen_case(
@@ -306,7 +383,37 @@ def staff_router(ctx: RoutingContext, tokens: TokenBook) -> APIRouter:
     return router
 
 
+# The row's own columns; the deadline and the lead are what routing learnt, shown by the rules in learnt.py.
+_LEARNT_FIELDS = {
+    "due_at",
+    "deadline_status",
+    "deadline_clock",
+    "deadline_rule",
+    "overdue",
+    "lead_bureau",
+    "lead_decided",
+    "member_bureaus",
+    "joint_meeting_file_id",
+    "lead_decision_reason",
+}
+_CASE_FACTS = set(CaseSummary.model_fields) - _LEARNT_FIELDS
+
+
 def _summary(row: dict[str, Any]) -> CaseSummary:
-    due = row["due_at"]
-    late = due is not None and row["state"] in ("routed", "accepted", "in_progress", "escalated")
-    return CaseSummary(**row, overdue=bool(late and due < datetime.now(due.tzinfo)))
+    shown = shown_deadline(deadline_of(row), row["reopen_count"])
+    open_case = row["state"] in ("routed", "accepted", "in_progress", "escalated")
+    decided = decision_of_row(row)
+    facts = {k: v for k, v in row.items() if k in _CASE_FACTS}
+    return CaseSummary(
+        **facts,
+        due_at=shown.due_at,
+        deadline_status=shown.status,
+        deadline_clock=shown.clock_id,
+        deadline_rule=shown.policy_rule,
+        overdue=open_case and shown.overdue(datetime.now(UTC)),
+        lead_bureau=decided.lead.value if decided else row.get("proposed_lead_bureau"),
+        lead_decided=decided is not None,
+        member_bureaus=[b.value for b in decided.bureaus] if decided else [],
+        joint_meeting_file_id=decided.file_id if decided else None,
+        lead_decision_reason=decided.reason if decided else None,
+    )

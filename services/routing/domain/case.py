@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated, CaseOpened, CaseRouted, EscalationTrigger
+from schemas.categorisation import CategoryDecision
 from schemas.complaints import ComplaintReceived
 from services.routing.domain.routing import CaseFacts, Decision, RouteToUnit
 
@@ -20,13 +19,28 @@ def facts_of(complaint: ComplaintReceived) -> CaseFacts:
         urgency=complaint.urgency.value,
         compound_code=complaint.compound_code,
         street_code=complaint.street_code,
+        category_triage=category_triage_reason(complaint.category_decision),
     )
 
 
-def open_case(
-    complaint: ComplaintReceived, decision: Decision, rules_version: str, due_at: datetime | None = None
-) -> list[DomainEvent]:
-    """CaseOpened, then CaseRouted or CaseEscalated: the case's first facts, in order."""
+def category_triage_reason(decision: CategoryDecision | None) -> str | None:
+    """Why the category needs a person, naming the candidates; None when it stands."""
+    if decision is None or not decision.needs_triage:
+        return None
+    candidates = ", ".join(f"{c.category.value} {c.score:.2f}" for c in decision.candidates) or "none"
+    if decision.contradiction:
+        why = (
+            f"the label {decision.platform_label or decision.platform_code!r} says {decision.category.value} "
+            "but the description says otherwise"
+        )
+    else:
+        why = f"the category is uncertain ({decision.category.value}, confidence {decision.confidence:.2f})"
+    return f"{why}; candidates: {candidates}; the centre decides the category"
+
+
+def open_case(complaint: ComplaintReceived, decision: Decision, rules_version: str) -> list[DomainEvent]:
+    """CaseOpened, then CaseRouted or CaseEscalated: the case's first facts, in order. No deadline: the
+    SLA starts the case's clocks from these facts, and its policy decides when the case is due."""
     opened = CaseOpened(
         case_id=complaint.case_id,
         complaint_id=complaint.complaint_id,
@@ -38,6 +52,7 @@ def open_case(
         compound_code=complaint.compound_code,
         street_code=complaint.street_code,
         complainant_id=complaint.complainant_id,
+        category_decision=complaint.category_decision,
     )
     if isinstance(decision, RouteToUnit):
         return [
@@ -50,7 +65,6 @@ def open_case(
                 rule_id=decision.rule_id,
                 rules_version=rules_version,
                 reason=decision.reason,
-                due_at=due_at,
             ),
         ]
     return [
@@ -67,6 +81,5 @@ def open_case(
             rule_id=decision.rule_id,
             rules_version=rules_version,
             reason=decision.reason,
-            due_at=due_at,
         ),
     ]

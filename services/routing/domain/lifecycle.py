@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from schemas.base import DomainEvent
@@ -20,6 +20,7 @@ from schemas.cases import (
     CaseEscalated,
     CaseOpened,
     CaseProgressNoted,
+    CaseRecategorised,
     CaseReopened,
     CaseResolved,
     CaseReturned,
@@ -29,17 +30,21 @@ from schemas.cases import (
     ReopenReason,
     ResolvedBy,
 )
+from schemas.categorisation import CategoryDecision, CategorySource
 from schemas.complaints import ComplaintMerged
 from schemas.jointmeeting import JointEnforcementCompleted
-from schemas.reference import FOUNDING_DISTRICT, Category, Channel, Level, Urgency
+from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, Level, Urgency
 from services.routing.domain.access import Actor
+from services.routing.domain.learnt import JointDecision
 from services.routing.domain.routing import (
     CENTRE_TRIAGE_UNIT,
     CENTRE_UNIT,
     CaseFacts,
+    EscalateToJointMeeting,
     RouteToUnit,
     RoutingPolicy,
 )
+from services.routing.domain.rules import Escalation
 
 
 class CaseState(StrEnum):
@@ -97,7 +102,7 @@ class Case:
     unit_name: str | None = None
     rule_id: str = ""
     rules_version: str = ""
-    due_at: datetime | None = None
+    # No deadline here: a case's deadline is its SLA resolve clock's (services/routing/domain/learnt.py).
     refused_units: tuple[str, ...] = ()
     return_count: int = 0
     reopen_count: int = 0
@@ -105,9 +110,16 @@ class Case:
     complaint_ids: frozenset[str] = field(default_factory=frozenset)
     escalations: tuple[EscalationTrigger, ...] = ()
     callback_outcome: CallbackOutcome | None = None
+    # Routing's latest proposal of who leads at the joint meeting (the joint meeting decides).
+    proposed_lead: Bureau | None = None
+    # The joint meeting's decision on who leads, learnt from its topic: not folded from the case's
+    # stream but set by the loader (`knowing`), so learning it never changes the case version.
+    joint_decision: JointDecision | None = field(default=None, compare=False)
     # The tenant: its directory, rules, staff and joint meeting handle the case (cases opened before
     # Caseline served several districts belong to the founding one).
     district: str = FOUNDING_DISTRICT
+    # How the category was decided: intake's decision, then the centre's corrections.
+    category_decision: CategoryDecision | None = None
 
     # -- rebuilding -------------------------------------------------------------------------------
 
@@ -123,6 +135,9 @@ class Case:
         for event in events:
             case = evolve(case, event)
         return case
+
+    def knowing(self, decided: JointDecision | None) -> Case:
+        return replace(self, joint_decision=decided)
 
     @property
     def facts(self) -> CaseFacts:
@@ -157,7 +172,7 @@ class Case:
             )
         ]
 
-    def resolve(self, actor: Actor, resolution: str) -> list[DomainEvent]:
+    def resolve(self, actor: Actor, resolution: str, evidence_refs: Sequence[str] = ()) -> list[DomainEvent]:
         self._require(BEING_HANDLED, "resolve")
         self._require_handler(actor, "resolve")
         return [
@@ -166,6 +181,7 @@ class Case:
                 resolved_by=ResolvedBy.UNIT,
                 unit_code=self._unit(),
                 resolution=resolution,
+                evidence_refs=list(evidence_refs),
             )
         ]
 
@@ -216,7 +232,7 @@ class Case:
         return [self._escalation(trigger, reason, policy)]
 
     def record_callback(
-        self, actor: Actor, outcome: CallbackOutcome, note: str, policy: RoutingPolicy, now: datetime
+        self, actor: Actor, outcome: CallbackOutcome, note: str, policy: RoutingPolicy
     ) -> list[DomainEvent]:
         """回访: satisfied closes the case; dissatisfied reopens it."""
         self._require({CaseState.RESOLVED}, "record a callback on")
@@ -225,20 +241,69 @@ class Case:
         called = CaseCalledBack(case_id=self.case_id, outcome=outcome, note=note)
         if outcome is not CallbackOutcome.DISSATISFIED:
             return [called, CaseClosed(case_id=self.case_id, outcome=outcome, reopen_count=self.reopen_count)]
-        return [called, *self._reopen(ReopenReason.DISSATISFIED, note, policy, now)]
+        return [called, *self._reopen(ReopenReason.DISSATISFIED, note, policy)]
 
-    def reopen(self, actor: Actor, detail: str, policy: RoutingPolicy, now: datetime) -> list[DomainEvent]:
+    def recategorise(
+        self, actor: Actor, category: Category, reason: str, policy: RoutingPolicy
+    ) -> list[DomainEvent]:
+        """The centre corrects the category; the route is decided again by the new category's rule: another
+        unit gets it (CaseRouted), a cross-department category goes to the joint meeting (CaseEscalated),
+        and a unit that already handles the new category keeps it. Confirming the category of a case in
+        category triage is a recategorisation to the same category: it leaves the triage queue."""
+        self._require(WITH_A_UNIT, "recategorise")
+        if not self._own_centre(actor):
+            raise NotPermitted("only the centre recategorises cases")
+        in_triage = self.category_decision is not None and self.category_decision.needs_triage
+        if category is self.category and not in_triage:
+            raise InvalidTransition(f"case {self.case_id} is already {category.value}")
+        decision = self._staff_decision(category)
+        recategorised = CaseRecategorised(
+            case_id=self.case_id,
+            district=self.district,
+            from_category=self.category,
+            to_category=category,
+            reason=reason,
+            recategorised_by=actor.recorded_as,
+            replaced_decision=self.category_decision,
+            decision=decision,
+        )
+        after = replace(self, category=category, category_decision=decision)
+        why = f"recategorised from {self.category.value} to {category.value}"
+        target = policy.route(after.facts)
+        if isinstance(target, EscalateToJointMeeting):
+            return [
+                recategorised,
+                after._escalation(EscalationTrigger.CROSS_DEPARTMENT, f"{why}: {target.reason}", policy),
+            ]
+        if target.unit_code == self.unit_code:
+            return [recategorised]
+        rerouted = replace(target, reason=f"{why}: {target.reason}")
+        return [recategorised, after._routed(rerouted, policy.rules.version)]
+
+    def _staff_decision(self, category: Category) -> CategoryDecision:
+        """The centre's word: source staff, keeping what the platform sent so the correction teaches."""
+        earlier = self.category_decision
+        return CategoryDecision(
+            category=category,
+            source=CategorySource.STAFF,
+            confidence=1.0,
+            platform=earlier.platform if earlier else None,
+            taxonomy_version=earlier.taxonomy_version if earlier else None,
+            platform_label=earlier.platform_label if earlier else None,
+            platform_code=earlier.platform_code if earlier else None,
+            candidates=earlier.candidates if earlier else [],
+        )
+
+    def reopen(self, actor: Actor, detail: str, policy: RoutingPolicy) -> list[DomainEvent]:
         """The complainant called again about a closed case (a repeat complaint)."""
         self._require({CaseState.CLOSED}, "reopen")
         if not self._own_centre(actor):
             raise NotPermitted("closed cases are reopened by the centre")
-        return self._reopen(ReopenReason.REPEAT_COMPLAINT, detail, policy, now)
+        return self._reopen(ReopenReason.REPEAT_COMPLAINT, detail, policy)
 
     # -- facts from other services ----------------------------------------------------------------
 
-    def add_co_complainant(
-        self, merged: ComplaintMerged, policy: RoutingPolicy, now: datetime
-    ) -> list[DomainEvent]:
+    def add_co_complainant(self, merged: ComplaintMerged, policy: RoutingPolicy) -> list[DomainEvent]:
         """Intake merged a further complaint into this case: record it; a closed case reopens, a crowd escalates."""
         if merged.complaint_id in self.complaint_ids:
             return []
@@ -252,7 +317,7 @@ class Case:
             )
         ]
         if self.state is CaseState.CLOSED:
-            added += self._reopen(ReopenReason.REPEAT_COMPLAINT, merged.merge_reason, policy, now)
+            added += self._reopen(ReopenReason.REPEAT_COMPLAINT, merged.merge_reason, policy)
         after = self.then(added)
         threshold = policy.rules.escalation.group_complaint_threshold
         if (
@@ -315,11 +380,18 @@ class Case:
             rule_id=target.rule_id,
             rules_version=rules_version,
             reason=target.reason,
-            due_at=self.due_at,  # the clock does not restart because a unit passed the case on
         )
 
     def _escalation(self, trigger: EscalationTrigger, reason: str, policy: RoutingPolicy) -> CaseEscalated:
-        rule_id, escalation = policy.rules.escalation_for(self.category)
+        """A proposal of who should lead: the joint meeting's earlier decision for the case (so no topic names
+        another lead once it has decided), else the rules'."""
+        decided = self.joint_decision
+        if decided is not None and decided.category is self.category:
+            rule_id = f"joint-meeting-decision/{decided.file_id}"
+            others = tuple(b for b in decided.bureaus if b is not decided.lead)
+            escalation = Escalation(lead=decided.lead, bureaus=(decided.lead, *others))
+        else:
+            rule_id, escalation = policy.rules.escalation_for(self.category)
         return CaseEscalated(
             case_id=self.case_id,
             trigger=trigger,
@@ -332,24 +404,20 @@ class Case:
             rule_id=rule_id,
             rules_version=policy.rules.version,
             reason=reason,
-            due_at=self.due_at,
         )
 
-    def _reopen(
-        self, why: ReopenReason, detail: str, policy: RoutingPolicy, now: datetime
-    ) -> list[DomainEvent]:
-        """Back to the unit that resolved it; to the joint meeting when it had it or on a repeated reopening."""
+    def _reopen(self, why: ReopenReason, detail: str, policy: RoutingPolicy) -> list[DomainEvent]:
+        """Back to the unit that resolved it; to the joint meeting when it had it or on a repeated reopening.
+        The SLA starts the reopened case's fresh resolve clock (its deadline is the policy's)."""
         count = self.reopen_count + 1
         limit = policy.rules.escalation.reopenings_before_escalation
         to_joint_meeting = self.unit_code is None or count >= limit
-        due = now + timedelta(hours=policy.rules.service_levels.hours(self.urgency))
         reopened = CaseReopened(
             case_id=self.case_id,
             reason=why,
             reopen_count=count,
             unit_code=None if to_joint_meeting else self.unit_code,
             detail=detail,
-            due_at=due,
         )
         if not to_joint_meeting:
             return [reopened]
@@ -358,8 +426,7 @@ class Case:
             if count >= limit
             else "reopened after joint enforcement"
         )
-        escalated = replace(self, due_at=due)._escalation(EscalationTrigger.REPEATED_REOPENING, what, policy)
-        return [reopened, escalated]
+        return [reopened, self._escalation(EscalationTrigger.REPEATED_REOPENING, what, policy)]
 
 
 # -- folding events into state ----------------------------------------------------------------------
@@ -381,6 +448,7 @@ def evolve(case: Case | None, event: DomainEvent) -> Case:
             street_code=event.street_code,
             complaint_ids=frozenset({event.complaint_id}),
             district=event.district,
+            category_decision=event.category_decision,
         )
     if case is None:
         raise ValueError(f"{event.event_type} before CaseOpened on case {event.case_id}")
@@ -397,7 +465,6 @@ def _apply(case: Case, event: DomainEvent) -> Case:
             unit_name=event.unit_name,
             rule_id=event.rule_id,
             rules_version=event.rules_version,
-            due_at=event.due_at or case.due_at,
         )
     if isinstance(event, CaseEscalated):
         return replace(
@@ -409,7 +476,7 @@ def _apply(case: Case, event: DomainEvent) -> Case:
             rule_id=event.rule_id,
             rules_version=event.rules_version,
             escalations=(*case.escalations, event.trigger),
-            due_at=event.due_at or case.due_at,
+            proposed_lead=event.lead_bureau,
         )
     if isinstance(event, CaseAccepted):
         return replace(case, state=CaseState.ACCEPTED)
@@ -427,12 +494,13 @@ def _apply(case: Case, event: DomainEvent) -> Case:
             state=CaseState.ROUTED,
             unit_code=event.unit_code,
             reopen_count=event.reopen_count,
-            due_at=event.due_at or case.due_at,
         )
     if isinstance(event, CaseReturned):
         return replace(
             case, return_count=event.return_count, refused_units=(*case.refused_units, event.unit_code)
         )
+    if isinstance(event, CaseRecategorised):
+        return replace(case, category=event.to_category, category_decision=event.decision)
     if isinstance(event, CoComplainantAdded):
         return replace(
             case,

@@ -11,6 +11,7 @@ from services.routing.domain.rules import RoutingRules
 CENTRE_UNIT = "centre"
 CENTRE_TRIAGE_UNIT = "centre-triage"
 CENTRE_NAME = "区物业管理服务中心"
+CATEGORY_TRIAGE_RULE = "category-triage"
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class CaseFacts:
     urgency: str
     compound_code: str | None
     street_code: str | None
+    # Why the category must be decided by a person first (intake was unsure, or label and text disagree),
+    # with the candidates; None when the category stands.
+    category_triage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,16 @@ Decision = RouteToUnit | EscalateToJointMeeting
 
 
 def decide_route(facts: CaseFacts, rules: RoutingRules, directory: Directory) -> Decision:
+    if facts.category_triage is not None:
+        # Before any rule: a rule chosen on an uncertain category would send the case to the wrong unit,
+        # or the wrong bureaus; the centre's triage decides the category (and so the route) first.
+        return RouteToUnit(
+            Level.CENTRE,
+            CENTRE_TRIAGE_UNIT,
+            f"{CENTRE_NAME}(分拨)",
+            CATEGORY_TRIAGE_RULE,
+            facts.category_triage,
+        )
     compound = directory.compound(facts.compound_code) if facts.compound_code else None
     management: Management | None = compound.management if compound else None
     rule = rules.first_match(Category(facts.category), management, Urgency(facts.urgency))

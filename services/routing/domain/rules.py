@@ -68,16 +68,10 @@ class EscalationPolicy(BaseModel):
     default: Escalation = Escalation(lead=Bureau.CENTRE, bureaus=(Bureau.CENTRE, Bureau.STREET_OFFICE))
 
 
-class ServiceLevels(BaseModel):
-    """Hours from receipt until a case should be resolved, by urgency."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    normal_hours: int = Field(default=120, ge=1)
-    urgent_hours: int = Field(default=24, ge=1)
-
-    def hours(self, urgency: Urgency) -> int:
-        return self.urgent_hours if urgency is Urgency.URGENT else self.normal_hours
+NO_DEADLINES_HERE = (
+    "routing rules no longer set deadlines: a case's deadline is its SLA clock's, from the SLA policy "
+    "(services/sla/sla_policy.yaml, in working time); remove 'service_levels' from the routing rules"
+)
 
 
 class RoutingRules(BaseModel):
@@ -86,7 +80,14 @@ class RoutingRules(BaseModel):
     version: str = Field(min_length=1)
     rules: tuple[RoutingRule, ...] = Field(min_length=1)
     escalation: EscalationPolicy = EscalationPolicy()
-    service_levels: ServiceLevels = ServiceLevels()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_second_deadline_formula(cls, data: object) -> object:
+        # Refused rather than ignored: an operator who edits it must learn it has no effect.
+        if isinstance(data, dict) and "service_levels" in data:
+            raise ValueError(NO_DEADLINES_HERE)
+        return data
 
     @model_validator(mode="after")
     def _ids_unique_and_every_category_covered(self) -> RoutingRules:

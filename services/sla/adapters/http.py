@@ -1,28 +1,44 @@
-"""HTTP: the ops page, its JSON feeds, /metrics, and the pause/resume commands."""
+"""HTTP: the ops page, its JSON feeds, /metrics, and the pause/resume commands.
 
-from __future__ import annotations
+Who may do what (docs/security.md): pausing and resuming clocks needs a unit token (centre, street or
+community) and is confined to that unit's district and, below the centre, to the cases the unit handles; the
+actor on the event is the unit with the staff id the body names (`<unit>/<staff id>`). The ops page's feeds
+and a case's clocks are open in development; in production they answer a unit token only, confined the
+same way (the page asks for the token and keeps it in the browser's session storage).
+"""
 
+# No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
+
+import asyncio
 import html
+import json
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
+from district.unit_tokens import CENTRE, UNIT
+from eventcore.auth import Authenticator, Principal
+from eventcore.http import error_responses
 from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
 from services.sla.adapters.clock_store import load_cases
 from services.sla.adapters.watch import Watch
 from services.sla.domain.calendar import BEIJING
-from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing
+from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing, time_left
 from services.sla.domain.rates import Dimension, Period, RateRow, rates
 from services.sla.handlers import pause_clocks, resume_clocks
+from webui.live import HEARTBEAT_SECONDS, event_stream, retry_hint
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "ops.html"
 
@@ -32,6 +48,8 @@ class OpsView:
     watch: Watch
     timing: Timing
     districts: Districts
+    auth: Authenticator | None = None  # None: no credential can act (the view alone, e.g. in tests)
+    open_reads: bool = True  # development: the ops feeds answer without a token
 
     def directory(self, district: str) -> Directory | None:
         try:
@@ -64,13 +82,19 @@ class OpsView:
         return str(found.name_zh) if found is not None else code
 
     def alerts(
-        self, street: str | None, level: str | None, district: str | None = None
+        self,
+        street: str | None,
+        level: str | None,
+        district: str | None = None,
+        reader: Principal | None = None,
     ) -> list[dict[str, Any]]:
         now = self.watch.now()
         rows = []
         for clock in list(self.watch.clocks()):
             status = _status(clock, now)
             if status is None:
+                continue
+            if reader is not None and not _sees(reader, clock.scope):
                 continue
             if district and clock.scope.district != district:
                 continue
@@ -125,6 +149,16 @@ class OpsView:
         }
 
 
+def _sees(unit: Principal, scope: Any) -> bool:
+    """A unit sees its own district's clocks; below the centre, only those of the cases it handles (a street
+    also those in its street)."""
+    if scope is None or scope.district != unit.district:
+        return False
+    if unit.name == CENTRE:
+        return True
+    return bool(scope.unit_code == unit.name or scope.street_code == unit.name)
+
+
 def _status(clock: Clock, now: datetime) -> str | None:
     if clock.state is not ClockState.RUNNING or clock.deadline is None:
         return None
@@ -139,53 +173,158 @@ def _current_month(now: datetime) -> str:
     return now.astimezone(BEIJING).strftime("%Y-%m")  # months are Beijing months, like the reports
 
 
+def _error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status, {"error": code, "message": message})
+
+
 def ops_router(view: OpsView) -> APIRouter:
     router = APIRouter()
+    acting = view.auth.requiring(UNIT) if view.auth else _nobody
+
+    async def reading(request: Request) -> Principal | None:
+        """The reader of the ops feeds: nobody needed in development, a unit token in production."""
+        if view.open_reads and not request.headers.get("authorization"):
+            return None
+        return await acting(request, None)
+
+    Reader = Annotated[Principal | None, Depends(reading)]
+    reads = error_responses(401, 403, 422) if not view.open_reads else error_responses(401, 422)
 
     @router.get("/ops", response_class=HTMLResponse, summary="Live operations page")
     async def ops_page(
         street: str | None = None, level: str | None = None, district: DistrictQuery = None
     ) -> HTMLResponse:
-        return HTMLResponse(render_page(view, street, level, _district(view, district)))
+        # In production the page is a shell: its rows come from the feeds, with the reader's token.
+        if not view.open_reads:
+            return HTMLResponse(render_page(view, None, None, None, rows=False))
+        # A page answers with a page: a district it does not know shows every district.
+        known = district if district and _known_district(view, district) else None
+        return HTMLResponse(render_page(view, street, level, _district(view, known)))
 
-    @router.get("/v1/ops/alerts", summary="Open clocks at risk or breached, least time left first")
+    @router.get(
+        "/v1/ops/alerts", summary="Open clocks at risk or breached, least time left first", responses=reads
+    )
     async def alerts(
-        street: str | None = None, level: str | None = None, district: DistrictQuery = None
+        reader: Reader, street: str | None = None, level: str | None = None, district: DistrictQuery = None
     ) -> dict[str, Any]:
         chosen = _district(view, district)
-        return {"now": view.watch.now().isoformat(), "alerts": view.alerts(street, level, chosen)}
+        return {"now": view.watch.now().isoformat(), "alerts": view.alerts(street, level, chosen, reader)}
 
-    @router.get("/v1/ops/rates", summary="The three rates and the on-time rate per unit (and district)")
+    @router.get(
+        "/v1/ops/rates",
+        summary="The three rates and the on-time rate per unit (and district)",
+        responses=reads,
+    )
     async def unit_rates(
+        reader: Reader,
         period: str | None = Query(default=None, description="YYYY-MM; default: this month"),
         dimension: Dimension = Dimension.STREET,
         district: DistrictQuery = None,
     ) -> dict[str, Any]:
         chosen = _period(period or _current_month(view.watch.now()))
-        return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension, _district(view, district))}
+        wanted = reader.district if reader is not None else _district(view, district)
+        return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension, wanted)}
 
-    @router.get("/v1/cases/{case_id}/clocks", summary="A case's SLA clocks")
-    async def case_clocks(case_id: str, request: Request) -> dict[str, Any]:
+    @router.get(
+        "/v1/ops/stream",
+        summary="The ops page's live feed (server-sent events): `alerts` on every change, `rates` at most "
+        "every 5 s; the same filters as /v1/ops/alerts and /v1/ops/rates",
+        response_class=EventSourceResponse,
+        responses={
+            200: {"description": "text/event-stream of `alerts` and `rates` events (JSON data)"},
+            **reads,
+        },
+    )
+    async def ops_stream(
+        reader: Reader,
+        street: str | None = None,
+        level: str | None = None,
+        district: DistrictQuery = None,
+        dimension: Dimension = Dimension.STREET,
+    ) -> EventSourceResponse:
+        chosen = _district(view, district)
+        wanted = reader.district if reader is not None else chosen
+        return event_stream(_ops_events(view, street, level, chosen, dimension, reader, wanted))
+
+    @router.get(
+        "/v1/clocks",
+        summary="The clocks of several cases, each with its time left in its own measure (working time for "
+        "working-time clocks); read by routing's workbench for its queues",
+        responses=reads,
+    )
+    async def clocks_of_cases(
+        reader: Reader,
+        case_id: Annotated[list[str], Query(min_length=1, max_length=200, description="repeat per case")],
+    ) -> dict[str, Any]:
+        now = view.watch.now()
+        cases = {c: view.watch.cases.get(c) for c in dict.fromkeys(case_id)}
+        if reader is not None:  # a unit sees only the clocks of the cases it may see
+            cases = {c: case for c, case in cases.items() if case is not None and _sees(reader, case.scope)}
+        return {
+            "now": now.isoformat(),
+            "cases": {
+                cid: [_clock_left_json(view.timing, clock, now) for clock in case.clocks.values()]
+                for cid, case in cases.items()
+                if case is not None
+            },
+        }
+
+    @router.get(
+        "/v1/cases/{case_id}/clocks",
+        summary="A case's SLA clocks",
+        responses={**reads, **error_responses(404)},
+    )
+    async def case_clocks(case_id: str, reader: Reader, request: Request) -> dict[str, Any]:
         case = view.watch.cases.get(case_id)
         if case is None:  # a case closed long ago has left the watch's memory, not the store
             stores = request.app.state.runtime.stores
             async with stores.pool.acquire() as conn:
                 case = (await load_cases(conn, stores.schema, [case_id])).get(case_id)
-        if case is None:
-            raise HTTPException(404, {"error": "unknown_case", "detail": f"no clocks for case {case_id!r}"})
+        if case is None or (reader is not None and not _sees(reader, case.scope)):
+            raise _error(404, "unknown_case", f"no clocks for case {case_id!r}")
         return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}
 
-    @router.post("/v1/cases/{case_id}/clocks/pause", summary="Pause the case's clocks, with a reason")
-    async def pause(case_id: str, command: PauseSlaClocks, request: Request) -> JSONResponse:
-        return await _command(request, lambda uow, now: pause_clocks(view.timing, uow, case_id, command, now))
+    _command_routes(router, view, acting)
+    return router
 
-    @router.post("/v1/cases/{case_id}/clocks/resume", summary="Resume the case's paused clocks")
-    async def resume(case_id: str, command: ResumeSlaClocks, request: Request) -> JSONResponse:
+
+def _command_routes(router: APIRouter, view: OpsView, acting: Any) -> None:
+    """Pause and resume: a unit of the case's district that may see the case; the actor is `<unit>/<staff>`."""
+    Acting = Annotated[Principal, Depends(acting)]
+    command_statuses = error_responses(401, 403, 404, 409, 422)
+
+    @router.post(
+        "/v1/cases/{case_id}/clocks/pause",
+        summary="Pause the case's clocks, with a reason (a unit token of the case's district and unit)",
+        responses=command_statuses,
+    )
+    async def pause(case_id: str, command: PauseSlaClocks, unit: Acting, request: Request) -> JSONResponse:
+        _may_act(view, unit, case_id)
+        stamped = command.model_copy(update={"actor": f"{unit.name}/{command.actor}"})
+        return await _command(request, lambda uow, now: pause_clocks(view.timing, uow, case_id, stamped, now))
+
+    @router.post(
+        "/v1/cases/{case_id}/clocks/resume",
+        summary="Resume the case's paused clocks (a unit token of the case's district and unit)",
+        responses=command_statuses,
+    )
+    async def resume(case_id: str, command: ResumeSlaClocks, unit: Acting, request: Request) -> JSONResponse:
+        _may_act(view, unit, case_id)
+        stamped = command.model_copy(update={"actor": f"{unit.name}/{command.actor}"})
         return await _command(
-            request, lambda uow, now: resume_clocks(view.timing, uow, case_id, command, now)
+            request, lambda uow, now: resume_clocks(view.timing, uow, case_id, stamped, now)
         )
 
-    return router
+
+async def _nobody(request: Request, credentials: Any = None) -> Principal:
+    raise _error(401, "unauthorized", "this service accepts no credential")
+
+
+def _may_act(view: OpsView, unit: Principal, case_id: str) -> None:
+    """Another district's case, or a case another unit handles, is unknown to this unit (404)."""
+    case = view.watch.cases.get(case_id)
+    if case is None or not _sees(unit, case.scope):
+        raise _error(404, "unknown_case", f"no clocks for case {case_id!r} that unit {unit.name} handles")
 
 
 async def _command(request: Request, act: Any) -> JSONResponse:
@@ -195,9 +334,9 @@ async def _command(request: Request, act: Any) -> JSONResponse:
         async with stores.pool.acquire() as conn, conn.transaction():
             clock_ids = await act(stores.unit_of_work(conn), datetime.now(UTC))
     except LookupError as error:
-        return JSONResponse({"error": "unknown_case", "detail": str(error)}, status_code=404)
+        raise _error(404, "unknown_case", str(error)) from error
     except (ClockConflict, ConcurrencyError, asyncpg.UniqueViolationError) as error:
-        return JSONResponse({"error": "conflict", "detail": str(error)}, status_code=409)
+        raise _error(409, "conflict", str(error)) from error
     return JSONResponse({"clocks": clock_ids})
 
 
@@ -217,11 +356,67 @@ def _district(view: OpsView, given: str | None) -> str | None:
         raise HTTPException(422, {"error": "unknown_district", "detail": str(error)}) from error
 
 
+def _known_district(view: OpsView, given: str) -> bool:
+    try:
+        view.districts.find(given)
+    except UnknownDistrict:
+        return False
+    return True
+
+
 def _period(text: str) -> Period:
     try:
         return Period.month(text)
     except ValueError as error:
         raise HTTPException(422, {"error": "bad_period", "detail": str(error)}) from error
+
+
+_RATES_EVERY_SECONDS = 5.0
+_COALESCE_SECONDS = 0.5
+
+
+async def _ops_events(
+    view: OpsView,
+    street: str | None,
+    level: str | None,
+    district: str | None,
+    dimension: Dimension,
+    reader: Principal | None,
+    rates_district: str | None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Alerts whenever the watch's clocks change (a burst coalesced), rates at most every 5 s."""
+    yield retry_hint()
+    revision, rates_sent, rates_stale = -1, 0.0, True
+    while True:
+        wait = _RATES_EVERY_SECONDS if rates_stale else HEARTBEAT_SECONDS
+        latest = await view.watch.changed_since(revision, timeout=wait)
+        if latest != revision:
+            revision, rates_stale = latest, True
+            alerts = view.alerts(street, level, district, reader)
+            body = {"now": view.watch.now().isoformat(), "alerts": alerts}
+            yield ServerSentEvent(json.dumps(body, ensure_ascii=False), event="alerts")
+        if rates_stale and time.monotonic() - rates_sent >= _RATES_EVERY_SECONDS:
+            period = _period(_current_month(view.watch.now()))
+            body = {"period": period.label, "rows": view.rate_rows(period, dimension, rates_district)}
+            yield ServerSentEvent(json.dumps(body, ensure_ascii=False), event="rates")
+            rates_sent, rates_stale = time.monotonic(), False
+        await asyncio.sleep(_COALESCE_SECONDS)
+
+
+def _clock_left_json(timing: Timing, clock: Clock, now: datetime) -> dict[str, Any]:
+    left = time_left(timing, clock, now)  # the calendar is every district's
+    status = _status(clock, now) or ("on_track" if clock.state is ClockState.RUNNING else clock.state.value)
+    return {
+        "clock_id": clock.clock_id,
+        "kind": clock.kind.value,
+        "state": clock.state.value,
+        "status": status,
+        "measure": clock.measure.value,
+        "deadline": clock.deadline.isoformat() if clock.deadline else None,
+        "seconds_left": round(left) if left is not None else None,
+        "on_time": clock.on_time,
+        "policy_rule": clock.policy_rule,
+    }
 
 
 def _clock_json(clock: Clock) -> dict[str, Any]:
@@ -243,9 +438,11 @@ def _clock_json(clock: Clock) -> dict[str, Any]:
     }
 
 
-def render_page(view: OpsView, street: str | None, level: str | None, district: str | None = None) -> str:
-    """The page with its first rows already in it; the script keeps them fresh."""
-    rows = "".join(_alert_row(a) for a in view.alerts(street, level, district)) or _EMPTY_ROW
+def render_page(
+    view: OpsView, street: str | None, level: str | None, district: str | None = None, *, rows: bool = True
+) -> str:
+    """The page with its first rows already in it (development); the script keeps them fresh."""
+    first = "".join(_alert_row(a) for a in view.alerts(street, level, district)) if rows else ""
     districts = "".join(
         f'<option value="{html.escape(d.code)}"{" selected" if d.code == district else ""}>'
         f"{html.escape(d.name_zh)}</option>"
@@ -257,7 +454,8 @@ def render_page(view: OpsView, street: str | None, level: str | None, district: 
     )
     return (
         PAGE.read_text(encoding="utf-8")
-        .replace("{{alert_rows}}", rows)
+        .replace("{{alert_rows}}", first or _EMPTY_ROW)
+        .replace("{{auth_required}}", "false" if view.open_reads else "true")
         .replace("{{district_options}}", districts)
         .replace("{{street_options}}", _street_options(view, street, district))
         .replace("{{level_options}}", levels)
@@ -298,8 +496,13 @@ def _alert_row(alert: dict[str, Any]) -> str:
         alert["level"] or "—",
         alert["unit_code"] or "—",
     ]
-    tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
-    return f'<tr class="{alert["status"]}" data-clock="{html.escape(alert["clock_id"])}">{tds}</tr>'
+    tds = "".join(
+        f"<td{' class=left' if i == 4 else ''}>{html.escape(str(c))}</td>" for i, c in enumerate(cells)
+    )
+    return (
+        f'<tr class="{alert["status"]}" data-clock="{html.escape(alert["clock_id"])}" '
+        f'data-deadline="{html.escape(alert["deadline"])}">{tds}</tr>'
+    )
 
 
 def _left(seconds: int) -> str:

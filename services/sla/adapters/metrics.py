@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from eventcore.kafka import new_consumer
 from eventcore.logging import get_logger
 from schemas.sla import ClockKind
 from schemas.topics import ALL_TOPICS
@@ -72,7 +73,7 @@ async def consumer_lag(bootstrap: str, services: Iterable[str]) -> dict[tuple[st
     """
     lag: dict[tuple[str, str], int] = {}
     for service in services:
-        consumer = AIOKafkaConsumer(
+        consumer = new_consumer(
             bootstrap_servers=bootstrap, group_id=f"caseline.{service}", enable_auto_commit=False
         )
         await consumer.start()

@@ -78,6 +78,9 @@ class Watch:
         self._seq = itertools.count()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        # What the ops page's event streams wait on: bumped whenever the clocks in memory change.
+        self.revision = 0
+        self._revised = asyncio.Event()
 
     def share_for(self, district: str) -> float:
         shares = self.at_risk_shares
@@ -92,6 +95,21 @@ class Watch:
     def clocks(self) -> Iterable[Clock]:
         for case in self.cases.values():
             yield from case.clocks.values()
+
+    async def changed_since(self, revision: int, timeout: float) -> int:
+        """The clocks' revision once it differs from `revision`, or after `timeout` seconds as it is."""
+        if self.revision == revision:
+            revised = self._revised
+            try:
+                await asyncio.wait_for(revised.wait(), timeout)
+            except TimeoutError:
+                pass
+        return self.revision
+
+    def _changed(self) -> None:
+        self.revision += 1
+        revised, self._revised = self._revised, asyncio.Event()
+        revised.set()
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -159,6 +177,7 @@ class Watch:
         self._heap.clear()
         for case in self.cases.values():
             self._schedule(case)
+        self._changed()
 
     def _open(self) -> Iterable[Clock]:
         return (c for c in self.clocks() if c.next_alert() is not None)
@@ -196,6 +215,8 @@ class Watch:
             self.cases[case_id] = case
             self._last_change[case_id] = history[-1][0]
             self._schedule(case)
+        if histories:
+            self._changed()
 
     def _take_back_from_archive(self, history: CaseHistory) -> None:
         """A case not in memory that changes was archived before, if its history holds a settled state
@@ -267,6 +288,7 @@ class Watch:
                 )
             for case_id in {event.case_id for _, event in written}:
                 self._schedule(self.cases[case_id])
+            self._changed()
             due = self._pop_due()
 
 

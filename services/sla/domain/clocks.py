@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from schemas.base import DomainEvent
-from schemas.reference import FOUNDING_DISTRICT
+from schemas.reference import FOUNDING_DISTRICT, Bureau
 from schemas.sla import (
     SLA_EVENTS,
     ClockKind,
@@ -26,6 +26,7 @@ from schemas.sla import (
     SlaClockRetargeted,
     SlaClockStarted,
     SlaClockStopped,
+    SlaLeadBureauRecorded,
 )
 from services.sla.domain.calendar import WorkingCalendar
 from services.sla.domain.policy import PolicyError, PolicyLevel, SlaPolicy
@@ -53,8 +54,10 @@ def case_stream(case_id: str) -> str:
 
 
 def task_stream(case_id: str) -> str:
-    """Task clocks have their own stream: they move on joint-meeting facts, which another consumer
-    handles concurrently with the case topic, and two streams never conflict."""
+    """Task clocks have their own stream: they move on joint-meeting facts, which another replica may
+    handle concurrently with the case topic, and two streams never conflict. The one joint-meeting fact
+    that moves case clocks, the decided lead, appends to the case stream: should a case fact race it, the
+    loser's batch is redelivered and decided again on the winner's clocks."""
     return f"sla-task/{case_id}"
 
 
@@ -121,6 +124,7 @@ class CaseClocks:
     clocks: dict[str, Clock] = field(default_factory=dict)
     callback_outcome: str | None = None
     called_back_at: datetime | None = None
+    lead_bureau: Bureau | None = None  # the joint meeting's decided lead, once it is known
 
     @property
     def scope(self) -> ClockScope | None:
@@ -250,6 +254,11 @@ def _callback(case: CaseClocks, e: DomainEvent) -> None:
     case.callback_outcome, case.called_back_at = e.outcome, e.called_back_at
 
 
+def _lead_recorded(case: CaseClocks, e: DomainEvent) -> None:
+    assert isinstance(e, SlaLeadBureauRecorded)
+    case.lead_bureau = e.lead_bureau
+
+
 _APPLY = {
     SlaClockStarted: _started,
     SlaClockRetargeted: _retargeted,
@@ -259,6 +268,7 @@ _APPLY = {
     SlaAtRisk: _at_risk,
     SlaBreached: _breached,
     SlaCallbackRecorded: _callback,
+    SlaLeadBureauRecorded: _lead_recorded,
 }
 
 
@@ -316,6 +326,7 @@ def start_clock(
     kind: ClockKind,
     at: datetime,
     scope: ClockScope,
+    cause: str | None = None,
 ) -> SlaClockStarted:
     timing = timing.in_district(scope.district)
     level = PolicyLevel(scope.level) if scope.level else None
@@ -336,13 +347,20 @@ def start_clock(
         policy_version=timing.policy.version,
         escalate_on_breach=rule.escalate_on_breach,
         calendar_warning=warning,
+        cause=cause,
     )
 
 
 def start_task_clock(
-    timing: Timing, case_id: str, clock_id: str, at: datetime, due_at: datetime, scope: ClockScope
+    timing: Timing,
+    case_id: str,
+    clock_id: str,
+    at: datetime,
+    due_at: datetime,
+    scope: ClockScope,
+    cause: str | None = None,
 ) -> SlaClockStarted:
-    """A bureau's task is due when the meeting said; only the at-risk share comes from the policy."""
+    """A bureau's task is due when the joint meeting decided; only the at-risk share comes from the policy."""
     timing = timing.in_district(scope.district)
     budget = max((due_at - at).total_seconds(), 0.0)
     at_risk, _ = timing.after(ClockMeasure.WALL, at, budget * timing.policy.at_risk_share)
@@ -358,11 +376,16 @@ def start_task_clock(
         scope=scope,
         policy_rule="joint-meeting-task",
         policy_version=timing.policy.version,
+        cause=cause,
     )
 
 
-def retarget(timing: Timing, clock: Clock, scope: ClockScope, reason: str) -> SlaClockRetargeted | None:
-    """Judge the clock by the policy for its new scope (re-routing, escalation); None if nothing changes."""
+def retarget(
+    timing: Timing, clock: Clock, scope: ClockScope, reason: str, cause: str | None = None
+) -> SlaClockRetargeted | None:
+    """Judge the clock by the policy for its new scope (re-routing, escalation, the decided lead); None if
+    nothing changes. Time already used keeps counting, so a re-routing keeps the deadline unless the
+    policy judges the new level differently."""
     timing = timing.in_district(scope.district)
     level = PolicyLevel(scope.level) if scope.level else None
     assert scope.channel and scope.urgency and scope.category
@@ -378,12 +401,27 @@ def retarget(timing: Timing, clock: Clock, scope: ClockScope, reason: str) -> Sl
         rule.rule_id,
         rule.escalate_on_breach,
         reason,
+        cause,
     )
 
 
-def extend_task(timing: Timing, clock: Clock, due_at: datetime, reason: str) -> SlaClockRetargeted:
+def set_task_deadline(
+    timing: Timing, clock: Clock, due_at: datetime, at: datetime, reason: str, cause: str
+) -> SlaClockRetargeted | None:
+    """The joint meeting decided a new deadline for a task (a meeting's decision, an extension): the clock
+    is due exactly then, whatever time it used before. None when it already is (a repeated decision).
+
+    The budget is what was used plus what is left until `due_at`; a paused clock (none are, since the
+    joint meeting owns task deadlines, but older stores may hold one) keeps the time left from `at`.
+    """
     timing = timing.in_district(clock.scope.district)
-    budget = max((due_at - clock.started_at).total_seconds(), 0.0)
+    if clock.running_since is not None:
+        if clock.deadline == due_at:
+            return None
+        left = (due_at - clock.running_since).total_seconds()
+    else:
+        left = (due_at - at).total_seconds()
+    budget = max(clock.consumed_seconds + left, 0.0)
     return _retargeted_to(
         timing,
         clock,
@@ -393,6 +431,7 @@ def extend_task(timing: Timing, clock: Clock, due_at: datetime, reason: str) -> 
         clock.policy_rule,
         clock.escalate_on_breach,
         reason,
+        cause,
     )
 
 
@@ -405,6 +444,7 @@ def _retargeted_to(
     rule_id: str,
     escalate: bool,
     reason: str,
+    cause: str | None = None,
 ) -> SlaClockRetargeted:
     deadline: datetime | None = None
     at_risk: datetime | None = None
@@ -429,6 +469,7 @@ def _retargeted_to(
         escalate_on_breach=escalate,
         reason=reason,
         calendar_warning=warning,
+        cause=cause,
     )
 
 
@@ -445,6 +486,19 @@ def stop_clock(timing: Timing, clock: Clock, at: datetime, cause: str) -> SlaClo
         on_time=on_time and not clock.breached,
         cause=cause,
     )
+
+
+def pausable(running: Iterable[Clock], case_id: str) -> list[Clock]:
+    """The running clocks a pause stops: the case's own, never a bureau's task clock. A task is due when
+    the joint meeting decided, every view shows that date, and only the joint meeting moves it (a
+    meeting's decision, an extension); a pause would give the clock a deadline nobody was told of."""
+    chosen = [c for c in running if c.kind is not ClockKind.TASK]
+    if not chosen:
+        raise ClockConflict(
+            f"case {case_id!r} has no running case clock to pause: a bureau's task is due when the joint "
+            "meeting decided, so the office extends it instead"
+        )
+    return chosen
 
 
 def pause_clock(timing: Timing, clock: Clock, at: datetime, reason: str) -> SlaClockPaused:
@@ -494,3 +548,17 @@ def breach_alert(clock: Clock) -> SlaBreached:
         policy_rule=clock.policy_rule,
         escalation_requested=clock.escalate_on_breach,
     )
+
+
+def time_left(timing: Timing, clock: Clock, now: datetime) -> float | None:
+    """Time left on the clock in its own measure (working seconds for working-time clocks), negative by
+    how much it is late; a paused clock keeps what it had left; None for a stopped clock or no deadline."""
+    if clock.state is ClockState.STOPPED:
+        return None
+    if clock.state is ClockState.PAUSED:
+        return clock.budget_seconds - clock.consumed_seconds
+    if clock.deadline is None:
+        return None
+    if now <= clock.deadline:
+        return timing.used(clock.measure, now, clock.deadline)
+    return -timing.used(clock.measure, clock.deadline, now)

@@ -5,8 +5,13 @@ dispatch: from receipt (CaseOpened.received_at) until routed to a real unit (not
 contact:  from dispatch until the unit takes the case on (CaseAccepted; progress or resolution also count);
 resolve:  from dispatch until CaseResolved; a reopened case gets a fresh resolve clock (generation = count);
 task:     from EnforcementTaskAssigned until the bureau reports it done, it is cancelled or reassigned, or the
-          joint enforcement completes; extensions move its deadline.
+          joint enforcement completes; its deadline is the joint meeting's decision, so a meeting's decision
+          (EnforcementTaskConfirmed) and an extension move it to exactly the decided instant.
 CaseClosed stops whatever case clock still runs (task clocks end with the joint meeting's facts).
+
+Routing's CaseEscalated only proposes a lead bureau; the joint meeting decides it (JointMeetingFileOpened,
+CaseAddedToFile). The decision is recorded once (SlaLeadBureauRecorded) and the case's joint-meeting clocks
+are attributed to it, whichever of the two topics arrives first.
 """
 
 from __future__ import annotations
@@ -23,28 +28,32 @@ from schemas.cases import (
     CaseEscalated,
     CaseOpened,
     CaseProgressNoted,
+    CaseRecategorised,
     CaseReopened,
     CaseResolved,
     CaseRouted,
 )
 from schemas.jointmeeting import (
+    CaseAddedToFile,
     EnforcementTaskAssigned,
     EnforcementTaskCancelled,
+    EnforcementTaskConfirmed,
     EnforcementTaskExtended,
     EnforcementTaskReassigned,
     EnforcementTaskReported,
     JointEnforcementCompleted,
+    JointMeetingFileOpened,
 )
-from schemas.reference import FOUNDING_DISTRICT
-from schemas.sla import ClockKind, ClockScope, SlaCallbackRecorded
+from schemas.reference import FOUNDING_DISTRICT, Bureau
+from schemas.sla import ClockKind, ClockScope, SlaCallbackRecorded, SlaLeadBureauRecorded
 from services.sla.domain.clocks import (
     CaseClocks,
     Clock,
     ClockState,
     Timing,
     clock_id_for,
-    extend_task,
     retarget,
+    set_task_deadline,
     start_clock,
     start_task_clock,
     stop_clock,
@@ -104,30 +113,46 @@ class Reactor:
         self._emit(
             case,
             out,
-            start_clock(self.timing, case.case_id, dispatch_id, ClockKind.DISPATCH, e.received_at, scope),
+            start_clock(
+                self.timing, case.case_id, dispatch_id, ClockKind.DISPATCH, e.received_at, scope, "CaseOpened"
+            ),
         )
 
     def _routed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
         assert isinstance(e, CaseRouted)
         if e.unit_code == CENTRE_TRIAGE_UNIT:
             return
-        self._dispatched(case, at, out, level=e.level.value, unit_code=e.unit_code, reason=e.reason)
+        self._dispatched(
+            case, at, out, level=e.level.value, unit_code=e.unit_code, reason=e.reason, cause="CaseRouted"
+        )
 
     def _escalated(
         self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
     ) -> None:
         assert isinstance(e, CaseEscalated)
+        # Routing only proposes the lead: once the joint meeting has decided (even if its file's facts came
+        # first), the clocks are the decided lead's.
+        lead = case.lead_bureau or e.lead_bureau
         self._dispatched(
             case,
             at,
             out,
             level=PolicyLevel.JOINT_MEETING.value,
-            unit_code=e.lead_bureau.value,
+            unit_code=lead.value,
             reason=f"escalated to the joint meeting ({e.trigger.value})",
+            cause="CaseEscalated",
         )
 
     def _dispatched(
-        self, case: CaseClocks, at: datetime, out: Reaction, *, level: str, unit_code: str, reason: str
+        self,
+        case: CaseClocks,
+        at: datetime,
+        out: Reaction,
+        *,
+        level: str,
+        unit_code: str,
+        reason: str,
+        cause: str,
     ) -> None:
         base = case.scope
         if base is None:
@@ -141,9 +166,13 @@ class Reactor:
             if clock is None:
                 # resolve clocks are numbered by generation (0, then the reopen count)
                 clock_id = clock_id_for(case.case_id, kind, 0 if kind is ClockKind.RESOLVE else None)
-                self._emit(case, out, start_clock(self.timing, case.case_id, clock_id, kind, at, scope))
+                self._emit(
+                    case, out, start_clock(self.timing, case.case_id, clock_id, kind, at, scope, cause)
+                )
             elif clock.state is not ClockState.STOPPED:
-                changed = retarget(self.timing, clock, scope, reason)
+                # A re-routing keeps the clock (and, under one policy rule, its deadline): the case's promise
+                # does not restart because a unit passed it on.
+                changed = retarget(self.timing, clock, scope, reason, cause)
                 if changed is not None:
                     self._emit(case, out, changed)
 
@@ -188,7 +217,25 @@ class Reactor:
             scope = base.model_copy(update={"level": PolicyLevel.JOINT_MEETING.value})
         else:
             scope = base.model_copy(update={"unit_code": e.unit_code})
-        self._emit(case, out, start_clock(self.timing, case.case_id, clock_id, ClockKind.RESOLVE, at, scope))
+        started = start_clock(
+            self.timing, case.case_id, clock_id, ClockKind.RESOLVE, at, scope, "CaseReopened"
+        )
+        self._emit(case, out, started)
+
+    def _recategorised(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
+        """The centre corrected the category: every running case clock is judged by the new category's
+        policy (time already used keeps counting, a paused clock stays paused); later clocks inherit it."""
+        assert isinstance(e, CaseRecategorised)
+        for clock in list(case.clocks.values()):
+            if clock.kind is ClockKind.TASK or clock.state is ClockState.STOPPED:
+                continue
+            scope = clock.scope.model_copy(update={"category": e.to_category})
+            why = f"recategorised from {e.from_category.value} to {e.to_category.value}"
+            changed = retarget(self.timing, clock, scope, why, "CaseRecategorised")
+            if changed is not None:
+                self._emit(case, out, changed)
 
     # -- joint-meeting tasks --------------------------------------------------------------------------
 
@@ -208,15 +255,50 @@ class Reactor:
                 "task_id": e.task_id,
             }
         )
-        self._emit(case, out, start_task_clock(self.timing, case.case_id, clock_id, at, e.due_at, scope))
+        started = start_task_clock(
+            self.timing, case.case_id, clock_id, at, e.due_at, scope, "EnforcementTaskAssigned"
+        )
+        self._emit(case, out, started)
 
-    def _task_extended(
+    def _task_deadline_decided(
         self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
     ) -> None:
-        assert isinstance(e, EnforcementTaskExtended)
+        """A meeting's decision or an extension: the task is due when the joint meeting now says."""
+        assert isinstance(e, (EnforcementTaskConfirmed, EnforcementTaskExtended))
         clock = case.clocks.get(clock_id_for(case.case_id, ClockKind.TASK, e.task_id))
-        if clock is not None and clock.state is not ClockState.STOPPED:
-            self._emit(case, out, extend_task(self.timing, clock, e.due_at, e.reason))
+        if clock is None or clock.state is ClockState.STOPPED:
+            return
+        if isinstance(e, EnforcementTaskConfirmed):
+            reason = f"meeting {e.meeting_id} decided the deadline"
+        else:
+            reason = f"extended: {e.reason}"
+        changed = set_task_deadline(self.timing, clock, e.due_at, at, reason, type(e).__name__)
+        if changed is not None:
+            self._emit(case, out, changed)
+
+    def _lead_decided(
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+    ) -> None:
+        """The joint meeting decided who leads: the case's joint-meeting clocks are that bureau's."""
+        assert isinstance(e, (JointMeetingFileOpened, CaseAddedToFile))
+        if isinstance(e, JointMeetingFileOpened):
+            lead: Bureau | None = e.lead_bureau
+        else:
+            lead = e.lead_decision.lead_bureau if e.lead_decision else None
+        if lead is None or case.lead_bureau is lead:
+            return
+        self._emit(
+            case, out, SlaLeadBureauRecorded(case_id=case.case_id, lead_bureau=lead, file_id=e.file_id)
+        )
+        reason = f"the joint meeting decided that {lead.value} leads (file {e.file_id})"
+        for clock in list(case.clocks.values()):
+            joint = clock.scope.level == PolicyLevel.JOINT_MEETING.value
+            if clock.kind is ClockKind.TASK or clock.state is ClockState.STOPPED or not joint:
+                continue
+            scope = clock.scope.model_copy(update={"unit_code": lead.value})
+            changed = retarget(self.timing, clock, scope, reason, type(e).__name__)
+            if changed is not None:
+                self._emit(case, out, changed)
 
     def _task_ended(
         self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
@@ -267,8 +349,12 @@ _HANDLERS: dict[type[DomainEvent], Handler] = {
     CaseCalledBack: Reactor._called_back,
     CaseClosed: Reactor._closed,
     CaseReopened: Reactor._reopened,
+    CaseRecategorised: Reactor._recategorised,
     EnforcementTaskAssigned: Reactor._task_assigned,
-    EnforcementTaskExtended: Reactor._task_extended,
+    EnforcementTaskConfirmed: Reactor._task_deadline_decided,
+    EnforcementTaskExtended: Reactor._task_deadline_decided,
+    JointMeetingFileOpened: Reactor._lead_decided,
+    CaseAddedToFile: Reactor._lead_decided,
     EnforcementTaskReported: Reactor._task_ended,
     EnforcementTaskCancelled: Reactor._task_ended,
     EnforcementTaskReassigned: Reactor._task_ended,
