@@ -112,7 +112,7 @@ async def push(url: str, rate: int, until: float, figures: Figures, make_order: 
             orders = [make_order() for _ in range(per_batch)]
             sent = time.monotonic()
             try:
-                answer = await client.post(url, json=orders)
+                answer = await client.post(url, json=orders, headers=_token("hotline-platform"))
                 ok = answer.status_code < 300
             except httpx.HTTPError:
                 ok = False
@@ -160,8 +160,9 @@ async def _close(client: httpx.AsyncClient, case: dict[str, Any]) -> bool:
     return True
 
 
-def _token(unit: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer dev-{unit}"}
+def _token(who: str) -> dict[str, str]:
+    """The development credentials (a unit's, the hotline platform's): `caseline up` prints them."""
+    return {"Authorization": f"Bearer dev-{who}"}
 
 
 async def sample(
