@@ -90,18 +90,18 @@ def make_work_dir() -> Path:
     return work_dir
 
 
-def start_infrastructure(work_dir: Path, replicas: int = 1) -> Infrastructure:
+def start_infrastructure(work_dir: Path, replicas: int = 1, partitions: int = PARTITIONS) -> Infrastructure:
     dsn = start_postgres(work_dir)
     broker = start_broker(HOST, free_port(HOST), work_dir / "logs" / "broker.log")
     infra = Infrastructure(work_dir, dsn, broker)
     try:
-        asyncio.run(ensure_topics(broker.bootstrap_servers, ALL_TOPICS, PARTITIONS))
+        asyncio.run(ensure_topics(broker.bootstrap_servers, ALL_TOPICS, partitions))
         env = {
             "DATABASE_URL": dsn,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "CASELINE_LOG_LEVEL": "WARNING",
+            "CASELINE_LOG_LEVEL": os.environ.get("CASELINE_LOG_LEVEL", "WARNING"),
             "CASELINE_HTTP_HOST": HOST,
-            "CASELINE_TOPIC_PARTITIONS": str(PARTITIONS),
+            "CASELINE_TOPIC_PARTITIONS": str(partitions),
         }
         for name in SERVICES:
             for replica in range(1, replicas + 1):

@@ -86,8 +86,14 @@ def service(name: Annotated[ServiceName, typer.Argument(help="the service to run
         get_settings.cache_clear()
         settings = get_settings()
     application = create_service_app(name.value, settings)
+    # SIGTERM: uvicorn stops taking requests, gives those in flight 1 s, then the lifespan finishes the
+    # batch being consumed and commits it (eventcore.service): the process is gone within 5 s.
     uvicorn.run(
-        application, host=settings.http_host, port=settings.http_port(name.value), log_level="warning"
+        application,
+        host=settings.http_host,
+        port=settings.http_port(name.value),
+        log_level="warning",
+        timeout_graceful_shutdown=1,
     )
 
 
@@ -112,6 +118,7 @@ def feed_hotline(
     """Send a hotline file (JSON lines or CSV, UTF-8 or GB18030) through intake: each work order, once."""
     from caseline.feeding import print_summary, run_feed
     from district.registry import UnknownDistrict
+    from eventcore.failures import DatabaseUnavailable
 
     settings = get_settings()
     configure_logging("intake", json=settings.log_json, level="WARNING")
@@ -130,7 +137,29 @@ def feed_hotline(
     except UnknownDistrict as unknown:
         console.print(f"--district: {unknown}", style="red", markup=False)
         raise typer.Exit(2) from None
+    except DatabaseUnavailable as away:
+        console.print(str(away), style="red", markup=False, highlight=False)
+        raise typer.Exit(3) from None
     print_summary(console, file, summary)
+
+
+@app.command("audit")
+def audit_command(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Send the missing messages again from their producers' stores")
+    ] = False,
+    min_age: Annotated[float, typer.Option(help="Seconds: what is younger is in flight, not a gap")] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Every gap, as JSON")] = False,
+) -> None:
+    """Prove from the stores that nothing was lost or doubled; exit 1 when there are gaps."""
+    from caseline.audit_commands import run_audit
+
+    settings = get_settings()
+    configure_logging("caseline", json=False, level="WARNING")
+    ok = asyncio.run(
+        run_audit(database_url(settings), settings.bootstrap_servers(), min_age, repair, as_json, console)
+    )
+    raise typer.Exit(0 if ok else 1)
 
 
 @case_app.command("show")

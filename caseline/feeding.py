@@ -13,6 +13,7 @@ from rich.table import Table
 
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
+from eventcore.failures import DatabaseUnavailable, retry_while_database_away
 from eventcore.settings import Settings
 from services.intake.adapters.category_files import DEFAULT_PLATFORM
 from services.intake.adapters.hotline_file import detect_encoding
@@ -39,7 +40,12 @@ async def run_feed(
     ctx = intake_context(settings)
     if district is not None:
         ctx = replace(ctx, default_district=ctx.districts.get(district).code)
-    pool = await create_pool(dsn, max_size=2)
+    try:
+        pool = await retry_while_database_away(lambda: create_pool(dsn, max_size=2), patience_seconds=20)
+    except DatabaseUnavailable as away:
+        raise DatabaseUnavailable(
+            f"{away}: nothing of {path.name} was fed; start PostgreSQL and run it again"
+        ) from away
     try:
         await ensure_intake_schema(pool)
         stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SERVICE}")

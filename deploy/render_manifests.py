@@ -21,6 +21,9 @@ OUT = Path(__file__).resolve().parent / "k8s"
 NAMESPACE = "caseline"
 IMAGE = "ghcr.io/caseline/caseline:0.1.0"
 CONSUMER_GROUP_PREFIX = "caseline."
+PRE_STOP_SECONDS = 3
+SHUTDOWN_SECONDS = 5  # SIGTERM to exit: eventcore.service stops within it
+TERMINATION_GRACE_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ def _container(service: ServiceDeployment) -> dict[str, Any]:
             {"configMapRef": {"name": "caseline-config"}},
             {"secretRef": {"name": secret_name(service.name)}},
         ],
+        # Kubernetes sends SIGTERM while the endpoints controller still routes to the pod; waiting first
+        # lets requests stop arriving before uvicorn stops taking them.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "readinessProbe": _probe("/healthz", service.port, 10),
         "livenessProbe": {**_probe("/livez", service.port, 20), "failureThreshold": 3},
         "startupProbe": {**_probe("/livez", service.port, 2), "failureThreshold": 30},
@@ -115,8 +121,9 @@ def deployment(service: ServiceDeployment) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": _labels(service.name), "annotations": _scrape(service.port)},
                 "spec": {
-                    # Long enough for the relay to finish its batch and the consumer to commit.
-                    "terminationGracePeriodSeconds": 30,
+                    # preStop (3 s, while the endpoints drop the pod) + SIGTERM to exit (the batch in hand
+                    # finishes and commits: at most 5 s, docs/operations-faults.md) + margin.
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     "containers": [_container(service)],
                 },
             },

@@ -1,12 +1,17 @@
 """Idempotent batch consumption: inbox claim, handler appends and dead letters in one transaction.
 
-A batch is tried in one transaction first (fast path). If the handler rejects a message, the batch
-is retried one message per transaction so the good ones land and the bad one is dead-lettered with
-its reason. Infrastructure errors propagate, so the framework rewinds and the batch is redelivered.
+A batch is tried in one transaction first (fast path). If anything goes wrong that is not the
+infrastructure's fault, the batch is redone one message per transaction, in order, so the good ones land:
+a message the handler rejects (MessageRejected) is dead-lettered with its reason at once; one whose
+handling fails otherwise (a bug, a KeyError, a RecursionError, a value PostgreSQL refuses) is tried again
+with a growing back-off and dead-lettered after a bounded number of attempts, counted per message id
+across redeliveries. Either way the partition moves on. Infrastructure errors (the database away)
+propagate, so the framework rewinds and the batch is redelivered, as often as it takes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -18,11 +23,12 @@ from pydantic import ValidationError
 from eventcore.cloudevents import CloudEvent, InvalidCloudEvent, parse_record
 from eventcore.database import DbConnection
 from eventcore.deadletters import DEFAULT_MAX_PAYLOAD_BYTES, DeadLetters, Rejection
+from eventcore.failures import FailedAttempts, RetryPolicy, describe, is_infrastructure_failure
 from eventcore.http import structure_problem
 from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
 from eventcore.outbox import Outbox
-from eventcore.store import EventStore
+from eventcore.store import ConcurrencyError, EventStore
 from eventcore.unit_of_work import Projector, UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.reference import Channel
@@ -61,6 +67,8 @@ class InboundMessage:
 
 
 Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]
+DEFAULT_RETRY = RetryPolicy()
+CONFLICT_RETRIES = 3  # a batch that lost a race for a case is tried whole again this often
 
 
 @dataclass
@@ -101,6 +109,7 @@ class ServiceStores:
         self.outbox = Outbox(self.schema)
         self.inbox = Inbox(self.schema)
         self.dead_letters = DeadLetters(self.schema, self.dead_letter_max_payload_bytes)
+        self.attempts = FailedAttempts(self.schema)
 
     def unit_of_work(self, conn: DbConnection) -> UnitOfWork:
         return UnitOfWork(
@@ -153,13 +162,14 @@ def _rejection(record: Any, ref: str, reason: str) -> Rejection:
 def decode_raw(record: Any) -> InboundMessage:
     """A record from an outside system that does not speak CloudEvents (a hotline platform, a bureau).
 
-    Its position stands in for the event id, so a redelivery of the same record is recognised by the
-    inbox; the same content published twice is two records, and the handler's own keys dedupe those.
+    Its position and timestamp stand in for the event id, so a redelivery of the same record is recognised
+    by the inbox, and a different record at a reused position (a log lost and begun again) is not taken
+    for it; the same content published twice is two records, and the handler's own keys dedupe those.
     """
     ref = f"{record.topic}/{record.partition}@{record.offset}"
     key = record.key.decode("utf-8", errors="replace") if isinstance(record.key, bytes) else record.key
     cloudevent = CloudEvent(
-        id=ref,
+        id=f"{ref}#{getattr(record, 'timestamp', None) or 0}",
         source=f"kafka:{record.topic}",
         type=RAW_TYPE,
         subject=key,
@@ -180,21 +190,22 @@ async def consume_batch(
     wanted: Collection[str] | None = None,
     *,
     raw: bool = False,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> BatchOutcome:
     """Handle a batch of records once each, and say what became of them.
 
     `wanted` lists the CloudEvents types the handler acts on; with `raw` the records are not CloudEvents
     and the handler reads `message.cloudevent.data` itself, raising MessageRejected for what it cannot use.
+    Only infrastructure failures (eventcore.failures) leave this function: the batch then comes again.
     """
     decoded = [decode_raw(record) if raw else decode(record, wanted) for record in records]
     messages = [m for m in decoded if isinstance(m, InboundMessage)]
     rejections = [m for m in decoded if isinstance(m, Rejection)]
-    try:
-        async with stores.pool.acquire() as conn, conn.transaction():
-            outcome = await _process(stores, conn, messages, handler)
-            await stores.dead_letters.add(conn, rejections)
-    except MessageRejected:
-        outcome = await _consume_one_by_one(stores, messages, handler)
+    async with stores.pool.acquire() as conn:
+        again = await stores.dead_letters.waiting_ids(conn, [m.cloudevent.id for m in messages])
+    outcome = None if again else await _whole_batch(stores, messages, rejections, handler)
+    if outcome is None:
+        outcome = await _consume_one_by_one(stores, messages, handler, retry, again)
         async with stores.pool.acquire() as conn:
             await stores.dead_letters.add(conn, rejections)
     for rejection in rejections:
@@ -202,6 +213,33 @@ async def consume_batch(
     outcome.ignored += len(decoded) - len(messages) - len(rejections)
     outcome.dead_lettered += len(rejections)
     return outcome
+
+
+async def _whole_batch(
+    stores: ServiceStores, messages: Sequence[InboundMessage], rejections: list[Rejection], handler: Handler
+) -> BatchOutcome | None:
+    """The fast path: the whole batch in one transaction. None: redo it one message at a time.
+
+    A concurrent writer that got to a case first (a staff command, another replica) is nobody's fault:
+    the batch is tried again with fresh reads before it is taken apart.
+    """
+    for attempt in range(1, CONFLICT_RETRIES + 2):
+        try:
+            async with stores.pool.acquire() as conn, conn.transaction():
+                outcome = await _process(stores, conn, messages, handler)
+                await stores.dead_letters.add(conn, rejections)
+            return outcome
+        except (ConcurrencyError, asyncpg.TransactionRollbackError) as conflict:
+            if attempt > CONFLICT_RETRIES:
+                log.info("batch_redone_one_by_one", cause=describe(conflict), records=len(messages))
+                return None
+            await asyncio.sleep(0.02 * attempt)
+        except Exception as error:
+            if await is_infrastructure_failure(error, stores.pool):
+                raise
+            log.info("batch_redone_one_by_one", cause=describe(error), records=len(messages))
+            return None
+    return None
 
 
 async def _process(
@@ -233,23 +271,100 @@ async def _process(
 
 
 async def _consume_one_by_one(
-    stores: ServiceStores, messages: Sequence[InboundMessage], handler: Handler
+    stores: ServiceStores,
+    messages: Sequence[InboundMessage],
+    handler: Handler,
+    retry: RetryPolicy,
+    dead_lettered_before: set[str],
 ) -> BatchOutcome:
+    """In offset order, one transaction each, so the good ones land and each bad one is dealt with alone."""
     outcome = BatchOutcome()
     for message in messages:
+        if message.cloudevent.id in dead_lettered_before:
+            outcome += await _try_dead_lettered_again(stores, message, handler)
+        else:
+            outcome += await _handle_with_attempts(stores, message, handler, retry)
+    return outcome
+
+
+async def _handle_with_attempts(
+    stores: ServiceStores, message: InboundMessage, handler: Handler, retry: RetryPolicy
+) -> BatchOutcome:
+    """Rejected: dead-lettered at once. Failed: tried again after a back-off, dead-lettered once the
+    message has failed `retry.max_attempts` times (counted across deliveries)."""
+    while True:
         try:
             async with stores.pool.acquire() as conn, conn.transaction():
-                outcome += await _process(stores, conn, [message], handler)
+                outcome = await _process(stores, conn, [message], handler)
+                await stores.attempts.forget(conn, [message.cloudevent.id])
+            return outcome
         except MessageRejected as rejected:
-            outcome.dead_lettered += 1
-            reason = f"{message.ref}: {rejected}"
-            async with stores.pool.acquire() as conn, conn.transaction():
-                await stores.inbox.claim(
-                    conn, message.topic, [message.cloudevent.id], source=message.cloudevent.source
+            await _dead_letter(stores, message, str(rejected))
+            return BatchOutcome(dead_lettered=1)
+        except Exception as error:
+            if await is_infrastructure_failure(error, stores.pool):
+                raise
+            attempts = await stores.attempts.record(stores.pool, message.cloudevent.id, message.topic, error)
+            if attempts >= retry.max_attempts:
+                reason = f"{describe(error)}: {str(error)[:500]} (failed {attempts} times)"
+                await _dead_letter(
+                    stores, message, reason, log_reason=f"{describe(error)} ({attempts} times)"
                 )
-                await stores.dead_letters.add(
-                    conn,
-                    [Rejection(f"kafka:{message.topic}", reason, message.cloudevent.data, message.ref)],
-                )
-            log.warning("message_dead_lettered", reason=reason, event_id=message.cloudevent.id)
+                return BatchOutcome(dead_lettered=1)
+            log.warning(
+                "message_handling_failed",
+                event_id=message.cloudevent.id,
+                ref=message.ref,
+                error=describe(error),
+                attempt=attempts,
+                of=retry.max_attempts,
+                retry_in=retry.backoff(attempts),
+            )
+            await retry.wait_before_attempt(attempts)
+
+
+async def _try_dead_lettered_again(
+    stores: ServiceStores, message: InboundMessage, handler: Handler
+) -> BatchOutcome:
+    """A dead-lettered message delivered again (a producer's re-drive, an audit's repair) gets one more try.
+
+    It may have come before what it depends on (after a lost log, the first messages the new log took can
+    precede the older ones re-sent behind them): now they are handled, it can be too. Still failing, it
+    stays a dead letter and the partition moves on.
+    """
+    try:
+        async with stores.pool.acquire() as conn, conn.transaction():
+            await stores.inbox.release(conn, [message.cloudevent.id], source=message.cloudevent.source)
+            outcome = await _process(stores, conn, [message], handler)
+            await stores.dead_letters.resolve(conn, message.cloudevent.id, "handled when delivered again")
+    except Exception as error:
+        if await is_infrastructure_failure(error, stores.pool):
+            raise
+        log.info("dead_lettered_message_still_fails", event_id=message.cloudevent.id, error=describe(error))
+        return BatchOutcome(duplicates=1)
+    log.info("dead_letter_resolved_on_redelivery", event_id=message.cloudevent.id, ref=message.ref)
     return outcome
+
+
+async def _dead_letter(
+    stores: ServiceStores, message: InboundMessage, why: str, *, log_reason: str | None = None
+) -> None:
+    reason = f"{message.ref}: {why}"
+    rejection = Rejection(
+        f"kafka:{message.topic}",
+        reason,
+        message.cloudevent.data,
+        message.ref,
+        message_id=message.cloudevent.id,
+    )
+    async with stores.pool.acquire() as conn, conn.transaction():
+        await stores.inbox.claim(
+            conn, message.topic, [message.cloudevent.id], source=message.cloudevent.source
+        )
+        await stores.dead_letters.add(conn, [rejection])
+        await stores.attempts.forget(conn, [message.cloudevent.id])
+    log.warning(
+        "message_dead_lettered",
+        reason=reason if log_reason is None else f"{message.ref}: {log_reason}",
+        event_id=message.cloudevent.id,
+    )

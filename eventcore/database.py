@@ -75,6 +75,24 @@ CREATE TABLE IF NOT EXISTS {s}.dead_letters (
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     replayed_at timestamptz
 );
+ALTER TABLE {s}.dead_letters ADD COLUMN IF NOT EXISTS message_id text;
+CREATE INDEX IF NOT EXISTS dead_letters_waiting_message ON {s}.dead_letters (message_id)
+    WHERE replayed_at IS NULL AND message_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {s}.failed_attempts (
+    message_id text PRIMARY KEY,
+    topic text NOT NULL,
+    attempts integer NOT NULL,
+    last_error text NOT NULL,
+    first_failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_failed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE IF NOT EXISTS {s}.consumer_anchors (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    last_offset bigint NOT NULL,
+    record_id text NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
 """
 
 

@@ -25,6 +25,7 @@ class Rejection:
     payload: bytes
     source_ref: str | None = None  # line number, order number or topic/partition/offset
     details: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None  # a consumed message's id: delivered again, it is tried again
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,30 @@ class DeadLetters:
         if not rejections:
             return
         await conn.executemany(
-            f"INSERT INTO {self.schema}.dead_letters (source, source_ref, reason, payload, details) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb)",
-            [self.kept(r) for r in rejections],
+            f"INSERT INTO {self.schema}.dead_letters (source, source_ref, reason, payload, details, message_id) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+            [(*self.kept(r), r.message_id) for r in rejections],
+        )
+
+    async def waiting_ids(self, conn: DbConnection, message_ids: Sequence[str]) -> set[str]:
+        """Which of these consumed messages were dead-lettered and still wait for a fix."""
+        if not message_ids:
+            return set()
+        rows = await conn.fetch(
+            f"SELECT DISTINCT message_id FROM {self.schema}.dead_letters "
+            "WHERE message_id = ANY($1::text[]) AND replayed_at IS NULL",
+            list(message_ids),
+        )
+        return {row["message_id"] for row in rows}
+
+    async def resolve(self, conn: DbConnection, message_id: str, how: str) -> None:
+        """A dead-lettered message went through after all (delivered again): no longer waiting."""
+        await conn.execute(
+            f"UPDATE {self.schema}.dead_letters SET replayed_at = clock_timestamp(), "
+            "details = details || jsonb_build_object('resolved', $2::text) "
+            "WHERE message_id = $1 AND replayed_at IS NULL",
+            message_id,
+            how,
         )
 
     async def list(self, conn: DbConnection, *, include_replayed: bool = False) -> list[DeadLetter]:

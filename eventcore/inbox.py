@@ -31,5 +31,13 @@ class Inbox:
         )
         return {row["message_id"] for row in rows}
 
+    async def release(self, conn: DbConnection, message_ids: Sequence[str], *, source: str) -> None:
+        """Forget one source's ids again, inside a transaction that handles them anew (a dead letter's retry)."""
+        await conn.execute(
+            f"DELETE FROM {self.schema}.inbox WHERE source = $2 AND message_id = ANY($1::text[])",
+            list(message_ids),
+            source,
+        )
+
     async def count(self, conn: DbConnection) -> int:
         return int(await conn.fetchval(f"SELECT count(*) FROM {self.schema}.inbox"))

@@ -8,11 +8,12 @@ settings (`CASELINE_KAFKA_*`, eventcore.settings) reach all of them from one pla
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
 from faststream.security import (
@@ -119,47 +120,90 @@ def new_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     )
 
 
+Position = tuple[str, int, int]  # topic, partition, offset
+
+
 async def message_ids_at(
-    bootstrap_servers: str, positions: Iterable[tuple[str, int, int]], timeout_ms: int = 3000
-) -> dict[tuple[str, int, int], str | None]:
-    """The ce_id of the record at each (topic, partition, offset), or None where the broker has no such record.
+    bootstrap_servers: str, positions: Iterable[Position], timeout_ms: int = 3000
+) -> dict[Position, str | None]:
+    """The identity (ce_id, see record_identity) of the record at each (topic, partition, offset), or None
+    where the broker has no such record.
 
     Asking for the record itself, not the end offset, because some Kafka-protocol brokers (Tansu's
-    memory engine) report end offsets per record batch rather than per record.
+    memory engine) report end offsets per record batch rather than per record. All partitions are
+    fetched together: one round trip for the lot, not one per partition.
     """
-    found: dict[tuple[str, int, int], str | None] = {}
+    wanted = list(dict.fromkeys(positions))
+    found: dict[Position, str | None] = dict.fromkeys(wanted)
+    if not wanted:
+        return found
     consumer = new_consumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="none"
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        max_partition_fetch_bytes=64 * 1024,
     )
     await consumer.start()
     try:
-        known = await consumer.topics()
-        wanted = [(t, p, o) for t, p, o in positions if t in known]
-        ends = await consumer.end_offsets([TopicPartition(t, p) for t, p, _ in wanted]) if wanted else {}
-        for topic, partition, offset in positions:
-            tp = TopicPartition(topic, partition)
-            # An empty partition cannot hold it; skip the fetch, which would only time out.
-            has_records = topic in known and ends.get(tp, 0) > 0
-            found[(topic, partition, offset)] = (
-                await _message_id_at(consumer, tp, offset, timeout_ms) if has_records else None
-            )
+        offsets = await _non_empty_partitions(consumer, wanted)
+        for (tp, offset), message_id in (await _ids_at(consumer, offsets, timeout_ms)).items():
+            found[(tp.topic, tp.partition, offset)] = message_id
     finally:
         await consumer.stop()
     return found
 
 
-async def _message_id_at(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, timeout_ms: int
-) -> str | None:
-    consumer.assign([tp])
-    consumer.seek(tp, offset)
-    try:
-        batches = await consumer.getmany(tp, timeout_ms=timeout_ms, max_records=1)
-    except OffsetOutOfRangeError:
-        return None
-    for record in batches.get(tp, []):
-        if record.offset == offset:
-            headers = dict(record.headers or ())
-            value = headers.get("ce_id")
-            return value.decode() if isinstance(value, bytes) else None
-    return None
+async def _non_empty_partitions(
+    consumer: AIOKafkaConsumer, wanted: list[Position]
+) -> dict[TopicPartition, int]:
+    """The positions worth a fetch: topics and partitions the broker has, holding records at all."""
+    known = await consumer.topics()
+    offsets = {
+        TopicPartition(topic, partition): offset
+        for topic, partition, offset in wanted
+        if topic in known and partition in (consumer.partitions_for_topic(topic) or ())
+    }
+    if not offsets:
+        return {}
+    ends = await consumer.end_offsets(list(offsets))
+    # An empty partition cannot hold it; skip the fetch, which would only time out.
+    return {tp: offset for tp, offset in offsets.items() if ends.get(tp, 0) > 0}
+
+
+async def _ids_at(
+    consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int], timeout_ms: int
+) -> dict[tuple[TopicPartition, int], str | None]:
+    found: dict[tuple[TopicPartition, int], str | None] = {}
+    if not offsets:
+        return found
+    consumer.assign(list(offsets))
+    for tp, offset in offsets.items():
+        consumer.seek(tp, offset)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_ms / 1000
+    pending = set(offsets)
+    while pending and (left := deadline - loop.time()) > 0:
+        try:
+            batches = await consumer.getmany(*pending, timeout_ms=int(left * 1000))
+        except OffsetOutOfRangeError as error:
+            out_of_range = set(error.args[0]) if error.args and isinstance(error.args[0], dict) else pending
+            pending -= out_of_range  # past the log's end (or before its start): not there
+            consumer.pause(*out_of_range)
+            continue
+        for tp, records in batches.items():
+            first = next((r for r in records if r.offset >= offsets[tp]), None)
+            if first is None or tp not in pending:
+                continue
+            found[(tp, offsets[tp])] = record_identity(first) if first.offset == offsets[tp] else None
+            pending.discard(tp)
+            consumer.pause(tp)
+    return found
+
+
+def record_identity(record: ConsumerRecord[Any, Any]) -> str:
+    """What tells one record from another at the same position: its CloudEvent id, or, for outside
+    systems' plain records, its position and timestamp (a new log's record there has another timestamp)."""
+    value = dict(record.headers or ()).get("ce_id")
+    if isinstance(value, bytes):
+        return value.decode()
+    return f"{record.topic}/{record.partition}@{record.offset}#{record.timestamp}"

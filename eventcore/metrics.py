@@ -8,6 +8,7 @@ same figures whichever replica holds the relay, and a restart does not hide a ba
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from prometheus_client.registry import Collector
 from eventcore.auth import AUTH_FAILURES
 from eventcore.consumer import BatchOutcome
 from eventcore.database import checked_schema
+from eventcore.delivery_check import CHECKS, DeliveryCheck
 from eventcore.logging import get_logger
 from eventcore.relay import OutboxRelay
 
@@ -57,6 +59,7 @@ class ServiceMetrics:
         )
         self.store = StoreFigures()
         self.relay: OutboxRelay | None = None
+        self.delivery: DeliveryCheck | None = None
         self.assigned: Callable[[], Mapping[str, Sequence[int]]] = dict
         self.registry.register(_RuntimeCollector(self))
         self.registry.register(AUTH_FAILURES)
@@ -118,6 +121,15 @@ class _RuntimeCollector(Collector):
         for topic, count in sorted((relay.published_by_topic if relay else {}).items()):
             published.add_metric([service, topic], count)
         yield published
+        lost = CounterMetricFamily(
+            "caseline_relay_log_lost",
+            "Times this replica's relay found a topic's log lost by the broker and re-drove it",
+            labels=["service", "topic"],
+        )
+        for topic, count in sorted((relay.log_losses if relay else {}).items()):
+            lost.add_metric([service, topic], count)
+        yield lost
+        yield from self._delivery_gaps()
         yield _gauge(
             "caseline_relay_leader",
             "1 on the replica whose relay publishes the service's outbox (one per service)",
@@ -155,6 +167,26 @@ class _RuntimeCollector(Collector):
         dead.add_metric([service, "waiting"], store.dead_letters_waiting)
         dead.add_metric([service, "replayed"], store.dead_letters_replayed)
         yield dead
+
+    def _delivery_gaps(self) -> Iterator[Metric]:
+        service, delivery = self.metrics.service, self.metrics.delivery
+        now = time.monotonic()
+        size = GaugeMetricFamily(
+            "caseline_audit_gap",
+            "What this service's background check found not where it should be yet (eventcore.delivery_check)",
+            labels=["service", "check"],
+        )
+        stuck = GaugeMetricFamily(
+            "caseline_audit_gap_stuck_seconds",
+            "How long that gap has not shrunk (0 while there is none or it closes)",
+            labels=["service", "check"],
+        )
+        for check in CHECKS:
+            gap = delivery.gaps[check] if delivery else None
+            size.add_metric([service, check], gap.size if gap else 0)
+            stuck.add_metric([service, check], gap.stuck_seconds(now) if gap else 0.0)
+        yield size
+        yield stuck
 
 
 def _gauge(name: str, documentation: str, service: str, value: float) -> GaugeMetricFamily:

@@ -25,8 +25,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from eventcore.auth import Authenticator, AuthRefused, Principal, TokenVerifier
+from eventcore.consumed_log_check import ConsumedLogCheck
 from eventcore.consumer import Handler, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
+from eventcore.delivery_check import DeliveryCheck, Positions
+from eventcore.failures import RetryPolicy, ShuttingDown
 from eventcore.http import BodyGuard, BodyPolicy, error_responses
 from eventcore.kafka import ensure_topics, faststream_security
 from eventcore.logging import get_logger
@@ -38,6 +41,10 @@ from schemas.base import DomainEvent
 from schemas.topics import ALL_TOPICS
 
 log = get_logger(__name__)
+# A SIGTERM must end in an exit within 5 s: HTTP requests get 1 s (uvicorn), the batch being handled
+# finishes and is committed within this, the relay and background tasks get what is left.
+CONSUMER_GRACE_SECONDS = 2.5
+TASKS_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,58 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     subscribers: list[Any] = field(default_factory=list)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: ServiceMetrics = field(init=False)
+    delivery: DeliveryCheck = field(init=False)
+    consumed_log: ConsumedLogCheck = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = ServiceMetrics(self.spec.name, self.spec.schema)
         self.metrics.assigned = self.assigned_partitions
         self.metrics.register(self.spec.collectors)
+        self.delivery = DeliveryCheck(
+            self.spec.schema,
+            [s.topic for s in self.spec.subscriptions if not s.raw],
+            grace_seconds=self.settings.audit_grace_seconds,
+            every_seconds=self.settings.audit_check_seconds,
+            positions=self.input_positions,
+        )
+        self.metrics.delivery = self.delivery
+        self.consumed_log = ConsumedLogCheck(
+            self.spec.schema,
+            self.settings.bootstrap_servers(),
+            every_seconds=self.settings.relay_log_check_seconds,
+            consumers=self.consumers,
+            on_replaced=self.ensure_topics,
+        )
+
+    async def ensure_topics(self) -> None:
+        with contextlib.suppress(Exception):  # a broker still away: the next check tries again
+            await ensure_topics(self.settings.bootstrap_servers(), ALL_TOPICS, self.settings.topic_partitions)
+
+    def consumers(self) -> list[Any]:
+        """The Kafka consumers of this replica's subscriptions, once started."""
+        return [s.consumer for s in self.subscribers if getattr(s, "consumer", None) is not None]
+
+    def spawn(self, work: Awaitable[None], name: str) -> asyncio.Task[None]:
+        """A background task of the service: it should end when `stop` is set, and is awaited at shutdown."""
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self.background.append(task)
+        return task
+
+    async def input_positions(self) -> Positions:
+        """Position and high watermark of every partition this replica consumes (what it has not read yet)."""
+        positions: dict[tuple[str, int], tuple[int, int]] = {}
+        for consumer in self.consumers():
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                with contextlib.suppress(Exception):  # a partition being revoked has no position
+                    async with asyncio.timeout(2):
+                        positions[(tp.topic, tp.partition)] = (await consumer.position(tp), highwater)
+        return positions
 
     def assigned_partitions(self) -> dict[str, list[int]]:
         """Which partitions this replica consumes now (they move between replicas on rebalance)."""
@@ -118,6 +171,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         bootstrap,
         logger=get_logger("faststream"),
         log_level=logging.DEBUG,
+        graceful_timeout=CONSUMER_GRACE_SECONDS,  # on stop, the batch being handled finishes and commits
         security=faststream_security(settings),
     )
     runtime = ServiceRuntime(spec=spec, settings=settings, broker=broker)
@@ -212,6 +266,13 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
     if len(by_topic) != len(subscriptions):
         raise ValueError(f"{runtime.spec.name}: one subscription per topic")
 
+    settings = runtime.settings
+    retry = RetryPolicy(
+        max_attempts=settings.consumer_max_attempts,
+        first_backoff_seconds=settings.consumer_retry_backoff_seconds,
+        stop=runtime.stop,
+    )
+
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         for topic, of_topic in _by_topic(records).items():
@@ -219,13 +280,24 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
             started = time.perf_counter()
             try:
                 outcome = await consume_batch(
-                    runtime.stores, of_topic, subscription.handler, subscription.wanted, raw=subscription.raw
+                    runtime.stores,
+                    of_topic,
+                    subscription.handler,
+                    subscription.wanted,
+                    raw=subscription.raw,
+                    retry=retry,
                 )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("batch_will_be_redelivered", topic=topic, error=str(error))
-                await asyncio.sleep(1.0)  # back off before the framework rewinds and redelivers
+            except ShuttingDown:
+                raise  # not committed: whoever consumes next gets the batch again
+            except Exception as error:
+                # Only infrastructure failures leave consume_batch (the database away): not the
+                # messages' fault, so they come again, as often as it takes.
+                log.warning("batch_will_be_redelivered", topic=topic, error=str(error) or repr(error))
+                with contextlib.suppress(TimeoutError):  # back off before the framework rewinds
+                    await asyncio.wait_for(runtime.stop.wait(), timeout=1.0)
                 raise
             runtime.metrics.record(topic, outcome, time.perf_counter() - started)
+            runtime.consumed_log.note(of_topic)
 
     subscriber = runtime.broker.subscriber(
         *by_topic,
@@ -234,6 +306,15 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
         max_records=runtime.settings.consumer_batch_size,
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
+        # A replica killed without leaving its group holds its partitions until its session times out; a
+        # short session makes a crashed replica's partitions (and a restarted one's start) move on within
+        # seconds. Heartbeats run beside the handlers, so a long batch does not end the session.
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1500,
+        # What a replica that is behind holds in memory before handling it: a batch's worth per partition,
+        # not the client's 1 MiB per partition and 50 MiB per fetch (memory would follow the lag).
+        max_partition_fetch_bytes=256 * 1024,
+        fetch_max_bytes=8 * 1024 * 1024,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_records,
         title=f"{runtime.spec.name}:{','.join(by_topic)}",
@@ -268,9 +349,16 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
         settings.bootstrap_servers(),
         batch_size=settings.relay_batch_size,
         idle_seconds=settings.relay_idle_seconds,
+        log_check_seconds=settings.relay_log_check_seconds,
+        retention_hours=settings.outbox_retention_hours,
+        topic_partitions=settings.topic_partitions,
+        topics=ALL_TOPICS,
     )
     runtime.metrics.relay = runtime.relay
-    relay_task = asyncio.create_task(runtime.relay.run(runtime.stop), name=f"{spec.name}-relay")
+    runtime.spawn(runtime.relay.run(runtime.stop), f"{spec.name}-relay")
+    runtime.spawn(runtime.delivery.run(runtime.pool, runtime.stop), f"{spec.name}-delivery-check")
+    if spec.subscriptions:
+        runtime.spawn(runtime.consumed_log.run(runtime.pool, runtime.stop), f"{spec.name}-consumed-log-check")
     await runtime.broker.start()
     if spec.on_started:
         await spec.on_started(runtime)
@@ -278,11 +366,31 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        runtime.stop.set()
-        await runtime.broker.stop()
-        await relay_task
-        await runtime.pool.close()
-        log.info("service_stopped")
+        await _stop(runtime)
+
+
+async def _stop(runtime: ServiceRuntime) -> None:
+    """Finish the batch being handled and commit it, then stop the relay and the background tasks."""
+    started = time.monotonic()
+    runtime.stop.set()  # back-offs and background loops end now; no new batch is taken
+    await runtime.broker.stop()  # waits up to CONSUMER_GRACE_SECONDS for the batch in hand
+    late: set[asyncio.Task[None]] = set()
+    if runtime.background:
+        _, late = await asyncio.wait(runtime.background, timeout=TASKS_GRACE_SECONDS)
+    for task in late:
+        task.cancel()  # e.g. a relay waiting for a broker that does not answer: its rows stay unpublished
+    if late:
+        await asyncio.wait(late, timeout=0.5)
+    if runtime.pool is not None:
+        try:
+            await asyncio.wait_for(runtime.pool.close(), timeout=0.5)
+        except TimeoutError:
+            runtime.pool.terminate()
+    log.info(
+        "service_stopped",
+        seconds=round(time.monotonic() - started, 2),
+        cancelled=[t.get_name() for t in late],
+    )
 
 
 async def _livez() -> dict[str, str]:
@@ -305,6 +413,9 @@ def _healthz(runtime: ServiceRuntime) -> Callable[[], Awaitable[JSONResponse]]:
             "relay": "leader" if relay_leader else "standby",
             "published": runtime.relay.published_total if runtime.relay else 0,
             "partitions": runtime.assigned_partitions(),
+            # A delivery gap that does not close is reported, not a reason to take the replica out of
+            # traffic: readiness stays with the database and the broker (the alert pages someone).
+            "audit": runtime.delivery.health(),
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

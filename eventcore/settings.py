@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.5
     consumer_batch_size: int = 500
+    # How often each relay checks that the broker still holds what it published (a lost log is re-driven).
+    relay_log_check_seconds: float = 5.0
+    # Published outbox rows are kept this long (0: forever): what a re-drive after a lost log can resend.
+    outbox_retention_hours: float = 168.0
+    # A consumed message whose handling fails this often (with back-off) is dead-lettered with the reason.
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_seconds: float = 0.2  # the first back-off; it doubles, up to 5 s
+    # The background delivery check: how often, and how long a gap may stay open before it is reported.
+    audit_check_seconds: float = 15.0
+    audit_grace_seconds: float = 120.0
     # Bearer token(s) Prometheus scrapes /metrics with, comma-separated (two during a rotation); required in
     # production, where /metrics answers nobody else.
     metrics_token: str | None = None
@@ -50,7 +60,9 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
-    kafka_ssl_cafile: Path | None = None  # CA bundle that signed the brokers' certificates; None: the system's
+    kafka_ssl_cafile: Path | None = (
+        None  # CA bundle that signed the brokers' certificates; None: the system's
+    )
     kafka_ssl_certfile: Path | None = None  # client certificate (mutual TLS)
     kafka_ssl_keyfile: Path | None = None
     # Refused input larger than this is kept truncated in dead letters, with its original size recorded.

@@ -127,6 +127,9 @@ def test_every_service_has_a_deployment_with_probes_resources_and_a_disruption_b
             continue
         [container] = document["spec"]["template"]["spec"]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        # time to drop out of the endpoints, then the 5 s a service needs to finish its batch and exit
+        pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert document["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > pre_stop + 5
         assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
         assert container["resources"]["requests"]
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores, consume_batch
+from eventcore.deadletters import DeadLetter, DeadLetters
+from eventcore.failures import RetryPolicy, ShuttingDown
 from eventcore.inbox import Inbox
 from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
@@ -129,3 +132,108 @@ async def test_raw_records_from_outside_systems_are_handled_once_and_rejections_
         [letter] = await stores.dead_letters.list(conn)
     assert letter.source_ref == "raw.v1/0@2" and "not a JSON object" in letter.reason
     assert letter.payload == b"garbage"
+
+
+FAST_RETRY = RetryPolicy(max_attempts=3, first_backoff_seconds=0.01)
+
+
+async def _dead_letters(pool: asyncpg.Pool) -> list[DeadLetter]:
+    async with pool.acquire() as conn:
+        return await DeadLetters("svc").list(conn, include_replayed=True)
+
+
+async def test_a_message_whose_handler_keeps_failing_is_dead_lettered_after_bounded_attempts_and_the_rest_lands(
+    pool: asyncpg.Pool,
+) -> None:
+    stores = ServiceStores(pool, "svc", "/test")
+    tries: list[str] = []
+
+    async def buggy(uow: UnitOfWork, message: InboundMessage) -> None:
+        tries.append(message.cloudevent.id)
+        if message.cloudevent.subject == "b":
+            raise KeyError("district")  # a bug, not a rejection: it is tried again before it is given up
+        await _follow_up(uow, message)
+
+    records = [_record(case_opened(c), i) for i, c in enumerate("abc")]
+    outcome = await consume_batch(stores, records, buggy, retry=FAST_RETRY)
+    assert (outcome.handled, outcome.dead_lettered) == (2, 1)
+    assert await _count(pool, "SELECT count(*) FROM svc.events") == 2
+    [letter] = await _dead_letters(pool)
+    assert letter.source_ref == "caseline.cases.v1/0@1" and "KeyError" in letter.reason
+    assert "failed 3 times" in letter.reason
+    b_id = dict(records[1].headers)["ce_id"].decode()
+    assert tries.count(b_id) == 1 + 3  # the batch once, then three attempts alone
+    assert await _count(pool, "SELECT count(*) FROM svc.failed_attempts") == 0
+
+    again = await consume_batch(stores, records, buggy, retry=FAST_RETRY)  # redelivered: one more try only
+    assert (again.handled, again.duplicates) == (0, 3)
+    assert tries.count(b_id) == 5 and len(await _dead_letters(pool)) == 1
+
+
+async def test_attempts_are_counted_across_a_redelivery_so_a_restart_does_not_start_the_count_again(
+    pool: asyncpg.Pool,
+) -> None:
+    stores = ServiceStores(pool, "svc", "/test")
+    stopping = asyncio.Event()
+
+    async def failing(uow: UnitOfWork, message: InboundMessage) -> None:
+        stopping.set()  # the service is told to stop while the message waits for its next attempt
+        raise RecursionError("maximum recursion depth exceeded")
+
+    records = [_record(case_opened("deep"), 7)]
+    with pytest.raises(ShuttingDown):
+        await consume_batch(stores, records, failing, retry=RetryPolicy(3, 0.01, stop=stopping))
+    assert await _count(pool, "SELECT attempts FROM svc.failed_attempts") == 1
+    assert await _dead_letters(pool) == []
+
+    await consume_batch(stores, records, failing, retry=FAST_RETRY)  # after the restart
+    [letter] = await _dead_letters(pool)
+    assert "RecursionError" in letter.reason and "failed 3 times" in letter.reason
+
+
+async def test_a_database_that_does_not_answer_is_not_the_messages_fault_but_a_value_it_refuses_is(
+    pool: asyncpg.Pool,
+) -> None:
+    stores = ServiceStores(pool, "svc", "/test")
+
+    async def database_gone(uow: UnitOfWork, message: InboundMessage) -> None:
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    records = [_record(case_opened("x"), 1)]
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+        await consume_batch(stores, records, database_gone, retry=FAST_RETRY)
+    assert await _count(pool, "SELECT count(*) FROM svc.failed_attempts") == 0
+    assert await _dead_letters(pool) == []
+
+    async def refused_value(uow: UnitOfWork, message: InboundMessage) -> None:
+        await uow.conn.execute("SELECT 'not a number'::int")  # PostgreSQL answers: the message's fault
+
+    await consume_batch(stores, records, refused_value, retry=FAST_RETRY)
+    [letter] = await _dead_letters(pool)
+    assert "InvalidTextRepresentationError" in letter.reason
+
+
+async def test_a_dead_lettered_message_delivered_again_after_what_it_needed_is_handled_and_no_longer_waits(
+    pool: asyncpg.Pool,
+) -> None:
+    """After a lost log, a case's later fact can come before its opening; re-sent in order, it goes through."""
+    stores = ServiceStores(pool, "svc", "/test")
+
+    async def needs_opening(uow: UnitOfWork, message: InboundMessage) -> None:
+        assert isinstance(message.event, CaseOpened)
+        if message.event.category == Category.FIRE_HAZARD:  # stands for "a later fact of the case"
+            if await uow.store.stream_version(uow.conn, "opened-early") == 0:
+                raise MessageRejected("before its opening")
+            uow.start_stream("later", [case_opened("early")], publish_to=None)
+        else:
+            uow.start_stream("opened-early", [case_opened("early")], publish_to=None)
+
+    later = _record(case_opened("early", Category.FIRE_HAZARD), 0)
+    opening = _record(case_opened("early"), 1)
+    first = await consume_batch(stores, [later], needs_opening, retry=FAST_RETRY)
+    assert first.dead_lettered == 1
+    redriven = await consume_batch(stores, [opening, later], needs_opening, retry=FAST_RETRY)
+    assert (redriven.handled, redriven.dead_lettered) == (2, 0)
+    assert await _count(pool, "SELECT count(*) FROM svc.events WHERE stream_id = 'later'") == 1
+    [letter] = await _dead_letters(pool)
+    assert letter.replayed_at is not None and letter.details["resolved"] == "handled when delivered again"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -124,6 +126,77 @@ async def test_a_fresh_broker_that_lost_the_log_gets_everything_republished(
     finally:
         fresh.stop()
     assert sorted(d.event_id for d in delivered) == sorted(str(e.event_id) for e in events)
+
+
+@contextlib.asynccontextmanager
+async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def _empty_broker_instead_of(broker: EmbeddedBroker, log: Path) -> EmbeddedBroker:
+    """The broker stops and forgets its log; an empty one takes its port. The relay is not restarted."""
+    host, port = broker.bootstrap_servers.split(":")
+    broker.stop()
+    return start_broker(host, int(port), log)
+
+
+async def test_a_broker_that_loses_its_log_while_the_relay_runs_gets_everything_again_within_seconds(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker, scratch_dir: Path
+) -> None:
+    """The relay is idle when the broker goes: its periodic check notices, not a restart."""
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    async with pool.acquire() as conn:
+        before = await _commit_case_events(conn, "before", 3) + await _commit_case_events(conn, "b2", 2)
+    relay = OutboxRelay(
+        database_url, "svc", broker.bootstrap_servers, idle_seconds=0.1, log_check_seconds=0.5
+    )
+    async with _running(relay):
+        await _wait_for(lambda: relay.published_total == 5)
+        fresh = _empty_broker_instead_of(broker, scratch_dir / "fresh-broker-running.log")
+        try:
+            await _wait_for(lambda: relay.log_losses[TOPIC] == 1)
+            async with pool.acquire() as conn:
+                after = await _commit_case_events(conn, "after", 2)
+            await _wait_for(lambda: relay.published_total >= 5 + 5 + 2)
+            delivered = await read_topic(fresh.bootstrap_servers, TOPIC, expect=7)
+        finally:
+            fresh.stop()
+    assert {d.event_id for d in delivered} == {str(e.event_id) for e in before + after}
+    per_case: dict[str, list[str]] = defaultdict(list)
+    for message in sorted(delivered, key=lambda d: (d.partition, d.offset)):
+        if message.event_id not in per_case[message.key]:
+            per_case[message.key].append(message.event_id)
+    assert per_case["before"] == [str(e.event_id) for e in before[:3]]  # each case still in its order
+
+
+async def test_messages_published_to_a_new_log_before_the_check_make_the_relay_send_the_older_ones_again(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker, scratch_dir: Path
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 1)
+    async with pool.acquire() as conn:
+        older = await _commit_case_events(conn, "older", 4)
+    # A check interval far longer than the test: only the acknowledged offsets can tell.
+    relay = OutboxRelay(
+        database_url, "svc", broker.bootstrap_servers, idle_seconds=0.1, log_check_seconds=600
+    )
+    async with _running(relay):
+        await _wait_for(lambda: relay.published_total == 4)
+        fresh = _empty_broker_instead_of(broker, scratch_dir / "fresh-broker-offsets.log")
+        try:
+            await ensure_topics(fresh.bootstrap_servers, [TOPIC], 1)
+            async with pool.acquire() as conn:
+                newer = await _commit_case_events(conn, "newer", 1)  # offset 0 of the new log: below 3
+            await _wait_for(lambda: relay.log_losses[TOPIC] == 1)
+            delivered = await read_topic(fresh.bootstrap_servers, TOPIC, expect=6)
+        finally:
+            fresh.stop()
+    assert {d.event_id for d in delivered} == {str(e.event_id) for e in older + newer}
 
 
 async def test_a_broker_that_kept_its_log_gets_nothing_twice(

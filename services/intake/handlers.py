@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from district.registry import District, Districts, UnknownDistrict
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.database import DbConnection
 from eventcore.deadletters import Rejection
+from eventcore.failures import DatabaseUnavailable, retry_while_database_away
 from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
@@ -573,16 +575,29 @@ async def feed_hotline_file(
     on_batch: Callable[[int], None] | None = None,
     as_of: datetime | None = None,
     platform: str = DEFAULT_PLATFORM,
+    patience_seconds: float = 60.0,
 ) -> FeedSummary:
     """Feed a JSON-lines or CSV hotline export; safe to repeat (order numbers already seen are duplicates).
 
     `as_of` refuses complaint times after it; None skips that check (exports of past periods, samples).
+    A batch cut off by a PostgreSQL restart is sent again (its order numbers make that safe; one whose
+    commit went through counts as duplicates); PostgreSQL away for longer than `patience_seconds` stops
+    the feed with DatabaseUnavailable saying how far it got.
     """
     total = FeedSummary()
     for batch in _batches(read_hotline_file(path), batch_size):
-        summary, _ = await receive_hotline_records(
-            stores, ctx, batch, actor=actor, as_of=as_of, platform=platform
-        )
+        try:
+            summary, _ = await retry_while_database_away(
+                partial(receive_hotline_records, stores, ctx, batch, actor=actor, as_of=as_of, platform=platform),
+                patience_seconds=patience_seconds,
+            )
+        except DatabaseUnavailable as away:
+            done = total.accepted + total.duplicates + total.rejected_total
+            raise DatabaseUnavailable(
+                f"{away} while feeding {path.name} from {batch[0].unit} {batch[0].line_no}; the {done} "
+                "records before it are done. Run the same command again: records already received are "
+                "recognised by their order numbers, so nothing is doubled."
+            ) from away
         total.add(summary)
         if on_batch:
             on_batch(len(batch))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from pathlib import Path
 
@@ -51,10 +50,9 @@ def spec(
     workbench = joint_meeting_workbench(callers.tokens, districts, checks)
     if checks is not None:
         checks.raise_if_any()
-    background: list[asyncio.Task[None]] = []  # held so the watch is not garbage-collected
 
     async def on_started(runtime: ServiceRuntime) -> None:
-        background.append(start_overdue_watch(runtime, settings.overdue_check_seconds))
+        start_overdue_watch(runtime, settings.overdue_check_seconds)  # the runtime holds and awaits it
 
     return ServiceSpec(
         name=SERVICE,

@@ -5,8 +5,7 @@ Its own process and schema (`sla`) so it scales and restarts independently of ro
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -60,22 +59,21 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
     timing = Timing(policies[districts.founding.code], calendar, policies)
     for district in districts:
         district.directory  # noqa: B018 - load every directory now: a broken one refuses to start
-    watch = Watch({code: policy.at_risk_share for code, policy in policies.items()})
+    watch = Watch(
+        {code: policy.at_risk_share for code, policy in policies.items()},
+        archive_after=timedelta(hours=sla.archive_after_hours),
+    )
     figures = BrokerFigures()
     handler = partial(handle_case_fact, SlaContext(Reactor(timing, attribution(districts))))
     case_facts = tuple(t for t in HANDLED_FACTS if t.__module__ == CaseEscalated.__module__)
     task_facts = tuple(t for t in HANDLED_FACTS if t.__module__ == JointMeetingFileOpened.__module__)
 
-    background: list[asyncio.Task[None]] = []  # held so the tasks are not garbage-collected
-
     async def on_started(runtime: ServiceRuntime) -> None:
         dsn = runtime.settings.database_url
         assert dsn is not None
         bootstrap, stores, stop = runtime.settings.bootstrap_servers(), runtime.stores, runtime.stop
-        background.append(asyncio.create_task(watch.run(stores, dsn, stop), name="sla-watch"))
-        background.append(
-            asyncio.create_task(figures.run(bootstrap, stop, sla.metrics_refresh_seconds), name="sla-metrics")
-        )
+        runtime.spawn(watch.run(stores, dsn, stop), "sla-watch")  # the runtime holds and awaits them
+        runtime.spawn(figures.run(bootstrap, stop, sla.metrics_refresh_seconds), "sla-metrics")
 
     checks = production_checks(settings, SERVICE)
     auth = Authenticator(SERVICE, unit_tokens(districts, checks=checks))

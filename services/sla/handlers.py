@@ -14,6 +14,7 @@ from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
+from schemas.cases import CaseOpened
 from schemas.sla import ClockKind, PauseSlaClocks, ResumeSlaClocks
 from schemas.topics import SLA
 from services.sla.adapters.clock_store import alert_pending, load_cases, notify_changed
@@ -35,6 +36,10 @@ from services.sla.domain.reactions import HANDLED_FACTS, Reactor
 
 log = get_logger(__name__)
 ACTOR = "sla"
+# Case facts that only make sense once CaseOpened has started the case's clocks (same topic, so in order).
+NEEDS_OPENED_CASE = tuple(
+    t for t in HANDLED_FACTS if t.__module__ == CaseOpened.__module__ and t is not CaseOpened
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ async def handle_case_fact(ctx: SlaContext, uow: UnitOfWork, message: InboundMes
     if fact is None or not isinstance(fact, HANDLED_FACTS):
         return
     case = await _load(uow, fact.case_id)
+    if case.scope is None and isinstance(fact, NEEDS_OPENED_CASE):
+        # Only after a broker lost its log can a case fact come before its CaseOpened (the new log's first
+        # messages precede the older ones re-sent behind them). Kept as a dead letter, it is tried again
+        # when it is re-sent in its place; ignored, it would be lost for good.
+        raise MessageRejected(f"{type(fact).__name__} for case {fact.case_id} before its CaseOpened")
     before = dict(case.versions)
     try:
         reaction = ctx.reactor.react(case, fact, fact_time(message), message.cloudevent.district)

@@ -13,3 +13,5 @@ class SlaSettings(BaseSettings):
     policy_file: Path | None = None  # default: services/sla/sla_policy.yaml
     calendar_file: Path | None = None  # default: services/sla/calendar_overrides.yaml
     metrics_refresh_seconds: float = 10.0
+    # A case called back with every clock stopped leaves the watch's memory after this long unchanged.
+    archive_after_hours: float = 72.0

@@ -24,9 +24,11 @@ async def watch_overdue(runtime: ServiceRuntime, every_seconds: float) -> None:
                 log.info("overdue_tasks_marked", files=changed)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("overdue_check_failed", error=str(error))
+        except Exception as error:  # noqa: BLE001 - a bug in one round must not end the watch for good
+            log.error("overdue_check_failed", error=repr(error))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runtime.stop.wait(), timeout=every_seconds)
 
 
 def start_overdue_watch(runtime: ServiceRuntime, every_seconds: float) -> asyncio.Task[None]:
-    return asyncio.create_task(watch_overdue(runtime, every_seconds), name="jointmeeting-overdue-watch")
+    return runtime.spawn(watch_overdue(runtime, every_seconds), "jointmeeting-overdue-watch")

@@ -32,6 +32,7 @@ from eventcore.http import error_responses
 from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
+from services.sla.adapters.clock_store import load_cases
 from services.sla.adapters.watch import Watch
 from services.sla.domain.calendar import BEIJING
 from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing, time_left
@@ -124,13 +125,12 @@ class OpsView:
     def rate_rows(
         self, period: Period, dimension: Dimension, district: str | None = None
     ) -> list[dict[str, Any]]:
+        districts = [district] if district else None
         rows = rates(
-            list(self.watch.cases.values()),
-            period,
-            self.watch.now(),
-            [dimension],
-            districts=[district] if district else None,
+            list(self.watch.cases.values()), period, self.watch.now(), [dimension], districts=districts
         )
+        # Cases closed long ago are no longer in memory: their part is in the watch's archive.
+        rows = self.watch.archive.with_rates(rows, period, dimension, districts)
         return [self._rate_json(row) for row in rows]
 
     def _rate_json(self, row: RateRow) -> dict[str, Any]:
@@ -274,8 +274,12 @@ def ops_router(view: OpsView) -> APIRouter:
         summary="A case's SLA clocks",
         responses={**reads, **error_responses(404)},
     )
-    async def case_clocks(case_id: str, reader: Reader) -> dict[str, Any]:
+    async def case_clocks(case_id: str, reader: Reader, request: Request) -> dict[str, Any]:
         case = view.watch.cases.get(case_id)
+        if case is None:  # a case closed long ago has left the watch's memory, not the store
+            stores = request.app.state.runtime.stores
+            async with stores.pool.acquire() as conn:
+                case = (await load_cases(conn, stores.schema, [case_id])).get(case_id)
         if case is None or (reader is not None and not _sees(reader, case.scope)):
             raise _error(404, "unknown_case", f"no clocks for case {case_id!r}")
         return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}

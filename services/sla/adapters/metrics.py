@@ -22,26 +22,11 @@ from eventcore.kafka import new_consumer
 from eventcore.logging import get_logger
 from schemas.sla import ClockKind
 from schemas.topics import ALL_TOPICS
+from services.sla.adapters.archive import BUCKETS, TIMED_KINDS, Durations, timed_durations
 from services.sla.adapters.watch import Watch
 from services.sla.domain.clocks import CaseClocks, ClockState
 
 log = get_logger(__name__)
-HOUR = 3600.0
-BUCKETS = (
-    0.25 * HOUR,
-    0.5 * HOUR,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    24 * HOUR,
-    48 * HOUR,
-    72 * HOUR,
-    120 * HOUR,
-    168 * HOUR,
-    360 * HOUR,
-    720 * HOUR,
-)
 CONSUMER_GROUPS = ("intake", "routing", "jointmeeting", "sla")
 
 
@@ -126,6 +111,14 @@ class SlaCollector(Collector):
         for (service, topic), value in sorted(self.figures.lag.items()):
             lag.add_metric([service, topic], value)
         yield lag
+        held = GaugeMetricFamily(
+            "caseline_sla_watch_cases",
+            "Cases the watch holds in memory (open, or closed recently) and closed ones it archived",
+            labels=["held"],
+        )
+        held.add_metric(["in_memory"], len(self.watch.cases))
+        held.add_metric(["archived"], self.watch.archive.cases)
+        yield held
 
     def _open_cases(self) -> Metric:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -175,25 +168,29 @@ class SlaCollector(Collector):
         return family
 
     def _histograms(self) -> Iterator[Metric]:
-        kinds = (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
-        durations: dict[tuple[ClockKind, str], list[float]] = {}
-        for clock in list(self.watch.clocks()):
-            if clock.kind in kinds and clock.stopped_at is not None and clock.cause not in ("CaseClosed",):
-                durations.setdefault((clock.kind, clock.scope.district), []).append(
-                    (clock.stopped_at - clock.started_at).total_seconds()
-                )
+        """From the cases in memory and what archived cases left in the archive."""
+        durations: dict[tuple[ClockKind, str], Durations] = {}
+        for case in list(self.watch.cases.values()):
+            for kind, district, seconds in timed_durations(case):
+                durations.setdefault((kind, district), Durations()).add(seconds)
+        for key, archived in self.watch.archive.durations.items():
+            merged = durations.setdefault(key, Durations())
+            merged.per_bucket = [a + b for a, b in zip(merged.per_bucket, archived.per_bucket, strict=True)]
+            merged.count += archived.count
+            merged.total += archived.total
         districts = sorted({d for _, d in durations}.union(self.districts))
-        for kind in kinds:
+        for kind in TIMED_KINDS:
             family = HistogramMetricFamily(
                 f"caseline_time_to_{kind.value}_seconds",
                 f"Wall-clock time from start to {kind.value}",
                 labels=["district"],
             )
             for district in districts:
-                values = durations.get((kind, district), [])
-                buckets = [(_le(bound), sum(1 for v in values if v <= bound)) for bound in BUCKETS]
-                buckets.append(("+Inf", len(values)))
-                family.add_metric([district], buckets, sum_value=sum(values))
+                values = durations.get((kind, district), Durations())
+                cumulative = values.cumulative()
+                buckets = [(_le(bound), cumulative[i]) for i, bound in enumerate(BUCKETS)]
+                buckets.append(("+Inf", values.count))
+                family.add_metric([district], buckets, sum_value=values.total)
             yield family
 
 

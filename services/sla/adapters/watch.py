@@ -5,15 +5,22 @@ PostgreSQL NOTIFY (sent by every transaction that changes a case's clocks, deliv
 the case to re-read. One sleeping task wakes at the earliest at-risk or deadline instant on the heap.
 An alert goes into a stream whose id is derived from the clock, created with `start_stream` (ON CONFLICT
 DO NOTHING), so a restart, a replay or a second replica can try again and nothing is announced twice.
+
+Memory follows the open cases: a case called back with every clock stopped and unchanged for
+`archive_after` leaves memory, its part of the rates and histograms kept in an Archive (adapters/archive.py);
+the heap is rebuilt when stale entries (clocks that stopped or moved) outnumber the live ones. The
+listening connection is watched too: when PostgreSQL restarts, the watch reconnects and reloads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -22,19 +29,30 @@ from eventcore.database import connect
 from eventcore.logging import get_logger
 from schemas.base import DomainEvent, EventMetadata
 from schemas.topics import SLA
+from services.sla.adapters.archive import Archive, is_settled
 from services.sla.adapters.clock_store import (
     NOTIFY_CHANNEL,
+    CaseHistory,
     alert_pending,
     load_all,
-    load_cases,
+    load_histories,
     notify_changed,
 )
-from services.sla.domain.clocks import AlertKind, CaseClocks, Clock, alert_stream, at_risk_alert, breach_alert
+from services.sla.domain.clocks import (
+    AlertKind,
+    CaseClocks,
+    Clock,
+    alert_stream,
+    at_risk_alert,
+    breach_alert,
+)
 
 log = get_logger(__name__)
 ACTOR = "sla-watch"
 _IDLE_SECONDS = 30.0  # the longest sleep: a safety net should a notification be lost
 _ALERTS_PER_TRANSACTION = 500  # after an outage thousands fall due at once; keep transactions short
+_SWEEP_SECONDS = 30.0  # how often settled cases are looked for to leave memory
+DEFAULT_ARCHIVE_AFTER = timedelta(hours=72)  # longer than the 48-hour merge window that may reopen a case
 
 
 def utc_now() -> datetime:
@@ -43,12 +61,18 @@ def utc_now() -> datetime:
 
 class Watch:
     def __init__(
-        self, at_risk_share: float | Mapping[str, float], now: Callable[[], datetime] = utc_now
+        self,
+        at_risk_share: float | Mapping[str, float],
+        now: Callable[[], datetime] = utc_now,
+        archive_after: timedelta = DEFAULT_ARCHIVE_AFTER,
     ) -> None:
         """`at_risk_share`: one share for every district, or each served district's (its policy's)."""
         self.at_risk_shares = at_risk_share
         self.now = now
         self.cases: dict[str, CaseClocks] = {}
+        self.archive = Archive()
+        self.archive_after = archive_after
+        self._last_change: dict[str, datetime] = {}  # when each case in memory was last recorded changing
         self.alerts_written = 0
         self._heap: list[tuple[datetime, int, str, str, AlertKind]] = []
         self._seq = itertools.count()
@@ -94,27 +118,62 @@ class Watch:
             try:
                 await self._run_once(stores, dsn, stop)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("sla_watch_retrying", error=str(error))
-                await _sleep_or_stop(stop, 1.0)
+                log.warning("sla_watch_retrying", error=str(error) or repr(error))
+            except Exception as error:  # noqa: BLE001 - a bug in one round must not end the watch for good
+                log.error("sla_watch_failed", error=repr(error))
+            await _sleep_or_stop(stop, 1.0)
 
     async def _run_once(self, stores: ServiceStores, dsn: str, stop: asyncio.Event) -> None:
         listener = await connect(dsn)
         try:
             # Listen before loading, so no change between the load and the first wait is missed.
             await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            # A lost listening connection would let notifications pass unseen: wake up and reconnect.
+            listener.add_termination_listener(lambda _conn: self._wake.set())
             await self.load(stores)
             log.info("sla_watch_loaded", cases=len(self.cases), open_clocks=sum(1 for _ in self._open()))
+            next_sweep = 0.0
+            loop = asyncio.get_running_loop()
             while not stop.is_set():
+                if listener.is_closed():
+                    raise ConnectionError("the connection listening for clock changes was lost")
                 await self._refresh(stores)
                 await self.fire_due(stores)
+                if loop.time() >= next_sweep:
+                    self.sweep()
+                    next_sweep = loop.time() + _SWEEP_SECONDS
                 await self._sleep(stop)
         finally:
-            await listener.close()
+            if not listener.is_closed():
+                with contextlib.suppress(Exception):
+                    await listener.close(timeout=2)
 
     async def load(self, stores: ServiceStores) -> None:
         """Fold the whole store and put every open clock on the heap (start-up, reconnection)."""
+        last_change: dict[str, datetime] = {}
         async with stores.pool.acquire() as conn:
-            self.cases = await load_all(conn, stores.schema)
+            self.cases = await load_all(conn, stores.schema, last_change)
+        self._last_change = last_change
+        self.archive.clear()  # everything is in memory again; the sweep archives what has settled
+        self._rebuild_heap()
+        self.sweep()
+
+    def sweep(self) -> int:
+        """Settled cases left alone for `archive_after` leave memory (their part of the figures stays)."""
+        now = utc_now()  # compared with the store's recording times, not the watch's deadline clock
+        settled = [
+            case_id
+            for case_id, case in self.cases.items()
+            if is_settled(case) and now - self._last_change.get(case_id, now) >= self.archive_after
+        ]
+        for case_id in settled:
+            self.archive.add(self.cases.pop(case_id), now)
+            self._last_change.pop(case_id, None)
+        if len(self._heap) > 2 * sum(1 for _ in self._open()) + 1024:
+            self._rebuild_heap()  # stopped and moved clocks leave stale entries behind
+        return len(settled)
+
+    def _rebuild_heap(self) -> None:
         self._heap.clear()
         for case in self.cases.values():
             self._schedule(case)
@@ -146,12 +205,32 @@ class Watch:
             return
         dirty, self._dirty = self._dirty, set()
         async with stores.pool.acquire() as conn:
-            fresh = await load_cases(conn, stores.schema, dirty)
-        for case_id, case in fresh.items():
+            histories = await load_histories(conn, stores.schema, dirty)
+        for case_id, history in histories.items():
+            if case_id not in self.cases:
+                self._take_back_from_archive(history)
+            case = CaseClocks(case_id)
+            for _, stream_id, event in history:
+                case.apply(stream_id, event)
             self.cases[case_id] = case
+            self._last_change[case_id] = history[-1][0]
             self._schedule(case)
-        if fresh:
+        if histories:
             self._changed()
+
+    def _take_back_from_archive(self, history: CaseHistory) -> None:
+        """A case not in memory that changes was archived before, if its history holds a settled state
+        left alone for `archive_after` (the last such state is what the archive counted): take that out
+        of the archive, since the case now counts from memory again. A new case has no such state."""
+        case = CaseClocks(history[0][2].case_id)
+        archived: CaseClocks | None = None
+        for index, (recorded_at, stream_id, event) in enumerate(history):
+            case.apply(stream_id, event)
+            following = history[index + 1][0] if index + 1 < len(history) else None
+            if following is not None and following - recorded_at >= self.archive_after and is_settled(case):
+                archived = copy.deepcopy(case)
+        if archived is not None:
+            self.archive.subtract(archived, self.now())
 
     def _schedule(self, case: CaseClocks) -> None:
         now = self.now()
