@@ -17,11 +17,11 @@ from rich.console import Console
 
 from caseline.history import print_case_history
 from caseline.routing_commands import relearn
+from deadlines.calendar import BEIJING
 from district.directory import load_directory
 from schemas.bureau import bureau_tasks_topic
 from schemas.reference import Bureau, Management
 from schemas.topics import JOINT_MEETING, SLA
-from services.sla.domain.calendar import BEIJING
 from tests.kafka_reading import read_topic
 from tests.system import RunningSystem
 from tests.test_jointmeeting_support import OFFICE, bureau_auth, eventually

@@ -15,6 +15,9 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deadlines.calendar import BEIJING, WorkingCalendar
+from deadlines.policy import PolicyLevel, load_policy
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.bureau import BureauReport, BureauTaskNotice, EvidenceRef, ReportKind
 from schemas.cases import CallbackOutcome, CaseEscalated, EscalationTrigger
@@ -41,9 +44,7 @@ from services.routing.domain.learnt import (
 )
 from services.routing.domain.lifecycle import Case, CaseCommandError, CaseState
 from services.routing.domain.routing import RouteToUnit, decide_route
-from services.sla.domain.calendar import BEIJING, WorkingCalendar
-from services.sla.domain.clocks import CaseClocks, Clock, ClockState, Timing, clock_id_for
-from services.sla.domain.policy import PolicyLevel, load_policy
+from services.sla.domain.clocks import CaseClocks, Clock, ClockState, clock_id_for
 from services.sla.domain.reactions import Reactor
 from tests.test_case_lifecycle import CENTRE, DIRECTORY, POLICY, complaint, compound, handler
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sla.domain.calendar import (
+from deadlines.calendar import (
     BEIJING,
     DAY,
     CalendarError,
@@ -15,7 +15,7 @@ from services.sla.domain.calendar import (
     WorkingCalendar,
     load_overrides,
 )
-from services.sla.domain.policy import PolicyError, load_policy
+from deadlines.policy import PolicyError, load_policy
 
 CALENDAR = WorkingCalendar()
 

@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from deadlines.calendar import BEIJING, WorkingCalendar
+from deadlines.policy import load_policy
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.cases import (
     CallbackOutcome,
@@ -29,18 +32,15 @@ from schemas.jointmeeting import (
 )
 from schemas.reference import Bureau, Category, Channel, Level, Urgency
 from schemas.sla import ClockKind, SlaClockRetargeted, SlaClockStopped, SlaLeadBureauRecorded
-from services.sla.domain.calendar import BEIJING, WorkingCalendar
 from services.sla.domain.clocks import (
     AlertKind,
     CaseClocks,
     ClockConflict,
     ClockState,
-    Timing,
     pausable,
     pause_clock,
     resume_clock,
 )
-from services.sla.domain.policy import load_policy
 from services.sla.domain.reactions import Reactor
 
 MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)

@@ -18,6 +18,9 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from deadlines.calendar import WorkingCalendar
+from deadlines.policy import load_policy
+from deadlines.timing import Timing
 from district.registry import load_districts
 from district.unit_tokens import UNIT, development_units
 from eventcore.consumer import ServiceStores, consume_batch
@@ -42,9 +45,7 @@ from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
 from services.routing.domain.permissions import StaffCommand, permitted_commands
 from services.routing.handlers import RoutingContext, handle_complaints_topic, handle_sla_breached
-from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.clocks import Timing, fold, time_left
-from services.sla.domain.policy import load_policy
+from services.sla.domain.clocks import fold, time_left
 from tests.factories import Record
 from tests.test_case_lifecycle import CENTRE, NOW, POLICY, complaint, compound, handler, opened
 from tests.test_jointmeeting_support import opened_fire_file, report

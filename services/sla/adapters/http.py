@@ -24,6 +24,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from deadlines.calendar import BEIJING
+from deadlines.timing import Timing
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
 from district.unit_tokens import CENTRE, UNIT
@@ -33,8 +35,7 @@ from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
 from services.sla.adapters.watch import Watch
-from services.sla.domain.calendar import BEIJING
-from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing, time_left
+from services.sla.domain.clocks import Clock, ClockConflict, ClockState, time_left
 from services.sla.domain.rates import Dimension, Period, RateRow, rates
 from services.sla.handlers import pause_clocks, resume_clocks
 from webui.live import HEARTBEAT_SECONDS, event_stream, retry_hint

@@ -6,11 +6,13 @@ are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
+from deadlines.policy import PolicyLevel
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT, Bureau
 from schemas.sla import (
@@ -28,8 +30,6 @@ from schemas.sla import (
     SlaClockStopped,
     SlaLeadBureauRecorded,
 )
-from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.policy import PolicyError, PolicyLevel, SlaPolicy
 
 SLA_EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in SLA_EVENTS}
 
@@ -272,53 +272,6 @@ _APPLY = {
 }
 
 
-@dataclass(frozen=True)
-class Timing:
-    """The policy and the calendar: everything a decision needs to compute deadlines.
-
-    `policy` is the one in force; `districts` (when given) holds every served district's policy, and
-    `in_district` picks one. The calendar (national + city overrides) is the same for every district.
-    """
-
-    policy: SlaPolicy
-    calendar: WorkingCalendar
-    districts: Mapping[str, SlaPolicy] | None = None
-
-    def policy_for(self, district: str) -> SlaPolicy:
-        if self.districts is None:
-            return self.policy
-        try:
-            return self.districts[district]
-        except KeyError:
-            served = ", ".join(self.districts)
-            raise PolicyError(
-                f"no SLA policy for district {district!r}: this deployment serves {served}"
-            ) from None
-
-    def in_district(self, district: str) -> Timing:
-        """The timing a clock of that district is judged by."""
-        return Timing(self.policy_for(district), self.calendar, self.districts)
-
-    def after(self, measure: ClockMeasure, since: datetime, seconds: float) -> tuple[datetime, str | None]:
-        if measure is ClockMeasure.WALL:
-            return since + timedelta(seconds=max(seconds, 0.0)), None
-        deadline = self.calendar.add_working(since, seconds)
-        return deadline.at, deadline.warning
-
-    def used(self, measure: ClockMeasure, since: datetime, until: datetime) -> float:
-        if measure is ClockMeasure.WALL:
-            return max((until - since).total_seconds(), 0.0)
-        return self.calendar.working_seconds(since, until)
-
-    def marks(
-        self, measure: ClockMeasure, since: datetime, budget: float, consumed: float
-    ) -> tuple[datetime, datetime, str | None]:
-        """Deadline and at-risk instant of a clock running since `since` with `consumed` already used."""
-        deadline, warning = self.after(measure, since, budget - consumed)
-        at_risk, _ = self.after(measure, since, budget * self.policy.at_risk_share - consumed)
-        return deadline, at_risk, warning
-
-
 def start_clock(
     timing: Timing,
     case_id: str,
@@ -559,6 +512,4 @@ def time_left(timing: Timing, clock: Clock, now: datetime) -> float | None:
         return clock.budget_seconds - clock.consumed_seconds
     if clock.deadline is None:
         return None
-    if now <= clock.deadline:
-        return timing.used(clock.measure, now, clock.deadline)
-    return -timing.used(clock.measure, clock.deadline, now)
+    return timing.calendar.left(clock.measure, clock.deadline, now)

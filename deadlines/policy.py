@@ -20,7 +20,7 @@ from district.registry import load_per_district
 from schemas.reference import Category, Channel, Urgency
 from schemas.sla import ClockKind, ClockMeasure
 
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "sla_policy.yaml"
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "sla_policy.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(seconds?|minutes?|hours?|working[_ ]days?)\s*$")
 _UNIT_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "working_day": 86400.0}
 CASE_KINDS = (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)

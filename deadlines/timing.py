@@ -1,0 +1,58 @@
+"""The policy and the calendar together: everything a decision needs to compute a deadline.
+
+The SLA service judges its clocks with it, the joint meeting proposes its tasks' deadlines with it, and
+routing counts a clock's time left on the same calendar, so no service has a formula of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from deadlines.calendar import WorkingCalendar
+from deadlines.policy import PolicyError, SlaPolicy
+from schemas.sla import ClockMeasure
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The policy in force and the calendar.
+
+    `districts` (when given) holds every served district's policy, and `in_district` picks one. The
+    calendar (national + city overrides) is the same for every district.
+    """
+
+    policy: SlaPolicy
+    calendar: WorkingCalendar
+    districts: Mapping[str, SlaPolicy] | None = None
+
+    def policy_for(self, district: str) -> SlaPolicy:
+        if self.districts is None:
+            return self.policy
+        try:
+            return self.districts[district]
+        except KeyError:
+            served = ", ".join(self.districts)
+            raise PolicyError(
+                f"no SLA policy for district {district!r}: this deployment serves {served}"
+            ) from None
+
+    def in_district(self, district: str) -> Timing:
+        """The timing a clock of that district is judged by."""
+        return Timing(self.policy_for(district), self.calendar, self.districts)
+
+    def after(self, measure: ClockMeasure, since: datetime, seconds: float) -> tuple[datetime, str | None]:
+        deadline = self.calendar.after(measure, since, seconds)
+        return deadline.at, deadline.warning
+
+    def used(self, measure: ClockMeasure, since: datetime, until: datetime) -> float:
+        return self.calendar.used(measure, since, until)
+
+    def marks(
+        self, measure: ClockMeasure, since: datetime, budget: float, consumed: float
+    ) -> tuple[datetime, datetime, str | None]:
+        """Deadline and at-risk instant of a clock running since `since` with `consumed` already used."""
+        deadline, warning = self.after(measure, since, budget - consumed)
+        at_risk, _ = self.after(measure, since, budget * self.policy.at_risk_share - consumed)
+        return deadline, at_risk, warning
