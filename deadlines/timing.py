@@ -11,8 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deadlines.calendar import WorkingCalendar
-from deadlines.policy import PolicyError, SlaPolicy
+from deadlines.policy import Budget, PolicyError, SlaPolicy
+from schemas.reference import Category
 from schemas.sla import ClockMeasure
+
+
+@dataclass(frozen=True)
+class TaskDue:
+    """A bureau's task deadline as the policy proposes it: when, by which rule, in which measure."""
+
+    at: datetime
+    rule_id: str
+    budget: Budget
+    calendar_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,3 +67,9 @@ class Timing:
         deadline, warning = self.after(measure, since, budget - consumed)
         at_risk, _ = self.after(measure, since, budget * self.policy.at_risk_share - consumed)
         return deadline, at_risk, warning
+
+    def task_due(self, category: Category | None, since: datetime) -> TaskDue:
+        """When a task assigned at `since` in a case of this category is due by the policy in force."""
+        rule = self.policy.task_deadline(category)
+        at, warning = self.after(rule.budget.measure, since, rule.budget.seconds)
+        return TaskDue(at, rule.rule_id, rule.budget, warning)

@@ -49,7 +49,8 @@ from services.sla.domain.reactions import Reactor
 from tests.test_case_lifecycle import CENTRE, DIRECTORY, POLICY, complaint, compound, handler
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)  # a Monday
-REACTOR = Reactor(Timing(load_policy(), WorkingCalendar()), lambda _d, _c: (None, None))
+TIMING = Timing(load_policy(), WorkingCalendar())  # the one policy and calendar every service counts with
+REACTOR = Reactor(TIMING, lambda _d, _c: (None, None))
 JM_RULES = load_joint_meeting_rules()
 CASE_IDS = ("case-1", "case-2")  # neighbours: same compound, same problem, so they may share a file
 QUEUES = ("sla<cases", "sla<jointmeeting", "jointmeeting<cases", "routing<jointmeeting", "routing<sla")
@@ -137,7 +138,7 @@ class World:
             self.joint_meeting_published(cluster.file_id, add_case(cluster, escalation))
             return
         file_id = file_id_for(escalation.case_id, len(mine))
-        self.joint_meeting_published(file_id, open_file(escalation, at, JM_RULES, file_id))
+        self.joint_meeting_published(file_id, open_file(escalation, at, JM_RULES, file_id, TIMING))
 
     def open_files(self) -> list[FileState]:
         return [f for f in self.files.values() if not f.completed]
@@ -160,7 +161,9 @@ class World:
                 if arg % 3 == 0:
                     decisions.append(Decision("new", due, "done", bureau=bureaus[arg % len(bureaus)]))
                 meeting_id = f"{state.file_id}-m{len(state.meetings)}"
-                events = hold_meeting(state, meeting_id, [state.lead_bureau], decisions, "", self.now)
+                events = hold_meeting(
+                    state, meeting_id, [state.lead_bureau], decisions, "", self.now, TIMING
+                )
             elif name == "extend":
                 events = extend_task(state, task_id, due + timedelta(days=2), "owner away", self.now)
             elif name == "reassign":

@@ -48,7 +48,7 @@ from services.routing.handlers import RoutingContext, handle_complaints_topic, h
 from services.sla.domain.clocks import fold, time_left
 from tests.factories import Record
 from tests.test_case_lifecycle import CENTRE, NOW, POLICY, complaint, compound, handler, opened
-from tests.test_jointmeeting_support import opened_fire_file, report
+from tests.test_jointmeeting_support import TIMING, opened_fire_file, report
 from tests.test_routing_service import record
 from webui.i18n import MESSAGES, Lang, Translator
 from webui.principals import CredentialBooks, Principal, PrincipalKind, principal_for
@@ -241,7 +241,7 @@ def test_the_office_is_offered_verification_only_once_every_task_is_done_and_a_b
 ):
     state = opened_fire_file()
     now = NOW + timedelta(hours=1)
-    first = office_permissions(state, now)
+    first = office_permissions(state, now, TIMING)
     assert first.file == {OfficeCommand.SCHEDULE, OfficeCommand.ASSIGN}
     assert all(
         c == {OfficeCommand.REASSIGN, OfficeCommand.EXTEND, OfficeCommand.CANCEL}
@@ -254,7 +254,7 @@ def test_the_office_is_offered_verification_only_once_every_task_is_done_and_a_b
         done_report = report(task.task_id, task.bureau, ReportKind.DONE, f"done-{task.task_id}")
         for event in record_report(state, done_report, "http"):
             state = evolve(state, event)
-    done = office_permissions(state, now)
+    done = office_permissions(state, now, TIMING)
     assert OfficeCommand.VERIFY in done.file and not any(done.tasks.values())
 
 

@@ -277,6 +277,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "jm.action": ("任务内容", "Action"),
     "jm.done_when": ("完成标准", "Done when"),
     "jm.due": ("期限", "Due"),
+    "jm.due_by_policy": (
+        "留空则按时限政策（工作日计）：{when}",
+        "Leave it empty for the SLA policy's deadline (working days): {when}",
+    ),
     "jm.status": ("状态", "Status"),
     "jm.overdue": ("已逾期", "overdue"),
     "jm.last_note": ("最新说明", "Latest note"),

@@ -313,22 +313,29 @@ def start_task_clock(
     scope: ClockScope,
     cause: str | None = None,
 ) -> SlaClockStarted:
-    """A bureau's task is due when the joint meeting decided; only the at-risk share comes from the policy."""
+    """A bureau's task is due when the joint meeting decided: by default the policy's task budget from the
+    assignment, or the date a meeting or the office set. The clock keeps that date exactly and counts the
+    time in the measure of the policy's task rule (working time for working days), which also gives the
+    at-risk share."""
     timing = timing.in_district(scope.district)
-    budget = max((due_at - at).total_seconds(), 0.0)
-    at_risk, _ = timing.after(ClockMeasure.WALL, at, budget * timing.policy.at_risk_share)
+    rule = timing.policy.task_deadline(scope.category)
+    measure = rule.budget.measure
+    budget = timing.used(measure, at, due_at)
+    at_risk, _ = timing.after(measure, at, budget * timing.policy.at_risk_share)
+    _, warning = timing.after(measure, at, budget)
     return SlaClockStarted(
         case_id=case_id,
         clock_id=clock_id,
         kind=ClockKind.TASK,
         started_at=at,
-        measure=ClockMeasure.WALL,
+        measure=measure,
         budget_seconds=budget,
         deadline=due_at,
         at_risk_at=at_risk,
         scope=scope,
-        policy_rule="joint-meeting-task",
+        policy_rule=rule.rule_id,
         policy_version=timing.policy.version,
+        calendar_warning=warning,
         cause=cause,
     )
 
@@ -364,27 +371,37 @@ def set_task_deadline(
     """The joint meeting decided a new deadline for a task (a meeting's decision, an extension): the clock
     is due exactly then, whatever time it used before. None when it already is (a repeated decision).
 
-    The budget is what was used plus what is left until `due_at`; a paused clock (none are, since the
-    joint meeting owns task deadlines, but older stores may hold one) keeps the time left from `at`.
+    The budget is what was used plus what is left until `due_at`, in the clock's measure; a paused clock
+    (none are, since the joint meeting owns task deadlines, but older stores may hold one) keeps the time
+    left from `at` and has no deadline until it resumes.
     """
     timing = timing.in_district(clock.scope.district)
+    measure, used = clock.measure, clock.consumed_seconds
+    deadline: datetime | None = None
+    at_risk: datetime | None = None
+    warning: str | None = None
     if clock.running_since is not None:
         if clock.deadline == due_at:
             return None
-        left = (due_at - clock.running_since).total_seconds()
+        budget = used + timing.used(measure, clock.running_since, due_at)
+        deadline = due_at
+        at_risk, _ = timing.after(measure, clock.running_since, budget * timing.policy.at_risk_share - used)
+        _, warning = timing.after(measure, clock.running_since, budget - used)
     else:
-        left = (due_at - at).total_seconds()
-    budget = max(clock.consumed_seconds + left, 0.0)
-    return _retargeted_to(
-        timing,
-        clock,
-        clock.scope,
-        budget,
-        ClockMeasure.WALL,
-        clock.policy_rule,
-        clock.escalate_on_breach,
-        reason,
-        cause,
+        budget = used + timing.used(measure, at, due_at)
+    return SlaClockRetargeted(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        budget_seconds=budget,
+        measure=measure,
+        deadline=deadline,
+        at_risk_at=at_risk,
+        scope=clock.scope,
+        policy_rule=clock.policy_rule,
+        escalate_on_breach=clock.escalate_on_breach,
+        reason=reason,
+        calendar_warning=warning,
+        cause=cause,
     )
 
 
