@@ -87,7 +87,8 @@ class PolicyRule(BaseModel):
     contact: Budget | None = None
     resolve: Budget | None = None
     task: Budget | None = Field(
-        default=None, description="A joint-meeting bureau's task, from its assignment, unless the office decides"
+        default=None,
+        description="A joint-meeting bureau's task, from its assignment, unless the office decides",
     )
     escalate_on_breach: bool | None = Field(
         default=None, description="Ask routing to escalate when this rule's resolve clock breaches"
@@ -134,7 +135,9 @@ class PolicyRule(BaseModel):
                 "neither"
             )
         if self.when.level and PolicyLevel.JOINT_MEETING not in self.when.level:
-            raise ValueError("'task' is a joint-meeting bureau's deadline: the rule must match level joint_meeting")
+            raise ValueError(
+                "'task' is a joint-meeting bureau's deadline: the rule must match level joint_meeting"
+            )
         return self
 
 

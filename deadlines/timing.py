@@ -73,3 +73,43 @@ class Timing:
         rule = self.policy.task_deadline(category)
         at, warning = self.after(rule.budget.measure, since, rule.budget.seconds)
         return TaskDue(at, rule.rule_id, rule.budget, warning)
+
+
+def time_left(
+    calendar: WorkingCalendar,
+    measure: ClockMeasure,
+    deadline: datetime | None,
+    now: datetime,
+    *,
+    paused: bool,
+    stopped: bool,
+    budget_seconds: float,
+    consumed_seconds: float,
+) -> float | None:
+    """Time left on a clock in its own measure (working seconds for working-time clocks), negative by how
+    late it is; a paused clock keeps what it had left; None for a stopped clock or one with no deadline.
+    The SLA's clocks and routing's copy of them both count with this."""
+    if stopped:
+        return None
+    if paused:
+        return budget_seconds - consumed_seconds
+    if deadline is None:
+        return None
+    return calendar.left(measure, deadline, now)
+
+
+def standing(
+    now: datetime,
+    *,
+    deadline: datetime | None,
+    at_risk_at: datetime | None,
+    breached: bool,
+    at_risk_alerted: bool,
+) -> str:
+    """Where a running clock stands: "breached" once past its deadline (or announced so), "at_risk" once
+    past its at-risk instant (or announced so), else "on_track"."""
+    if breached or (deadline is not None and now >= deadline):
+        return "breached"
+    if at_risk_alerted or (at_risk_at is not None and now >= at_risk_at):
+        return "at_risk"
+    return "on_track"

@@ -140,10 +140,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "queue.received": ("受理时间", "Received"),
     "queue.open_case": ("查看案件 {case}", "Open case {case}"),
     "queue.more": ("仅显示前 {n} 件，请用筛选缩小范围。", "Showing the first {n}; narrow the filters."),
-    "queue.clocks_degraded": (
-        "时限服务暂不可用：显示的是案件的办结期限（自然时间）。",
-        "The SLA service is not answering: showing the case's resolution deadline (calendar time).",
-    ),
     # clocks
     "clock.dispatch": ("派单", "Dispatch"),
     "clock.contact": ("响应", "Contact"),

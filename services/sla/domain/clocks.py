@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from deadlines.policy import PolicyLevel
-from deadlines.timing import Timing
+from deadlines.timing import Timing, standing
+from deadlines.timing import time_left as shared_time_left
 from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT, Bureau
 from schemas.sla import (
@@ -523,10 +524,26 @@ def breach_alert(clock: Clock) -> SlaBreached:
 def time_left(timing: Timing, clock: Clock, now: datetime) -> float | None:
     """Time left on the clock in its own measure (working seconds for working-time clocks), negative by
     how much it is late; a paused clock keeps what it had left; None for a stopped clock or no deadline."""
-    if clock.state is ClockState.STOPPED:
+    return shared_time_left(
+        timing.calendar,
+        clock.measure,
+        clock.deadline,
+        now,
+        paused=clock.state is ClockState.PAUSED,
+        stopped=clock.state is ClockState.STOPPED,
+        budget_seconds=clock.budget_seconds,
+        consumed_seconds=clock.consumed_seconds,
+    )
+
+
+def status(clock: Clock, now: datetime) -> str | None:
+    """on_track, at_risk or breached for a running clock with a deadline; None otherwise."""
+    if clock.state is not ClockState.RUNNING or clock.deadline is None:
         return None
-    if clock.state is ClockState.PAUSED:
-        return clock.budget_seconds - clock.consumed_seconds
-    if clock.deadline is None:
-        return None
-    return timing.calendar.left(clock.measure, clock.deadline, now)
+    return standing(
+        now,
+        deadline=clock.deadline,
+        at_risk_at=clock.at_risk_at,
+        breached=clock.breached,
+        at_risk_alerted=clock.at_risk_alerted,
+    )
