@@ -266,6 +266,9 @@ async def test_a_meetings_revised_deadline_and_a_reopening_show_the_clocks_deadl
         assert await case_view(gate_case) == before
         conn = await asyncpg.connect(system.database_url)
         try:  # every clock (dispatch, contact, resolve, tasks) as the consumer had learnt it
-            assert await conn.fetch("SELECT * FROM routing.case_clock ORDER BY case_id, clock_id") == learnt_clocks
+            assert (
+                await conn.fetch("SELECT * FROM routing.case_clock ORDER BY case_id, clock_id")
+                == learnt_clocks
+            )
         finally:
             await conn.close()

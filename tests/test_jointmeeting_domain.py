@@ -114,11 +114,19 @@ def test_a_meetings_new_task_or_an_office_task_without_a_date_is_due_by_the_poli
     assert isinstance(assigned, EnforcementTaskAssigned) and assigned.due_at == new.due_at
 
 
-def test_a_rules_file_still_setting_task_periods_is_refused_pointing_to_the_sla_policy(tmp_path: Path) -> None:
+def test_a_rules_file_still_setting_task_periods_is_refused_pointing_to_the_sla_policy(
+    tmp_path: Path,
+) -> None:
     text = RULES_FILE.read_text(encoding="utf-8")
     for old, field in (
         (text.replace('version: "', 'default_period_days: 15\nversion: "', 1), "default_period_days"),
-        (text.replace("    bureaus: [fire_rescue, street_office, centre]\n", "    bureaus: [fire_rescue, street_office, centre]\n    period_days: 7\n"), "period_days"),
+        (
+            text.replace(
+                "    bureaus: [fire_rescue, street_office, centre]\n",
+                "    bureaus: [fire_rescue, street_office, centre]\n    period_days: 7\n",
+            ),
+            "period_days",
+        ),
     ):
         assert field in old
         path = tmp_path / "old_rules.yaml"

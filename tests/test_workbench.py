@@ -381,7 +381,9 @@ async def test_the_queue_shows_every_clocks_time_left_from_what_routing_learnt_w
     for _ in range(2):  # redelivered: learnt once
         await consume_batch(stores, facts, partial(handle_sla_topic, CTX))
     async with stores.pool.acquire() as conn:
-        kept = await conn.fetch(f"SELECT clock_id, status, breached FROM {SCHEMA}.case_clock ORDER BY clock_id")
+        kept = await conn.fetch(
+            f"SELECT clock_id, status, breached FROM {SCHEMA}.case_clock ORDER BY clock_id"
+        )
     assert [tuple(r) for r in kept] == [
         ("case-w/contact", "running", True),
         ("case-w/resolve/0", "paused", False),

@@ -181,7 +181,9 @@ async def test_a_community_worker_sees_a_new_case_arrive_live_on_a_phone_accepts
     assert await page.evaluate("window.__sameDocument === true")
     await expect(row).to_contain_text("待签收")
     await expect(row).to_contain_text(COMPOUND.name_zh)
-    await expect(row).to_contain_text("个工作日", timeout=LIVE)  # time left in working time, learnt from the SLA topic
+    await expect(row).to_contain_text(
+        "个工作日", timeout=LIVE
+    )  # time left in working time, learnt from the SLA topic
     await stack.shot(page, "01-community-queue-phone")
 
     await row.get_by_role("link").click()

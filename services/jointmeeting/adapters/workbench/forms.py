@@ -88,9 +88,7 @@ def _bureau(value: object) -> Bureau | None:
     return next((b for b in Bureau if b.value == value), None)
 
 
-def file_command(
-    command: OfficeCommand, form: FormData, t: Translator, staff: str, timing: Timing
-) -> Decide:
+def file_command(command: OfficeCommand, form: FormData, t: Translator, staff: str, timing: Timing) -> Decide:
     """schedule, assign, verify: the decision to take on the file (`timing`: a task's default deadline)."""
     now = datetime.now(UTC)
     if command is OfficeCommand.SCHEDULE:
@@ -176,9 +174,7 @@ def hold_command(
         minutes=clean_text(form.get("minutes")),
     )
     chosen = [meetings.Decision(**d.model_dump()) for d in held.decisions]
-    return lambda s: meetings.hold_meeting(
-        s, meeting_id, held.attendees, chosen, held.minutes, now, timing
-    )
+    return lambda s: meetings.hold_meeting(s, meeting_id, held.attendees, chosen, held.minutes, now, timing)
 
 
 def _decision(t: Translator, form: FormData, prefix: str, task_id: str | None) -> DecisionBody:

@@ -60,7 +60,9 @@ class CaseClocks:
             return Clocks()
         now = datetime.now(UTC)
         learnt = await clocks_of_cases(conn, schema, ids)
-        return Clocks({case_id: _ordered(self.left(c, now) for c in found) for case_id, found in learnt.items()})
+        return Clocks(
+            {case_id: _ordered(self.left(c, now) for c in found) for case_id, found in learnt.items()}
+        )
 
     def left(self, clock: LearntClock, now: datetime) -> ClockLeft:
         seconds = clock.time_left(self.calendar, now)
