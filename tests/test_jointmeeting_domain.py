@@ -68,7 +68,7 @@ def test_fire_hazard_complaint_escalates_to_fire_rescue_leading_the_street_and_t
     assert all(t.due_at == NOW + timedelta(days=7) for t in tasks)
 
 
-def test_task_deadlines_are_the_sla_policys_working_days_skipping_national_day_and_counting_its_make_up_day() -> (
+def test_a_fire_hazards_tasks_are_due_in_5_working_days_skipping_national_day_counting_its_make_up_day() -> (
     None
 ):
     before_the_holiday = datetime(2026, 9, 30, 9, 30, tzinfo=BEIJING)  # Wednesday; 1-7 October are off
@@ -85,7 +85,7 @@ def test_task_deadlines_are_the_sla_policys_working_days_skipping_national_day_a
     }
 
 
-def test_a_meetings_new_task_or_an_office_task_without_a_date_is_due_by_the_policy_and_a_confirmation_keeps_its_own() -> (
+def test_a_new_task_without_a_date_is_due_by_the_policy_and_a_confirmation_without_one_keeps_its_date() -> (
     None
 ):
     state = opened_fire_file()

@@ -125,6 +125,7 @@ def load_rules(path: Path = RULES_FILE) -> JointMeetingRules:
 def load_district_rules(districts: Iterable[str], default: Path = RULES_FILE) -> dict[str, JointMeetingRules]:
     """Each district's rules: its own file when present (it replaces the default whole), else the default.
 
-    Every district has its own joint meeting, so a district may propose other bureaus; a partial override would leave readers guessing which entries came from where.
+    Every district has its own joint meeting, so a district may propose other bureaus; a partial override
+    would leave readers guessing which entries came from where. (Its tasks' periods are in its SLA policy.)
     """
     return load_per_district(load_rules, default, districts)
