@@ -7,6 +7,8 @@ COPY eventcore ./eventcore
 COPY schemas ./schemas
 COPY services ./services
 COPY district ./district
+COPY deadlines ./deadlines
+COPY webui ./webui
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

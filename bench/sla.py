@@ -20,6 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from caseline.embedded import start_postgres
+from deadlines.calendar import WorkingCalendar
+from deadlines.policy import load_policies
+from deadlines.timing import Timing
 from district.registry import load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
@@ -30,9 +33,7 @@ from schemas.reference import Category, Channel, Level, Urgency
 from services.sla.adapters.clock_store import load_all
 from services.sla.adapters.watch import Watch
 from services.sla.app import attribution
-from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.clocks import CaseClocks, Timing, case_stream
-from services.sla.domain.policy import load_policies
+from services.sla.domain.clocks import CaseClocks, case_stream
 from services.sla.domain.reactions import Reactor
 
 

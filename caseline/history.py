@@ -8,10 +8,10 @@ from rich.console import Console
 from rich.table import Table
 
 from caseline.services import SERVICE_NAMES
+from deadlines.calendar import BEIJING
 from eventcore.database import create_pool
 from eventcore.store import EventStore, RecordedEvent
 from schemas.reference import FOUNDING_DISTRICT
-from services.sla.domain.calendar import BEIJING
 from services.sla.domain.clocks import CaseClocks, fold, parse_event
 
 _HIDDEN = {"case_id"}

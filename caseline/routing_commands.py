@@ -21,17 +21,17 @@ from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT, Category
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.learnt_store import load_decision, save_deadline, save_decision
+from services.routing.adapters.learnt_store import load_decision, save_clock, save_decision
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
 from services.routing.domain.learnt import (
     CLOCK_FACTS,
     LEAD_FACTS,
-    CaseDeadline,
     JointDecision,
+    LearntClock,
     decision_of,
-    learn_deadline,
+    learn_clock,
 )
 from services.routing.domain.lifecycle import CaseCommandError
 from services.routing.domain.routing import CENTRE_UNIT
@@ -178,13 +178,13 @@ def _rule(data: dict[str, Any], rules: RoutingRules) -> str:
 
 def replay_routing() -> None:
     """Rebuild routing's case read model from its event store, and what routing learnt from the SLA's and
-    the joint meeting's stores (the cases' deadlines and decided leads)."""
+    the joint meeting's stores (every case's clocks, so its deadline, and the decided leads)."""
     configure_logging("caseline", json=False, level="WARNING")
     started = time.perf_counter()
     cases = asyncio.run(rebuild_case_view(_dsn()))
-    deadlines, leads = asyncio.run(relearn(_dsn()))
+    clocks, leads = asyncio.run(relearn(_dsn()))
     console.print(
-        f"routing: case_view rebuilt from the events, {cases} cases; {deadlines} deadlines and {leads} "
+        f"routing: case_view rebuilt from the events, {cases} cases; {clocks} clocks and {leads} "
         f"decided leads learnt again from the sla and jointmeeting stores, in {time.perf_counter() - started:.1f}s"
     )
 
@@ -200,27 +200,29 @@ async def rebuild_case_view(dsn: str) -> int:
 
 
 async def relearn(dsn: str) -> tuple[int, int]:
-    """Learn every case's deadline and decided lead again from the stores that are their source, through
-    the same functions as routing's consumers. This is how an installation from before routing learnt them
-    (its consumer had skipped those facts) fills `routing.case_deadline` and `routing.case_joint_decision`;
-    an operator's tool, since the routing service itself never reads another service's schema."""
+    """Learn every case's clocks and decided lead again from the stores that are their source, through
+    the same functions as routing's consumers; returns (clocks, decisions). This is how an installation
+    from before routing learnt them (its consumer had skipped those facts) fills `routing.case_clock` and
+    `routing.case_joint_decision`; an operator's tool, since the routing service itself never reads
+    another service's schema."""
     pool = await create_pool(dsn, max_size=1)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
         async with pool.acquire() as conn, conn.transaction():
-            deadlines: dict[str, CaseDeadline | None] = {}
+            clocks: dict[tuple[str, str], LearntClock | None] = {}
             for fact in await _stored(conn, "sla", CLOCK_FACTS):
-                deadlines[fact.case_id] = learn_deadline(deadlines.get(fact.case_id), fact)
+                key = (fact.case_id, str(getattr(fact, "clock_id", "")))
+                clocks[key] = learn_clock(clocks.get(key), fact)
             decisions = {}
             for fact in await _stored(conn, "jointmeeting", LEAD_FACTS):
                 if (decided := decision_of(fact)) is not None:
                     decisions[fact.case_id] = decided
-            for case_id, learnt in deadlines.items():
+            for (case_id, _), learnt in clocks.items():
                 if learnt is not None:
-                    await save_deadline(conn, SCHEMA, case_id, learnt)
+                    await save_clock(conn, SCHEMA, case_id, learnt)
             for case_id, decided in decisions.items():
                 await save_decision(conn, SCHEMA, case_id, decided)
-        return sum(d is not None for d in deadlines.values()), len(decisions)
+        return sum(c is not None for c in clocks.values()), len(decisions)
     finally:
         await pool.close()
 

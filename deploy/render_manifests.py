@@ -57,7 +57,6 @@ CONFIG = {
     "CASELINE_TOPIC_PARTITIONS": "24",
     "CASELINE_CONSUMER_BATCH_SIZE": "500",
     "CASELINE_RELAY_BATCH_SIZE": "1000",
-    "CASELINE_WORKBENCH_SLA_URL": "http://sla.caseline.svc:8004",  # where routing's workbench reads clocks
 }
 
 def secret_name(service: str) -> str:

@@ -71,8 +71,6 @@ class Settings(BaseSettings):
     districts_file: Path | None = None
     # The district of input that names none (a district-run intake); None: the registry's founding district.
     default_district: str | None = None
-    # Where routing's workbench reads the SLA clocks (GET /v1/clocks); None: this host's SLA port.
-    workbench_sla_url: str | None = None
 
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap_servers or f"{self.broker_host}:{self.broker_port}"

@@ -68,8 +68,9 @@ class EnforcementTaskAssigned(DomainEvent):
     is_lead: bool
     action: FreeText
     due_at: datetime = Field(
-        description="Deadline for the bureau to report the task done, as the joint meeting decided it; the "
-        "SLA's task clock (<case>/task/<task id>) takes exactly this instant"
+        description="Deadline for the bureau to report the task done, as the joint meeting decided it (unless "
+        "a meeting or the office named a date: the SLA policy's task budget, in working days from the "
+        "assignment); the SLA's task clock (<case>/task/<task id>) takes exactly this instant"
     )
     done_when: FreeText = Field(description="What counts as done")
     meeting_id: str | None = Field(default=None, description="The meeting that decided it; None: on opening")

@@ -27,6 +27,7 @@ rules:
     dispatch: 1 hours
     contact: 1 hours
     resolve: {resolve_seconds} seconds
+    task: 1 hours
     escalate_on_breach: true
 """
 

@@ -70,7 +70,6 @@ POLICIES: dict[tuple[str, str, str], str] = {
     ("sla", "GET", "/v1/ops/alerts"): "unit",
     ("sla", "GET", "/v1/ops/rates"): "unit",
     ("sla", "GET", "/v1/cases/{case_id}/clocks"): "unit",
-    ("sla", "GET", "/v1/clocks"): "unit",  # several cases' clocks, only those the unit may see
     ("sla", "GET", "/v1/ops/stream"): "unit",  # the ops page's live feed
     ("sla", "POST", "/v1/cases/{case_id}/clocks/pause"): "unit",
     ("sla", "POST", "/v1/cases/{case_id}/clocks/resume"): "unit",
@@ -260,8 +259,7 @@ def _path(d: Deployment, template: str) -> str:
         "service_code": "sanitation",
         "service_request_id": "o311-none",
     }
-    path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
-    return f"{path}?case_id={d.case_id}" if template == "/v1/clocks" else path
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
 
 
 def _order(order_no: str) -> dict[str, Any]:

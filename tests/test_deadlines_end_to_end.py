@@ -17,11 +17,11 @@ from rich.console import Console
 
 from caseline.history import print_case_history
 from caseline.routing_commands import relearn
+from deadlines.calendar import BEIJING
 from district.directory import load_directory
 from schemas.bureau import bureau_tasks_topic
 from schemas.reference import Bureau, Management
 from schemas.topics import JOINT_MEETING, SLA
-from services.sla.domain.calendar import BEIJING
 from tests.kafka_reading import read_topic
 from tests.system import RunningSystem
 from tests.test_jointmeeting_support import OFFICE, bureau_auth, eventually
@@ -257,9 +257,18 @@ async def test_a_meetings_revised_deadline_and_a_reopening_show_the_clocks_deadl
         before = await case_view(gate_case)
         conn = await asyncpg.connect(system.database_url)
         try:
-            await conn.execute("TRUNCATE routing.case_deadline, routing.case_joint_decision")
+            learnt_clocks = await conn.fetch("SELECT * FROM routing.case_clock ORDER BY case_id, clock_id")
+            await conn.execute("TRUNCATE routing.case_clock, routing.case_joint_decision")
         finally:
             await conn.close()
         assert (await case_view(gate_case))["deadline_status"] == "pending"
-        assert await relearn(system.database_url) == (2, 2)
+        assert await relearn(system.database_url) == (len(learnt_clocks), 2)
         assert await case_view(gate_case) == before
+        conn = await asyncpg.connect(system.database_url)
+        try:  # every clock (dispatch, contact, resolve, tasks) as the consumer had learnt it
+            assert (
+                await conn.fetch("SELECT * FROM routing.case_clock ORDER BY case_id, clock_id")
+                == learnt_clocks
+            )
+        finally:
+            await conn.close()

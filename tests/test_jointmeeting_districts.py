@@ -409,10 +409,10 @@ def _rules_with_shangdang_override(tmp_path: Path) -> Path:
     default = tmp_path / "joint_meeting_rules.yaml"
     shutil.copy(RULES_FILE, default)
     text = RULES_FILE.read_text(encoding="utf-8").replace(
-        "    bureaus: [fire_rescue, street_office, centre]\n    period_days: 7",
-        "    bureaus: [fire_rescue, street_office, centre, public_security]\n    period_days: 3",
+        "    bureaus: [fire_rescue, street_office, centre]\n",
+        "    bureaus: [fire_rescue, street_office, centre, public_security]\n",
     )
-    assert "period_days: 3" in text
+    assert "centre, public_security]" in text
     (tmp_path / "joint_meeting_rules.shangdang.yaml").write_text(text, encoding="utf-8")
     return default
 
@@ -422,8 +422,8 @@ async def test_district_rules_file_replaces_the_default_for_that_district(
 ) -> None:
     rules_file = _rules_with_shangdang_override(tmp_path)
     rules = load_district_rules(DISTRICTS.codes, rules_file)
-    assert rules[LUZHOU].propose(Category.FIRE_HAZARD, []).period == timedelta(days=7)
-    assert rules[SHANGDANG].propose(Category.FIRE_HAZARD, []).period == timedelta(days=3)
+    assert Bureau.PUBLIC_SECURITY not in rules[LUZHOU].propose(Category.FIRE_HAZARD, []).bureaus
+    assert Bureau.PUBLIC_SECURITY in rules[SHANGDANG].propose(Category.FIRE_HAZARD, []).bureaus
     service = await start_service(rules_file)
     await service.two_fire_files()
     bureaus = await service.scalar(

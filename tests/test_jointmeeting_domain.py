@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from deadlines.calendar import BEIJING
 from schemas.base import DomainEvent
 from schemas.bureau import ReportKind, TaskStatus
 from schemas.jointmeeting import (
@@ -23,15 +25,24 @@ from services.jointmeeting.domain.errors import Conflict, InvalidCommand, WrongB
 from services.jointmeeting.domain.files import add_case, file_id_for, open_file
 from services.jointmeeting.domain.meetings import Decision, hold_meeting, schedule_meeting
 from services.jointmeeting.domain.notices import notice_for
+from services.jointmeeting.domain.rules import RULES_FILE, InvalidRules, load_rules
 from services.jointmeeting.domain.state import FileState, evolve, fold
 from services.jointmeeting.domain.tasks import (
+    assign_task,
     cancel_task,
     extend_task,
     mark_overdue,
     reassign_task,
     record_report,
 )
-from tests.test_jointmeeting_support import NOW, RULES, fire_hazard_escalation, opened_fire_file, report
+from tests.test_jointmeeting_support import (
+    NOW,
+    RULES,
+    TIMING,
+    fire_hazard_escalation,
+    opened_fire_file,
+    report,
+)
 
 
 def apply(state: FileState, events: list[DomainEvent]) -> FileState:
@@ -46,14 +57,82 @@ def finish(state: FileState, task_id: str, report_id: str = "done-1") -> FileSta
 
 
 def test_fire_hazard_complaint_escalates_to_fire_rescue_leading_the_street_and_the_centre() -> None:
-    events = open_file(fire_hazard_escalation(), NOW, RULES, "jm-fire-1")
+    events = open_file(fire_hazard_escalation(), NOW, RULES, "jm-fire-1", TIMING)
     tasks = [e for e in events if isinstance(e, EnforcementTaskAssigned)]
     assert [(t.bureau, t.is_lead) for t in tasks] == [
         (Bureau.FIRE_RESCUE, True),
         (Bureau.STREET_OFFICE, False),
         (Bureau.CENTRE, False),
     ]
-    assert all(t.due_at == NOW + timedelta(days=7) for t in tasks)  # fire hazards get a week
+    # fire hazards get 5 working days (the SLA policy): from a Wednesday morning, the next Wednesday's
+    assert all(t.due_at == NOW + timedelta(days=7) for t in tasks)
+
+
+def test_a_fire_hazards_tasks_are_due_in_5_working_days_skipping_national_day_counting_its_make_up_day() -> (
+    None
+):
+    before_the_holiday = datetime(2026, 9, 30, 9, 30, tzinfo=BEIJING)  # Wednesday; 1-7 October are off
+    fire = open_file(fire_hazard_escalation(), before_the_holiday, RULES, "jm-fire-1", TIMING)
+    noise = fire_hazard_escalation("case-noise").model_copy(update={"category": Category.NOISE_POLLUTION})
+    other = open_file(noise, before_the_holiday, RULES, "jm-noise-1", TIMING)
+    # 30 Sep, then 8, 9, 10 (the make-up Saturday), 12 and 13 October: 5 working days
+    assert {e.due_at for e in fire if isinstance(e, EnforcementTaskAssigned)} == {
+        datetime(2026, 10, 13, 9, 30, tzinfo=BEIJING)
+    }
+    # every other joint-meeting task: 15 working days
+    assert {e.due_at for e in other if isinstance(e, EnforcementTaskAssigned)} == {
+        datetime(2026, 10, 27, 9, 30, tzinfo=BEIJING)
+    }
+
+
+def test_a_new_task_without_a_date_is_due_by_the_policy_and_a_confirmation_without_one_keeps_its_date() -> (
+    None
+):
+    state = opened_fire_file()
+    state = apply(state, schedule_meeting(state, NOW + timedelta(days=1), "", NOW))
+    held_at = datetime(2026, 11, 20, 16, 0, tzinfo=BEIJING)  # a Friday afternoon
+    kept = state.tasks[f"{state.file_id}-t1"].due_at
+    events = hold_meeting(
+        state,
+        f"{state.file_id}-m1",
+        [Bureau.FIRE_RESCUE],
+        [
+            Decision("Remove the blocked exits", None, "Exits clear", task_id=f"{state.file_id}-t1"),
+            Decision("Secure the site", None, "Patrol log", bureau=Bureau.PUBLIC_SECURITY),
+        ],
+        "",
+        held_at,
+        TIMING,
+    )
+    confirmed, new = events[1], events[2]
+    assert isinstance(confirmed, EnforcementTaskConfirmed) and confirmed.due_at == kept
+    # 5 working days from Friday 16:00: the weekend does not count
+    assert isinstance(new, EnforcementTaskAssigned)
+    assert new.due_at == datetime(2026, 11, 27, 16, 0, tzinfo=BEIJING)
+    state = apply(state, events)
+    [assigned] = assign_task(state, Bureau.JUSTICE, "Mediate", None, "Record signed", held_at, TIMING)
+    assert isinstance(assigned, EnforcementTaskAssigned) and assigned.due_at == new.due_at
+
+
+def test_a_rules_file_still_setting_task_periods_is_refused_pointing_to_the_sla_policy(
+    tmp_path: Path,
+) -> None:
+    text = RULES_FILE.read_text(encoding="utf-8")
+    for old, field in (
+        (text.replace('version: "', 'default_period_days: 15\nversion: "', 1), "default_period_days"),
+        (
+            text.replace(
+                "    bureaus: [fire_rescue, street_office, centre]\n",
+                "    bureaus: [fire_rescue, street_office, centre]\n    period_days: 7\n",
+            ),
+            "period_days",
+        ),
+    ):
+        assert field in old
+        path = tmp_path / "old_rules.yaml"
+        path.write_text(old, encoding="utf-8")
+        with pytest.raises(InvalidRules, match=rf"no longer set task deadlines.*sla_policy\.yaml.*'{field}'"):
+            load_rules(path)
 
 
 def test_unreasonable_fees_are_led_by_market_supervision_with_the_centre() -> None:
@@ -78,7 +157,7 @@ def test_an_access_control_case_is_led_by_public_security_overriding_routings_pr
             "rule_id": "escalation-default",
         }
     )
-    opened, *tasks = open_file(escalation, NOW, RULES, "jm-gate-1")
+    opened, *tasks = open_file(escalation, NOW, RULES, "jm-gate-1", TIMING)
     assert isinstance(opened, JointMeetingFileOpened) and opened.lead_decision is not None
     decided = opened.lead_decision
     assert (opened.lead_bureau, decided.lead_bureau, decided.proposed_lead_bureau) == (
@@ -138,13 +217,14 @@ def test_a_meeting_confirms_an_assigned_task_and_gives_a_new_bureau_a_new_task()
         ],
         "minutes",
         NOW + timedelta(days=1),
+        TIMING,
     )
     state = apply(state, events)
     assert isinstance(events[1], EnforcementTaskConfirmed) and state.tasks[events[1].task_id].due_at == due
     assert isinstance(events[2], EnforcementTaskAssigned) and events[2].meeting_id == meeting_id
     assert state.tasks[f"{state.file_id}-t4"].bureau is Bureau.PUBLIC_SECURITY
     with pytest.raises(Conflict):
-        hold_meeting(state, meeting_id, [Bureau.CENTRE], [], "", NOW + timedelta(days=1))
+        hold_meeting(state, meeting_id, [Bureau.CENTRE], [], "", NOW + timedelta(days=1), TIMING)
 
 
 def test_the_same_report_twice_records_one_fact_and_another_bureau_cannot_report() -> None:
@@ -167,7 +247,7 @@ def test_unable_puts_the_file_on_the_next_meetings_agenda_until_a_meeting_is_hel
     state = apply(state, events)
     assert state.needs_meeting and state.tasks[task_id].status is TaskStatus.UNABLE
     state = apply(state, schedule_meeting(state, NOW + timedelta(hours=2), "", NOW))
-    state = apply(state, hold_meeting(state, f"{state.file_id}-m1", [Bureau.CENTRE], [], "", NOW))
+    state = apply(state, hold_meeting(state, f"{state.file_id}-m1", [Bureau.CENTRE], [], "", NOW, TIMING))
     assert not state.needs_meeting
 
 
@@ -220,7 +300,7 @@ def test_the_file_completes_only_when_every_counting_task_is_done_then_each_case
 
 def test_a_bureau_notice_carries_the_task_but_no_caller_data() -> None:
     escalation = fire_hazard_escalation()
-    events = open_file(escalation, NOW, RULES, file_id_for(escalation.case_id))
+    events = open_file(escalation, NOW, RULES, file_id_for(escalation.case_id), TIMING)
     state = apply(evolve(None, events[0]), events[1:2])
     notice = notice_for(state, events[1])
     assert notice is not None and notice.bureau is Bureau.FIRE_RESCUE and notice.status is TaskStatus.ASSIGNED

@@ -19,13 +19,15 @@ from eventcore.service import build_app
 from eventcore.settings import Settings
 from schemas.bureau import BUREAU_REPORTS, bureau_tasks_topic
 from schemas.cases import EscalationTrigger
-from schemas.reference import Bureau
+from schemas.reference import Bureau, Category
 from services.jointmeeting.adapters.auth import JointMeetingSettings
 from services.jointmeeting.adapters.read_models import rebuild
 from services.jointmeeting.app import spec
+from services.jointmeeting.domain.tasks import proposed_due
 from tests.kafka_reading import read_topic
 from tests.test_jointmeeting_support import (
     OFFICE,
+    TIMING,
     bureau_auth,
     eventually,
     fire_hazard_escalation,
@@ -239,6 +241,24 @@ async def test_office_commands_that_do_not_fit_the_file_are_refused_with_a_reaso
         headers=OFFICE,
     )
     assert past.status_code == 422 and "future" in past.json()["detail"]["detail"]
+
+
+async def test_a_task_the_office_gives_without_a_date_is_due_by_the_sla_policy_in_working_days(
+    service: Service,
+) -> None:
+    await service.escalated_fire_file()
+    before = datetime.now(UTC)
+    added = await service.client.post(
+        f"/jointmeeting/files/{FILE}/tasks",
+        json={"bureau": "public_security", "action": "Secure the site", "done_when": "Patrol log"},
+        headers=OFFICE,
+    )
+    after = datetime.now(UTC)
+    assert added.status_code == 201, added.text
+    due = datetime.fromisoformat(added.json()["tasks"][-1]["due_at"])
+    # a fire hazard's task: 5 working days (deadlines/sla_policy.yaml), counted on the working calendar
+    earliest, latest = (proposed_due(TIMING, "luzhou", Category.FIRE_HAZARD, t) for t in (before, after))
+    assert earliest <= due <= latest
 
 
 async def test_the_files_and_boards_rebuilt_from_the_event_store_equal_the_live_read_models(

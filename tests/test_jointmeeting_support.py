@@ -10,6 +10,8 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 
+from deadlines.settings import load_timing
+from district.registry import load_districts
 from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
 from schemas.base import EventMetadata
@@ -25,6 +27,7 @@ T = TypeVar("T")
 
 NOW = datetime(2026, 11, 18, 1, 30, tzinfo=UTC)
 RULES = load_rules()
+TIMING = load_timing(load_districts())  # every district's SLA policy and the working calendar
 
 
 def fire_hazard_escalation(case_id: str = "case-fire-1", compound: str | None = "CP0001") -> CaseEscalated:
@@ -43,7 +46,7 @@ def fire_hazard_escalation(case_id: str = "case-fire-1", compound: str | None = 
 
 
 def opened_fire_file(case_id: str = "case-fire-1") -> FileState:
-    state = fold(open_file(fire_hazard_escalation(case_id), NOW, RULES, file_id_for(case_id)))
+    state = fold(open_file(fire_hazard_escalation(case_id), NOW, RULES, file_id_for(case_id), TIMING))
     assert state is not None
     return state
 

@@ -1,5 +1,7 @@
 """Property-based: whatever staff, the joint-meeting office and bureaus do, and in whatever order the topics
-deliver it, every view shows a case's and a task's deadline as its SLA clock has it, and one lead bureau.
+deliver it, every view shows a case's and a task's deadline as its SLA clock has it, and one lead bureau;
+a task nobody gave a date is due by the shared SLA policy in working days; and the time left routing counts
+for each clock (its workbench) is what the SLA counts for it.
 
 Routing's case aggregate, the joint-meeting file and the SLA clocks are composed in-process through the
 events they exchange, with the pure domain functions only (no I/O). Each consumer reads each topic in order,
@@ -15,12 +17,15 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deadlines.calendar import BEIJING, WorkingCalendar
+from deadlines.policy import PolicyLevel, load_policy
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.bureau import BureauReport, BureauTaskNotice, EvidenceRef, ReportKind
 from schemas.cases import CallbackOutcome, CaseEscalated, EscalationTrigger
-from schemas.jointmeeting import JointEnforcementCompleted
+from schemas.jointmeeting import EnforcementTaskAssigned, JointEnforcementCompleted
 from schemas.reference import Bureau, Category, Management
-from schemas.sla import ClockKind
+from schemas.sla import ClockKind, ClockMeasure
 from services.jointmeeting.domain.completion import verify_file
 from services.jointmeeting.domain.errors import CommandRefused
 from services.jointmeeting.domain.files import add_case, cluster_key, file_id_for, open_file
@@ -28,27 +33,44 @@ from services.jointmeeting.domain.meetings import Decision, hold_meeting, schedu
 from services.jointmeeting.domain.notices import notice_for
 from services.jointmeeting.domain.rules import load_rules as load_joint_meeting_rules
 from services.jointmeeting.domain.state import FileState, evolve
-from services.jointmeeting.domain.tasks import cancel_task, extend_task, reassign_task, record_report
+from services.jointmeeting.domain.tasks import (
+    assign_task,
+    cancel_task,
+    extend_task,
+    reassign_task,
+    record_report,
+)
 from services.routing.domain.case import facts_of, open_case
 from services.routing.domain.learnt import (
     CLOCK_FACTS,
-    CaseDeadline,
     DeadlineStatus,
     JointDecision,
+    LearntClock,
+    current_resolve,
     decision_of,
-    learn_deadline,
+    learn_clock,
     shown_deadline,
 )
 from services.routing.domain.lifecycle import Case, CaseCommandError, CaseState
 from services.routing.domain.routing import RouteToUnit, decide_route
-from services.sla.domain.calendar import BEIJING, WorkingCalendar
-from services.sla.domain.clocks import CaseClocks, Clock, ClockState, Timing, clock_id_for
-from services.sla.domain.policy import PolicyLevel, load_policy
+from services.sla.domain.clocks import (
+    CaseClocks,
+    Clock,
+    ClockConflict,
+    ClockState,
+    clock_id_for,
+    pausable,
+    pause_clock,
+    resume_clock,
+    status,
+    time_left,
+)
 from services.sla.domain.reactions import Reactor
 from tests.test_case_lifecycle import CENTRE, DIRECTORY, POLICY, complaint, compound, handler
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)  # a Monday
-REACTOR = Reactor(Timing(load_policy(), WorkingCalendar()), lambda _d, _c: (None, None))
+TIMING = Timing(load_policy(), WorkingCalendar())  # the one policy and calendar every service counts with
+REACTOR = Reactor(TIMING, lambda _d, _c: (None, None))
 JM_RULES = load_joint_meeting_rules()
 CASE_IDS = ("case-1", "case-2")  # neighbours: same compound, same problem, so they may share a file
 QUEUES = ("sla<cases", "sla<jointmeeting", "jointmeeting<cases", "routing<jointmeeting", "routing<sla")
@@ -58,7 +80,7 @@ QUEUES = ("sla<cases", "sla<jointmeeting", "jointmeeting<cases", "routing<jointm
 class World:
     now: datetime = START
     cases: dict[str, Case] = field(default_factory=dict)
-    deadlines: dict[str, CaseDeadline | None] = field(default_factory=dict)  # what routing learnt
+    learnt: dict[str, dict[str, LearntClock]] = field(default_factory=dict)  # routing's copy of the clocks
     decisions: dict[str, JointDecision] = field(default_factory=dict)  # what routing learnt
     clocks: dict[str, CaseClocks] = field(default_factory=dict)
     files: dict[str, FileState] = field(default_factory=dict)
@@ -107,7 +129,10 @@ class World:
             if isinstance(event, CaseEscalated):
                 self.escalated(event, at)
         elif isinstance(event, CLOCK_FACTS):
-            self.deadlines[event.case_id] = learn_deadline(self.deadlines.get(event.case_id), event)
+            copies = self.learnt.setdefault(event.case_id, {})
+            clock_id = str(getattr(event, "clock_id", ""))
+            if (learnt := learn_clock(copies.get(clock_id), event)) is not None:
+                copies[clock_id] = learnt
         elif (decided := decision_of(event)) is not None:
             self.decisions[event.case_id] = decided
         elif isinstance(event, JointEnforcementCompleted):
@@ -136,7 +161,9 @@ class World:
             self.joint_meeting_published(cluster.file_id, add_case(cluster, escalation))
             return
         file_id = file_id_for(escalation.case_id, len(mine))
-        self.joint_meeting_published(file_id, open_file(escalation, at, JM_RULES, file_id))
+        opened = open_file(escalation, at, JM_RULES, file_id, TIMING)
+        check_due_by_the_policy(opened, Category(escalation.category), at)
+        self.joint_meeting_published(file_id, opened)
 
     def open_files(self) -> list[FileState]:
         return [f for f in self.files.values() if not f.completed]
@@ -156,10 +183,18 @@ class World:
                 self.joint_meeting_published(state.file_id, scheduled)
                 state = self.files[state.file_id]
                 decisions = [Decision("revised", due, "done", task_id=task_id)]
-                if arg % 3 == 0:
-                    decisions.append(Decision("new", due, "done", bureau=bureaus[arg % len(bureaus)]))
+                if arg % 3 == 0:  # a new task; without a date (arg 0, 6) it is due by the policy
+                    new_due = None if arg % 2 == 0 else due
+                    decisions.append(Decision("new", new_due, "done", bureau=bureaus[arg % len(bureaus)]))
                 meeting_id = f"{state.file_id}-m{len(state.meetings)}"
-                events = hold_meeting(state, meeting_id, [state.lead_bureau], decisions, "", self.now)
+                events = hold_meeting(state, meeting_id, [state.lead_bureau], decisions, "", self.now, TIMING)
+                if arg % 6 == 0:
+                    check_due_by_the_policy(events, state.category, self.now)
+            elif name == "assign":  # the office gives a bureau a task, without a date: due by the policy
+                events = assign_task(
+                    state, bureaus[arg % len(bureaus)], "more", None, "done", self.now, TIMING
+                )
+                check_due_by_the_policy(events, state.category, self.now)
             elif name == "extend":
                 events = extend_task(state, task_id, due + timedelta(days=2), "owner away", self.now)
             elif name == "reassign":
@@ -187,11 +222,33 @@ class World:
 
     # -- routing's staff ----------------------------------------------------------------------------
 
+    def sla_command(self, name: str, case_id: str) -> None:
+        """Staff pause the case's clocks (waiting for the complainant) or resume them, on the SLA's API."""
+        clocks = self.clocks.get(case_id)
+        if clocks is None:
+            return
+        try:
+            if name == "pause":
+                chosen = pausable(clocks.running(), case_id)
+                facts: list[DomainEvent] = [pause_clock(TIMING, c, self.now, "waiting") for c in chosen]
+            else:
+                paused = [c for c in clocks.clocks.values() if c.state is ClockState.PAUSED]
+                facts = [resume_clock(TIMING, c, self.now) for c in paused]
+        except ClockConflict:
+            return
+        for fact in facts:
+            clocks.apply(clocks.stream_of(fact), fact)
+            self.queues["routing<sla"].append((fact, self.now))
+
     def staff(self, name: str, case_id: str, arg: int) -> None:
         case = self.cases[case_id].knowing(self.decisions.get(case_id))
         if name == "next":  # the case's natural next step, so that lives reach callbacks and reopenings
             name = NEXT.get(case.state, "accept")
-        actor = CENTRE if name in ("callback", "reopen", "route", "recategorise") or case.unit_code is None else handler(case)
+        actor = (
+            CENTRE
+            if name in ("callback", "reopen", "route", "recategorise") or case.unit_code is None
+            else handler(case)
+        )
         units = [s.code for s in DIRECTORY.streets[:2]]
         try:
             events = {
@@ -227,7 +284,7 @@ def _street(code: str) -> RouteToUnit:
 def check_case_deadlines(world: World) -> None:
     """Routing's view (the staff API's due_at and deadline_status) is the current resolve clock's."""
     for case_id, case in world.cases.items():
-        shown = shown_deadline(world.deadlines.get(case_id), case.reopen_count)
+        shown = shown_deadline(_routing_resolve(world, case), case.reopen_count)
         clocks = world.clocks.get(case_id, CaseClocks(case_id))
         clock = clocks.clocks.get(clock_id_for(case_id, ClockKind.RESOLVE, case.reopen_count))
         if clock is None:
@@ -246,9 +303,37 @@ def check_never_a_stale_round(world: World) -> None:
     """Even while the topics lag: routing never shows an earlier round's deadline for a reopened case (it
     says "pending" until the SLA's fresh resolve clock reaches it)."""
     for case_id, case in world.cases.items():
-        shown = shown_deadline(world.deadlines.get(case_id), case.reopen_count)
+        shown = shown_deadline(_routing_resolve(world, case), case.reopen_count)
         current = clock_id_for(case_id, ClockKind.RESOLVE, case.reopen_count)
         assert shown.status is DeadlineStatus.PENDING or shown.clock_id == current
+
+
+def _routing_resolve(world: World, case: Case) -> LearntClock | None:
+    return current_resolve(world.learnt.get(case.case_id, {}).values(), case.reopen_count)
+
+
+def check_time_left_of_every_clock(world: World) -> None:
+    """Routing's workbench counts each clock's time left (and whether it is at risk or late) from what it
+    learnt on the SLA topic, on the shared calendar: exactly what the SLA's own `time_left` counts, now and
+    days later (across weekends: working-time clocks count working time only)."""
+    for case_id, clocks in world.clocks.items():
+        learnt = world.learnt.get(case_id, {})
+        for clock in clocks.clocks.values():
+            copy = learnt[clock.clock_id]
+            assert (copy.kind, copy.measure, copy.deadline) == (clock.kind, clock.measure, clock.deadline)
+            for now in (world.now, world.now + timedelta(days=3, hours=5)):
+                assert copy.time_left(TIMING.calendar, now) == time_left(TIMING, clock, now)
+                assert copy.standing(now) == (status(clock, now) or clock.state.value)
+
+
+def check_due_by_the_policy(events: list[DomainEvent], category: Category, since: datetime) -> None:
+    """The tasks these events give without a date are due by the shared SLA policy's task budget for the
+    category (15 working days, fire hazards 5), counted in working time from when they were given."""
+    budget = TIMING.policy.task_deadline(category).budget
+    assert budget.measure is ClockMeasure.WORKING
+    for task in [e for e in events if isinstance(e, EnforcementTaskAssigned)]:
+        assert TIMING.calendar.working_seconds(since, task.due_at) == budget.seconds
+        assert task.due_at == TIMING.calendar.add_working(since, budget.seconds).at
 
 
 def check_task_deadlines(world: World) -> None:
@@ -300,13 +385,15 @@ NEXT = {
 }
 STAFF = ["next"] * 8 + ["accept", "progress", "resolve", "callback", "reopen", "return", "route", "escalate"]
 STAFF += ["recategorise"]
-OFFICE = ["meeting"] * 3 + ["extend"] * 2 + ["reassign", "cancel"] + ["done"] * 5 + ["verify"] * 2
+OFFICE = ["meeting"] * 3 + ["extend"] * 2 + ["reassign", "cancel", "assign"] + ["done"] * 5 + ["verify"] * 2
 staff = st.tuples(st.just("staff"), st.sampled_from(STAFF), st.sampled_from(CASE_IDS), st.integers(0, 9))
 office = st.tuples(st.just("office"), st.sampled_from(OFFICE), st.just(""), st.integers(0, 9))
+pauses = st.tuples(st.just("sla"), st.sampled_from(["pause", "resume"]), st.sampled_from(CASE_IDS), st.just(0))
 # Weighted towards people acting, so lives reach meetings, resolutions, callbacks and reopenings.
 steps = st.one_of(
     *[staff] * 5,
     *[office] * 3,
+    pauses,
     st.tuples(st.just("time"), st.just(""), st.just(""), st.integers(1, 40)),
     *[st.tuples(st.just("deliver"), st.sampled_from(QUEUES), st.just(""), st.integers(1, 6))] * 2,
     *[st.tuples(st.just("drain"), st.just(""), st.just(""), st.just(0))] * 2,
@@ -342,6 +429,8 @@ def test_every_view_shows_the_deadline_of_its_clock_and_one_lead_bureau(
             world.staff(name, case_id, arg)
         elif kind == "office":
             world.office(name, arg)
+        elif kind == "sla":
+            world.sla_command(name, case_id)
         elif kind == "time":
             world.now += timedelta(hours=arg)
         elif kind == "deliver":
@@ -351,11 +440,13 @@ def test_every_view_shows_the_deadline_of_its_clock_and_one_lead_bureau(
             world.drain()
             check_case_deadlines(world)
             check_task_deadlines(world)
+            check_time_left_of_every_clock(world)
             check_one_lead(world)
             check_clocks_judge_the_current_category(world)
         check_never_a_stale_round(world)
     world.drain()
     check_case_deadlines(world)
     check_task_deadlines(world)
+    check_time_left_of_every_clock(world)
     check_one_lead(world)
     check_clocks_judge_the_current_category(world)

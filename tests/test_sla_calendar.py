@@ -1,4 +1,5 @@
-"""Working-day deadlines on the Chinese calendar, the district's override file, and uncovered years."""
+"""Working-day deadlines on the Chinese calendar, the district's override file, uncovered years, and the
+policy file that names every deadline (cases and joint-meeting tasks)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sla.domain.calendar import (
+from deadlines.calendar import (
     BEIJING,
     DAY,
     CalendarError,
@@ -15,7 +16,9 @@ from services.sla.domain.calendar import (
     WorkingCalendar,
     load_overrides,
 )
-from services.sla.domain.policy import PolicyError, load_policy
+from deadlines.policy import PolicyError, load_policy
+from schemas.reference import Category
+from schemas.sla import ClockMeasure
 
 CALENDAR = WorkingCalendar()
 
@@ -96,3 +99,43 @@ def test_a_policy_rule_with_a_bad_duration_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match="rule 'sloppy'.*soon"):
         load_policy(bad)
+
+
+def test_a_policy_without_a_task_deadline_for_a_category_is_refused_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(
+        "version: x\nat_risk_share: 0.5\nrules:\n  - id: fire-task\n"
+        "    when: {level: joint_meeting, category: fire_hazard}\n    task: 5 working_days\n"
+        "  - id: all\n    dispatch: 1 hours\n    contact: 2 hours\n    resolve: 3 hours\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PolicyError, match="no rule gives a task deadline .*category=sanitation"):
+        load_policy(bad)
+
+
+def test_a_task_deadline_that_depends_on_the_urgency_is_refused_the_joint_meeting_cannot_know_it(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(
+        "version: x\nat_risk_share: 0.5\nrules:\n  - id: urgent-task\n    when: {urgency: urgent}\n"
+        "    task: 1 working_days\n"
+        "  - id: all\n    dispatch: 1 hours\n    contact: 2 hours\n    resolve: 3 hours\n"
+        "    task: 15 working_days\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PolicyError, match="rule 'urgent-task'.*chosen by category"):
+        load_policy(bad)
+
+
+def test_the_shipped_policy_gives_fire_hazard_tasks_5_working_days_and_every_other_task_15() -> None:
+    policy = load_policy()
+    fire = policy.task_deadline(Category.FIRE_HAZARD)
+    assert (fire.rule_id, fire.budget.seconds, fire.budget.measure) == (
+        "joint-meeting-fire-hazard",
+        5 * 86400,
+        ClockMeasure.WORKING,
+    )
+    for category in [c for c in Category if c is not Category.FIRE_HAZARD] + [None]:
+        other = policy.task_deadline(category)
+        assert (other.rule_id, other.budget.seconds) == ("joint-meeting", 15 * 86400)

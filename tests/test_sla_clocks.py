@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from deadlines.calendar import BEIJING, WorkingCalendar
+from deadlines.policy import load_policy
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.cases import (
     CallbackOutcome,
@@ -28,19 +31,23 @@ from schemas.jointmeeting import (
     JointMeetingFileOpened,
 )
 from schemas.reference import Bureau, Category, Channel, Level, Urgency
-from schemas.sla import ClockKind, SlaClockRetargeted, SlaClockStopped, SlaLeadBureauRecorded
-from services.sla.domain.calendar import BEIJING, WorkingCalendar
+from schemas.sla import (
+    ClockKind,
+    ClockMeasure,
+    SlaClockRetargeted,
+    SlaClockStopped,
+    SlaLeadBureauRecorded,
+)
 from services.sla.domain.clocks import (
     AlertKind,
     CaseClocks,
     ClockConflict,
     ClockState,
-    Timing,
     pausable,
     pause_clock,
     resume_clock,
+    time_left,
 )
-from services.sla.domain.policy import load_policy
 from services.sla.domain.reactions import Reactor
 
 MONDAY = datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)
@@ -284,6 +291,44 @@ def test_a_meetings_decision_on_a_tasks_deadline_moves_its_clock_there_once_with
     task = case.clocks["case-1/task/t1"]
     assert task.deadline == revised and task.at_risk_at == MONDAY + timedelta(days=3 * 0.8)
     assert feed(case, (confirmed, MONDAY + timedelta(days=1))) == []  # the same decision again: no move
+
+
+def test_a_tasks_clock_keeps_the_decided_date_and_counts_its_time_in_working_days_like_its_policy() -> None:
+    case = CaseClocks("case-1")
+    friday = datetime(2026, 11, 20, 16, 0, tzinfo=BEIJING)
+    due = datetime(2026, 11, 27, 16, 0, tzinfo=BEIJING)  # 5 working days: the weekend does not count
+    feed(case, (opened(category=Category.FIRE_HAZARD), friday), (assigned_task(due), friday))
+    task = case.clocks["case-1/task/t1"]
+    assert (task.deadline, task.measure, task.policy_rule) == (
+        due,
+        ClockMeasure.WORKING,
+        "joint-meeting-fire-hazard",
+    )
+    assert task.budget_seconds == 5 * 86400
+    # at risk after 80% of the working time: 4 working days after Friday 16:00 is Thursday 16:00
+    assert task.at_risk_at == datetime(2026, 11, 26, 16, 0, tzinfo=BEIJING)
+    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=BEIJING)
+    assert time_left(TIMING, task, saturday) == 5 * 86400 - 8 * 3600  # Friday's last 8 hours are gone
+    revised = datetime(2026, 11, 24, 12, 0, tzinfo=BEIJING)  # a meeting wants it by Tuesday noon
+    [moved] = feed(
+        case,
+        (
+            EnforcementTaskConfirmed(
+                case_id="case-1",
+                file_id="f",
+                task_id="t1",
+                meeting_id="f-m1",
+                bureau=Bureau.FIRE_RESCUE,
+                action="clear",
+                due_at=revised,
+                done_when="clear",
+            ),
+            saturday,
+        ),
+    )
+    assert isinstance(moved, SlaClockRetargeted) and moved.deadline == revised
+    assert task.budget_seconds == 8 * 3600 + 86400 + 12 * 3600  # Friday 8 h, Monday, Tuesday morning
+    assert time_left(TIMING, task, saturday) == 86400 + 12 * 3600
 
 
 def test_the_lead_the_joint_meeting_decided_owns_the_case_clocks_whichever_topic_arrives_first() -> None:

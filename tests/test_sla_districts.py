@@ -15,6 +15,9 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from caseline.report_commands import ReportError, rates_report, scorecard_report
+from deadlines.calendar import BEIJING, WorkingCalendar
+from deadlines.policy import DEFAULT_POLICY_FILE, PolicyError, load_policies
+from deadlines.timing import Timing
 from district.directory import Compound, Directory
 from district.registry import load_districts
 from eventcore.cloudevents import CloudEvent
@@ -30,9 +33,7 @@ from services.sla.adapters.http import OpsView, ops_router
 from services.sla.adapters.metrics import BrokerFigures
 from services.sla.adapters.watch import Watch
 from services.sla.app import attribution, spec
-from services.sla.domain.calendar import BEIJING, WorkingCalendar
-from services.sla.domain.clocks import CaseClocks, Timing, case_stream
-from services.sla.domain.policy import DEFAULT_POLICY_FILE, PolicyError, load_policies
+from services.sla.domain.clocks import CaseClocks, case_stream
 from services.sla.domain.rates import Dimension, Period, rates, scorecard
 from services.sla.domain.reactions import Reactor
 from services.sla.handlers import SlaContext, handle_case_fact

@@ -10,6 +10,9 @@ import pytest
 from rich.console import Console
 
 from caseline.report_commands import ReportError, rates_report, scorecard_report
+from deadlines.calendar import BEIJING, WorkingCalendar
+from deadlines.policy import load_policy
+from deadlines.timing import Timing
 from district.registry import load_districts
 from eventcore.database import create_pool, migrate
 from eventcore.store import EventStore, PendingEvent
@@ -29,9 +32,7 @@ from schemas.cases import (
 from schemas.jointmeeting import EnforcementTaskAssigned, EnforcementTaskReported
 from schemas.reference import Bureau, Category, Channel, Level, Urgency
 from services.sla.app import attribution
-from services.sla.domain.calendar import BEIJING, WorkingCalendar
-from services.sla.domain.clocks import CaseClocks, Timing, case_stream
-from services.sla.domain.policy import load_policy
+from services.sla.domain.clocks import CaseClocks, case_stream
 from services.sla.domain.rates import Dimension, Period, rates, scorecard
 from services.sla.domain.reactions import Reactor
 

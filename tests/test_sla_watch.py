@@ -12,15 +12,16 @@ import asyncpg
 import pytest
 
 from caseline.embedded import EmbeddedBroker
+from deadlines.calendar import WorkingCalendar
+from deadlines.policy import load_policy
+from deadlines.timing import Timing
 from district.sample_hotline import write_synthetic_orders
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from eventcore.store import PendingEvent
 from schemas.base import EventMetadata
 from services.sla.adapters.watch import Watch
-from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.clocks import CaseClocks, Timing, case_stream
-from services.sla.domain.policy import load_policy
+from services.sla.domain.clocks import CaseClocks, case_stream
 from services.sla.domain.reactions import Reactor
 from tests.kafka_reading import read_topic
 from tests.sla_support import opened_and_routed, publish, write_tiny_policy

@@ -18,18 +18,18 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from deadlines.calendar import WorkingCalendar
 from district.registry import load_districts
 from district.unit_tokens import UNIT, development_units
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
-from eventcore.settings import Settings
 from eventcore.store import PendingEvent
 from schemas.base import EventMetadata
 from schemas.bureau import ReportKind
 from schemas.cases import CallbackOutcome
 from schemas.reference import Bureau
-from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaClockStarted
+from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaBreached, SlaClockPaused, SlaClockStarted
 from schemas.topics import COMPLAINTS, SLA
 from services.jointmeeting.adapters.auth import BUREAU, OFFICE, JointMeetingSettings, Tokens
 from services.jointmeeting.domain.permissions import OfficeCommand, bureau_reports, office_permissions
@@ -40,14 +40,17 @@ from services.routing.adapters.workbench.changes import CHANNEL, CaseChange, not
 from services.routing.adapters.workbench.wiring import routing_workbench
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
+from services.routing.domain.learnt import learn_clock
 from services.routing.domain.permissions import StaffCommand, permitted_commands
-from services.routing.handlers import RoutingContext, handle_complaints_topic, handle_sla_breached
-from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.clocks import Timing, fold, time_left
-from services.sla.domain.policy import load_policy
+from services.routing.handlers import (
+    RoutingContext,
+    handle_complaints_topic,
+    handle_sla_breached,
+    handle_sla_topic,
+)
 from tests.factories import Record
 from tests.test_case_lifecycle import CENTRE, NOW, POLICY, complaint, compound, handler, opened
-from tests.test_jointmeeting_support import opened_fire_file, report
+from tests.test_jointmeeting_support import TIMING, opened_fire_file, report
 from tests.test_routing_service import record
 from webui.i18n import MESSAGES, Lang, Translator
 from webui.principals import CredentialBooks, Principal, PrincipalKind, principal_for
@@ -118,7 +121,7 @@ async def routing_app(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClien
     stores = ServiceStores(
         pool, SCHEMA, "/caseline/routing", projector=notifying(CaseView(SCHEMA).project, SCHEMA)
     )
-    workbench = routing_workbench(CTX, development_units(DISTRICTS), Settings(sla_port=9), None)
+    workbench = routing_workbench(CTX, development_units(DISTRICTS), WorkingCalendar(), None)
     app = FastAPI()
     app.state.runtime = SimpleNamespace(stores=stores, settings=SimpleNamespace(database_url=database_url))
     app.include_router(workbench.router())
@@ -240,7 +243,7 @@ def test_the_office_is_offered_verification_only_once_every_task_is_done_and_a_b
 ):
     state = opened_fire_file()
     now = NOW + timedelta(hours=1)
-    first = office_permissions(state, now)
+    first = office_permissions(state, now, TIMING)
     assert first.file == {OfficeCommand.SCHEDULE, OfficeCommand.ASSIGN}
     assert all(
         c == {OfficeCommand.REASSIGN, OfficeCommand.EXTEND, OfficeCommand.CANCEL}
@@ -253,7 +256,7 @@ def test_the_office_is_offered_verification_only_once_every_task_is_done_and_a_b
         done_report = report(task.task_id, task.bureau, ReportKind.DONE, f"done-{task.task_id}")
         for event in record_report(state, done_report, "http"):
             state = evolve(state, event)
-    done = office_permissions(state, now)
+    done = office_permissions(state, now, TIMING)
     assert OfficeCommand.VERIFY in done.file and not any(done.tasks.values())
 
 
@@ -268,7 +271,7 @@ async def test_other_services_facts_join_the_case_once_and_every_change_is_annou
     stores = ServiceStores(
         pool, SCHEMA, "/caseline/routing", projector=notifying(CaseView(SCHEMA).project, SCHEMA)
     )
-    workbench = routing_workbench(CTX, development_units(DISTRICTS), Settings(sla_port=9), None)
+    workbench = routing_workbench(CTX, development_units(DISTRICTS), WorkingCalendar(), None)
     heard: list[str] = []
     listener = await asyncpg.connect(database_url)
     await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
@@ -321,27 +324,16 @@ def _clock_started(case_id: str) -> SlaClockStarted:
 
 
 def test_a_working_time_clock_counts_its_time_left_in_working_days_across_a_weekend() -> None:
-    timing = Timing(load_policy(), WorkingCalendar(national=lambda day: day.weekday() < 5))
+    calendar = WorkingCalendar(national=lambda day: day.weekday() < 5)
     friday_noon = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
-    clock = next(
-        iter(
-            fold(
-                "c",
-                [
-                    (
-                        "sla-case/c",
-                        _clock_started("c").model_copy(
-                            update={"started_at": friday_noon, "deadline": friday_noon + timedelta(days=4)}
-                        ),
-                    )
-                ],
-            ).clocks.values()
-        )
+    started = _clock_started("c").model_copy(
+        update={"started_at": friday_noon, "deadline": friday_noon + timedelta(days=4)}
     )
-    assert clock.measure is ClockMeasure.WORKING
-    left = time_left(timing, clock, friday_noon)  # Friday noon to Tuesday noon: Fri ½, Mon, Tue ½
+    clock = learn_clock(None, started)  # routing's copy of the SLA clock
+    assert clock is not None and clock.measure is ClockMeasure.WORKING
+    left = clock.time_left(calendar, friday_noon)  # Friday noon to Tuesday noon: Fri ½, Mon, Tue ½
     assert left == 2 * 86400
-    late = time_left(timing, clock, friday_noon + timedelta(days=4, hours=5))
+    late = clock.time_left(calendar, friday_noon + timedelta(days=4, hours=5))
     assert late == -5 * 3600
     t = Translator(Lang.ZH, now=friday_noon)
     assert t.time_left(left + 3 * 3600, working=True) == "剩余 2 个工作日 3 小时"
@@ -350,6 +342,57 @@ def test_a_working_time_clock_counts_its_time_left_in_working_days_across_a_week
     assert t.when(datetime(2026, 11, 18, 6, 30, tzinfo=UTC)) == "11月18日 14:30"
     assert t.when(datetime(2025, 11, 18, 6, 30, tzinfo=UTC)) == "2025年11月18日 14:30"
     assert date(2026, 11, 20).weekday() == 4
+
+
+async def test_the_queue_shows_every_clocks_time_left_from_what_routing_learnt_without_the_sla_service(
+    routing_app: tuple[httpx.AsyncClient, ServiceStores],
+) -> None:
+    client, stores = routing_app
+    now = datetime.now(UTC)
+    contact = _clock_started("case-w").model_copy(  # a wall-time clock, late: announced as breached
+        update={
+            "clock_id": "case-w/contact",
+            "kind": ClockKind.CONTACT,
+            "measure": ClockMeasure.WALL,
+            "budget_seconds": 3600,
+            "started_at": now - timedelta(hours=6, minutes=20, seconds=30),
+            "deadline": now - timedelta(hours=5, minutes=20, seconds=30),
+            "at_risk_at": now - timedelta(hours=5, minutes=32),
+        }
+    )
+    breached = SlaBreached(
+        case_id="case-w",
+        clock_id="case-w/contact",
+        kind=ClockKind.CONTACT,
+        deadline=contact.deadline,
+        scope=contact.scope,
+        policy_rule="ordinary",
+        escalation_requested=False,
+    )
+    resolve = _clock_started("case-w")  # 5 working days; paused after 1½ of them
+    paused = SlaClockPaused(
+        case_id="case-w",
+        clock_id="case-w/resolve/0",
+        paused_at=now,
+        consumed_seconds=1.5 * 86400,
+        reason="waiting for the complainant",
+    )
+    facts = [record(e, SLA, i) for i, e in enumerate([contact, breached, resolve, paused])]
+    for _ in range(2):  # redelivered: learnt once
+        await consume_batch(stores, facts, partial(handle_sla_topic, CTX))
+    async with stores.pool.acquire() as conn:
+        kept = await conn.fetch(
+            f"SELECT clock_id, status, breached FROM {SCHEMA}.case_clock ORDER BY clock_id"
+        )
+    assert [tuple(r) for r in kept] == [
+        ("case-w/contact", "running", True),
+        ("case-w/resolve/0", "paused", False),
+    ]
+    await sign_in(client, COMMUNITY)
+    row = (await client.get("/workbench/cases/rows")).text
+    assert '<tr class="late" data-case="case-w">' in row
+    assert "已超时 5 小时 20 分钟" in row  # wall time: every hour counts
+    assert "剩余 3 个工作日 12 小时(已暂停)" in row.replace("（", "(").replace("）", ")")
 
 
 def test_every_word_a_template_uses_is_in_the_catalogue_in_both_languages() -> None:

@@ -146,7 +146,6 @@ async def stack(
     system = RunningSystem(database_url, broker, tmp / "logs")
     system.ports.update({service: free_port() for service in SERVICES})
     saved = dict(os.environ)
-    os.environ["CASELINE_WORKBENCH_SLA_URL"] = f"http://127.0.0.1:{system.ports['sla']}"
     os.environ["CASELINE_MERGE_WINDOW_HOURS"] = "0"
     shots = Path(os.environ.get("CASELINE_SCREENSHOT_DIR") or Path(__file__).parent.parent / "test-output")
     shots = shots / "workbench"
@@ -182,7 +181,9 @@ async def test_a_community_worker_sees_a_new_case_arrive_live_on_a_phone_accepts
     assert await page.evaluate("window.__sameDocument === true")
     await expect(row).to_contain_text("待签收")
     await expect(row).to_contain_text(COMPOUND.name_zh)
-    await expect(row).to_contain_text("个工作日", timeout=LIVE)  # time left in working time, from the SLA
+    await expect(row).to_contain_text(
+        "个工作日", timeout=LIVE
+    )  # time left in working time, learnt from the SLA topic
     await stack.shot(page, "01-community-queue-phone")
 
     await row.get_by_role("link").click()

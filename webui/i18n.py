@@ -140,10 +140,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "queue.received": ("受理时间", "Received"),
     "queue.open_case": ("查看案件 {case}", "Open case {case}"),
     "queue.more": ("仅显示前 {n} 件，请用筛选缩小范围。", "Showing the first {n}; narrow the filters."),
-    "queue.clocks_degraded": (
-        "时限服务暂不可用：显示的是案件的办结期限（自然时间）。",
-        "The SLA service is not answering: showing the case's resolution deadline (calendar time).",
-    ),
     # clocks
     "clock.dispatch": ("派单", "Dispatch"),
     "clock.contact": ("响应", "Contact"),
@@ -277,6 +273,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "jm.action": ("任务内容", "Action"),
     "jm.done_when": ("完成标准", "Done when"),
     "jm.due": ("期限", "Due"),
+    "jm.due_by_policy": (
+        "留空则按时限政策（工作日计）：{when}",
+        "Leave it empty for the SLA policy's deadline (working days): {when}",
+    ),
     "jm.status": ("状态", "Status"),
     "jm.overdue": ("已逾期", "overdue"),
     "jm.last_note": ("最新说明", "Latest note"),

@@ -47,7 +47,7 @@ def spec(
     ctx = context_for(districts, rules_file)
     checks = production_checks(shared, SERVICE)
     callers = Callers(Tokens.configured(settings, districts, checks), SERVICE)
-    workbench = joint_meeting_workbench(callers.tokens, districts, checks)
+    workbench = joint_meeting_workbench(callers.tokens, districts, checks, ctx.timing)
     if checks is not None:
         checks.raise_if_any()
 
@@ -62,7 +62,7 @@ def spec(
             Subscription(BUREAU_REPORTS, handle_bureau_report_record, raw=True),
         ],
         extra_ddl=EXTRA_DDL,
-        routers=[office_router(callers), bureau_router(callers), workbench.router()],
+        routers=[office_router(callers, ctx.timing), bureau_router(callers), workbench.router()],
         on_started=on_started,
         body=BodyPolicy(form_paths=FORM_PATHS),
         authenticator=callers.auth,

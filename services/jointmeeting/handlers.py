@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from deadlines.settings import DeadlineSettings, load_timing
+from deadlines.timing import Timing
 from district.registry import Districts
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.http import structure_problem
@@ -40,10 +42,12 @@ Decide = Callable[[FileState], list[DomainEvent]]
 
 @dataclass(frozen=True)
 class JointMeetingContext:
-    """Each district's joint meeting: its rules and the prefix of its file ids."""
+    """Each district's joint meeting: its rules, the prefix of its file ids, and the SLA policies and working
+    calendar its tasks' default deadlines are counted with."""
 
     rules: Mapping[str, JointMeetingRules]
     id_prefixes: Mapping[str, str]
+    timing: Timing
 
     def rules_for(self, district: str) -> JointMeetingRules:
         rules = self.rules.get(district)
@@ -54,10 +58,13 @@ class JointMeetingContext:
         return rules
 
 
-def context_for(districts: Districts, rules_file: Path = RULES_FILE) -> JointMeetingContext:
+def context_for(
+    districts: Districts, rules_file: Path = RULES_FILE, deadlines: DeadlineSettings | None = None
+) -> JointMeetingContext:
     return JointMeetingContext(
         rules=load_district_rules(districts.codes, rules_file),
         id_prefixes={d.code: district_prefix(d.id_prefix) for d in districts},
+        timing=load_timing(districts, deadlines),
     )
 
 
@@ -86,7 +93,12 @@ async def handle_case_escalated(ctx: JointMeetingContext, uow: UnitOfWork, messa
         return
     file_id = file_id_for(escalation.case_id, len(earlier), ctx.id_prefixes.get(district, ""))
     await commit(
-        uow, file_id, 0, None, open_file(escalation, _escalated_at(message), rules, file_id), metadata
+        uow,
+        file_id,
+        0,
+        None,
+        open_file(escalation, _escalated_at(message), rules, file_id, ctx.timing),
+        metadata,
     )
     log.info(
         "joint_meeting_file_opened",

@@ -6,6 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from deadlines.settings import DeadlineSettings, load_calendar
 from district.registry import load_districts
 from district.unit_tokens import unit_tokens
 from eventcore.auth import Authenticator
@@ -38,7 +39,7 @@ EXTRA_DDL = (CASE_VIEW_DDL, LEARNT_DDL, TIMELINE_DDL)
 log = get_logger(__name__)
 
 
-def spec(settings: Settings | None = None) -> ServiceSpec:
+def spec(settings: Settings | None = None, deadlines: DeadlineSettings | None = None) -> ServiceSpec:
     settings = settings or get_settings()
     districts = load_districts(settings.districts_file)
     # A district's directory is loaded when its first case needs it; every rules file is checked now.
@@ -49,7 +50,7 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
     auth = Authenticator(SERVICE, verifier)
     # The workbench records every fact of these topics for the case page's history, so routing takes them
     # all; its own handlers still act only on theirs.
-    workbench = routing_workbench(ctx, verifier, settings, checks)
+    workbench = routing_workbench(ctx, verifier, load_calendar(deadlines), checks)
     if checks is not None:
         checks.raise_if_any()
     recorded = workbench.timeline.recording
@@ -65,7 +66,7 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
             Subscription(
                 JOINT_MEETING, recorded(partial(handle_joint_meeting_topic, ctx)), JOINT_MEETING_EVENTS
             ),
-            # The SLA's clocks are the only source of a case's deadline; routing shows what they say.
+            # The SLA's clocks are the only source of a deadline; routing keeps and shows what they say.
             Subscription(SLA, recorded(partial(handle_sla_topic, ctx)), SLA_EVENTS),
         ],
         extra_ddl=EXTRA_DDL,

@@ -21,15 +21,14 @@ from schemas.reference import Category
 from schemas.sla import SlaBreached
 from schemas.topics import CASES
 from services.routing.adapters.case_store import load_case
-from services.routing.adapters.learnt_store import load_deadline, save_deadline, save_decision
+from services.routing.adapters.learnt_store import load_clock, save_clock, save_decision
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream, facts_of, open_case
 from services.routing.domain.learnt import (
     CLOCK_FACTS,
     LEAD_FACTS,
     decision_of,
-    learn_deadline,
-    resolve_generation,
+    learn_clock,
 )
 from services.routing.domain.lifecycle import Case, CaseCommandError, UnknownUnit
 from services.routing.domain.routing import RoutingPolicy, decide_route
@@ -175,21 +174,23 @@ async def handle_lead_decided(uow: UnitOfWork, message: InboundMessage) -> None:
 async def handle_sla_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
     if isinstance(message.event, CLOCK_FACTS):
         await handle_sla_clock_fact(uow, message)
-    else:
+    if isinstance(message.event, SlaBreached):
         await handle_sla_breached(ctx, uow, message)
 
 
 async def handle_sla_clock_fact(uow: UnitOfWork, message: InboundMessage) -> None:
-    """The SLA started, moved, paused or stopped one of the case's clocks: the case's deadline is its
-    resolve clock's, so that is what routing shows (nothing else: routing computes no deadline)."""
+    """The SLA started, moved, paused, stopped or announced one of the case's clocks: routing keeps each
+    clock as the SLA has it (the case's deadline is its resolve clock's; the workbench shows every clock's
+    time left), and computes none."""
     fact = message.event
-    if fact is None or resolve_generation(fact.case_id, str(getattr(fact, "clock_id", ""))) is None:
-        return  # dispatch, contact and task clocks are not the case's deadline: no read, no write
+    clock_id = getattr(fact, "clock_id", None)
+    if fact is None or not isinstance(clock_id, str):
+        return
     schema = uow.store.schema
-    before = await load_deadline(uow.conn, schema, fact.case_id)
-    after = learn_deadline(before, fact)
+    before = await load_clock(uow.conn, schema, fact.case_id, clock_id)
+    after = learn_clock(before, fact)
     if after is not None and after != before:
-        await save_deadline(uow.conn, schema, fact.case_id, after)
+        await save_clock(uow.conn, schema, fact.case_id, after)
 
 
 async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:

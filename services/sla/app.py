@@ -11,6 +11,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from deadlines.calendar import WorkingCalendar
+from deadlines.policy import DEFAULT_POLICY_FILE
+from deadlines.settings import load_timing
 from district.registry import Districts, load_districts, stray_policy_files
 from district.unit_tokens import unit_tokens
 from eventcore.auth import Authenticator
@@ -24,9 +27,6 @@ from schemas.topics import CASES, JOINT_MEETING
 from services.sla.adapters.http import OpsView, ops_router
 from services.sla.adapters.metrics import BrokerFigures, SlaCollector
 from services.sla.adapters.watch import Watch
-from services.sla.domain.calendar import WorkingCalendar, load_overrides
-from services.sla.domain.clocks import Timing
-from services.sla.domain.policy import DEFAULT_POLICY_FILE, load_policies
 from services.sla.domain.reactions import HANDLED_FACTS, Attribution, Reactor
 from services.sla.handlers import SlaContext, handle_case_fact
 from services.sla.settings import SlaSettings
@@ -52,11 +52,10 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
     settings = settings or get_settings()
     districts = load_districts(settings.districts_file)
     # Every district's policy is read now: a bad file of any district refuses to start, naming the file.
-    policies = load_policies(districts.codes, sla.policy_file)
-    calendar = WorkingCalendar(load_overrides(sla.calendar_file))  # shared by every district
-    _warn_uncovered_years(calendar)
+    timing = load_timing(districts, sla)
+    policies = {code: timing.policy_for(code) for code in districts.codes}
+    _warn_uncovered_years(timing.calendar)  # the calendar is every district's
     _warn_unused_policy_files(sla.policy_file or DEFAULT_POLICY_FILE, districts)
-    timing = Timing(policies[districts.founding.code], calendar, policies)
     for district in districts:
         district.directory  # noqa: B018 - load every directory now: a broken one refuses to start
     watch = Watch(
@@ -102,7 +101,7 @@ def _warn_uncovered_years(calendar: WorkingCalendar) -> None:
             "calendar_year_not_covered",
             years=missing,
             hint="deadlines in these years count Monday to Friday only; add the announced holidays and "
-            "make-up working days to services/sla/calendar_overrides.yaml (or CASELINE_SLA_CALENDAR_FILE)",
+            "make-up working days to deadlines/calendar_overrides.yaml (or CASELINE_SLA_CALENDAR_FILE)",
         )
 
 

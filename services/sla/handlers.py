@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from deadlines.policy import PolicyError
+from deadlines.timing import Timing
 from district.registry import UnknownDistrict
 from eventcore.consumer import InboundMessage, MessageRejected
 from eventcore.logging import get_logger
@@ -24,14 +26,12 @@ from services.sla.domain.clocks import (
     Clock,
     ClockConflict,
     ClockState,
-    Timing,
     alert_stream,
     breach_alert,
     pausable,
     pause_clock,
     resume_clock,
 )
-from services.sla.domain.policy import PolicyError
 from services.sla.domain.reactions import HANDLED_FACTS, Reactor
 
 log = get_logger(__name__)

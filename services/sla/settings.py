@@ -1,17 +1,16 @@
-"""The watch's own settings (CASELINE_SLA_*); the shared ones are in eventcore.settings."""
+"""The watch's own settings (CASELINE_SLA_*); the shared ones are in eventcore.settings, and the policy and
+calendar files (read by every service that computes with deadlines) in deadlines.settings."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic_settings import SettingsConfigDict
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from deadlines.settings import DeadlineSettings
 
 
-class SlaSettings(BaseSettings):
+class SlaSettings(DeadlineSettings):
     model_config = SettingsConfigDict(env_prefix="CASELINE_SLA_", extra="ignore")
 
-    policy_file: Path | None = None  # default: services/sla/sla_policy.yaml
-    calendar_file: Path | None = None  # default: services/sla/calendar_overrides.yaml
     metrics_refresh_seconds: float = 10.0
     # A case called back with every clock stopped leaves the watch's memory after this long unchanged.
     archive_after_hours: float = 72.0

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from deadlines.timing import Timing
 from eventcore.consumer import ServiceStores
 from eventcore.http import error_responses
 from schemas.base import DomainEvent
@@ -37,7 +38,11 @@ class DecisionBody(_Body):
     task_id: str | None = Field(default=None, description="Confirm this assigned task (else: a new task)")
     bureau: Bureau | None = Field(default=None, description="The bureau of a new task")
     action: str = Field(min_length=1, max_length=1000)
-    due_at: AwareDatetime
+    due_at: AwareDatetime | None = Field(
+        default=None,
+        description="The decided deadline; none: a confirmed task keeps its own, a new task is due by the "
+        "SLA policy's task budget (working days from the meeting)",
+    )
     done_when: str = Field(min_length=1, max_length=1000)
 
 
@@ -50,7 +55,9 @@ class HoldMeeting(_Body):
 class AssignTask(_Body):
     bureau: Bureau
     action: str = Field(min_length=1, max_length=1000)
-    due_at: AwareDatetime
+    due_at: AwareDatetime | None = Field(
+        default=None, description="The decided deadline; none: the SLA policy's task budget, in working days"
+    )
     done_when: str = Field(min_length=1, max_length=1000)
 
 
@@ -82,7 +89,8 @@ def _stores(request: Request) -> ServiceStores:
     return stores
 
 
-def office_router(callers: Callers) -> APIRouter:
+def office_router(callers: Callers, timing: Timing) -> APIRouter:
+    """`timing`: the SLA policies and calendar a task's default deadline is counted with."""
     router = APIRouter(prefix="/jointmeeting", tags=["joint-meeting office"], responses=error_responses(401, 403, 404, 409, 422))
     # Annotations are evaluated here (no __future__ import), so FastAPI sees each Depends on `callers`.
 
@@ -158,7 +166,9 @@ def office_router(callers: Callers) -> APIRouter:
         return await run(
             request,
             file_id,
-            lambda s: meetings.hold_meeting(s, meeting_id, body.attendees, decisions, body.minutes, now),
+            lambda s: meetings.hold_meeting(
+                s, meeting_id, body.attendees, decisions, body.minutes, now, timing
+            ),
             staff,
         )
 
@@ -173,7 +183,9 @@ def office_router(callers: Callers) -> APIRouter:
         return await run(
             request,
             file_id,
-            lambda s: tasks.assign_task(s, body.bureau, body.action, body.due_at, body.done_when, now),
+            lambda s: tasks.assign_task(
+                s, body.bureau, body.action, body.due_at, body.done_when, now, timing
+            ),
             staff,
         )
 

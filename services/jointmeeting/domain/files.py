@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.cases import CaseEscalated
 from schemas.jointmeeting import (
@@ -15,6 +16,7 @@ from schemas.jointmeeting import (
 from schemas.reference import Bureau, Category
 from services.jointmeeting.domain.rules import JointMeetingRules
 from services.jointmeeting.domain.state import FileState
+from services.jointmeeting.domain.tasks import proposed_due
 
 
 def file_stream(file_id: str) -> str:
@@ -49,11 +51,17 @@ def cluster_key(escalation: CaseEscalated) -> tuple[str, str, Category] | None:
 
 
 def open_file(
-    escalation: CaseEscalated, escalated_at: datetime, rules: JointMeetingRules, file_id: str
+    escalation: CaseEscalated,
+    escalated_at: datetime,
+    rules: JointMeetingRules,
+    file_id: str,
+    timing: Timing,
 ) -> list[DomainEvent]:
     """The file, then one task per proposed bureau, lead first, so enforcement starts before the meeting
-    ("act the moment it is said"); the meeting then confirms, revises or adds tasks."""
+    ("act the moment it is said"); the meeting then confirms, revises or adds tasks. Each task is due by
+    the district's SLA policy for the category, in working time from the escalation."""
     category = Category(escalation.category)
+    due_at = proposed_due(timing, escalation.district, category, escalated_at)
     proposal = rules.propose(category, list(escalation.bureaus))
     decided_by = f"{rules.version}/{proposal.entry}"
     decision = lead_decision(escalation, proposal.lead, list(proposal.bureaus), decided_by)
@@ -81,7 +89,7 @@ def open_file(
                 bureau=bureau,
                 is_lead=bureau == proposal.lead,
                 action=action,
-                due_at=escalated_at + proposal.period,
+                due_at=due_at,
                 done_when=done_when,
             )
         )

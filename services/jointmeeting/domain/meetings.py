@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.jointmeeting import (
     EnforcementTaskAssigned,
@@ -16,15 +17,17 @@ from schemas.jointmeeting import (
 from schemas.reference import Bureau
 from services.jointmeeting.domain.errors import Conflict, InvalidCommand, NotFound
 from services.jointmeeting.domain.state import FileState
-from services.jointmeeting.domain.tasks import open_file_state
+from services.jointmeeting.domain.tasks import open_file_state, proposed_due
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Confirm (and possibly revise) an assigned task by its id, or give a bureau a new task."""
+    """Confirm (and possibly revise) an assigned task by its id, or give a bureau a new task.
+
+    `due_at` None: a confirmed task keeps its deadline, a new task is due by the SLA policy."""
 
     action: str
-    due_at: datetime
+    due_at: datetime | None
     done_when: str
     task_id: str | None = None
     bureau: Bureau | None = None
@@ -54,6 +57,7 @@ def hold_meeting(
     decisions: list[Decision],
     minutes: str,
     now: datetime,
+    timing: Timing,
 ) -> list[DomainEvent]:
     open_file_state(state)
     meeting = state.meetings.get(meeting_id)
@@ -67,14 +71,15 @@ def hold_meeting(
     recorded: list[MeetingDecision] = []
     next_number = len(state.tasks) + 1
     for index, decision in enumerate(decisions):
-        if decision.due_at <= now:
+        if decision.due_at is not None and decision.due_at <= now:
             raise InvalidCommand(f"decisions[{index}].due_at is not in the future")
         if decision.task_id is not None:
             event: EnforcementTaskAssigned | EnforcementTaskConfirmed = _confirm(
                 state, meeting_id, decision, index
             )
         else:
-            event = _new_task(state, meeting_id, decision, index, f"{state.file_id}-t{next_number}")
+            due_at = decision.due_at or proposed_due(timing, state.district, state.category, now)
+            event = _new_task(state, meeting_id, decision, due_at, index, f"{state.file_id}-t{next_number}")
             next_number += 1
         events.append(event)
         recorded.append(
@@ -121,13 +126,13 @@ def _confirm(state: FileState, meeting_id: str, decision: Decision, index: int) 
         meeting_id=meeting_id,
         bureau=task.bureau,
         action=decision.action,
-        due_at=decision.due_at,
+        due_at=decision.due_at or task.due_at,  # confirmed without a date: the deadline stands
         done_when=decision.done_when,
     )
 
 
 def _new_task(
-    state: FileState, meeting_id: str, decision: Decision, index: int, task_id: str
+    state: FileState, meeting_id: str, decision: Decision, due_at: datetime, index: int, task_id: str
 ) -> EnforcementTaskAssigned:
     if decision.bureau is None:
         raise InvalidCommand(f"decisions[{index}] needs a bureau (new task) or a task_id (confirmation)")
@@ -138,7 +143,7 @@ def _new_task(
         bureau=decision.bureau,
         is_lead=decision.bureau == state.lead_bureau,
         action=decision.action,
-        due_at=decision.due_at,
+        due_at=due_at,
         done_when=decision.done_when,
         meeting_id=meeting_id,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.bureau import BureauReport, EvidenceRef, ReportKind, TaskStatus
 from schemas.reference import Bureau
@@ -52,21 +53,27 @@ def _allowed(state: FileState, decide: Callable[[FileState], list[DomainEvent]])
     return True
 
 
-def office_permissions(state: FileState, now: datetime) -> OfficePermissions:
+def office_permissions(state: FileState, now: datetime, timing: Timing) -> OfficePermissions:
     """Every office command the file accepts as it stands, per file, meeting and task."""
     later = now + _LATER
     on_file = {
         OfficeCommand.SCHEDULE: lambda s: meetings.schedule_meeting(s, later, "", now),
-        OfficeCommand.ASSIGN: lambda s: tasks.assign_task(s, Bureau.CENTRE, "probe", later, "probe", now),
+        OfficeCommand.ASSIGN: lambda s: tasks.assign_task(
+            s, Bureau.CENTRE, "probe", later, "probe", now, timing
+        ),
         OfficeCommand.VERIFY: lambda s: completion.verify_file(s, "probe", now, "probe"),
     }
     file_commands = frozenset(c for c, decide in on_file.items() if _allowed(state, decide))
-    held = {m: frozenset({OfficeCommand.HOLD} if _holdable(state, m, now) else ()) for m in state.meetings}
+    held = {
+        m: frozenset({OfficeCommand.HOLD} if _holdable(state, m, now, timing) else ()) for m in state.meetings
+    }
     return OfficePermissions(file_commands, held, {t: _task_commands(state, t, now) for t in state.tasks})
 
 
-def _holdable(state: FileState, meeting_id: str, now: datetime) -> bool:
-    return _allowed(state, lambda s: meetings.hold_meeting(s, meeting_id, [Bureau.CENTRE], [], "", now))
+def _holdable(state: FileState, meeting_id: str, now: datetime, timing: Timing) -> bool:
+    return _allowed(
+        state, lambda s: meetings.hold_meeting(s, meeting_id, [Bureau.CENTRE], [], "", now, timing)
+    )
 
 
 def _task_commands(state: FileState, task_id: str, now: datetime) -> frozenset[OfficeCommand]:

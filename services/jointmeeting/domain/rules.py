@@ -1,10 +1,13 @@
-"""The joint meeting's rules data: which bureaus a problem needs, who leads, what each is asked to do."""
+"""The joint meeting's rules data: which bureaus a problem needs, who leads, what each is asked to do.
+
+How long a bureau gets is not here: a task's default deadline is the SLA policy's `task` budget, in working
+time on the working calendar (deadlines/), the same code the SLA's task clocks count with.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -26,7 +29,13 @@ class _Proposal(BaseModel):
 
     lead: Bureau
     bureaus: list[Bureau] = Field(min_length=1)
-    period_days: int | None = Field(default=None, ge=1, le=90)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_period(cls, data: object) -> object:
+        if isinstance(data, dict) and "period_days" in data:
+            raise ValueError(NO_PERIODS_HERE.format(field="period_days"))
+        return data
 
     @model_validator(mode="after")
     def _lead_is_a_member(self) -> _Proposal:
@@ -42,11 +51,16 @@ class _Action(BaseModel):
     done_when: str = Field(min_length=1)
 
 
+NO_PERIODS_HERE = (
+    "the joint meeting's rules no longer set task deadlines: a task's default deadline is the SLA policy's "
+    "'task' budget (deadlines/sla_policy.yaml, in working days); remove '{field}' from the joint-meeting rules"
+)
+
+
 class _RulesFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: str
-    default_period_days: int = Field(ge=1, le=90)
     proposals: dict[str, _Proposal]
     actions: dict[Bureau, _Action]
 
@@ -62,15 +76,22 @@ class _RulesFile(BaseModel):
             raise ValueError(f"actions missing for bureaus: {sorted(b.value for b in missing)}")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_default_period(cls, data: object) -> object:
+        # Refused rather than ignored: an operator who edits it must learn it has no effect.
+        if isinstance(data, dict) and "default_period_days" in data:
+            raise ValueError(NO_PERIODS_HERE.format(field="default_period_days"))
+        return data
+
 
 @dataclass(frozen=True)
 class Proposal:
-    """What the office decides when a file opens: lead first, then the other members, and the tasks'
-    deadline. `entry` names the rule that decided (the category's, or `default`)."""
+    """What the office decides when a file opens: lead first, then the other members. `entry` names the
+    rule that decided (the category's, or `default`)."""
 
     lead: Bureau
     bureaus: tuple[Bureau, ...]
-    period: timedelta
     entry: str = DEFAULT
 
 
@@ -86,8 +107,7 @@ class JointMeetingRules:
         entry = self._file.proposals[name]
         members = [entry.lead] + [b for b in entry.bureaus if b != entry.lead]
         members += [b for b in named_by_escalation if b not in members]
-        days = entry.period_days or self._file.default_period_days
-        return Proposal(entry.lead, tuple(members), timedelta(days=days), name)
+        return Proposal(entry.lead, tuple(members), name)
 
     def action_for(self, bureau: Bureau) -> tuple[str, str]:
         action = self._file.actions[bureau]
@@ -105,7 +125,7 @@ def load_rules(path: Path = RULES_FILE) -> JointMeetingRules:
 def load_district_rules(districts: Iterable[str], default: Path = RULES_FILE) -> dict[str, JointMeetingRules]:
     """Each district's rules: its own file when present (it replaces the default whole), else the default.
 
-    Every district has its own joint meeting, so a district may propose other bureaus or periods; a
-    partial override would leave readers guessing which entries came from where.
+    Every district has its own joint meeting, so a district may propose other bureaus; a partial override
+    would leave readers guessing which entries came from where. (Its tasks' periods are in its SLA policy.)
     """
     return load_per_district(load_rules, default, districts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.bureau import BureauReport, ReportKind, TaskStatus
 from schemas.jointmeeting import (
@@ -16,7 +17,8 @@ from schemas.jointmeeting import (
     EnforcementTaskUnableAnswered,
     FileReferredToMeeting,
 )
-from schemas.reference import Bureau
+from schemas.reference import Bureau, Category
+from schemas.sla import ClockMeasure
 from services.jointmeeting.domain.errors import Conflict, InvalidCommand, NotFound, WrongBureau
 from services.jointmeeting.domain.state import FileState, TaskState
 
@@ -36,10 +38,34 @@ def open_task(state: FileState, task_id: str) -> TaskState:
     return task
 
 
+def proposed_due(timing: Timing, district: str, category: Category, since: datetime) -> datetime:
+    """A task's deadline when nobody decided another: the district's SLA policy's task budget for the
+    category, counted on the working calendar from `since` (the same code the task's SLA clock counts with)."""
+    return timing.in_district(district).task_due(category, since).at
+
+
+def time_left(
+    timing: Timing, district: str, category: Category, due_at: datetime, now: datetime
+) -> tuple[float, bool]:
+    """A task's time left as its SLA task clock counts it: in the measure of the policy's task rule (True:
+    working time), negative by how late it is."""
+    measure = timing.in_district(district).policy.task_deadline(category).budget.measure
+    return timing.calendar.left(measure, due_at, now), measure is ClockMeasure.WORKING
+
+
 def assign_task(
-    state: FileState, bureau: Bureau, action: str, due_at: datetime, done_when: str, now: datetime
+    state: FileState,
+    bureau: Bureau,
+    action: str,
+    due_at: datetime | None,
+    done_when: str,
+    now: datetime,
+    timing: Timing,
 ) -> list[DomainEvent]:
+    """A new task for a bureau, due when the office says, else when the SLA policy says."""
     open_file_state(state)
+    if due_at is None:
+        due_at = proposed_due(timing, state.district, state.category, now)
     _future(due_at, now)
     return [_assigned(state, state.next_task_id(), bureau, action, due_at, done_when)]
 

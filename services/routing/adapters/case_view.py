@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS {s}.case_view (
 ALTER TABLE {s}.case_view ADD COLUMN IF NOT EXISTS district text NOT NULL DEFAULT 'luzhou';
 DROP INDEX IF EXISTS {s}.case_view_unit_state;
 CREATE INDEX IF NOT EXISTS case_view_district_unit_state ON {s}.case_view (district, unit_code, state);
--- One deadline (issue 17): the deadline is the SLA clock's (case_deadline); installations from before keep
+-- One deadline (issue 17): the deadline is the SLA clock's (case_clock); installations from before keep
 -- their due_at column, which is no longer written, so that a replica not yet upgraded can still write rows.
 ALTER TABLE {s}.case_view ADD COLUMN IF NOT EXISTS proposed_lead_bureau text;
 """
@@ -232,8 +232,9 @@ class CaseView:
 
 
 # The deadline a late case is judged by and cases are sorted by, as learnt.shown_deadline and
-# ShownDeadline.overdue judge it: the running resolve clock of the case's current round.
-RUNNING_DUE_AT = "(CASE WHEN d.generation >= v.reopen_count AND d.status = 'running' THEN d.deadline END)"
+# ShownDeadline.overdue judge it: the running resolve clock of the case's current round (LEARNT_JOINS
+# joins only that one).
+RUNNING_DUE_AT = "(CASE WHEN d.status = 'running' THEN d.deadline END)"
 
 
 def _folded(events: list[DomainEvent]) -> tuple[Any, ...]:

@@ -1,28 +1,43 @@
-"""What routing learnt from the other services, one row per case: its SLA resolve clock and the joint
-meeting's decision on who leads.
+"""What routing learnt from the other services: every SLA clock of each case, and the joint meeting's
+decision on who leads.
 
-These rows are not folded from routing's own events (`caseline replay routing` leaves them alone): they are
-written from caseline.sla.v1 and caseline.jointmeeting.v1 in the same transaction as the inbox claim, so
-each fact is learnt exactly once, and the SLA's and the joint meeting's stores remain their source.
+These rows are not folded from routing's own events: they are written from caseline.sla.v1 and
+caseline.jointmeeting.v1 in the same transaction as the inbox claim, so each fact is learnt exactly once,
+and the SLA's and the joint meeting's stores remain their source (`caseline replay routing` learns them
+again from there). A case's deadline is the row of its current resolve clock (`<case>/resolve/<reopen
+count>`), joined in by LEARNT_JOINS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eventcore.database import DbConnection, checked_schema
 from schemas.reference import Bureau, Category
-from services.routing.domain.learnt import CaseDeadline, DeadlineStatus, JointDecision
+from schemas.sla import ClockKind, ClockMeasure
+from services.routing.domain.learnt import DeadlineStatus, JointDecision, LearntClock
 
+# routing.case_deadline (one row per case, its resolve clock) came first; case_clock replaced it and holds
+# every clock. The old table is left alone (a replica not yet upgraded may still write it) and no longer
+# read; `caseline replay routing` fills case_clock from the SLA's store.
 LEARNT_DDL = """
-CREATE TABLE IF NOT EXISTS {s}.case_deadline (
-    case_id text PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS {s}.case_clock (
+    case_id text NOT NULL,
     clock_id text NOT NULL,
+    kind text NOT NULL,
     generation integer NOT NULL,
+    measure text NOT NULL,
     status text NOT NULL,
     deadline timestamptz,
+    at_risk_at timestamptz,
+    budget_seconds double precision NOT NULL,
+    consumed_seconds double precision NOT NULL,
     policy_rule text NOT NULL,
-    on_time boolean
+    on_time boolean,
+    at_risk_alerted boolean NOT NULL,
+    breached boolean NOT NULL,
+    PRIMARY KEY (case_id, clock_id)
 );
 CREATE TABLE IF NOT EXISTS {s}.case_joint_decision (
     case_id text PRIMARY KEY,
@@ -35,42 +50,79 @@ CREATE TABLE IF NOT EXISTS {s}.case_joint_decision (
 );
 """
 
-# What the case view's queries join in, under names of their own (see deadline_of / decision_of_row).
-LEARNT_COLUMNS = (
-    "d.clock_id AS deadline_clock, d.generation AS deadline_generation, d.status AS deadline_state, "
-    "d.deadline AS clock_deadline, d.policy_rule AS deadline_rule, d.on_time AS deadline_on_time, "
-    "j.file_id AS joint_meeting_file_id, j.category AS decided_category, j.lead_bureau AS decided_lead, "
+_CLOCK_FIELDS = (
+    "clock_id",
+    "kind",
+    "generation",
+    "measure",
+    "status",
+    "deadline",
+    "at_risk_at",
+    "budget_seconds",
+    "consumed_seconds",
+    "policy_rule",
+    "on_time",
+    "at_risk_alerted",
+    "breached",
+)
+# The current resolve clock's columns, as the case view's queries join them in (see deadline_of).
+_DEADLINE_ALIASES = {field: f"resolve_{field}" for field in _CLOCK_FIELDS}
+LEARNT_COLUMNS = ", ".join(f"d.{field} AS {alias}" for field, alias in _DEADLINE_ALIASES.items()) + (
+    ", j.file_id AS joint_meeting_file_id, j.category AS decided_category, j.lead_bureau AS decided_lead, "
     "j.member_bureaus AS decided_bureaus, j.overrode_proposal, j.reason AS lead_decision_reason"
 )
 LEARNT_JOINS = (
-    "LEFT JOIN {s}.case_deadline d USING (case_id) LEFT JOIN {s}.case_joint_decision j USING (case_id)"
+    "LEFT JOIN {s}.case_clock d ON d.case_id = v.case_id AND d.kind = 'resolve' "
+    "AND d.generation = v.reopen_count "
+    "LEFT JOIN {s}.case_joint_decision j ON j.case_id = v.case_id"
 )
 
 
-async def load_deadline(conn: DbConnection, schema: str, case_id: str) -> CaseDeadline | None:
+async def load_clock(conn: DbConnection, schema: str, case_id: str, clock_id: str) -> LearntClock | None:
     row = await conn.fetchrow(
-        f"SELECT clock_id AS deadline_clock, generation AS deadline_generation, status AS deadline_state, "
-        f"deadline AS clock_deadline, policy_rule AS deadline_rule, on_time AS deadline_on_time "
-        f"FROM {checked_schema(schema)}.case_deadline WHERE case_id = $1",
+        f"SELECT {', '.join(_CLOCK_FIELDS)} FROM {checked_schema(schema)}.case_clock "
+        "WHERE case_id = $1 AND clock_id = $2",
         case_id,
+        clock_id,
     )
-    return deadline_of(dict(row)) if row else None
+    return _clock(dict(row)) if row else None
 
 
-async def save_deadline(conn: DbConnection, schema: str, case_id: str, learnt: CaseDeadline) -> None:
+async def clocks_of_cases(
+    conn: DbConnection, schema: str, case_ids: Sequence[str]
+) -> dict[str, list[LearntClock]]:
+    """Every clock routing learnt for these cases, in the order they started."""
+    rows = await conn.fetch(
+        f"SELECT case_id, {', '.join(_CLOCK_FIELDS)} FROM {checked_schema(schema)}.case_clock "
+        "WHERE case_id = ANY($1::text[]) ORDER BY case_id, clock_id",
+        list(case_ids),
+    )
+    found: dict[str, list[LearntClock]] = {}
+    for row in rows:
+        found.setdefault(row["case_id"], []).append(_clock(dict(row)))
+    return found
+
+
+async def save_clock(conn: DbConnection, schema: str, case_id: str, learnt: LearntClock) -> None:
+    updates = ", ".join(f"{field} = EXCLUDED.{field}" for field in _CLOCK_FIELDS[1:])
     await conn.execute(
-        f"INSERT INTO {checked_schema(schema)}.case_deadline "
-        "(case_id, clock_id, generation, status, deadline, policy_rule, on_time) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO UPDATE SET "
-        "clock_id = EXCLUDED.clock_id, generation = EXCLUDED.generation, status = EXCLUDED.status, "
-        "deadline = EXCLUDED.deadline, policy_rule = EXCLUDED.policy_rule, on_time = EXCLUDED.on_time",
+        f"INSERT INTO {checked_schema(schema)}.case_clock (case_id, {', '.join(_CLOCK_FIELDS)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(_CLOCK_FIELDS) + 2))}) "
+        f"ON CONFLICT (case_id, clock_id) DO UPDATE SET {updates}",
         case_id,
         learnt.clock_id,
+        learnt.kind.value,
         learnt.generation,
+        learnt.measure.value,
         learnt.status.value,
         learnt.deadline,
+        learnt.at_risk_at,
+        learnt.budget_seconds,
+        learnt.consumed_seconds,
         learnt.policy_rule,
         learnt.on_time,
+        learnt.at_risk_alerted,
+        learnt.breached,
     )
 
 
@@ -102,17 +154,28 @@ async def save_decision(conn: DbConnection, schema: str, case_id: str, decided: 
     )
 
 
-def deadline_of(row: dict[str, Any]) -> CaseDeadline | None:
-    """The learnt resolve clock in a row carrying LEARNT_COLUMNS (None when nothing was learnt yet)."""
-    if row.get("deadline_clock") is None:
+def deadline_of(row: dict[str, Any]) -> LearntClock | None:
+    """The current resolve clock in a row carrying LEARNT_COLUMNS (None when it has not started)."""
+    if row.get("resolve_clock_id") is None:
         return None
-    return CaseDeadline(
-        clock_id=row["deadline_clock"],
-        generation=row["deadline_generation"],
-        status=DeadlineStatus(row["deadline_state"]),
-        deadline=row["clock_deadline"],
-        policy_rule=row["deadline_rule"],
-        on_time=row["deadline_on_time"],
+    return _clock({field: row[alias] for field, alias in _DEADLINE_ALIASES.items()})
+
+
+def _clock(row: dict[str, Any]) -> LearntClock:
+    return LearntClock(
+        clock_id=row["clock_id"],
+        kind=ClockKind(row["kind"]),
+        generation=row["generation"],
+        measure=ClockMeasure(row["measure"]),
+        status=DeadlineStatus(row["status"]),
+        deadline=row["deadline"],
+        at_risk_at=row["at_risk_at"],
+        budget_seconds=row["budget_seconds"],
+        consumed_seconds=row["consumed_seconds"],
+        policy_rule=row["policy_rule"],
+        on_time=row["on_time"],
+        at_risk_alerted=row["at_risk_alerted"],
+        breached=row["breached"],
     )
 
 

@@ -70,7 +70,7 @@ class EscalationPolicy(BaseModel):
 
 NO_DEADLINES_HERE = (
     "routing rules no longer set deadlines: a case's deadline is its SLA clock's, from the SLA policy "
-    "(services/sla/sla_policy.yaml, in working time); remove 'service_levels' from the routing rules"
+    "(deadlines/sla_policy.yaml, in working time); remove 'service_levels' from the routing rules"
 )
 
 

@@ -24,6 +24,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from deadlines.calendar import BEIJING
+from deadlines.timing import Timing
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
 from district.unit_tokens import CENTRE, UNIT
@@ -34,8 +36,7 @@ from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
 from services.sla.adapters.clock_store import load_cases
 from services.sla.adapters.watch import Watch
-from services.sla.domain.calendar import BEIJING
-from services.sla.domain.clocks import Clock, ClockConflict, ClockState, Timing, time_left
+from services.sla.domain.clocks import Clock, ClockConflict, status
 from services.sla.domain.rates import Dimension, Period, RateRow, rates
 from services.sla.handlers import pause_clocks, resume_clocks
 from webui.live import HEARTBEAT_SECONDS, event_stream, retry_hint
@@ -160,13 +161,9 @@ def _sees(unit: Principal, scope: Any) -> bool:
 
 
 def _status(clock: Clock, now: datetime) -> str | None:
-    if clock.state is not ClockState.RUNNING or clock.deadline is None:
-        return None
-    if clock.breached or now >= clock.deadline:
-        return "breached"
-    if clock.at_risk_alerted or (clock.at_risk_at is not None and now >= clock.at_risk_at):
-        return "at_risk"
-    return None
+    """at_risk or breached: what the ops page lists (a clock on track is not an alert)."""
+    found = status(clock, now)
+    return found if found != "on_track" else None
 
 
 def _current_month(now: datetime) -> str:
@@ -245,29 +242,6 @@ def ops_router(view: OpsView) -> APIRouter:
         chosen = _district(view, district)
         wanted = reader.district if reader is not None else chosen
         return event_stream(_ops_events(view, street, level, chosen, dimension, reader, wanted))
-
-    @router.get(
-        "/v1/clocks",
-        summary="The clocks of several cases, each with its time left in its own measure (working time for "
-        "working-time clocks); read by routing's workbench for its queues",
-        responses=reads,
-    )
-    async def clocks_of_cases(
-        reader: Reader,
-        case_id: Annotated[list[str], Query(min_length=1, max_length=200, description="repeat per case")],
-    ) -> dict[str, Any]:
-        now = view.watch.now()
-        cases = {c: view.watch.cases.get(c) for c in dict.fromkeys(case_id)}
-        if reader is not None:  # a unit sees only the clocks of the cases it may see
-            cases = {c: case for c, case in cases.items() if case is not None and _sees(reader, case.scope)}
-        return {
-            "now": now.isoformat(),
-            "cases": {
-                cid: [_clock_left_json(view.timing, clock, now) for clock in case.clocks.values()]
-                for cid, case in cases.items()
-                if case is not None
-            },
-        }
 
     @router.get(
         "/v1/cases/{case_id}/clocks",
@@ -401,22 +375,6 @@ async def _ops_events(
             yield ServerSentEvent(json.dumps(body, ensure_ascii=False), event="rates")
             rates_sent, rates_stale = time.monotonic(), False
         await asyncio.sleep(_COALESCE_SECONDS)
-
-
-def _clock_left_json(timing: Timing, clock: Clock, now: datetime) -> dict[str, Any]:
-    left = time_left(timing, clock, now)  # the calendar is every district's
-    status = _status(clock, now) or ("on_track" if clock.state is ClockState.RUNNING else clock.state.value)
-    return {
-        "clock_id": clock.clock_id,
-        "kind": clock.kind.value,
-        "state": clock.state.value,
-        "status": status,
-        "measure": clock.measure.value,
-        "deadline": clock.deadline.isoformat() if clock.deadline else None,
-        "seconds_left": round(left) if left is not None else None,
-        "on_time": clock.on_time,
-        "policy_rule": clock.policy_rule,
-    }
 
 
 def _clock_json(clock: Clock) -> dict[str, Any]:

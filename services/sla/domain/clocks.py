@@ -6,11 +6,14 @@ are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
+from deadlines.policy import PolicyLevel
+from deadlines.timing import Timing, standing
+from deadlines.timing import time_left as shared_time_left
 from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT, Bureau
 from schemas.sla import (
@@ -28,8 +31,6 @@ from schemas.sla import (
     SlaClockStopped,
     SlaLeadBureauRecorded,
 )
-from services.sla.domain.calendar import WorkingCalendar
-from services.sla.domain.policy import PolicyError, PolicyLevel, SlaPolicy
 
 SLA_EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in SLA_EVENTS}
 
@@ -272,53 +273,6 @@ _APPLY = {
 }
 
 
-@dataclass(frozen=True)
-class Timing:
-    """The policy and the calendar: everything a decision needs to compute deadlines.
-
-    `policy` is the one in force; `districts` (when given) holds every served district's policy, and
-    `in_district` picks one. The calendar (national + city overrides) is the same for every district.
-    """
-
-    policy: SlaPolicy
-    calendar: WorkingCalendar
-    districts: Mapping[str, SlaPolicy] | None = None
-
-    def policy_for(self, district: str) -> SlaPolicy:
-        if self.districts is None:
-            return self.policy
-        try:
-            return self.districts[district]
-        except KeyError:
-            served = ", ".join(self.districts)
-            raise PolicyError(
-                f"no SLA policy for district {district!r}: this deployment serves {served}"
-            ) from None
-
-    def in_district(self, district: str) -> Timing:
-        """The timing a clock of that district is judged by."""
-        return Timing(self.policy_for(district), self.calendar, self.districts)
-
-    def after(self, measure: ClockMeasure, since: datetime, seconds: float) -> tuple[datetime, str | None]:
-        if measure is ClockMeasure.WALL:
-            return since + timedelta(seconds=max(seconds, 0.0)), None
-        deadline = self.calendar.add_working(since, seconds)
-        return deadline.at, deadline.warning
-
-    def used(self, measure: ClockMeasure, since: datetime, until: datetime) -> float:
-        if measure is ClockMeasure.WALL:
-            return max((until - since).total_seconds(), 0.0)
-        return self.calendar.working_seconds(since, until)
-
-    def marks(
-        self, measure: ClockMeasure, since: datetime, budget: float, consumed: float
-    ) -> tuple[datetime, datetime, str | None]:
-        """Deadline and at-risk instant of a clock running since `since` with `consumed` already used."""
-        deadline, warning = self.after(measure, since, budget - consumed)
-        at_risk, _ = self.after(measure, since, budget * self.policy.at_risk_share - consumed)
-        return deadline, at_risk, warning
-
-
 def start_clock(
     timing: Timing,
     case_id: str,
@@ -360,22 +314,29 @@ def start_task_clock(
     scope: ClockScope,
     cause: str | None = None,
 ) -> SlaClockStarted:
-    """A bureau's task is due when the joint meeting decided; only the at-risk share comes from the policy."""
+    """A bureau's task is due when the joint meeting decided: by default the policy's task budget from the
+    assignment, or the date a meeting or the office set. The clock keeps that date exactly and counts the
+    time in the measure of the policy's task rule (working time for working days), which also gives the
+    at-risk share."""
     timing = timing.in_district(scope.district)
-    budget = max((due_at - at).total_seconds(), 0.0)
-    at_risk, _ = timing.after(ClockMeasure.WALL, at, budget * timing.policy.at_risk_share)
+    rule = timing.policy.task_deadline(scope.category)
+    measure = rule.budget.measure
+    budget = timing.used(measure, at, due_at)
+    at_risk, _ = timing.after(measure, at, budget * timing.policy.at_risk_share)
+    _, warning = timing.after(measure, at, budget)
     return SlaClockStarted(
         case_id=case_id,
         clock_id=clock_id,
         kind=ClockKind.TASK,
         started_at=at,
-        measure=ClockMeasure.WALL,
+        measure=measure,
         budget_seconds=budget,
         deadline=due_at,
         at_risk_at=at_risk,
         scope=scope,
-        policy_rule="joint-meeting-task",
+        policy_rule=rule.rule_id,
         policy_version=timing.policy.version,
+        calendar_warning=warning,
         cause=cause,
     )
 
@@ -411,27 +372,37 @@ def set_task_deadline(
     """The joint meeting decided a new deadline for a task (a meeting's decision, an extension): the clock
     is due exactly then, whatever time it used before. None when it already is (a repeated decision).
 
-    The budget is what was used plus what is left until `due_at`; a paused clock (none are, since the
-    joint meeting owns task deadlines, but older stores may hold one) keeps the time left from `at`.
+    The budget is what was used plus what is left until `due_at`, in the clock's measure; a paused clock
+    (none are, since the joint meeting owns task deadlines, but older stores may hold one) keeps the time
+    left from `at` and has no deadline until it resumes.
     """
     timing = timing.in_district(clock.scope.district)
+    measure, used = clock.measure, clock.consumed_seconds
+    deadline: datetime | None = None
+    at_risk: datetime | None = None
+    warning: str | None = None
     if clock.running_since is not None:
         if clock.deadline == due_at:
             return None
-        left = (due_at - clock.running_since).total_seconds()
+        budget = used + timing.used(measure, clock.running_since, due_at)
+        deadline = due_at
+        at_risk, _ = timing.after(measure, clock.running_since, budget * timing.policy.at_risk_share - used)
+        _, warning = timing.after(measure, clock.running_since, budget - used)
     else:
-        left = (due_at - at).total_seconds()
-    budget = max(clock.consumed_seconds + left, 0.0)
-    return _retargeted_to(
-        timing,
-        clock,
-        clock.scope,
-        budget,
-        ClockMeasure.WALL,
-        clock.policy_rule,
-        clock.escalate_on_breach,
-        reason,
-        cause,
+        budget = used + timing.used(measure, at, due_at)
+    return SlaClockRetargeted(
+        case_id=clock.case_id,
+        clock_id=clock.clock_id,
+        budget_seconds=budget,
+        measure=measure,
+        deadline=deadline,
+        at_risk_at=at_risk,
+        scope=clock.scope,
+        policy_rule=clock.policy_rule,
+        escalate_on_breach=clock.escalate_on_breach,
+        reason=reason,
+        calendar_warning=warning,
+        cause=cause,
     )
 
 
@@ -553,12 +524,26 @@ def breach_alert(clock: Clock) -> SlaBreached:
 def time_left(timing: Timing, clock: Clock, now: datetime) -> float | None:
     """Time left on the clock in its own measure (working seconds for working-time clocks), negative by
     how much it is late; a paused clock keeps what it had left; None for a stopped clock or no deadline."""
-    if clock.state is ClockState.STOPPED:
+    return shared_time_left(
+        timing.calendar,
+        clock.measure,
+        clock.deadline,
+        now,
+        paused=clock.state is ClockState.PAUSED,
+        stopped=clock.state is ClockState.STOPPED,
+        budget_seconds=clock.budget_seconds,
+        consumed_seconds=clock.consumed_seconds,
+    )
+
+
+def status(clock: Clock, now: datetime) -> str | None:
+    """on_track, at_risk or breached for a running clock with a deadline; None otherwise."""
+    if clock.state is not ClockState.RUNNING or clock.deadline is None:
         return None
-    if clock.state is ClockState.PAUSED:
-        return clock.budget_seconds - clock.consumed_seconds
-    if clock.deadline is None:
-        return None
-    if now <= clock.deadline:
-        return timing.used(clock.measure, now, clock.deadline)
-    return -timing.used(clock.measure, clock.deadline, now)
+    return standing(
+        now,
+        deadline=clock.deadline,
+        at_risk_at=clock.at_risk_at,
+        breached=clock.breached,
+        at_risk_alerted=clock.at_risk_alerted,
+    )

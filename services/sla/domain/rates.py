@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from deadlines.calendar import BEIJING
 from schemas.reference import FOUNDING_DISTRICT
 from schemas.sla import ClockKind
-from services.sla.domain.calendar import BEIJING
 from services.sla.domain.clocks import CaseClocks, Clock, ClockState
 
 SATISFIED = frozenset({"satisfied", "basically_satisfied"})

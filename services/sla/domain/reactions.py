@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from deadlines.policy import PolicyLevel
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.cases import (
     CaseAccepted,
@@ -50,7 +52,6 @@ from services.sla.domain.clocks import (
     CaseClocks,
     Clock,
     ClockState,
-    Timing,
     clock_id_for,
     retarget,
     set_task_deadline,
@@ -58,7 +59,6 @@ from services.sla.domain.clocks import (
     start_task_clock,
     stop_clock,
 )
-from services.sla.domain.policy import PolicyLevel
 
 CENTRE_TRIAGE_UNIT = "centre-triage"  # routing's triage queue: a case there is not dispatched yet
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from deadlines.timing import Timing
 from schemas.base import DomainEvent
 from schemas.bureau import BureauReport, EvidenceRef, ReportKind
 from schemas.reference import Bureau
@@ -87,8 +88,8 @@ def _bureau(value: object) -> Bureau | None:
     return next((b for b in Bureau if b.value == value), None)
 
 
-def file_command(command: OfficeCommand, form: FormData, t: Translator, staff: str) -> Decide:
-    """schedule, assign, verify: the decision to take on the file."""
+def file_command(command: OfficeCommand, form: FormData, t: Translator, staff: str, timing: Timing) -> Decide:
+    """schedule, assign, verify: the decision to take on the file (`timing`: a task's default deadline)."""
     now = datetime.now(UTC)
     if command is OfficeCommand.SCHEDULE:
         when = _body(
@@ -109,7 +110,9 @@ def file_command(command: OfficeCommand, form: FormData, t: Translator, staff: s
             due_at=beijing_time(clean_text(form.get("due_at"))),
             done_when=clean_text(form.get("done_when")),
         )
-        return lambda s: tasks.assign_task(s, task.bureau, task.action, task.due_at, task.done_when, now)
+        return lambda s: tasks.assign_task(
+            s, task.bureau, task.action, task.due_at, task.done_when, now, timing
+        )
     if command is OfficeCommand.VERIFY:
         verified = _body(t, VerifyFile, {"summary": "jm.summary"}, summary=clean_text(form.get("summary")))
         return lambda s: completion.verify_file(s, staff, now, verified.summary)
@@ -148,8 +151,11 @@ def task_command(command: OfficeCommand, task_id: str, form: FormData, t: Transl
     raise FormProblem(t("error.forbidden"))
 
 
-def hold_command(meeting_id: str, open_task_ids: Sequence[str], form: FormData, t: Translator) -> Decide:
-    """The meeting held: who attended, the minutes, a decision per task kept in it, and a new task if any."""
+def hold_command(
+    meeting_id: str, open_task_ids: Sequence[str], form: FormData, t: Translator, timing: Timing
+) -> Decide:
+    """The meeting held: who attended, the minutes, a decision per task kept in it, and a new task if any
+    (due when the meeting says, else by the SLA policy)."""
     now = datetime.now(UTC)
     labels = {"attendees": "jm.attendees", "minutes": "jm.minutes", "decisions": "jm.decisions"}
     decisions = [
@@ -168,7 +174,7 @@ def hold_command(meeting_id: str, open_task_ids: Sequence[str], form: FormData, 
         minutes=clean_text(form.get("minutes")),
     )
     chosen = [meetings.Decision(**d.model_dump()) for d in held.decisions]
-    return lambda s: meetings.hold_meeting(s, meeting_id, held.attendees, chosen, held.minutes, now)
+    return lambda s: meetings.hold_meeting(s, meeting_id, held.attendees, chosen, held.minutes, now, timing)
 
 
 def _decision(t: Translator, form: FormData, prefix: str, task_id: str | None) -> DecisionBody:

@@ -19,11 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from deadlines.timing import Timing
 from district.registry import Districts, UnknownDistrict
 from eventcore.consumer import ServiceStores
 from eventcore.store import ConcurrencyError
 from schemas.bureau import ReportKind
-from schemas.reference import Bureau
+from schemas.reference import Bureau, Category
 from services.jointmeeting.adapters import views
 from services.jointmeeting.adapters.file_store import load_file
 from services.jointmeeting.adapters.workbench.changes import CHANNEL, FileChange
@@ -39,6 +40,7 @@ from services.jointmeeting.adapters.workbench.forms import (
 from services.jointmeeting.domain.errors import CommandRefused, NotFound, StaleFile, WrongBureau
 from services.jointmeeting.domain.permissions import OfficeCommand, bureau_reports, office_permissions
 from services.jointmeeting.domain.state import FileState
+from services.jointmeeting.domain.tasks import proposed_due, time_left
 from services.jointmeeting.handlers import handle_office_command, report_on_task
 from webui.i18n import Translator, language_of
 from webui.principals import CredentialBooks, PrincipalKind
@@ -65,10 +67,17 @@ class LoadedState:
     version: int
 
 
+@dataclass(frozen=True)
+class TaskLeft:
+    seconds: float
+    working: bool  # counted in working time, as the task's SLA clock counts it
+
+
 @dataclass
 class JointMeetingWorkbench:
     books: CredentialBooks
     districts: Districts
+    timing: Timing  # the SLA policies and calendar: a task's default deadline and its time left
     settings: WorkbenchSettings = field(default_factory=WorkbenchSettings)
     development_credentials: list[str] = field(default_factory=list)
 
@@ -93,7 +102,12 @@ class JointMeetingWorkbench:
             "for_input": for_input,
             "bureaus": list(Bureau),
             "nav": self.nav(session) if session else [],
+            "task_left": self.task_left,
         }
+
+    def task_left(self, district: str, category: str, due_at: datetime) -> TaskLeft:
+        seconds, working = time_left(self.timing, district, Category(category), due_at, datetime.now(UTC))
+        return TaskLeft(seconds, working)
 
     def who(self, t: Translator, session: Session) -> str:
         district = self.district_name(session.principal.district)
@@ -214,7 +228,7 @@ def _office_routes(wb: JointMeetingWorkbench, router: APIRouter) -> None:
         if loaded is None:
             return Response(status_code=404)
         return wb.core.render(
-            request, "file_live.html", session, live=True, seen=seen, **_file_context(loaded)
+            request, "file_live.html", session, live=True, seen=seen, **_file_context(wb, loaded)
         )
 
     @router.get("/files/{file_id}/events")
@@ -234,16 +248,18 @@ def _office_routes(wb: JointMeetingWorkbench, router: APIRouter) -> None:
         return await _file_answer(wb, request, session, file_id, notice_done=done)
 
 
-def _file_context(loaded: LoadedState) -> dict[str, Any]:
+def _file_context(wb: JointMeetingWorkbench, loaded: LoadedState) -> dict[str, Any]:
     now = datetime.now(UTC)
     state = loaded.state
     return {
         "file": state,
         "version": loaded.version,
-        "permissions": office_permissions(state, now),
+        "permissions": office_permissions(state, now, wb.timing),
         "commands": OfficeCommand,
         "open_tasks": [t for t in state.tasks.values() if t.is_open],
         "now": now,
+        # what a task given now without a date is due by: the SLA policy's task budget
+        "proposed_due": proposed_due(wb.timing, state.district, state.category, now),
     }
 
 
@@ -270,7 +286,7 @@ async def _file_answer(
         notice=notice,
         live=False,
         seen=0,
-        **_file_context(loaded),
+        **_file_context(wb, loaded),
     )
 
 
@@ -280,7 +296,7 @@ def _file_action_routes(wb: JointMeetingWorkbench, router: APIRouter) -> None:
         async def decide(session: Session, form: FormData, t: Translator) -> Decide:
             loaded = await _loaded(request, file_id, session.principal.district)
             open_ids = [t.task_id for t in loaded.state.tasks.values() if t.is_open] if loaded else []
-            return hold_command(meeting_id, open_ids, form, t)
+            return hold_command(meeting_id, open_ids, form, t, wb.timing)
 
         return await _office_act(wb, request, file_id, decide)
 
@@ -302,7 +318,7 @@ def _file_action_routes(wb: JointMeetingWorkbench, router: APIRouter) -> None:
         async def decide(session: Session, form: FormData, t: Translator) -> Decide:
             if chosen is None:
                 raise NotFound(f"no command {command!r}")
-            return file_command(chosen, form, t, session.staff_id)
+            return file_command(chosen, form, t, session.staff_id, wb.timing)
 
         return await _office_act(wb, request, file_id, decide)
 

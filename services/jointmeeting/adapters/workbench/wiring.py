@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deadlines.timing import Timing
 from district.registry import Districts
 from eventcore.logging import get_logger
 from eventcore.production import SecretChecks
@@ -23,7 +24,7 @@ def development_credentials() -> list[str]:
 
 
 def joint_meeting_workbench(
-    tokens: Tokens, districts: Districts, checks: SecretChecks | None
+    tokens: Tokens, districts: Districts, checks: SecretChecks | None, timing: Timing
 ) -> JointMeetingWorkbench:
     """The office and the bureaus sign in with the same tokens the office and bureau APIs take."""
     settings = WorkbenchSettings()
@@ -33,6 +34,7 @@ def joint_meeting_workbench(
     return JointMeetingWorkbench(
         CredentialBooks(tokens.verifier, {OFFICE: PrincipalKind.OFFICE, BUREAU: PrincipalKind.BUREAU}),
         districts,
+        timing,
         settings,
         development_credentials() if tokens.verifier.development else [],
     )

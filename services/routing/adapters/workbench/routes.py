@@ -24,7 +24,7 @@ from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.learnt_store import deadline_of
 from services.routing.adapters.workbench.changes import CHANNEL, CaseChange
-from services.routing.adapters.workbench.clocks import ClockSource
+from services.routing.adapters.workbench.clocks import CaseClocks
 from services.routing.adapters.workbench.commands import (
     RETURN_GROUNDS,
     FormProblem,
@@ -59,7 +59,7 @@ def usable_id(case_id: str) -> bool:
 class RoutingWorkbench:
     ctx: RoutingContext
     books: CredentialBooks
-    clock_source: ClockSource
+    clocks: CaseClocks  # each case's SLA clocks, as routing learnt them, with their time left
     settings: WorkbenchSettings = field(default_factory=WorkbenchSettings)
     development_credentials: list[str] = field(default_factory=list)
     schema: str = "routing"
@@ -160,7 +160,7 @@ async def _queue_context(wb: RoutingWorkbench, request: Request, actor: Actor) -
     directory = wb.directory(actor.district)
     async with stores.pool.acquire() as conn:
         rows, more = await queue_rows(conn, stores.schema, actor, chosen, directory)
-    clocks = await wb.clock_source.clocks(rows)
+        clocks = await wb.clocks.of(conn, stores.schema, rows)
     return {"rows": rows, "more": more, "clocks": clocks, "chosen": chosen, "actor": actor}
 
 
@@ -227,6 +227,7 @@ async def _case_context(
         row = await wb.view.get(conn, case_id)
         own = await stores.store.read_stream(conn, case_stream(case_id))
         others = await wb.timeline.of_case(conn, case_id)
+        clocks = await wb.clocks.of(conn, stores.schema, [row] if row else [])
     try:
         routing = wb.ctx.of_case(case)
         permitted = permitted_commands(case, actor, routing.policy)
@@ -242,7 +243,6 @@ async def _case_context(
         permitted, units = [], []
     complaint = next((o.data for o in others if o.event_type == "ComplaintReceived"), None)
     routed = next((e.data for e in reversed(own) if e.event_type == "CaseRouted"), None)
-    clocks = await wb.clock_source.clocks([row] if row else [])
     return {
         "case": case,
         "row": row,

@@ -1,13 +1,13 @@
-"""Routing's workbench as the service builds it: credentials, the clocks' source, the settings."""
+"""Routing's workbench as the service builds it: credentials, the clocks' calendar, the settings."""
 
 from __future__ import annotations
 
+from deadlines.calendar import WorkingCalendar
 from district.unit_tokens import UNIT
 from eventcore.auth import TokenVerifier
 from eventcore.logging import get_logger
 from eventcore.production import SecretChecks
-from eventcore.settings import Settings
-from services.routing.adapters.workbench.clocks import SlaServiceClocks
+from services.routing.adapters.workbench.clocks import CaseClocks
 from services.routing.adapters.workbench.routes import RoutingWorkbench
 from services.routing.handlers import RoutingContext
 from webui.principals import CredentialBooks, PrincipalKind
@@ -29,18 +29,18 @@ def development_credentials(ctx: RoutingContext) -> list[str]:
 
 
 def routing_workbench(
-    ctx: RoutingContext, units: TokenVerifier, settings: Settings, checks: SecretChecks | None
+    ctx: RoutingContext, units: TokenVerifier, calendar: WorkingCalendar, checks: SecretChecks | None
 ) -> RoutingWorkbench:
-    """The units sign in with the same tokens the staff API takes (`units`, kind `unit`)."""
+    """The units sign in with the same tokens the staff API takes (`units`, kind `unit`); each clock's
+    time left is counted on `calendar`, the working calendar the SLA counts with."""
     workbench_settings = WorkbenchSettings()
     workbench_settings.check_production(checks)
     if workbench_settings.uses_development_secret:
         log.warning("workbench_development_secret", hint="set CASELINE_WORKBENCH_SECRET in production")
-    sla_url = settings.workbench_sla_url or f"http://{settings.http_host}:{settings.sla_port}"
     return RoutingWorkbench(
         ctx,
         CredentialBooks(units, {UNIT: PrincipalKind.UNIT}),
-        SlaServiceClocks(sla_url),
+        CaseClocks(calendar),
         workbench_settings,
         development_credentials(ctx) if units.development else [],
     )

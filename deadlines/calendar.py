@@ -6,7 +6,8 @@ changes; a day in a year neither covers falls back to "Monday to Friday" and the
 nobody mistakes a guessed deadline for an official one.
 
 Working time is counted in whole working days (00:00 to 24:00 Beijing time): a deadline of N working days
-lands at the same time of day N working days later, skipping days off.
+lands at the same time of day N working days later, skipping days off. A clock's time is counted in its
+measure (`after`, `used`, `left`): wall time for clocks that run around the clock, working time otherwise.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from schemas.sla import ClockMeasure
+
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 DAY = 86400.0
-DEFAULT_OVERRIDES_FILE = Path(__file__).resolve().parent.parent / "calendar_overrides.yaml"
+DEFAULT_OVERRIDES_FILE = Path(__file__).resolve().parent / "calendar_overrides.yaml"
 _MAX_DAYS_SEARCHED = 3660  # ten years: a budget that needs more is a policy error, not a long wait
 
 
@@ -146,6 +149,24 @@ class WorkingCalendar:
                 total += max(hi - lo, 0.0)
             day += timedelta(days=1)
         return total
+
+    def after(self, measure: ClockMeasure, since: datetime, seconds: float) -> Deadline:
+        """The instant when `seconds` of the measure have passed since `since`."""
+        if measure is ClockMeasure.WALL:
+            return Deadline(since + timedelta(seconds=max(seconds, 0.0)))
+        return self.add_working(since, seconds)
+
+    def used(self, measure: ClockMeasure, since: datetime, until: datetime) -> float:
+        """Time of the measure between two instants (0 when until is not after since)."""
+        if measure is ClockMeasure.WALL:
+            return max((until - since).total_seconds(), 0.0)
+        return self.working_seconds(since, until)
+
+    def left(self, measure: ClockMeasure, deadline: datetime, now: datetime) -> float:
+        """Time of the measure left until `deadline`; negative by how late it is past it."""
+        if now <= deadline:
+            return self.used(measure, now, deadline)
+        return -self.used(measure, deadline, now)
 
     def uncovered_years(self, years: Iterable[int]) -> list[int]:
         return [year for year in years if not self.covers_year(year)]

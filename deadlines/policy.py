@@ -1,8 +1,13 @@
-"""The SLA policy as data: per channel × urgency × category × level, how long to dispatch, contact, resolve.
+"""The SLA policy as data: per channel × urgency × category × level, how long to dispatch, contact, resolve,
+and how long a joint-meeting bureau gets for its enforcement task.
 
 Rules are tried in order; for each deadline the first rule that matches the case *and* names that deadline
 wins, so a rule may set only what differs. Validation at start-up proves every combination of channel,
-urgency, category and level gets all three deadlines, and names the rule at fault otherwise.
+urgency, category and level gets all three case deadlines, and every category a task deadline, and names
+the rule at fault otherwise.
+
+A task deadline is chosen by category alone (at level joint_meeting): the joint meeting assigns tasks
+without knowing the case's channel or urgency, so a rule that gives `task` may not match on those.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from district.registry import load_per_district
 from schemas.reference import Category, Channel, Urgency
 from schemas.sla import ClockKind, ClockMeasure
 
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "sla_policy.yaml"
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "sla_policy.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(seconds?|minutes?|hours?|working[_ ]days?)\s*$")
 _UNIT_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "working_day": 86400.0}
 CASE_KINDS = (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
@@ -81,12 +86,16 @@ class PolicyRule(BaseModel):
     dispatch: Budget | None = None
     contact: Budget | None = None
     resolve: Budget | None = None
+    task: Budget | None = Field(
+        default=None,
+        description="A joint-meeting bureau's task, from its assignment, unless the office decides",
+    )
     escalate_on_breach: bool | None = Field(
         default=None, description="Ask routing to escalate when this rule's resolve clock breaches"
     )
     source: str = ""
 
-    @field_validator("dispatch", "contact", "resolve", mode="before")
+    @field_validator("dispatch", "contact", "resolve", "task", mode="before")
     @classmethod
     def _parse_duration(cls, value: object) -> object:
         return Budget.parse(value) if isinstance(value, str) else value
@@ -96,18 +105,40 @@ class PolicyRule(BaseModel):
             ClockKind.DISPATCH: self.dispatch,
             ClockKind.CONTACT: self.contact,
             ClockKind.RESOLVE: self.resolve,
+            ClockKind.TASK: self.task,
         }.get(kind)
 
     def matches(
-        self, channel: Channel, urgency: Urgency, category: Category, level: PolicyLevel | None
+        self,
+        channel: Channel | None,
+        urgency: Urgency | None,
+        category: Category | None,
+        level: PolicyLevel | None,
     ) -> bool:
+        """None is "not known": it matches only a rule that does not ask for that dimension."""
         w = self.when
         return (
             (not w.channel or channel in w.channel)
             and (not w.urgency or urgency in w.urgency)
             and (not w.category or category in w.category)
-            and (not w.level or (level is not None and level in w.level))
+            and (not w.level or level in w.level)
         )
+
+    @model_validator(mode="after")
+    def _task_by_category_only(self) -> PolicyRule:
+        if self.task is None:
+            return self
+        if self.when.channel or self.when.urgency:
+            raise ValueError(
+                "a task deadline is chosen by category (and level) only: the joint meeting assigns tasks "
+                "without knowing the case's channel or urgency; give 'task' in a rule whose 'when' names "
+                "neither"
+            )
+        if self.when.level and PolicyLevel.JOINT_MEETING not in self.when.level:
+            raise ValueError(
+                "'task' is a joint-meeting bureau's deadline: the rule must match level joint_meeting"
+            )
+        return self
 
 
 class Deadline(BaseModel):
@@ -139,9 +170,9 @@ class SlaPolicy(BaseModel):
     def deadline(
         self,
         kind: ClockKind,
-        channel: Channel,
-        urgency: Urgency,
-        category: Category,
+        channel: Channel | None,
+        urgency: Urgency | None,
+        category: Category | None,
         level: PolicyLevel | None,
     ) -> Deadline:
         escalate: bool | None = None
@@ -154,9 +185,13 @@ class SlaPolicy(BaseModel):
             if budget is not None:
                 return Deadline(budget=budget, rule_id=rule.id, escalate_on_breach=bool(escalate))
         raise PolicyError(
-            f"no rule gives a {kind.value} deadline for channel={channel.value} urgency={urgency.value} "
-            f"category={category.value} level={level.value if level else '-'}"
+            f"no rule gives a {kind.value} deadline for channel={_named(channel)} urgency={_named(urgency)} "
+            f"category={_named(category)} level={_named(level)}"
         )
+
+    def task_deadline(self, category: Category | None) -> Deadline:
+        """A joint-meeting bureau's task deadline for a case of this category (None: not known yet)."""
+        return self.deadline(ClockKind.TASK, None, None, category, PolicyLevel.JOINT_MEETING)
 
     def gaps(self) -> list[str]:
         """Every combination that lacks a deadline (empty for a usable policy)."""
@@ -168,7 +203,16 @@ class SlaPolicy(BaseModel):
                     self.deadline(kind, channel, urgency, category, level)
                 except PolicyError as error:
                     problems.append(str(error))
+        for known in [*Category, None]:
+            try:
+                self.task_deadline(known)
+            except PolicyError as error:
+                problems.append(str(error))
         return problems
+
+
+def _named(value: StrEnum | None) -> str:
+    return value.value if value is not None else "-"
 
 
 def load_policies(districts: Iterable[str], path: Path | None = None) -> dict[str, SlaPolicy]:
