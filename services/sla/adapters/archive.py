@@ -15,8 +15,8 @@ import bisect
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from deadlines.calendar import BEIJING
 from schemas.sla import ClockKind
-from services.sla.domain.calendar import BEIJING
 from services.sla.domain.clocks import CaseClocks, ClockState
 from services.sla.domain.rates import Dimension, Period, RateRow, Tally, rates
 
