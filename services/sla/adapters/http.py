@@ -228,7 +228,10 @@ def ops_router(view: OpsView) -> APIRouter:
         "every 5 s; the same filters as /v1/ops/alerts and /v1/ops/rates",
         response_class=EventSourceResponse,
         responses={
-            200: {"description": "text/event-stream of `alerts` and `rates` events (JSON data)"},
+            200: {
+                "description": "text/event-stream of `alerts` and `rates` events (JSON data)",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
             **reads,
         },
     )
