@@ -8,9 +8,9 @@ development credentials of the README, each operation called with the token its 
 service's OpenAPI document, and sends every operation `--examples` generated requests in each of Schemathesis'
 modes: positive (valid by the schema) and negative (invalid on purpose). Checks: not_a_server_error,
 status_code_conformance, content_type_conformance, response_headers_conformance and
-response_schema_conformance. An operation whose success is an endless text/event-stream is judged by its status
-and headers when it opens (its body never ends) and by every check when it refuses. Prints each failure and a summary; exits 1 when anything failed. Writes
-bench/out/fuzz-<timestamp>.json. tests/test_api_fuzz.py runs it with a small budget.
+response_schema_conformance. An operation whose success is an endless text/event-stream is judged by its
+status and headers when it opens (its body never ends) and by every check when it refuses. Prints each failure
+and a summary; exits 1 when anything failed. Writes bench/out/fuzz-<timestamp>.json. tests/test_api_fuzz.py runs it with a small budget.
 """
 
 from __future__ import annotations
@@ -80,6 +80,17 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[dict[str, Any]] = field(default_factory=list)
 
+    def fail(self, service: str, operation: Any, mode: str, status: int, failure: str) -> None:
+        self.failures.append(
+            {
+                "service": service,
+                "operation": f"{operation.method.upper()} {operation.path}",
+                "mode": mode,
+                "status": status,
+                "failure": " ".join(failure.split())[:400],
+            }
+        )
+
 
 def is_streaming(operation: Any) -> bool:
     """An operation whose success is an endless text/event-stream (the ops page's live feed)."""
@@ -99,19 +110,19 @@ def _streams(service: str, case: Any, base: str, headers: dict[str, str], tally:
         tally.statuses[200] += 1
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith(EVENT_STREAM):
-            tally.failures.append(
-                {
-                    "service": service,
-                    "operation": f"{case.operation.method.upper()} {case.operation.path}",
-                    "mode": "stream",
-                    "status": 200,
-                    "failure": f"a stream answered with content-type {content_type!r}",
-                }
+            tally.fail(
+                service,
+                case.operation,
+                "stream",
+                200,
+                f"a stream answered with content-type {content_type!r}",
             )
         return True
 
 
-def fuzz_operation(service: str, base: str, operation: Any, examples: int, mode: GenerationMode, tally: Tally) -> None:
+def fuzz_operation(
+    service: str, base: str, operation: Any, examples: int, mode: GenerationMode, tally: Tally
+) -> None:
     strategy = operation.as_strategy(generation_mode=mode)
     streaming = is_streaming(operation)
 
@@ -138,15 +149,7 @@ def fuzz_operation(service: str, base: str, operation: Any, examples: int, mode:
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, BaseExceptionGroup) as failure:  # noqa: BLE001 - every failure is reported
-            tally.failures.append(
-                {
-                    "service": service,
-                    "operation": f"{operation.method.upper()} {operation.path}",
-                    "mode": mode.value,
-                    "status": response.status_code,
-                    "failure": " ".join(str(failure).split())[:400],
-                }
-            )
+            tally.fail(service, operation, mode.value, response.status_code, str(failure))
 
     try:
         run()
@@ -199,8 +202,10 @@ def run_fuzz(examples: int, log: Callable[[str], None] = print) -> dict[str, Any
         "failures": tally.failures,
     }
     for failure in tally.failures:
-        log(f"FAIL {failure['service']} {failure['operation']} [{failure['mode']}] {failure['status']}: "
-            f"{failure['failure']}")
+        log(
+            f"FAIL {failure['service']} {failure['operation']} [{failure['mode']}] {failure['status']}: "
+            f"{failure['failure']}"
+        )
     log(
         f"fuzzed {operations} operations of {len(SERVICES)} services with {tally.requests} requests in "
         f"{seconds:.0f} s; statuses {result['statuses']}; {len(tally.failures)} failures"
@@ -209,7 +214,9 @@ def run_fuzz(examples: int, log: Callable[[str], None] = print) -> dict[str, Any
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=25, help="generated requests per operation and mode")
     args = parser.parse_args()
     os.environ.setdefault("CASELINE_MERGE_WINDOW_HOURS", "0")
