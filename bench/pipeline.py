@@ -248,7 +248,7 @@ SELECT count(*) AS cases,
 FROM (
     SELECT extract(epoch FROM r.recorded_at - i.recorded_at) * 1000 AS ms
     FROM intake.events i
-    JOIN routing.events r ON r.data->>'case_id' = i.data->>'case_id'
+    JOIN routing.events r ON r.subject = i.subject
     WHERE i.event_type = 'ComplaintReceived' AND r.event_type = ANY($1::text[])
 ) AS latencies
 """

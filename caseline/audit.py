@@ -136,7 +136,8 @@ async def audit(
 
 _EMPTY_SCHEMA = """
 CREATE SCHEMA {s};
-CREATE TABLE {s}.events (event_id uuid, event_type text, data jsonb, metadata jsonb, recorded_at timestamptz);
+CREATE TABLE {s}.events (event_id uuid, event_type text, data jsonb, metadata jsonb, subject text,
+    recorded_at timestamptz);
 CREATE TABLE {s}.outbox (message_id uuid, topic text, message_key text, created_at timestamptz,
     published_at timestamptz, position bigint);
 CREATE TABLE {s}.dead_letters (id bigint, source text, source_ref text, reason text, message_id text,
@@ -152,7 +153,7 @@ async def _complaints(conn: DbConnection, min_age: float) -> list[Gap]:
     rows = await conn.fetch(
         "WITH opened AS (SELECT metadata->>'causation_id' AS cause, count(*) AS n FROM routing.events "
         "WHERE event_type = 'CaseOpened' GROUP BY 1) "
-        "SELECT e.event_id::text AS id, e.data->>'case_id' AS case_id, coalesce(o.n, 0) AS n "
+        "SELECT e.event_id::text AS id, e.subject AS case_id, coalesce(o.n, 0) AS n "
         "FROM intake.events e LEFT JOIN opened o ON o.cause = e.event_id::text "
         f"WHERE e.event_type = 'ComplaintReceived' AND {_older('e')} AND coalesce(o.n, 0) <> 1",
         min_age,
@@ -174,7 +175,7 @@ async def _complaints(conn: DbConnection, min_age: float) -> list[Gap]:
         if r["n"] > 1
     ]
     twice = await conn.fetch(
-        "SELECT data->>'case_id' AS case_id, count(*) AS n FROM routing.events WHERE event_type = 'CaseOpened' "
+        "SELECT subject AS case_id, count(*) AS n FROM routing.events WHERE event_type = 'CaseOpened' "
         "GROUP BY 1 HAVING count(*) > 1"
     )
     gaps += [Gap("complaint_handled_twice", r["case_id"], f"case opened {r['n']} times") for r in twice]
@@ -186,7 +187,7 @@ async def _merges(conn: DbConnection, min_age: float) -> list[Gap]:
         "WITH added AS (SELECT metadata->>'causation_id' AS cause, "
         "count(*) FILTER (WHERE event_type = 'CoComplainantAdded') AS n, count(*) AS any_n "
         "FROM routing.events GROUP BY 1) "
-        "SELECT e.event_id::text AS id, e.data->>'case_id' AS case_id, coalesce(a.n, 0) AS n, "
+        "SELECT e.event_id::text AS id, e.subject AS case_id, coalesce(a.n, 0) AS n, "
         "coalesce(a.any_n, 0) AS any_n FROM intake.events e LEFT JOIN added a ON a.cause = e.event_id::text "
         f"WHERE e.event_type = 'ComplaintMerged' AND {_older('e')} AND (coalesce(a.any_n, 0) = 0 OR a.n > 1)",
         min_age,
@@ -211,10 +212,10 @@ async def _merges(conn: DbConnection, min_age: float) -> list[Gap]:
 async def _escalations(conn: DbConnection, min_age: float) -> list[Gap]:
     filed = "('JointMeetingFileOpened', 'CaseAddedToFile')"
     rows = await conn.fetch(
-        "WITH filed AS (SELECT DISTINCT data->>'case_id' AS case_id FROM jointmeeting.events "
+        "WITH filed AS (SELECT DISTINCT subject AS case_id FROM jointmeeting.events "
         f"WHERE event_type IN {filed}) "
-        "SELECT e.event_id::text AS id, e.data->>'case_id' AS case_id FROM routing.events e "
-        "LEFT JOIN filed f ON f.case_id = e.data->>'case_id' "
+        "SELECT e.event_id::text AS id, e.subject AS case_id FROM routing.events e "
+        "LEFT JOIN filed f ON f.case_id = e.subject "
         f"WHERE e.event_type = 'CaseEscalated' AND {_older('e')} AND f.case_id IS NULL",
         min_age,
     )
@@ -237,14 +238,14 @@ async def _escalations(conn: DbConnection, min_age: float) -> list[Gap]:
 
 async def _clocks(conn: DbConnection, min_age: float) -> list[Gap]:
     without = await conn.fetch(
-        "WITH clocked AS (SELECT DISTINCT data->>'case_id' AS case_id FROM sla.events "
+        "WITH clocked AS (SELECT DISTINCT subject AS case_id FROM sla.events "
         "WHERE event_type = 'SlaClockStarted') "
-        "SELECT e.data->>'case_id' AS case_id FROM routing.events e LEFT JOIN clocked c "
-        f"ON c.case_id = e.data->>'case_id' WHERE e.event_type = 'CaseOpened' AND {_older('e')} AND c.case_id IS NULL",
+        "SELECT e.subject AS case_id FROM routing.events e LEFT JOIN clocked c "
+        f"ON c.case_id = e.subject WHERE e.event_type = 'CaseOpened' AND {_older('e')} AND c.case_id IS NULL",
         min_age,
     )
     running = await conn.fetch(
-        "WITH dispatched AS (SELECT DISTINCT data->>'case_id' AS case_id FROM routing.events e "
+        "WITH dispatched AS (SELECT DISTINCT subject AS case_id FROM routing.events e "
         "WHERE (event_type = 'CaseEscalated' OR (event_type = 'CaseRouted' AND data->>'unit_code' <> 'centre-triage')) "
         f"AND {_older('e')}), "
         "started AS (SELECT DISTINCT data->>'clock_id' AS clock_id FROM sla.events WHERE event_type = 'SlaClockStarted'), "
@@ -341,7 +342,7 @@ async def _figures(conn: DbConnection) -> dict[str, int]:
         "(SELECT count(*) FROM routing.events WHERE event_type = 'CaseOpened') AS cases_opened, "
         "(SELECT count(*) FROM routing.events WHERE event_type = 'CaseEscalated') AS escalations, "
         "(SELECT count(*) FROM jointmeeting.events WHERE event_type = 'JointMeetingFileOpened') AS files_opened, "
-        "(SELECT count(DISTINCT data->>'case_id') FROM sla.events WHERE event_type = 'SlaClockStarted') "
+        "(SELECT count(DISTINCT subject) FROM sla.events WHERE event_type = 'SlaClockStarted') "
         "AS cases_with_clocks"
     )
     assert row is not None

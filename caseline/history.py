@@ -26,7 +26,7 @@ async def case_history(dsn: str, case_id: str) -> list[tuple[str, RecordedEvent]
                 (service, event)
                 for service in SERVICE_NAMES
                 if service in existing
-                for event in await EventStore(service).read_by_case(conn, case_id)
+                for event in await EventStore(service).read_subject(conn, case_id)
             ]
     finally:
         await pool.close()

@@ -48,7 +48,7 @@ def headers_for(
         "ce_source": source,
         "ce_type": event.cloudevent_type(),
         "ce_time": (time or datetime.now(UTC)).isoformat(),
-        "ce_subject": event.case_id,
+        "ce_subject": event.subject,
         "content-type": CONTENT_TYPE,
         "ce_correlationid": metadata.correlation_id,
         "ce_actor": metadata.actor,

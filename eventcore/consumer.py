@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Self
 
 import asyncpg
@@ -54,16 +56,39 @@ class InboundMessage:
         return f"{self.topic}/{self.partition}@{self.offset}"
 
     def metadata_for_effects(
-        self, actor: str, fallback_correlation: str, channel: Channel | None = None
+        self,
+        actor: str,
+        fallback_correlation: str,
+        channel: Channel | None = None,
+        *,
+        district: str | None = None,
     ) -> EventMetadata:
-        """Metadata for the events this message causes: same journey, same district, caused by it."""
+        """Metadata for the events this message causes: same journey, same district, caused by it.
+
+        `district`: the district the effects belong to by their data (the case's, the escalation's). It wins
+        should the envelope disagree (a publisher's bug, or a record from before the envelope carried one,
+        which reads as the founding district), and the disagreement is logged.
+        """
+        envelope = self.cloudevent.district
+        if district is not None and district != envelope:
+            log.warning("message_district_differs", envelope=envelope, data_district=district, ref=self.ref)
         return EventMetadata(
             correlation_id=self.cloudevent.correlation_id or fallback_correlation,
             causation_id=self.cloudevent.id,
             actor=actor,
             channel=channel,
-            district=self.cloudevent.district,
+            district=district or envelope,
         )
+
+    def occurred_at(self) -> datetime:
+        """The fact's own time (its CloudEvent time), so a redelivery decides the same deadlines; now when
+        the envelope has none or an unreadable one."""
+        if self.cloudevent.time:
+            try:
+                return datetime.fromisoformat(self.cloudevent.time)
+            except ValueError:
+                pass
+        return datetime.now(UTC)
 
 
 Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]
@@ -111,10 +136,20 @@ class ServiceStores:
         self.dead_letters = DeadLetters(self.schema, self.dead_letter_max_payload_bytes)
         self.attempts = FailedAttempts(self.schema)
 
-    def unit_of_work(self, conn: DbConnection) -> UnitOfWork:
+    def bind(self, conn: DbConnection) -> UnitOfWork:
+        """A unit of work inside a transaction the caller owns (the consumer's batch); the caller flushes."""
         return UnitOfWork(
             conn=conn, store=self.store, outbox=self.outbox, source=self.source, projector=self.projector
         )
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """`async with stores.unit_of_work() as uow:` one transaction, flushed and committed on the way
+        out, rolled back (nothing written, nothing published) when the block raises."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            uow = self.bind(conn)
+            yield uow
+            await uow.flush()
 
 
 def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage | Rejection | None:
@@ -251,7 +286,7 @@ async def _process(
     fresh: set[str] = set()
     for (topic, source), ids in by_origin.items():
         fresh |= await stores.inbox.claim(conn, topic, ids, source=source)
-    uow = stores.unit_of_work(conn)
+    uow = stores.bind(conn)
     outcome = BatchOutcome()
     for message in messages:
         if message.cloudevent.id not in fresh:

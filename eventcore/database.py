@@ -31,7 +31,12 @@ CREATE TABLE IF NOT EXISTS {s}.events (
     CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version),
     CONSTRAINT events_event_id_unique UNIQUE (event_id)
 );
-CREATE INDEX IF NOT EXISTS events_case_id ON {s}.events ((data->>'case_id'));
+-- What each event is about (a case): indexed, so a service reads one subject's facts across its streams.
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS subject text;
+UPDATE {s}.events SET subject = data->>'case_id' WHERE subject IS NULL;
+ALTER TABLE {s}.events ALTER COLUMN subject SET NOT NULL;
+CREATE INDEX IF NOT EXISTS events_subject ON {s}.events (subject);
+DROP INDEX IF EXISTS {s}.events_case_id;
 CREATE TABLE IF NOT EXISTS {s}.outbox (
     position bigserial PRIMARY KEY,
     message_id uuid NOT NULL,

@@ -21,11 +21,11 @@ class OutboxMessage:
 
     @classmethod
     def for_event(cls, pending: PendingEvent, *, topic: str, source: str) -> OutboxMessage:
-        """The CloudEvent for a domain event, keyed by case id so one case's messages stay in order."""
+        """The CloudEvent for a domain event, keyed by subject so one case's messages stay in order."""
         return cls(
             message_id=str(pending.event_id),
             topic=topic,
-            key=pending.event.case_id,
+            key=pending.event.subject,
             headers=headers_for(
                 event_id=pending.event_id, event=pending.event, metadata=pending.metadata, source=source
             ),

@@ -68,17 +68,18 @@ class RecordedEvent:
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: datetime
+    subject: str = ""
 
 
-_INSERT_COLUMNS = "(stream_id, stream_version, event_id, event_type, schema_version, data, metadata)"
+_INSERT_COLUMNS = "(stream_id, stream_version, event_id, event_type, schema_version, data, metadata, subject)"
 _UNNEST = (
-    "SELECT s, v, i, t, sv, d::jsonb, m::jsonb FROM unnest("
-    "$1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) AS x(s, v, i, t, sv, d, m)"
+    "SELECT s, v, i, t, sv, d::jsonb, m::jsonb, sj FROM unnest($1::text[], $2::int[], $3::uuid[], "
+    "$4::text[], $5::int[], $6::text[], $7::text[], $8::text[]) AS x(s, v, i, t, sv, d, m, sj)"
 )
 
 
 def _rows(appends: Sequence[StreamAppend]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    columns: list[list[Any]] = [[], [], [], [], [], [], [], []]
     for append in appends:
         for offset, pending in enumerate(append.events, start=1):
             columns[0].append(append.stream_id)
@@ -88,6 +89,7 @@ def _rows(appends: Sequence[StreamAppend]) -> list[list[Any]]:
             columns[4].append(pending.event.schema_version)
             columns[5].append(pending.data_json)
             columns[6].append(pending.metadata.model_dump_json())
+            columns[7].append(pending.event.subject)
     return columns
 
 
@@ -169,12 +171,16 @@ class EventStore:
         )
         return [_recorded(row) for row in rows]
 
-    async def read_by_case(self, conn: DbConnection, case_id: str) -> list[RecordedEvent]:
+    async def read_subjects(self, conn: DbConnection, subjects: Sequence[str]) -> list[RecordedEvent]:
+        """Every stream's events about these subjects, in store order."""
         rows = await conn.fetch(
-            f"SELECT * FROM {self.schema}.events WHERE data->>'case_id' = $1 ORDER BY global_position",
-            case_id,
+            f"SELECT * FROM {self.schema}.events WHERE subject = ANY($1::text[]) ORDER BY global_position",
+            list(dict.fromkeys(subjects)),
         )
         return [_recorded(row) for row in rows]
+
+    async def read_subject(self, conn: DbConnection, subject: str) -> list[RecordedEvent]:
+        return await self.read_subjects(conn, [subject])
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
@@ -190,4 +196,5 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
         data=data if isinstance(data, dict) else json.loads(data),
         metadata=metadata if isinstance(metadata, dict) else json.loads(metadata),
         recorded_at=row["recorded_at"],
+        subject=row["subject"],
     )

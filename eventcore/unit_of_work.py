@@ -30,6 +30,8 @@ class UnitOfWork:
     _starting: set[str] = field(default_factory=set)
     projector: Projector | None = None
     _rows: dict[RowWriter, list[Any]] = field(default_factory=dict)
+    # Aggregates loaded or saved in this unit of work, by (repository, stream): eventcore.aggregate.
+    seen: dict[tuple[int, str], Any] = field(default_factory=dict)
 
     def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
         """Start a new stream unless it exists already (idempotent creation).

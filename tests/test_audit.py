@@ -37,12 +37,14 @@ async def _event(
     async with pool.acquire() as conn:
         await conn.execute(
             f"INSERT INTO {schema}.events (stream_id, stream_version, event_id, event_type, schema_version, "
-            "data, metadata, recorded_at) VALUES ($1, 1, $2, $3, 1, $4, $5, clock_timestamp() - interval '1 hour')",
+            "data, metadata, subject, recorded_at) "
+            "VALUES ($1, 1, $2, $3, 1, $4, $5, $6, clock_timestamp() - interval '1 hour')",
             f"{event_type}-{event_id}",
             uuid.UUID(event_id),
             event_type,
             {"case_id": case_id, **data},
             metadata,
+            case_id,
         )
         await conn.execute(
             f"INSERT INTO {schema}.outbox (message_id, topic, message_key, headers, payload, published_at) "
@@ -102,7 +104,7 @@ async def test_what_is_younger_than_the_minimum_age_is_in_flight_not_a_gap(
     async with stores.acquire() as conn:
         await conn.execute(
             "INSERT INTO intake.events (stream_id, stream_version, event_id, event_type, schema_version, data, "
-            "metadata) VALUES ('fresh', 1, $1, 'ComplaintReceived', 1, '{\"case_id\": \"C-5\"}', '{}')",
+            "metadata, subject) VALUES ('fresh', 1, $1, 'ComplaintReceived', 1, '{\"case_id\": \"C-5\"}', '{}', 'C-5')",
             uuid.uuid4(),
         )
         await conn.execute(

@@ -44,7 +44,7 @@ async def test_neighbours_escalated_at_once_on_two_replicas_share_one_file_for_t
 
     async def replica(message: InboundMessage, commit_after: float) -> None:
         async with stores.pool.acquire() as conn, conn.transaction():
-            await handle_case_escalated(ctx, stores.unit_of_work(conn), message)
+            await handle_case_escalated(ctx, stores.bind(conn), message)
             await asyncio.sleep(commit_after)  # a batch still handling other records before it commits
 
     await asyncio.gather(replica(first, 0.5), replica(second, 0.0))

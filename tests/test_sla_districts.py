@@ -260,7 +260,7 @@ async def test_clock_events_carry_the_district_and_a_district_not_served_is_refu
         context = SlaContext(REACTOR)
         compound = SHANGDANG.compounds[0]
         async with pool.acquire() as conn, conn.transaction():
-            uow = stores.unit_of_work(conn)
+            uow = stores.bind(conn)
             for offset, fact in enumerate([opened("SD-9", "shangdang", compound), routed("SD-9", compound)]):
                 await handle_case_fact(context, uow, inbound(fact, "shangdang", offset))
         async with pool.acquire() as conn:
@@ -275,7 +275,7 @@ async def test_clock_events_carry_the_district_and_a_district_not_served_is_refu
         stray = opened("PS-1", "pingshun", compound)
         async with pool.acquire() as conn, conn.transaction():
             with pytest.raises(MessageRejected, match="unknown district 'pingshun'.*luzhou, shangdang"):
-                await handle_case_fact(context, stores.unit_of_work(conn), inbound(stray, "pingshun", 9))
+                await handle_case_fact(context, stores.bind(conn), inbound(stray, "pingshun", 9))
     finally:
         await pool.close()
 

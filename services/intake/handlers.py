@@ -194,10 +194,10 @@ async def receive_submissions(
     """New complaints, merges, personal data and dead letters commit together; races with replicas retry."""
     for attempt in range(1, _RETRIES + 1):
         try:
-            async with stores.pool.acquire() as conn, conn.transaction():
-                outcomes = await receive_in(stores.unit_of_work(conn), ctx, submissions)
+            async with stores.unit_of_work() as uow:
+                outcomes = await receive_in(uow, ctx, submissions)
                 conflicts = conflict_rejections(submissions, outcomes) if keep_conflicts else []
-                await stores.dead_letters.add(conn, [*rejections, *conflicts])
+                await stores.dead_letters.add(uow.conn, [*rejections, *conflicts])
                 return outcomes
         except RETRYABLE:
             if attempt == _RETRIES:

@@ -214,9 +214,9 @@ async def handle_office_command(
     `district`: the staff member's; None only for the service's own overdue watch, which serves all.
     `expected_version`: the file version the staff member saw (the workbench's forms carry it).
     """
-    async with stores.pool.acquire() as conn, conn.transaction():
+    async with stores.unit_of_work() as uow:
         return await decide_on_file(
-            stores.unit_of_work(conn),
+            uow,
             file_id,
             decide,
             actor=actor,

@@ -275,9 +275,8 @@ async def _act(
 ) -> CommandResult:
     """Load, check the version the staff member saw, decide, append at that version: all or nothing."""
     with bound_contextvars(case_id=case_id, actor=actor.recorded_as, district=actor.district):
-        async with stores.pool.acquire() as conn, conn.transaction():
-            uow = stores.unit_of_work(conn)
-            case = await load_case(conn, stores.store, case_id)
+        async with stores.unit_of_work() as uow:
+            case = await load_case(uow.conn, uow.store, case_id)
             if case is None or not case.visible_to(actor):
                 raise CaseNotFound(case_id)
             if case.version != expected_version:

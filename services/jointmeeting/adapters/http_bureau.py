@@ -87,9 +87,9 @@ def bureau_router(callers: Callers) -> APIRouter:
             raise http_error(422, "invalid_report", validation_summary(error)) from error
         stores = _stores(request)
         with refusals_as_http():
-            async with stores.pool.acquire() as conn, conn.transaction():
+            async with stores.unit_of_work() as uow:
                 state = await report_on_task(
-                    stores.unit_of_work(conn),
+                    uow,
                     bureau_report,
                     via="http",
                     causation_id=f"http:{body.report_id}",

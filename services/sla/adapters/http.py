@@ -308,8 +308,8 @@ async def _command(request: Request, act: Any) -> JSONResponse:
     runtime: ServiceRuntime = request.app.state.runtime
     stores = runtime.stores
     try:
-        async with stores.pool.acquire() as conn, conn.transaction():
-            clock_ids = await act(stores.unit_of_work(conn), datetime.now(UTC))
+        async with stores.unit_of_work() as uow:
+            clock_ids = await act(uow, datetime.now(UTC))
     except LookupError as error:
         raise _error(404, "unknown_case", str(error)) from error
     except (ClockConflict, ConcurrencyError, asyncpg.UniqueViolationError) as error:

@@ -258,8 +258,7 @@ class Watch:
         due = self._pop_due()
         while due:
             written: list[tuple[str, DomainEvent]] = []
-            async with stores.pool.acquire() as conn, conn.transaction():
-                uow = stores.unit_of_work(conn)
+            async with stores.unit_of_work() as uow:
                 for clock, kind in due:
                     stream = alert_stream(clock.clock_id, kind)
                     event: DomainEvent = (
@@ -274,7 +273,7 @@ class Watch:
                     uow.start_stream(stream, [alert_pending(stream, event, metadata)], publish_to=SLA)
                     written.append((stream, event))
                 await uow.flush()
-                await notify_changed(conn, [clock.case_id for clock, _ in due])
+                await notify_changed(uow.conn, [clock.case_id for clock, _ in due])
             self.alerts_written += len(uow.created_streams)
             for stream, event in written:
                 case = self.cases[event.case_id]

@@ -167,7 +167,7 @@ async def _loaded(request: Request, file_id: str, district: str) -> LoadedState 
         return None
     stores = _stores(request)
     async with stores.pool.acquire() as conn:
-        loaded = await load_file(stores.unit_of_work(conn), file_id)
+        loaded = await load_file(stores.bind(conn), file_id)
     if loaded.state is None or loaded.state.district != district:
         return None
     return LoadedState(loaded.state, loaded.version)
@@ -369,7 +369,7 @@ async def _board_context(request: Request, session: Session) -> dict[str, Any]:
         loaded: dict[str, tuple[FileState | None, int]] = {}
         for task in board["open"] + board["overdue"]:
             if task["file_id"] not in loaded:
-                found = await load_file(stores.unit_of_work(conn), task["file_id"])
+                found = await load_file(stores.bind(conn), task["file_id"])
                 loaded[task["file_id"]] = (found.state, found.version)
     reports: dict[str, list[ReportKind]] = {}
     versions: dict[str, int] = {}
@@ -433,9 +433,9 @@ async def _report(
             raise WrongBureau(task_id)
         version = int(str(form.get("version") or ""))
         report = bureau_report(form, t, task_id, bureau, district)
-        async with stores.pool.acquire() as conn, conn.transaction():
+        async with stores.unit_of_work() as uow:
             await report_on_task(
-                stores.unit_of_work(conn),
+                uow,
                 report,
                 via="http",
                 causation_id=f"workbench:{report.report_id}",

@@ -1,0 +1,97 @@
+"""One idiom for every event-sourced aggregate: load (fold its stream) → decide (a pure function of the
+state that returns new events) → save (append through the unit of work at the version it was loaded at).
+
+    files = Repository(evolve, publish_to=JOINT_MEETING)
+    async with stores.unit_of_work() as uow:
+        loaded = await files.load(uow, file_stream(file_id))
+        files.save(uow, loaded, decide(loaded.state), metadata)
+
+States are immutable; `evolve(state, event)` returns the next one, so what a command saw cannot change
+under it and nothing needs copying. A unit of work remembers what it loaded and saved, so a batch that
+touches one aggregate twice sees its own unflushed events without a round trip, and two writers that
+loaded the same version cannot both append (the store's unique version decides; ConcurrencyError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from eventcore.mapper import EventMapper, default_mapper
+from eventcore.store import PendingEvent
+from eventcore.unit_of_work import UnitOfWork
+from schemas.base import DomainEvent, EventMetadata
+
+S = TypeVar("S")
+Evolve = Callable[[S | None, DomainEvent], S]
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    """An aggregate as its stream says it is, and the version a save must follow."""
+
+    stream_id: str
+    version: int  # 0: the stream does not exist yet
+    state: S | None
+    correlation_id: str | None = None  # the journey the stream's first event belongs to
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+
+class Repository(Generic[S]):
+    """Loads and saves one kind of aggregate; `publish_to` is the topic its events are announced on."""
+
+    def __init__(self, evolve: Evolve[S], *, publish_to: str | None, mapper: EventMapper | None = None) -> None:
+        self.evolve = evolve
+        self.publish_to = publish_to
+        self.mapper = mapper or default_mapper()
+
+    def fold(self, events: Sequence[DomainEvent], state: S | None = None) -> S | None:
+        for event in events:
+            state = self.evolve(state, event)
+        return state
+
+    async def load(self, uow: UnitOfWork, stream_id: str) -> Loaded[S]:
+        seen: Loaded[S] | None = uow.seen.get((id(self), stream_id))
+        if seen is not None:
+            return seen
+        recorded = await uow.store.read_stream(uow.conn, stream_id)
+        state = self.fold(self.mapper.all_recorded(recorded))
+        correlation = recorded[0].metadata.get("correlation_id") if recorded else None
+        version = recorded[-1].stream_version if recorded else 0
+        return self._remember(uow, Loaded(stream_id, version, state, correlation))
+
+    def save(
+        self,
+        uow: UnitOfWork,
+        loaded: Loaded[S],
+        events: Sequence[DomainEvent],
+        metadata: EventMetadata,
+        *,
+        event_ids: Sequence[UUID] | None = None,
+    ) -> Loaded[S]:
+        """Buffer the events for the unit of work's flush, at the version `loaded` was read at; returns
+        the aggregate as it is after them (what a later load in the same unit of work sees)."""
+        if not events:
+            return loaded
+        ids = list(event_ids) if event_ids is not None else [None] * len(events)
+        pending = [
+            PendingEvent(e, metadata) if i is None else PendingEvent(e, metadata, event_id=i)
+            for e, i in zip(events, ids, strict=True)
+        ]
+        uow.append(loaded.stream_id, loaded.version, pending, publish_to=self.publish_to)
+        after = replace(
+            loaded,
+            version=loaded.version + len(events),
+            state=self.fold(events, loaded.state),
+            correlation_id=loaded.correlation_id or metadata.correlation_id,
+        )
+        return self._remember(uow, after)
+
+    def _remember(self, uow: UnitOfWork, loaded: Loaded[S]) -> Loaded[S]:
+        uow.seen[(id(self), loaded.stream_id)] = loaded
+        return loaded

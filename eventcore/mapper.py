@@ -1,0 +1,91 @@
+"""Stored rows and consumed messages as typed domain events: one registry by (type, schema version), with
+upcasters that lift an older version's data to the version this code knows.
+
+Every service reads events through a mapper, so a contract's history is handled in one place: an old row
+in the store or an old message on a topic is upcast step by step, then validated as a tolerant reader
+(fields this version does not know are ignored; schemas.base.READING).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from eventcore.store import RecordedEvent
+from schemas.base import READING, DomainEvent
+from schemas.topics import TOPIC_EVENTS
+from schemas.upcasters import UPCASTERS
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+"""Turns one version's data into the next version's (v → v+1); registered under (event type, v)."""
+
+
+class UnknownEventType(LookupError):
+    """No contract (and no upcaster chain to one) for this event type and version."""
+
+
+@dataclass(frozen=True)
+class EventMapper:
+    contracts: Mapping[tuple[str, int], type[DomainEvent]]
+    upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, contracts: Iterable[type[DomainEvent]], upcasters: Mapping[tuple[str, int], Upcaster] | None = None
+    ) -> EventMapper:
+        registry = {(c.event_type, c.schema_version): c for c in contracts}
+        return cls(registry, dict(upcasters or {}))
+
+    def knows(self, event_type: str, schema_version: int) -> bool:
+        return self._resolve(event_type, schema_version) is not None
+
+    def to_event(self, event_type: str, schema_version: int, data: Mapping[str, Any]) -> DomainEvent:
+        """The event as its contract, upcast from an older version when need be."""
+        version, upcast = schema_version, dict(data)
+        while (event_type, version) not in self.contracts:
+            step = self.upcasters.get((event_type, version))
+            if step is None:
+                raise UnknownEventType(f"no contract for {event_type} v{schema_version}")
+            upcast, version = step(upcast), version + 1
+        return self.contracts[(event_type, version)].model_validate(upcast, context=READING)
+
+    def from_json(self, event_type: str, schema_version: int, text: str | bytes) -> DomainEvent:
+        """Decoded straight from JSON when no upcasting is needed (the common case: one parse, no dict)."""
+        contract = self.contracts.get((event_type, schema_version))
+        if contract is not None:
+            return contract.model_validate_json(text, context=READING)
+        return self.to_event(event_type, schema_version, json.loads(text))
+
+    def from_cloudevent(self, cloudevent_type: str, data: str | bytes) -> DomainEvent | None:
+        """A message's event by its ce_type (`caseline.<type>.v<n>`); None for a type this code does not
+        know at all (another service's newer event is ignored, not an error)."""
+        parsed = _CE_TYPE.fullmatch(cloudevent_type)
+        if parsed is None or not self.knows(parsed["type"], int(parsed["version"])):
+            return None
+        return self.from_json(parsed["type"], int(parsed["version"]), data)
+
+    def recorded(self, recorded: RecordedEvent) -> DomainEvent:
+        return self.to_event(recorded.event_type, recorded.schema_version, recorded.data)
+
+    def all_recorded(self, recorded: Iterable[RecordedEvent]) -> list[DomainEvent]:
+        return [self.recorded(r) for r in recorded]
+
+    def _resolve(self, event_type: str, version: int) -> type[DomainEvent] | None:
+        while (event_type, version) not in self.contracts:
+            if (event_type, version) not in self.upcasters:
+                return None
+            version += 1
+        return self.contracts[(event_type, version)]
+
+
+_CE_TYPE = re.compile(r"caseline\.(?P<type>[A-Za-z0-9_]+)\.v(?P<version>[0-9]+)")
+
+
+@cache
+def default_mapper() -> EventMapper:
+    """Every contract on Caseline's topics, with the registered upcasters."""
+    return EventMapper.of({c for classes in TOPIC_EVENTS.values() for c in classes}, UPCASTERS)
