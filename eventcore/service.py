@@ -305,6 +305,9 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
         batch=True,
         max_records=runtime.settings.consumer_batch_size,
         batch_timeout_ms=50,
+        # How long the broker may hold a fetch that finds nothing new. Kafka answers as soon as records
+        # arrive; a broker that answers only at the deadline (Tansu) makes this the consumer's idle latency.
+        fetch_max_wait_ms=runtime.settings.consumer_fetch_wait_ms,
         auto_offset_reset="earliest",
         # A replica killed without leaving its group holds its partitions until its session times out; a
         # short session makes a crashed replica's partitions (and a restarted one's start) move on within

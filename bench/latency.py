@@ -1,0 +1,245 @@
+"""Open-loop latency: work orders pushed over HTTP at fixed offered rates, measured without coordinated omission.
+
+    .venv/bin/python bench/latency.py                         # 50, 300 and 1,000 orders/s, 30 s each
+    .venv/bin/python bench/latency.py --rates 300 --seconds 60
+
+Starts its own PostgreSQL, Tansu broker and the four services (as bench/pipeline.py does). For each offered
+rate it pushes work orders to intake's `POST /v1/hotline/orders`, one request every 1/rate seconds (or
+`--per-request` orders every per-request/rate seconds) on a schedule fixed before the run starts: a slow
+answer never delays the next send, so a stall shows up as latency instead of as fewer samples (no
+coordinated omission). In-flight requests are capped (`--max-in-flight`); a send that finds the cap full is
+counted as late, and its latency still counts from its scheduled time.
+
+After each rate it waits until routing has acted on every accepted order, then reads the services' own
+event times from the stores:
+- scheduled → received: the order's scheduled send time to intake's ComplaintReceived/ComplaintMerged
+  `recorded_at` (includes the HTTP request and intake's commit);
+- received → routed: intake's event to routing's CaseOpened/CoComplainantAdded caused by it;
+- received → clock started: intake's event to the SLA watch's first SlaClockStarted for that case
+  (new cases only: a merged complaint starts no clock).
+Prints p50/p99/p99.9/max per rate and writes bench/out/latency-<timestamp>.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from pipeline import OUT_DIR, Infrastructure, console, make_work_dir, start_infrastructure
+from rich.table import Table
+from soak import _token, order_factory
+
+from eventcore.logging import configure_logging
+
+
+@dataclass
+class Phase:
+    """One offered rate: what was sent, when it was meant to go, and what came back."""
+
+    rate: int
+    scheduled: dict[str, float] = field(default_factory=dict)  # order_no → scheduled send time (epoch s)
+    accepted: int = 0
+    refused: int = 0
+    late_sends: int = 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="50,300,1000", help="offered orders per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=30, help="how long each rate is offered")
+    parser.add_argument("--per-request", type=int, default=1, help="orders per HTTP request")
+    parser.add_argument("--max-in-flight", type=int, default=256)
+    parser.add_argument("--compounds", type=int, default=300, help="compounds the orders are spread over")
+    parser.add_argument("--drain-timeout", type=float, default=120)
+    return parser.parse_args()
+
+
+async def offer(url: str, phase: Phase, seconds: float, per_request: int, cap: int, make_order: Any) -> None:
+    """Send on a schedule fixed in advance; never wait for an answer before the next send."""
+    interval = per_request / phase.rate
+    sends = int(seconds / interval)
+    limit = asyncio.Semaphore(cap)
+    start_wall, start_mono = time.time(), time.monotonic()
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=cap)) as client:
+        tasks = []
+        for n in range(sends):
+            await asyncio.sleep(max(0.0, start_mono + n * interval - time.monotonic()))
+            orders = [make_order() for _ in range(per_request)]
+            for order in orders:
+                order["order_no"] = f"LAT{phase.rate}-{order['order_no']}"
+                phase.scheduled[order["order_no"]] = start_wall + n * interval
+            if limit.locked():
+                phase.late_sends += 1
+            tasks.append(asyncio.create_task(_send(client, url, orders, phase, limit)))
+        await asyncio.gather(*tasks)
+
+
+async def _send(
+    client: httpx.AsyncClient, url: str, orders: list[dict[str, Any]], phase: Phase, limit: Any
+) -> None:
+    async with limit:
+        try:
+            answer = await client.post(url, json=orders, headers=_token("hotline-platform"))
+            ok = answer.status_code < 300
+        except httpx.HTTPError:
+            ok = False
+    if ok:
+        phase.accepted += len(orders)
+    else:
+        phase.refused += len(orders)
+
+
+_TIMES = """
+WITH received AS (
+    SELECT event_id::text AS id, subject, data->>'source_ref' AS ref, recorded_at FROM intake.events
+    WHERE event_type IN ('ComplaintReceived', 'ComplaintMerged') AND data->>'source_ref' LIKE $1
+), routed AS (
+    SELECT metadata->>'causation_id' AS cause, min(recorded_at) AS at FROM routing.events
+    WHERE event_type IN ('CaseOpened', 'CoComplainantAdded') GROUP BY 1
+), clocked AS (
+    SELECT subject, min(recorded_at) AS at FROM sla.events WHERE event_type = 'SlaClockStarted' GROUP BY 1
+)
+SELECT r.ref, extract(epoch FROM r.recorded_at) AS received,
+       extract(epoch FROM d.at - r.recorded_at) AS to_routed,
+       CASE WHEN o.event_type = 'CaseOpened' THEN extract(epoch FROM c.at - r.recorded_at) END AS to_clock
+FROM received r
+LEFT JOIN routed d ON d.cause = r.id
+LEFT JOIN LATERAL (SELECT event_type FROM routing.events e WHERE e.metadata->>'causation_id' = r.id
+                   ORDER BY global_position LIMIT 1) o ON true
+LEFT JOIN clocked c ON c.subject = r.subject
+"""
+
+
+async def wait_until_routed(dsn: str, phase: Phase, timeout: float) -> list[asyncpg.Record]:
+    deadline = time.monotonic() + timeout
+    conn = await asyncpg.connect(dsn)
+    try:
+        while True:
+            rows = await conn.fetch(_TIMES, f"LAT{phase.rate}-%")
+            done = [r for r in rows if r["to_routed"] is not None]
+            if len(done) >= phase.accepted or time.monotonic() > deadline:
+                await asyncio.sleep(2)  # the SLA's clocks follow routing's facts
+                return list(await conn.fetch(_TIMES, f"LAT{phase.rate}-%"))
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """Nearest-rank percentiles in milliseconds."""
+    if not values:
+        return {"n": 0, "p50": None, "p99": None, "p99.9": None, "max": None}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))] * 1000, 1)
+
+    return {"n": len(ordered), "p50": rank(0.5), "p99": rank(0.99), "p99.9": rank(0.999), "max": rank(1.0)}
+
+
+def summarise(phase: Phase, rows: list[asyncpg.Record]) -> dict[str, Any]:
+    to_received = [
+        float(r["received"]) - phase.scheduled[r["ref"]] for r in rows if r["ref"] in phase.scheduled
+    ]
+    return {
+        "offered_per_s": phase.rate,
+        "sent": len(phase.scheduled),
+        "accepted": phase.accepted,
+        "refused": phase.refused,
+        "late_sends": phase.late_sends,
+        "not_routed": sum(1 for r in rows if r["to_routed"] is None),
+        "scheduled_to_received_ms": percentiles(to_received),
+        "received_to_routed_ms": percentiles(
+            [float(r["to_routed"]) for r in rows if r["to_routed"] is not None]
+        ),
+        "received_to_clock_started_ms": percentiles(
+            [float(r["to_clock"]) for r in rows if r["to_clock"] is not None]
+        ),
+    }
+
+
+async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dict[str, Any]]:
+    intake = next(s.health_url.rsplit("/", 1)[0] for s in infra.services if s.name == "intake")
+    make_order = order_factory(args.compounds)
+    results = []
+    for rate in (int(r) for r in args.rates.split(",")):
+        phase = Phase(rate)
+        console.print(f"offering {rate}/s for {args.seconds:.0f} s ...")
+        await offer(
+            f"{intake}/v1/hotline/orders",
+            phase,
+            args.seconds,
+            args.per_request,
+            args.max_in_flight,
+            make_order,
+        )
+        rows = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
+        results.append(summarise(phase, rows))
+    return results
+
+
+def print_report(report: dict[str, Any]) -> None:
+    table = Table(title=f"open-loop latency, {report['cpus']} CPUs, ms (p50 / p99 / p99.9 / max)")
+    for column in (
+        "offered/s",
+        "accepted",
+        "late sends",
+        "scheduled → received",
+        "received → routed",
+        "received → clock started",
+    ):
+        table.add_column(column, justify="right")
+    for r in report["rates"]:
+        table.add_row(
+            str(r["offered_per_s"]),
+            f"{r['accepted']} (refused {r['refused']}, not routed {r['not_routed']})",
+            str(r["late_sends"]),
+            *(
+                _cell(r[k])
+                for k in ("scheduled_to_received_ms", "received_to_routed_ms", "received_to_clock_started_ms")
+            ),
+        )
+    console.print(table)
+
+
+def _cell(p: dict[str, float | None]) -> str:
+    return " / ".join("-" if p[k] is None else f"{p[k]:g}" for k in ("p50", "p99", "p99.9", "max"))
+
+
+def main() -> int:
+    args = parse_args()
+    configure_logging("latency", json=False, level="WARNING")
+    os.environ.setdefault("CASELINE_LOG_LEVEL", "WARNING")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the embedded PostgreSQL is stopped at exit
+    work_dir = make_work_dir()
+    infra = start_infrastructure(work_dir)
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    try:
+        rates = asyncio.run(run_rates(args, infra))
+    finally:
+        infra.stop()
+        shutil.copytree(work_dir / "logs", OUT_DIR / f"latency-logs-{stamp}", dirs_exist_ok=True)
+    report = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "args": vars(args), "rates": rates}
+    print_report(report)
+    OUT_DIR.mkdir(exist_ok=True)
+    out = OUT_DIR / f"latency-{stamp}.json"
+    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    console.print(f"written {out}")
+    return 0 if all(r["not_routed"] == 0 and r["refused"] == 0 for r in rates) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
