@@ -68,6 +68,13 @@ class EventMapper:
             return None
         return self.from_json(parsed["type"], int(parsed["version"]), data)
 
+    def reads_as(self, cloudevent_type: str) -> type[DomainEvent] | None:
+        """The contract a message of this ce_type becomes: its own, or the current one an older version is
+        upcast to; None for a type (or a version) this code does not know. Lets a consumer that wants the
+        current version of a type also take the older versions of it, before any data is parsed."""
+        parsed = _CE_TYPE.fullmatch(cloudevent_type)
+        return None if parsed is None else self._resolve(parsed["type"], int(parsed["version"]))
+
     def recorded(self, recorded: RecordedEvent) -> DomainEvent:
         return self.to_event(recorded.event_type, recorded.schema_version, recorded.data)
 
