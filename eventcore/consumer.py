@@ -162,8 +162,9 @@ def decode(
     The event is read by the mapper (default_mapper()) as a tolerant reader: fields this version does not
     know are ignored (a newer producer's additive change) and an older schema version is upcast, so the
     handler always sees the current contract. `wanted` names current types; their older versions that the
-    mapper upcasts are wanted too. Unwanted types are skipped before their data is parsed: a topic carries
-    many types and most subscribers act on few of them.
+    mapper upcasts are wanted too, and a version newer than the mapper knows of a wanted type is rejected
+    (dead-lettered until an upgraded reader gets it again), not skipped. Unwanted types are skipped before
+    their data is parsed: a topic carries many types and most subscribers act on few of them.
     """
     mapper = mapper or default_mapper()
     ref = f"{record.topic}/{record.partition}@{record.offset}"
@@ -175,8 +176,15 @@ def decode(
                 f"ce_source {cloudevent.source[:80]!r} may not publish on {record.topic} (only {owner})"
             )
         contract = mapper.reads_as(cloudevent.type)
-        if not _is_wanted(cloudevent.type, contract, wanted):
+        newer = mapper.newer_than_known(cloudevent.type) if contract is None else None
+        if not _is_wanted(cloudevent.type, contract or newer, wanted):
             return None
+        if newer is not None:
+            # Not ignored: the handler needs this fact, so it waits as a dead letter for an upgraded reader.
+            raise InvalidCloudEvent(
+                f"{cloudevent.type[:80]} is newer than this consumer reads (v{newer.schema_version}): "
+                "upgrade it (readers before writers), then have the message delivered again"
+            )
         event = mapper.from_cloudevent(cloudevent.type, cloudevent.data) if contract else None
         if event is not None and (problem := _storage_problem(cloudevent.data)):
             raise InvalidCloudEvent(problem)

@@ -28,7 +28,7 @@ from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import READING, Contract, DomainEvent, EventMetadata
 from schemas.bureau import EvidenceRef
-from schemas.cases import CallbackOutcome, CaseCalledBack
+from schemas.cases import CallbackOutcome, CaseCalledBack, CaseOpened
 from schemas.categorisation import CategoryCandidate, CategoryDecision, CategorySource
 from schemas.complaints import ComplaintReceived
 from schemas.jointmeeting import LeadDecision, MeetingDecision
@@ -222,6 +222,22 @@ def test_a_version_no_upcaster_reaches_is_not_wanted_and_skipped_unparsed() -> N
     record = Record(CASES, 0, 0, [(k, v.encode()) for k, v in message.headers.items()], b"not parsed")
     v2 = {CallbackWithComplainantWords.cloudevent_type()}
     assert decode(record, v2, EventMapper.of([CallbackWithComplainantWords])) is None
+
+
+def test_a_newer_version_of_a_wanted_event_waits_as_a_dead_letter_instead_of_being_skipped() -> None:
+    """A producer upgraded before its readers: the reader cannot act on the fact, and must not lose it."""
+    pending = PendingEvent(
+        CallbackWithComplainantWords(case_id="c", outcome=CallbackOutcome.SATISFIED, complainant_said="ok"),
+        EventMetadata(correlation_id="c", actor="newer-routing"),
+    )
+    message = OutboxMessage.for_event(pending, topic=CASES, source=TOPIC_SOURCES[CASES])
+    record = Record(
+        CASES, 0, 3, [(k, v.encode()) for k, v in message.headers.items()], message.payload.encode()
+    )
+    rejected = decode(record, {CaseCalledBack.cloudevent_type()})
+    assert isinstance(rejected, Rejection), rejected
+    assert "caseline.CaseCalledBack.v2 is newer than this consumer reads (v1)" in rejected.reason
+    assert decode(record, {CaseOpened.cloudevent_type()}) is None  # a subscriber that never wanted it
 
 
 def _event_models() -> Iterator[tuple[str, type[BaseModel]]]:
