@@ -81,6 +81,12 @@ def as_published(event: DomainEvent, topic: str, **added: Any) -> OutboxMessage:
     return replace(message, payload=json.dumps(data, ensure_ascii=False))
 
 
+def as_record(message: OutboxMessage, offset: int, value: bytes | None = None) -> Record:
+    """The message as a consumer record, without a broker (for what `decode` alone decides)."""
+    headers = [(k, v.encode()) for k, v in message.headers.items()]
+    return Record(message.topic, 0, offset, headers, message.payload.encode() if value is None else value)
+
+
 async def through_the_broker(bootstrap: str, messages: list[OutboxMessage]) -> list[Any]:
     """Publish the messages, then read them back as the consumer's records (one topic at a time)."""
     [topic] = {m.topic for m in messages}
@@ -217,9 +223,9 @@ async def test_an_older_version_of_a_wanted_event_is_upcast_and_handled_as_the_c
     ]
 
 
-def test_a_version_no_upcaster_reaches_is_not_wanted_and_skipped_unparsed() -> None:
+def test_an_older_version_no_upcaster_lifts_is_not_taken_for_the_wanted_type_and_left_unparsed() -> None:
     message = as_published(CaseCalledBack(case_id="c", outcome=CallbackOutcome.SATISFIED), CASES)
-    record = Record(CASES, 0, 0, [(k, v.encode()) for k, v in message.headers.items()], b"not parsed")
+    record = as_record(message, 0, b"not parsed")
     v2 = {CallbackWithComplainantWords.cloudevent_type()}
     assert decode(record, v2, EventMapper.of([CallbackWithComplainantWords])) is None
 
@@ -231,9 +237,7 @@ def test_a_newer_version_of_a_wanted_event_waits_as_a_dead_letter_instead_of_bei
         EventMetadata(correlation_id="c", actor="newer-routing"),
     )
     message = OutboxMessage.for_event(pending, topic=CASES, source=TOPIC_SOURCES[CASES])
-    record = Record(
-        CASES, 0, 3, [(k, v.encode()) for k, v in message.headers.items()], message.payload.encode()
-    )
+    record = as_record(message, 3)
     rejected = decode(record, {CaseCalledBack.cloudevent_type()})
     assert isinstance(rejected, Rejection), rejected
     assert "caseline.CaseCalledBack.v2 is newer than this consumer reads (v1)" in rejected.reason
@@ -325,9 +329,7 @@ def test_an_event_written_with_a_nested_field_its_contract_lacks_fails() -> None
 def test_a_field_this_version_does_not_know_with_text_postgresql_cannot_store_is_still_refused() -> None:
     """Routing's timeline keeps a fact's data as sent, unknown fields and all: those are walked too."""
     message = as_published(complaint_received(case_id="case-nul"), COMPLAINTS, preferred_language="zh\u0000")
-    record = Record(
-        COMPLAINTS, 0, 7, [(k, v.encode()) for k, v in message.headers.items()], message.payload.encode()
-    )
+    record = as_record(message, 7)
     rejected = decode(record)
     assert isinstance(rejected, Rejection), rejected
     assert "preferred_language" in rejected.reason and "U+0000" in rejected.reason
