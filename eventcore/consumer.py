@@ -12,6 +12,7 @@ propagate, so the framework rewinds and the batch is redelivered, as often as it
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
@@ -29,12 +30,13 @@ from eventcore.failures import FailedAttempts, RetryPolicy, describe, is_infrast
 from eventcore.http import structure_problem
 from eventcore.inbox import Inbox
 from eventcore.logging import bound_contextvars, get_logger
+from eventcore.mapper import EventMapper, default_mapper
 from eventcore.outbox import Outbox
 from eventcore.store import ConcurrencyError, EventStore
 from eventcore.unit_of_work import Projector, UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.reference import Channel
-from schemas.topics import TOPIC_SOURCES, event_class
+from schemas.topics import TOPIC_SOURCES
 
 log = get_logger(__name__)
 
@@ -152,12 +154,19 @@ class ServiceStores:
             await uow.flush()
 
 
-def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage | Rejection | None:
+def decode(
+    record: Any, wanted: Collection[str] | None = None, mapper: EventMapper | None = None
+) -> InboundMessage | Rejection | None:
     """A Kafka record as a typed message, the reason it is unusable, or None when its type is not wanted.
 
-    Unwanted types are skipped before their data is parsed: a topic carries many types and most
-    subscribers act on few of them.
+    The event is read by the mapper (default_mapper()) as a tolerant reader: fields this version does not
+    know are ignored (a newer producer's additive change) and an older schema version is upcast, so the
+    handler always sees the current contract. `wanted` names current types; their older versions that the
+    mapper upcasts are wanted too, and a version newer than the mapper knows of a wanted type is rejected
+    (dead-lettered until an upgraded reader gets it again), not skipped. Unwanted types are skipped before
+    their data is parsed: a topic carries many types and most subscribers act on few of them.
     """
+    mapper = mapper or default_mapper()
     ref = f"{record.topic}/{record.partition}@{record.offset}"
     try:
         cloudevent = parse_record(record.headers, record.value)
@@ -166,13 +175,19 @@ def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage
             raise InvalidCloudEvent(
                 f"ce_source {cloudevent.source[:80]!r} may not publish on {record.topic} (only {owner})"
             )
-        if wanted is not None and cloudevent.type not in wanted:
+        contract = mapper.reads_as(cloudevent.type)
+        newer = mapper.newer_than_known(cloudevent.type) if contract is None else None
+        if not _is_wanted(cloudevent.type, contract or newer, wanted):
             return None
-        contract = event_class(cloudevent.type)
-        event = contract.model_validate_json(cloudevent.data) if contract else None
-        suspect = event is not None and _may_be_unstorable(cloudevent.data)
-        if suspect and event is not None and (problem := structure_problem(event.model_dump(mode="json"))):
-            raise InvalidCloudEvent(problem[1])
+        if newer is not None:
+            # Not ignored: the handler needs this fact, so it waits as a dead letter for an upgraded reader.
+            raise InvalidCloudEvent(
+                f"{cloudevent.type[:80]} is newer than this consumer reads (v{newer.schema_version}): "
+                "upgrade it (readers before writers), then have the message delivered again"
+            )
+        event = mapper.from_cloudevent(cloudevent.type, cloudevent.data) if contract else None
+        if event is not None and (problem := _storage_problem(cloudevent.data)):
+            raise InvalidCloudEvent(problem)
     except (InvalidCloudEvent, ValidationError, ValueError) as error:
         return _rejection(record, ref, str(error))
     except Exception as error:  # noqa: BLE001 - a hostile record (RecursionError, ...) is rejected, not retried
@@ -180,13 +195,31 @@ def decode(record: Any, wanted: Collection[str] | None = None) -> InboundMessage
     return InboundMessage(record.topic, record.partition, record.offset, cloudevent, event)
 
 
-# NUL (raw or escaped) or a surrogate escape: only then is the event walked for text PostgreSQL cannot store
+def _is_wanted(
+    cloudevent_type: str, contract: type[DomainEvent] | None, wanted: Collection[str] | None
+) -> bool:
+    if wanted is None or cloudevent_type in wanted:
+        return True
+    return contract is not None and contract.cloudevent_type() in wanted
+
+
+# NUL (raw or escaped) or a surrogate escape: only then is the data walked for text PostgreSQL cannot store
 # (an escaped surrogate pair is a proper emoji; a lone one is not text).
 _SUSPECT = re.compile(rb"\x00|\\u0000|\\u[dD][89abcdefABCDEF]")
 
 
 def _may_be_unstorable(data: bytes) -> bool:
     return _SUSPECT.search(data) is not None
+
+
+def _storage_problem(data: bytes) -> str | None:
+    """Why PostgreSQL could not keep this message's data, or None. The data as sent is walked, not the
+    event: fields this version does not know are not in the event, yet a handler may keep the data verbatim
+    (routing's case timeline)."""
+    if not _may_be_unstorable(data):
+        return None
+    problem = structure_problem(json.loads(data))
+    return problem[1] if problem else None
 
 
 def _rejection(record: Any, ref: str, reason: str) -> Rejection:
@@ -226,14 +259,16 @@ async def consume_batch(
     *,
     raw: bool = False,
     retry: RetryPolicy = DEFAULT_RETRY,
+    mapper: EventMapper | None = None,
 ) -> BatchOutcome:
     """Handle a batch of records once each, and say what became of them.
 
     `wanted` lists the CloudEvents types the handler acts on; with `raw` the records are not CloudEvents
     and the handler reads `message.cloudevent.data` itself, raising MessageRejected for what it cannot use.
+    `mapper` reads the events (default_mapper(): every contract on Caseline's topics and its upcasters).
     Only infrastructure failures (eventcore.failures) leave this function: the batch then comes again.
     """
-    decoded = [decode_raw(record) if raw else decode(record, wanted) for record in records]
+    decoded = [decode_raw(record) if raw else decode(record, wanted, mapper) for record in records]
     messages = [m for m in decoded if isinstance(m, InboundMessage)]
     rejections = [m for m in decoded if isinstance(m, Rejection)]
     async with stores.pool.acquire() as conn:

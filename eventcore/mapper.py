@@ -68,6 +68,27 @@ class EventMapper:
             return None
         return self.from_json(parsed["type"], int(parsed["version"]), data)
 
+    def reads_as(self, cloudevent_type: str) -> type[DomainEvent] | None:
+        """The contract a message of this ce_type becomes: its own, or the current one an older version is
+        upcast to; None for a type (or a version) this code does not know. Lets a consumer that wants the
+        current version of a type also take the older versions of it, before any data is parsed."""
+        parsed = _CE_TYPE.fullmatch(cloudevent_type)
+        return None if parsed is None else self._resolve(parsed["type"], int(parsed["version"]))
+
+    def current_contract(self, event_type: str) -> type[DomainEvent] | None:
+        """The newest version of this event type this code has a contract for; None for a type it lacks."""
+        versions = [c for (known, _), c in self.contracts.items() if known == event_type]
+        return max(versions, key=lambda c: c.schema_version, default=None)
+
+    def newer_than_known(self, cloudevent_type: str) -> type[DomainEvent] | None:
+        """For a ce_type of a known event type at a version above every one this code knows (written by a
+        producer upgraded before its readers): the contract this code has of it. None otherwise."""
+        parsed = _CE_TYPE.fullmatch(cloudevent_type)
+        if parsed is None:
+            return None
+        known = self.current_contract(parsed["type"])
+        return known if known is not None and int(parsed["version"]) > known.schema_version else None
+
     def recorded(self, recorded: RecordedEvent) -> DomainEvent:
         return self.to_event(recorded.event_type, recorded.schema_version, recorded.data)
 

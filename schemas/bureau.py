@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.base import DomainEvent
+from schemas.base import Contract, DomainEvent
 from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
@@ -49,10 +49,10 @@ class ReportKind(StrEnum):
     UNABLE = "unable"
 
 
-class EvidenceRef(BaseModel):
+# A Contract because it travels inside EnforcementTaskReported, read tolerantly; inside a bureau's BureauReport
+# (an outside input, validated without the reading context) it stays as strict as the report.
+class EvidenceRef(Contract):
     """Evidence kept in the bureau's own system (photos, inspection reports): a reference, never the bytes."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str = Field(
         min_length=1, max_length=40, description="e.g. photo, inspection_report, penalty_decision"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from schemas.base import Contract
 from schemas.reference import Category
 
 
@@ -23,17 +24,13 @@ class CategorySource(StrEnum):
     STAFF = "staff"  # the centre recategorised the case
 
 
-class CategoryCandidate(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class CategoryCandidate(Contract):
     category: Category
     score: float = Field(ge=0, le=1, description="The classifier's probability for this category")
 
 
-class CategoryDecision(BaseModel):
+class CategoryDecision(Contract):
     """The category and how it was decided (see docs/intake-classification.md)."""
-
-    model_config = ConfigDict(frozen=True)
 
     category: Category
     source: CategorySource

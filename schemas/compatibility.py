@@ -1,9 +1,21 @@
 """Is a new JSON Schema of a contract compatible with the checked-in one of the same version?
 
-Compatible means every message valid under the old schema is still valid under the new one, and readers
-of the old version can still read new messages if they ignore fields they do not know (the documented
-rule for consumers): a field may be added only as optional, enum values may be added but not removed,
-nothing may be removed, renamed, retyped, made required or constrained more tightly.
+The rule the code follows (docs/contracts.md):
+
+- An added optional field is compatible because readers are tolerant: every consumer reads events through
+  eventcore.mapper with the schemas.base.READING context, which ignores fields its version does not know,
+  nested ones too (every model inside an event is a schemas.base.Contract). Writing stays strict: a
+  service cannot write a field its own contract lacks.
+- A changed, removed or renamed field (or one made required, retyped or tightened) is a new
+  `schema_version` of the event type, with an upcaster in schemas/upcasters.py that turns the old version's
+  data into the new; stored events and messages of the old version then read as the current contract.
+- A change that cannot be upcast (the old data does not hold what the new version needs) is a new topic.
+
+So compatible means every message valid under the old schema is still valid under the new one: nothing
+removed, renamed, retyped, made required or constrained more tightly; enum values may be added, not removed.
+An added enum value is not covered by tolerant reading (an older reader refuses a value it does not know),
+so its readers are upgraded before a writer uses it. `additionalProperties: false` is the writers'
+strictness and is not compared: that readers meet fields they do not know is what tolerant reading is for.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import schemas
-from schemas.base import DomainEvent
+from schemas.base import Contract, DomainEvent
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 ASYNCAPI_NOTE = "docs/asyncapi.json"
@@ -43,6 +43,8 @@ def contract_classes() -> dict[str, type[BaseModel]]:
 
 
 def _is_contract(cls: type[BaseModel]) -> bool:
+    if cls is Contract:
+        return False  # the base every contract shares, no message of its own
     if issubclass(cls, DomainEvent):
         return "event_type" in cls.__dict__  # the base and any abstract intermediates are not
     return not cls.__name__.startswith("_")

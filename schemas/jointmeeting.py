@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from schemas.base import DomainEvent
+from schemas.base import Contract, DomainEvent
 from schemas.bureau import EvidenceRef, ReportKind
 from schemas.cases import EscalationTrigger
 from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, DistrictCode
 
 
-class LeadDecision(BaseModel):
+class LeadDecision(Contract):
     """Who leads a joint enforcement and with whom, as the joint meeting decided it against routing's proposal.
 
     Routing proposes (CaseEscalated's lead_bureau and bureaus, with its rule id); the joint meeting
     decides, once per file, by its own rules. Every later view and topic uses the decision.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     lead_bureau: Bureau = Field(description="The decided lead")
     member_bureaus: list[Bureau] = Field(description="The decided member bureaus, lead first")
@@ -112,10 +110,8 @@ class JointMeetingScheduled(DomainEvent):
     place: FreeText = ""
 
 
-class MeetingDecision(BaseModel):
+class MeetingDecision(Contract):
     """One decision of a meeting: an enforcement task for one bureau."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     task_id: str
     bureau: Bureau

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.base import DomainEvent
+from schemas.base import Contract, DomainEvent
 from schemas.personal_data import FreeText
 from schemas.reference import FOUNDING_DISTRICT, Bureau, Category, Channel, DistrictCode, Urgency
 
@@ -29,10 +29,8 @@ class ClockMeasure(StrEnum):
     WORKING = "working"  # only working days count (weekends, holidays and 调休 on the Chinese calendar)
 
 
-class ClockScope(BaseModel):
+class ClockScope(Contract):
     """Whom a clock judges: where the case is and who handles it. No personal data."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     district: DistrictCode = FOUNDING_DISTRICT
     channel: Channel | None = None

@@ -68,7 +68,8 @@ TOPIC_SOURCES: dict[str, str] = {
 
 
 def event_class(cloudevent_type: str) -> type[DomainEvent] | None:
-    """The contract for a CloudEvents type, or None when the type is unknown."""
+    """The contract of exactly this CloudEvents type, or None when the type is unknown. No upcasting:
+    readers go through eventcore.mapper.default_mapper(), which also reads older versions."""
     return _BY_CE_TYPE.get(cloudevent_type)
 
 
