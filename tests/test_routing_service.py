@@ -19,7 +19,7 @@ from caseline.routing_commands import print_explanation, rebuild_case_view
 from district.registry import load_districts
 from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
 from eventcore.auth import Authenticator, Principal, token_digest
-from eventcore.consumer import ServiceStores, consume_batch
+from eventcore.consumer import InboundMessage, ServiceStores, consume_batch, decode
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
@@ -108,6 +108,39 @@ async def test_a_complaint_and_its_merged_co_complainants_in_one_batch_reach_the
         3,
         4,
     )
+
+
+async def test_a_merge_handled_in_the_unit_of_work_that_opened_its_case_finds_the_case_before_any_flush(
+    stores: ServiceStores,
+) -> None:
+    batch = [
+        decode(record(e, COMPLAINTS, i))
+        for i, e in enumerate([complaint(case_id="case-u"), merged(2, "case-u")])
+    ]
+    async with stores.unit_of_work() as uow:
+        for message in batch:
+            assert isinstance(message, InboundMessage)
+            await handle_complaints_topic(CTX, uow, message)
+        nothing_written_yet = await uow.store.read_stream(uow.conn, "case-case-u")
+    assert nothing_written_yet == []
+    async with stores.pool.acquire() as conn:
+        events = await stores.store.read_stream(conn, "case-case-u")
+        row = await VIEW.get(conn, "case-u")
+    assert [e.event_type for e in events] == ["CaseOpened", "CaseRouted", "CoComplainantAdded"]
+    assert row is not None and (row["version"], row["complainant_count"]) == (3, 2)
+
+
+async def test_a_complaint_published_twice_opens_its_case_once_in_one_batch_or_in_two(
+    stores: ServiceStores,
+) -> None:
+    twice = complaint(case_id="case-twice")
+    await receive(stores, twice, twice)  # two records, two event ids: the inbox lets both through
+    await receive(stores, twice, first=2)
+    async with stores.pool.acquire() as conn:
+        events = await stores.store.read_stream(conn, "case-case-twice")
+        dead = await stores.dead_letters.list(conn)
+    assert [e.event_type for e in events] == ["CaseOpened", "CaseRouted"]
+    assert dead == []
 
 
 async def test_a_merge_for_a_case_routing_never_opened_is_dead_lettered(stores: ServiceStores) -> None:

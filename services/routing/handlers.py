@@ -9,9 +9,10 @@ from threading import Lock
 
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
+from eventcore.aggregate import Loaded
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.logging import bound_contextvars, get_logger
-from eventcore.store import ConcurrencyError, PendingEvent
+from eventcore.store import ConcurrencyError
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CallbackOutcome, EscalationTrigger
@@ -19,11 +20,10 @@ from schemas.complaints import ComplaintMerged, ComplaintReceived
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
 from schemas.sla import SlaBreached
-from schemas.topics import CASES
-from services.routing.adapters.case_store import load_case
-from services.routing.adapters.learnt_store import load_clock, save_clock, save_decision
+from services.routing.adapters import case_store
+from services.routing.adapters.learnt_store import keep_clock, keep_decision, learnt_clock
 from services.routing.domain.access import Actor
-from services.routing.domain.case import case_stream, facts_of, open_case
+from services.routing.domain.case import facts_of, open_case
 from services.routing.domain.learnt import (
     CLOCK_FACTS,
     LEAD_FACTS,
@@ -110,13 +110,16 @@ async def handle_complaint_received(ctx: RoutingContext, uow: UnitOfWork, messag
         routing = ctx.of(complaint.district)
     except UnknownDistrict as unknown:
         raise MessageRejected(f"complaint {complaint.complaint_id}: {unknown}") from unknown
+    loaded = await case_store.load(uow, complaint.case_id)
+    if loaded.exists:
+        log.info("complaint_for_an_open_case_ignored", case_version=loaded.version)
+        return  # the same complaint published again: its case is open already
     rules = routing.rules
     decision = decide_route(facts_of(complaint), rules, routing.directory)
-    events = open_case(complaint, decision, rules.version)
-    metadata = _message_metadata(message, complaint.complaint_id, ACTOR, complaint.district)
-    uow.start_stream(
-        case_stream(complaint.case_id), [PendingEvent(e, metadata) for e in events], publish_to=CASES
+    metadata = message.metadata_for_effects(
+        ACTOR, complaint.complaint_id, channel=complaint.channel, district=complaint.district
     )
+    case_store.save(uow, loaded, open_case(complaint, decision, rules.version), metadata)
     log.info(
         "case_opened", district=routing.district, decision=type(decision).__name__, rule_id=decision.rule_id
     )
@@ -127,10 +130,12 @@ async def handle_complaint_merged(ctx: RoutingContext, uow: UnitOfWork, message:
     merged = message.event
     if not isinstance(merged, ComplaintMerged):
         return
-    case = await _case_for_message(uow, merged.case_id, message)
+    loaded, case = await _case_for_message(uow, merged.case_id, message)
     events = case.add_co_complainant(merged, ctx.of_case_for_message(case).policy)
-    metadata = _message_metadata(message, merged.complaint_id, ACTOR, case.district)
-    _append_from_message(uow, case, events, metadata)
+    metadata = message.metadata_for_effects(
+        ACTOR, merged.complaint_id, channel=merged.channel, district=case.district
+    )
+    _save_from_message(uow, loaded, events, metadata)
 
 
 async def handle_complaints_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
@@ -147,12 +152,14 @@ async def handle_joint_enforcement_completed(
     done = message.event
     if not isinstance(done, JointEnforcementCompleted):
         return
-    case = await _case_for_message(uow, done.case_id, message)
+    loaded, case = await _case_for_message(uow, done.case_id, message)
     events = case.complete_joint_enforcement(done)
     if not events:
         log.warning("joint_enforcement_completed_ignored", state=case.state.value)
-    metadata = _message_metadata(message, done.case_id, f"jointmeeting/{done.verified_by}", case.district)
-    _append_from_message(uow, case, events, metadata)
+    metadata = message.metadata_for_effects(
+        f"jointmeeting/{done.verified_by}", done.case_id, district=case.district
+    )
+    _save_from_message(uow, loaded, events, metadata)
 
 
 async def handle_joint_meeting_topic(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
@@ -167,7 +174,7 @@ async def handle_lead_decided(uow: UnitOfWork, message: InboundMessage) -> None:
     every later escalation of it use the decision. Learnt, not recorded in the case's stream."""
     if message.event is None or (decided := decision_of(message.event)) is None:
         return
-    await save_decision(uow.conn, uow.store.schema, message.event.case_id, decided)
+    await keep_decision(uow, message.event.case_id, decided)
     log.info("lead_bureau_learnt", lead=decided.lead.value, file_id=decided.file_id)
 
 
@@ -186,11 +193,10 @@ async def handle_sla_clock_fact(uow: UnitOfWork, message: InboundMessage) -> Non
     clock_id = getattr(fact, "clock_id", None)
     if fact is None or not isinstance(clock_id, str):
         return
-    schema = uow.store.schema
-    before = await load_clock(uow.conn, schema, fact.case_id, clock_id)
+    before = await learnt_clock(uow, fact.case_id, clock_id)
     after = learn_clock(before, fact)
     if after is not None and after != before:
-        await save_clock(uow.conn, schema, fact.case_id, after)
+        await keep_clock(uow, fact.case_id, after)
 
 
 async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: InboundMessage) -> None:
@@ -198,48 +204,31 @@ async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: Inb
     breach = message.event
     if not isinstance(breach, SlaBreached) or not breach.escalation_requested:
         return
-    case = await _case_for_message(uow, breach.case_id, message)
+    loaded, case = await _case_for_message(uow, breach.case_id, message)
     why = f"{breach.kind.value} deadline {breach.deadline.isoformat()} passed (SLA rule {breach.policy_rule})"
     events = case.escalate_for_breach(why, ctx.of_case_for_message(case).policy)
-    _append_from_message(uow, case, events, _message_metadata(message, breach.case_id, "sla", case.district))
+    metadata = message.metadata_for_effects("sla", breach.case_id, district=case.district)
+    _save_from_message(uow, loaded, events, metadata)
 
 
-async def _case_for_message(uow: UnitOfWork, case_id: str, message: InboundMessage) -> Case:
-    # Earlier messages of this batch may have opened or changed the case; write them first so we read them.
-    await uow.flush()
-    case = await load_case(uow.conn, uow.store, case_id)
-    if case is None:
+async def _case_for_message(
+    uow: UnitOfWork, case_id: str, message: InboundMessage
+) -> tuple[Loaded[Case], Case]:
+    # No flush first: a case an earlier message of this batch opened or changed comes from the unit of work.
+    loaded = await case_store.load(uow, case_id)
+    if loaded.state is None:
         raise MessageRejected(
             f"{message.event.event_type if message.event else 'message'} for unknown case {case_id}"
         )
-    return case
+    return loaded, loaded.state
 
 
-def _append_from_message(
-    uow: UnitOfWork, case: Case, events: Sequence[DomainEvent], metadata: EventMetadata
+def _save_from_message(
+    uow: UnitOfWork, loaded: Loaded[Case], events: Sequence[DomainEvent], metadata: EventMetadata
 ) -> None:
     if events:
-        uow.append(
-            case_stream(case.case_id),
-            case.version,
-            [PendingEvent(e, metadata) for e in events],
-            publish_to=CASES,
-        )
+        case_store.save(uow, loaded, events, metadata)
         log.info("case_updated", events=[e.event_type for e in events])
-
-
-def _message_metadata(
-    message: InboundMessage, fallback_correlation: str, actor: str, district: str
-) -> EventMetadata:
-    """The message's journey and district; the case's own district wins should the envelope disagree
-    (a record published before the envelope carried one says nothing, which reads as the founding district)."""
-    metadata = message.metadata_for_effects(
-        actor, fallback_correlation, channel=getattr(message.event, "channel", None)
-    )
-    if metadata.district != district:
-        log.warning("message_district_differs", envelope=metadata.district, case_district=district)
-        metadata = metadata.model_copy(update={"district": district})
-    return metadata
 
 
 # -- staff commands ---------------------------------------------------------------------------------
@@ -273,30 +262,26 @@ DecideInDistrict = Callable[[Case, DistrictRouting], list[DomainEvent]]
 async def _act(
     stores: ServiceStores, case_id: str, actor: Actor, expected_version: int, decide: Decide
 ) -> CommandResult:
-    """Load, check the version the staff member saw, decide, append at that version: all or nothing."""
+    """Load, check the version the staff member saw, decide, save at that version: all or nothing."""
     with bound_contextvars(case_id=case_id, actor=actor.recorded_as, district=actor.district):
-        async with stores.unit_of_work() as uow:
-            case = await load_case(uow.conn, uow.store, case_id)
-            if case is None or not case.visible_to(actor):
-                raise CaseNotFound(case_id)
-            if case.version != expected_version:
-                raise StaleCase(case_id, expected_version, case.version)
-            events = decide(case)
-            metadata = EventMetadata(
-                correlation_id=case_id, causation_id=None, actor=actor.recorded_as, district=case.district
-            )
-            uow.append(
-                case_stream(case_id),
-                case.version,
-                [PendingEvent(e, metadata) for e in events],
-                publish_to=CASES,
-            )
-            try:
-                await uow.flush()
-            except ConcurrencyError as error:
-                raise StaleCase(case_id, expected_version, expected_version + 1) from error
+        try:
+            async with stores.unit_of_work() as uow:
+                loaded = await case_store.load(uow, case_id)
+                case = loaded.state
+                if case is None or not case.visible_to(actor):
+                    raise CaseNotFound(case_id)
+                if loaded.version != expected_version:
+                    raise StaleCase(case_id, expected_version, loaded.version)
+                events = decide(case)
+                metadata = EventMetadata(
+                    correlation_id=case_id, causation_id=None, actor=actor.recorded_as, district=case.district
+                )
+                saved = case_store.save(uow, loaded, events, metadata)
+        except ConcurrencyError as error:  # another writer appended first, when the unit of work flushed
+            raise StaleCase(case_id, expected_version, expected_version + 1) from error
         log.info("staff_command", events=[e.event_type for e in events])
-        return CommandResult(case.then(events), events)
+        assert saved.state is not None
+        return CommandResult(saved.state, events)
 
 
 async def _act_in_district(

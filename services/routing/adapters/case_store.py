@@ -1,34 +1,45 @@
-"""Loading a case aggregate from routing's event store."""
+"""Loading and saving the case aggregate through routing's event store: one repository, the shared idiom
+(eventcore.aggregate), every stored event read through the shared mapper."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import replace
 
+from eventcore.aggregate import Loaded, Repository
 from eventcore.database import DbConnection
-from eventcore.store import EventStore, RecordedEvent
-from schemas.base import DomainEvent
-from schemas.topics import event_class
-from services.routing.adapters.learnt_store import load_decision
+from eventcore.outbox import Outbox
+from eventcore.store import EventStore
+from eventcore.unit_of_work import UnitOfWork
+from schemas.base import DomainEvent, EventMetadata
+from schemas.topics import CASES
+from services.routing.adapters.learnt_store import learnt_decision
 from services.routing.domain.case import case_stream
-from services.routing.domain.lifecycle import Case
+from services.routing.domain.lifecycle import Case, evolve
+
+CASE_REPOSITORY: Repository[Case] = Repository(evolve, publish_to=CASES)
 
 
-def typed(event_type: str, schema_version: int, data: dict[str, object]) -> DomainEvent:
-    """A stored event as its contract; routing only ever stores contracts it knows."""
-    contract = event_class(f"caseline.{event_type}.v{schema_version}")
-    if contract is None:
-        raise ValueError(f"routing's store holds an unknown event type {event_type} v{schema_version}")
-    return contract.model_validate(data)
+async def load(uow: UnitOfWork, case_id: str) -> Loaded[Case]:
+    """The case as its events say it is now (no state, version 0, when routing never opened it), knowing
+    the joint meeting's decision on who leads it once routing has learnt that. Within one unit of work a
+    case saved earlier comes from memory, its unflushed events included."""
+    loaded = await CASE_REPOSITORY.load(uow, case_stream(case_id))
+    if loaded.state is None:
+        return loaded
+    # Learnt, not folded: asked every time, so a decision learnt earlier in the same batch is known.
+    return replace(loaded, state=loaded.state.knowing(await learnt_decision(uow, case_id)))
 
 
-def typed_events(recorded: Iterable[RecordedEvent]) -> list[DomainEvent]:
-    return [typed(r.event_type, r.schema_version, r.data) for r in recorded]
+def save(
+    uow: UnitOfWork, loaded: Loaded[Case], events: Sequence[DomainEvent], metadata: EventMetadata
+) -> Loaded[Case]:
+    """Buffer the case's new events at the version it was loaded at; returns the case after them."""
+    return CASE_REPOSITORY.save(uow, loaded, events, metadata)
 
 
 async def load_case(conn: DbConnection, store: EventStore, case_id: str) -> Case | None:
-    """The case as its events say it is now (None when routing never opened it), knowing the joint
-    meeting's decision on who leads it once routing has learnt that."""
-    case = Case.rebuild(typed_events(await store.read_stream(conn, case_stream(case_id))))
-    if case is None:
-        return None
-    return case.knowing(await load_decision(conn, store.schema, case_id))
+    """A read-only look-up on a connection (the staff API, the workbench, the operator's CLI): the case as
+    `load` sees it, None when routing never opened it. Nothing is ever appended or flushed here."""
+    looking = UnitOfWork(conn=conn, store=store, outbox=Outbox(store.schema), source="routing/look-up")
+    return (await load(looking, case_id)).state

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventcore.database import DbConnection
+from eventcore.mapper import default_mapper
 from eventcore.store import StreamAppend
 from schemas.base import DomainEvent
-from services.routing.adapters.case_store import typed
 from services.routing.adapters.learnt_store import LEARNT_COLUMNS, LEARNT_JOINS
 from services.routing.domain.lifecycle import Case
 
@@ -111,10 +111,18 @@ class CaseView:
 
     async def project(self, conn: DbConnection, appends: Sequence[StreamAppend]) -> None:
         """A UnitOfWork projector: new streams fold from memory, continued ones re-read (this transaction's rows
-        included)."""
-        cases = [a for a in appends if a.stream_id.startswith(CASE_PREFIX)]
-        fresh = {a.stream_id: [p.event for p in a.events] for a in cases if a.expected_version == 0}
-        continued = sorted({a.stream_id for a in cases} - set(fresh))
+        included). One flush may carry several appends to a case (a batch opened it, then changed it): they
+        come in the order they were saved, so a new case folds all of them."""
+        by_stream: dict[str, list[StreamAppend]] = {}
+        for append in appends:
+            if append.stream_id.startswith(CASE_PREFIX):
+                by_stream.setdefault(append.stream_id, []).append(append)
+        fresh = {
+            stream_id: [p.event for a in saved for p in a.events]
+            for stream_id, saved in by_stream.items()
+            if saved[0].expected_version == 0
+        }
+        continued = sorted(set(by_stream) - set(fresh))
         streams = dict(fresh) | await self._read_streams(conn, continued)
         rows = [row_of(case) for events in streams.values() if (case := Case.rebuild(events)) is not None]
         await self.upsert(conn, rows)
@@ -125,15 +133,13 @@ class CaseView:
         if not stream_ids:
             return {}
         records = await conn.fetch(
-            f"SELECT stream_id, event_type, schema_version, data FROM {self.schema}.events "
+            f"SELECT stream_id, {_EVENT_AS_JSON} FROM {self.schema}.events "
             "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
             list(stream_ids),
         )
         streams: dict[str, list[DomainEvent]] = {}
         for r in records:
-            streams.setdefault(r["stream_id"], []).append(
-                typed(r["event_type"], r["schema_version"], r["data"])
-            )
+            streams.setdefault(r["stream_id"], []).append(_event(r))
         return streams
 
     async def upsert(self, conn: DbConnection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -156,7 +162,7 @@ class CaseView:
             events: list[DomainEvent] = []
             total = 0
             cursor = conn.cursor(
-                f"SELECT stream_id, event_type, schema_version, data FROM {self.schema}.events "
+                f"SELECT stream_id, {_EVENT_AS_JSON} FROM {self.schema}.events "
                 "WHERE stream_id LIKE 'case-%' ORDER BY stream_id, stream_version"
             )
             async for r in cursor:
@@ -164,7 +170,7 @@ class CaseView:
                     rows.append(_folded(events))
                     events = []
                 current = r["stream_id"]
-                events.append(typed(r["event_type"], r["schema_version"], r["data"]))
+                events.append(_event(r))
                 if len(rows) >= chunk:
                     total += len(rows)
                     await self.upsert(conn, rows)
@@ -235,6 +241,14 @@ class CaseView:
 # ShownDeadline.overdue judge it: the running resolve clock of the case's current round (LEARNT_JOINS
 # joins only that one).
 RUNNING_DUE_AT = "(CASE WHEN d.status = 'running' THEN d.deadline END)"
+
+
+# The data as JSON text, so the mapper parses it once into the contract (no dict in between).
+_EVENT_AS_JSON = "event_type, schema_version, data::text AS data"
+
+
+def _event(row: Any) -> DomainEvent:
+    return default_mapper().from_json(row["event_type"], row["schema_version"], row["data"])
 
 
 def _folded(events: list[DomainEvent]) -> tuple[Any, ...]:

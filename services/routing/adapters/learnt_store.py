@@ -5,7 +5,9 @@ These rows are not folded from routing's own events: they are written from casel
 caseline.jointmeeting.v1 in the same transaction as the inbox claim, so each fact is learnt exactly once,
 and the SLA's and the joint meeting's stores remain their source (`caseline replay routing` learns them
 again from there). A case's deadline is the row of its current resolve clock (`<case>/resolve/<reopen
-count>`), joined in by LEARNT_JOINS.
+count>`), joined in by LEARNT_JOINS. Handlers read and write these rows in their unit of work
+(learnt_clock, keep_clock, learnt_decision, keep_decision); the forms on a bare connection serve the
+operator's tools (`caseline replay routing`, `caseline routing explain`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventcore.database import DbConnection, checked_schema
+from eventcore.unit_of_work import UnitOfWork
 from schemas.reference import Bureau, Category
 from schemas.sla import ClockKind, ClockMeasure
 from services.routing.domain.learnt import DeadlineStatus, JointDecision, LearntClock
@@ -190,3 +193,22 @@ def decision_of_row(row: dict[str, Any]) -> JointDecision | None:
         overrode_proposal=row["overrode_proposal"],
         reason=row["lead_decision_reason"],
     )
+
+
+# -- in a unit of work (the handlers' batch): written at once, so a later message of the batch reads them --
+
+
+async def learnt_clock(uow: UnitOfWork, case_id: str, clock_id: str) -> LearntClock | None:
+    return await load_clock(uow.conn, uow.store.schema, case_id, clock_id)
+
+
+async def keep_clock(uow: UnitOfWork, case_id: str, learnt: LearntClock) -> None:
+    await save_clock(uow.conn, uow.store.schema, case_id, learnt)
+
+
+async def learnt_decision(uow: UnitOfWork, case_id: str) -> JointDecision | None:
+    return await load_decision(uow.conn, uow.store.schema, case_id)
+
+
+async def keep_decision(uow: UnitOfWork, case_id: str, decided: JointDecision) -> None:
+    await save_decision(uow.conn, uow.store.schema, case_id, decided)

@@ -1,7 +1,8 @@
 """The case aggregate: its state is rebuilt from its events; commands check the state and return new events.
 
 Nothing here does I/O. A command method never changes the case: it returns the events that would, and the
-caller appends them (with the version it loaded) and folds them in with `Case.then`.
+caller saves them (at the version it loaded) and folds them in with `evolve` (eventcore.aggregate's
+Repository does both; `Case.then` folds them by hand).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import reduce
 
 from schemas.base import DomainEvent
 from schemas.cases import (
@@ -125,16 +127,11 @@ class Case:
 
     @staticmethod
     def rebuild(events: Iterable[DomainEvent]) -> Case | None:
-        case: Case | None = None
-        for event in events:
-            case = evolve(case, event)
-        return case
+        """The case its stream says it is: a fold of `evolve` (None for no events)."""
+        return reduce(evolve, events, None)
 
     def then(self, events: Sequence[DomainEvent]) -> Case:
-        case = self
-        for event in events:
-            case = evolve(case, event)
-        return case
+        return reduce(evolve, events, self)
 
     def knowing(self, decided: JointDecision | None) -> Case:
         return replace(self, joint_decision=decided)
@@ -433,6 +430,7 @@ class Case:
 
 
 def evolve(case: Case | None, event: DomainEvent) -> Case:
+    """The case after one of its events (a pure fold step: the repository's, and Case.rebuild's)."""
     if isinstance(event, CaseOpened):
         if case is not None:
             raise ValueError(f"case {event.case_id} opened twice")

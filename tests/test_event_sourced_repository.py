@@ -1,0 +1,137 @@
+"""The shared aggregate repository (eventcore.aggregate) against the real PostgreSQL: load, save, the unit of
+work's identity map, optimistic concurrency and upcasting on load.
+
+The aggregate is a test-only tally with its own contracts and mapper, registered nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import asyncpg
+import pytest
+
+from eventcore.aggregate import Repository
+from eventcore.consumer import ServiceStores
+from eventcore.mapper import EventMapper, UnknownEventType
+from eventcore.store import ConcurrencyError, PendingEvent
+from schemas.base import DomainEvent, EventMetadata
+
+
+class TallyStarted(DomainEvent):
+    event_type: ClassVar[str] = "TallyStarted"
+    counting: str
+
+
+class TallyCountedV1(DomainEvent):
+    """The first version: the amount was called `n`."""
+
+    event_type: ClassVar[str] = "TallyCounted"
+    schema_version: ClassVar[int] = 1
+    n: int
+
+
+class TallyCounted(DomainEvent):
+    event_type: ClassVar[str] = "TallyCounted"
+    schema_version: ClassVar[int] = 2
+    amount: int
+
+
+def _counted_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    upcast = {key: value for key, value in data.items() if key != "n"}
+    return upcast | {"amount": data["n"]}
+
+
+TALLY_MAPPER = EventMapper.of([TallyStarted, TallyCounted], {("TallyCounted", 1): _counted_v1_to_v2})
+WITHOUT_UPCASTER = EventMapper.of([TallyStarted, TallyCounted])
+
+
+@dataclass(frozen=True)
+class Tally:
+    counting: str
+    total: int = 0
+
+
+def evolve(tally: Tally | None, event: DomainEvent) -> Tally:
+    if isinstance(event, TallyStarted):
+        return Tally(event.counting)
+    assert tally is not None, "a tally counts once it has started"
+    if isinstance(event, TallyCounted):
+        return replace(tally, total=tally.total + event.amount)
+    return tally
+
+
+TALLIES = Repository(evolve, publish_to=None, mapper=TALLY_MAPPER)
+METADATA = EventMetadata(correlation_id="journey-1", actor="test")
+
+
+@pytest.fixture
+async def stores(pool: asyncpg.Pool) -> AsyncIterator[ServiceStores]:
+    yield ServiceStores(pool, "svc", source="/caseline/test")
+
+
+async def stored_versions(stores: ServiceStores, stream_id: str) -> list[tuple[int, str]]:
+    async with stores.pool.acquire() as conn:
+        return [(r.stream_version, r.event_type) for r in await stores.store.read_stream(conn, stream_id)]
+
+
+async def test_an_unknown_tally_loads_at_version_zero_with_no_state(stores: ServiceStores) -> None:
+    async with stores.unit_of_work() as uow:
+        loaded = await TALLIES.load(uow, "tally-nowhere")
+    assert (loaded.version, loaded.state, loaded.exists, loaded.correlation_id) == (0, None, False, None)
+
+
+async def test_a_saved_tally_is_seen_by_a_later_load_in_the_same_unit_of_work_before_any_flush(
+    stores: ServiceStores,
+) -> None:
+    async with stores.unit_of_work() as uow:
+        fresh = await TALLIES.load(uow, "tally-1")
+        TALLIES.save(uow, fresh, [TallyStarted(case_id="c1", counting="bins")], METADATA)
+        again = await TALLIES.load(uow, "tally-1")
+        TALLIES.save(uow, again, [TallyCounted(case_id="c1", amount=2)], METADATA)
+        later = await TALLIES.load(uow, "tally-1")
+        nothing_written_yet = await uow.store.read_stream(uow.conn, "tally-1")
+    assert (again.version, again.state) == (1, Tally("bins"))
+    assert (later.version, later.state, later.correlation_id) == (2, Tally("bins", 2), "journey-1")
+    assert nothing_written_yet == []
+    assert await stored_versions(stores, "tally-1") == [(1, "TallyStarted"), (2, "TallyCounted")]
+    async with stores.unit_of_work() as uow:
+        from_the_store = await TALLIES.load(uow, "tally-1")
+    assert (from_the_store.version, from_the_store.state) == (2, Tally("bins", 2))
+
+
+async def test_two_units_of_work_that_loaded_the_same_version_cannot_both_count(
+    stores: ServiceStores,
+) -> None:
+    async with stores.unit_of_work() as uow:
+        TALLIES.save(
+            uow, await TALLIES.load(uow, "tally-2"), [TallyStarted(case_id="c2", counting="bins")], METADATA
+        )
+    with pytest.raises(ConcurrencyError) as conflict:
+        async with stores.unit_of_work() as loser:
+            seen_by_loser = await TALLIES.load(loser, "tally-2")
+            async with stores.unit_of_work() as winner:
+                seen_by_winner = await TALLIES.load(winner, "tally-2")
+                TALLIES.save(winner, seen_by_winner, [TallyCounted(case_id="c2", amount=5)], METADATA)
+            TALLIES.save(loser, seen_by_loser, [TallyCounted(case_id="c2", amount=7)], METADATA)
+    assert (seen_by_loser.version, seen_by_winner.version) == (1, 1)
+    assert (conflict.value.stream_id, conflict.value.expected_version) == ("tally-2", 1)
+    assert await stored_versions(stores, "tally-2") == [(1, "TallyStarted"), (2, "TallyCounted")]
+    async with stores.unit_of_work() as uow:
+        assert (await TALLIES.load(uow, "tally-2")).state == Tally("bins", 5)  # the winner's count alone
+
+
+async def test_a_stored_first_version_count_is_upcast_when_the_tally_loads(stores: ServiceStores) -> None:
+    async with stores.unit_of_work() as uow:
+        old = [TallyStarted(case_id="c3", counting="bins"), TallyCountedV1(case_id="c3", n=3)]
+        uow.append("tally-3", 0, [PendingEvent(e, METADATA) for e in old], publish_to=None)
+    async with stores.pool.acquire() as conn:
+        [_, stored] = await stores.store.read_stream(conn, "tally-3")
+    assert (stored.schema_version, stored.data["n"]) == (1, 3)  # the row keeps the version it was written in
+    async with stores.unit_of_work() as uow:
+        loaded = await TALLIES.load(uow, "tally-3")
+        with pytest.raises(UnknownEventType):
+            await Repository(evolve, publish_to=None, mapper=WITHOUT_UPCASTER).load(uow, "tally-3")
+    assert (loaded.version, loaded.state) == (2, Tally("bins", 3))
