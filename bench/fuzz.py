@@ -45,7 +45,8 @@ from schemathesis.checks import (
 from schemathesis.core.result import Ok
 
 from caseline.embedded import free_port, start_broker, start_postgres
-from caseline.supervisor import SERVICES, start_service, stop_all, wait_healthy
+from caseline.supervisor import start_service, stop_all, wait_healthy
+from services import SERVICE_NAMES
 
 HOST = "127.0.0.1"
 EVENT_STREAM = "text/event-stream"
@@ -173,8 +174,8 @@ def run_fuzz(examples: int, log: Callable[[str], None] = print) -> dict[str, Any
     processes = []
     try:
         database_url = start_postgres(scratch)
-        ports = {name: free_port() for name in SERVICES}
-        for name in SERVICES:
+        ports = {name: free_port() for name in SERVICE_NAMES}
+        for name in SERVICE_NAMES:
             env = {
                 "DATABASE_URL": database_url,
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -186,7 +187,7 @@ def run_fuzz(examples: int, log: Callable[[str], None] = print) -> dict[str, Any
             processes.append(start_service(name, env, scratch / "logs", HOST, ports[name]))
         wait_healthy(processes, timeout=120)
         tally, operations, started = Tally(), 0, time.monotonic()
-        for name in SERVICES:
+        for name in SERVICE_NAMES:
             operations += fuzz_service(name, f"http://{HOST}:{ports[name]}", examples, tally)
         seconds = time.monotonic() - started
     finally:
@@ -207,7 +208,7 @@ def run_fuzz(examples: int, log: Callable[[str], None] = print) -> dict[str, Any
             f"{failure['failure']}"
         )
     log(
-        f"fuzzed {operations} operations of {len(SERVICES)} services with {tally.requests} requests in "
+        f"fuzzed {operations} operations of {len(SERVICE_NAMES)} services with {tally.requests} requests in "
         f"{seconds:.0f} s; statuses {result['statuses']}; {len(tally.failures)} failures"
     )
     return result

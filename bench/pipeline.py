@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from caseline.embedded import EmbeddedBroker, free_port, start_broker, start_postgres
-from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
+from caseline.supervisor import ServiceProcess, start_service, stop_all, wait_healthy
 from district.sample_hotline import write_synthetic_orders
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, create_pool, migrate
@@ -42,6 +42,7 @@ from eventcore.kafka import ensure_topics
 from eventcore.logging import configure_logging
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
+from services import SERVICE_NAMES
 from services.intake.app import EXTRA_DDL, SCHEMA, SERVICE, intake_context
 from services.intake.handlers import FeedSummary, feed_hotline_file
 
@@ -103,7 +104,7 @@ def start_infrastructure(work_dir: Path, replicas: int = 1, partitions: int = PA
             "CASELINE_HTTP_HOST": HOST,
             "CASELINE_TOPIC_PARTITIONS": str(partitions),
         }
-        for name in SERVICES:
+        for name in SERVICE_NAMES:
             for replica in range(1, replicas + 1):
                 port = free_port(HOST)
                 env_for = env | {PORT_ENV.get(name, f"CASELINE_{name.upper()}_PORT"): str(port)}

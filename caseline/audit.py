@@ -31,8 +31,9 @@ from eventcore.database import DbConnection, connect
 from eventcore.kafka import new_consumer
 from schemas.bureau import BUREAU_REPORTS
 from schemas.topics import CASES, COMPLAINTS, JOINT_MEETING, SLA, TOPIC_EVENTS
+from services import SERVICE_NAMES
 
-SCHEMAS = ("intake", "routing", "jointmeeting", "sla")
+SCHEMAS = SERVICE_NAMES  # each service keeps its stores in the schema named after it
 # Which service's outbox each of Caseline's own topics comes from (the bureau task topics: the joint meeting's).
 PRODUCERS = {COMPLAINTS: "intake", CASES: "routing", JOINT_MEETING: "jointmeeting", SLA: "sla"}
 CLOUDEVENT_TOPICS = tuple(topic for topic, events in TOPIC_EVENTS.items() if events)

@@ -13,9 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseline.commandline import app, database_address
 from eventcore.database import create_pool
-from eventcore.logging import configure_logging
-from eventcore.settings import get_settings
 from schemas.categorisation import CategoryDecision
 from schemas.reference import Category
 from services.intake.adapters.category_files import DEFAULT_PLATFORM, categoriser, read_taxonomy
@@ -24,16 +23,12 @@ from services.intake.domain.classification.taxonomy import TaxonomyError
 categories_app = typer.Typer(
     help="Category mappings and the classifier: gaps, checks, corrections.", no_args_is_help=True
 )
+app.add_typer(categories_app, name="categories")
 console = Console()
 SCHEMA = "intake"
 
 
-def _dsn() -> str:
-    from caseline.cli import database_url  # the CLI's own resolution (DATABASE_URL or embedded)
-
-    return database_url(get_settings())
-
-
+@app.command("classify")
 def classify(
     text: Annotated[str, typer.Argument(help="the problem description, e.g. 楼道里电动车充电")],
     label: Annotated[str, typer.Option(help="the platform's label, code or path, if any")] = "",
@@ -41,7 +36,6 @@ def classify(
     district: Annotated[str, typer.Option(help="the district (its own mapping file, if any)")] = "luzhou",
 ) -> None:
     """The category intake would give: source, confidence, the words that decided, the top three."""
-    configure_logging("caseline", json=False, level="WARNING")
     decision = categoriser().decide(platform, district, label, text)
     if decision is None:
         console.print(
@@ -101,8 +95,7 @@ def unmapped(
 ) -> None:
     """Platform labels intake has seen that no mapping knows, most frequent first, with the categories the
     classifier gave them: candidates for the platform's mapping file."""
-    configure_logging("caseline", json=False, level="WARNING")
-    rows = asyncio.run(_unmapped(_dsn(), platform))
+    rows = asyncio.run(_unmapped(database_address(), platform))
     grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         grouped[(row["platform"], row["district"], row["label"])].append(row)
@@ -149,8 +142,7 @@ def suggestions(
 ) -> None:
     """The centre's corrections as mapping suggestions (platform label -> corrected category, with counts)
     and as new labelled examples for the classifier's corpus (services/intake/corpus/train.yaml)."""
-    configure_logging("caseline", json=False, level="WARNING")
-    document = asyncio.run(_suggestions(_dsn()))
+    document = asyncio.run(_suggestions(database_address()))
     if out is not None:
         out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         console.print(

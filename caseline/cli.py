@@ -10,48 +10,36 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from caseline.category_commands import categories_app, classify
-from caseline.district_commands import districts_app
-from caseline.jointmeeting_commands import jointmeeting_app, replay_jointmeeting
-from caseline.report_commands import report_app
-from caseline.routing_commands import replay_routing, routing_app
-from caseline.services import ServiceName
-from caseline.topic_commands import topics_app
+# Each command module registers its commands with the root app when imported (caseline.commandline).
+from caseline import (  # noqa: F401
+    category_commands,
+    district_commands,
+    jointmeeting_commands,
+    report_commands,
+    routing_commands,
+    topic_commands,
+)
+from caseline.commandline import app, configure_operator_logging, database_address
+from caseline.services import http_port
 from eventcore.logging import configure_logging
-from eventcore.settings import Settings, get_settings
+from eventcore.settings import get_settings
+from services import ServiceName
+from services.intake.settings import IntakeSettings
 
-app = typer.Typer(help="Caseline: event-sourced complaint and case handling.", no_args_is_help=True)
 feed_app = typer.Typer(help="Send complaint files through intake.", no_args_is_help=True)
 case_app = typer.Typer(help="Look at cases.", no_args_is_help=True)
 deadletters_app = typer.Typer(help="Rejected input, kept with its reason.", no_args_is_help=True)
 secrets_app = typer.Typer(help="Credentials and secrets for production.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Personal data in intake: retention, erasure, access records.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(feed_app, name="feed")
 app.add_typer(case_app, name="case")
 app.add_typer(deadletters_app, name="deadletters")
-app.add_typer(topics_app, name="topics")
-app.add_typer(districts_app, name="districts")
-app.add_typer(report_app, name="report")
-app.add_typer(routing_app, name="routing")
-replay_app = typer.Typer(help="Rebuild a service's read models from its event store.", no_args_is_help=True)
-app.add_typer(replay_app, name="replay")
-replay_app.command("routing")(replay_routing)
-app.add_typer(jointmeeting_app, name="jointmeeting")
-app.add_typer(categories_app, name="categories")
-app.command("classify")(classify)
-replay_app.command("jointmeeting")(replay_jointmeeting)
+app.add_typer(privacy_app, name="privacy")
 
+__all__ = ["SAMPLE_HOTLINE", "app"]  # the root app, with every command registered
 console = Console()
 SAMPLE_HOTLINE = Path(__file__).resolve().parent / "samples" / "hotline_sample.jsonl"
-
-
-def database_url(settings: Settings) -> str:
-    """DATABASE_URL when given, else the embedded PostgreSQL under CASELINE_DATA_DIR."""
-    if settings.database_url:
-        return settings.database_url
-    from caseline.embedded import start_postgres
-
-    return start_postgres(settings.data_dir)
 
 
 @app.command()
@@ -67,7 +55,6 @@ def up(
     """Start PostgreSQL, the broker and the three services; feed the sample; show the flow live."""
     from caseline.up import run_up
 
-    configure_logging("caseline", json=False, level="WARNING")
     raise typer.Exit(run_up(get_settings(), sample if feed else None, exit_when_idle, console))
 
 
@@ -76,13 +63,13 @@ def service(name: Annotated[ServiceName, typer.Argument(help="the service to run
     """Run one service against the configured infrastructure (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
     import uvicorn
 
-    from caseline.services import create_service_app
+    from caseline.services import create_service_app  # loads FastAPI and one service only when it runs
 
     settings = get_settings()
     configure_logging(name.value, json=settings.log_json, level=settings.log_level)
     # Production runs no embedded PostgreSQL: a missing DATABASE_URL is one of the refusals the service names.
     if not settings.database_url and settings.env != "production":
-        os.environ["DATABASE_URL"] = database_url(settings)
+        os.environ["DATABASE_URL"] = database_address(settings)
         get_settings.cache_clear()
         settings = get_settings()
     application = create_service_app(name.value, settings)
@@ -91,7 +78,7 @@ def service(name: Annotated[ServiceName, typer.Argument(help="the service to run
     uvicorn.run(
         application,
         host=settings.http_host,
-        port=settings.http_port(name.value),
+        port=http_port(name.value),
         log_level="warning",
         timeout_graceful_shutdown=1,
     )
@@ -121,11 +108,11 @@ def feed_hotline(
     from eventcore.failures import DatabaseUnavailable
 
     settings = get_settings()
-    configure_logging("intake", json=settings.log_json, level="WARNING")
+    configure_operator_logging("intake", json=settings.log_json)
     try:
         summary = asyncio.run(
             run_feed(
-                database_url(settings),
+                database_address(settings),
                 settings,
                 file,
                 console,
@@ -155,9 +142,8 @@ def audit_command(
     from caseline.audit_commands import run_audit
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
     ok = asyncio.run(
-        run_audit(database_url(settings), settings.bootstrap_servers(), min_age, repair, as_json, console)
+        run_audit(database_address(settings), settings.bootstrap_servers(), min_age, repair, as_json, console)
     )
     raise typer.Exit(0 if ok else 1)
 
@@ -168,8 +154,7 @@ def case_show(case_id: str) -> None:
     from caseline.history import print_case_history
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
-    found = asyncio.run(print_case_history(database_url(settings), case_id, console))
+    found = asyncio.run(print_case_history(database_address(settings), case_id, console))
     if not found:
         console.print(f"[red]no events for case {case_id!r}[/red]")
         raise typer.Exit(1)
@@ -184,8 +169,7 @@ def deadletters_list(
     from caseline.deadletter_commands import list_dead_letters
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
-    asyncio.run(list_dead_letters(database_url(settings), service_name, all_, console))
+    asyncio.run(list_dead_letters(database_address(settings), service_name, all_, console))
 
 
 @deadletters_app.command("show")
@@ -197,8 +181,7 @@ def deadletters_show(
     from caseline.deadletter_commands import show_dead_letter
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
-    if not asyncio.run(show_dead_letter(database_url(settings), service_name, dead_letter_id, console)):
+    if not asyncio.run(show_dead_letter(database_address(settings), service_name, dead_letter_id, console)):
         raise typer.Exit(1)
 
 
@@ -214,9 +197,8 @@ def deadletters_replay(
     from caseline.deadletter_commands import replay_dead_letter
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
     if not asyncio.run(
-        replay_dead_letter(database_url(settings), settings, dead_letter_id, payload, console)
+        replay_dead_letter(database_address(settings), settings, dead_letter_id, payload, console)
     ):
         raise typer.Exit(1)
 
@@ -246,10 +228,6 @@ def secrets_generate(
     )
 
 
-privacy_app = typer.Typer(help="Personal data in intake: retention, erasure, access records.", no_args_is_help=True)
-app.add_typer(privacy_app, name="privacy")
-
-
 @privacy_app.command("purge")
 def privacy_purge(
     retention_days: Annotated[
@@ -259,12 +237,10 @@ def privacy_purge(
     """Remove names, numbers and raw records of complainants whose every case closed longer ago than the
     retention period, and the payloads of dead letters older than it."""
     from caseline.privacy_commands import purge
-    from services.intake.settings import IntakeSettings
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
     days = retention_days or IntakeSettings().personal_data_retention_days
-    removed = asyncio.run(purge(database_url(settings), days))
+    removed = asyncio.run(purge(database_address(settings), days))
     console.print(
         f"purged (retention {days} days): {removed.people} people, {removed.raw_records} raw records, "
         f"{removed.dead_letters} dead letters",
@@ -286,10 +262,9 @@ def privacy_erase(
         console.print("give --phone or --email", style="red", markup=False)
         raise typer.Exit(2)
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
     districts = load_districts(settings.districts_file)
     removed = asyncio.run(
-        erase(database_url(settings), districts, settings.pseudonym_secret, phone=phone, email=email)
+        erase(database_address(settings), districts, IntakeSettings().pseudonym_secret, phone=phone, email=email)
     )
     console.print(
         f"erased: {removed.people} people, {removed.raw_records} raw records, {removed.dead_letters} dead letters",
@@ -306,5 +281,4 @@ def privacy_access_log(
     from caseline.privacy_commands import print_access_log
 
     settings = get_settings()
-    configure_logging("caseline", json=False, level="WARNING")
-    asyncio.run(print_access_log(database_url(settings), case, limit, console))
+    asyncio.run(print_access_log(database_address(settings), case, limit, console))

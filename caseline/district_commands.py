@@ -8,12 +8,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseline.commandline import app
 from district.registry import load_districts
 from eventcore.settings import get_settings
 
 districts_app = typer.Typer(
     help="Districts (tenants): list them, check their directories.", no_args_is_help=True
 )
+app.add_typer(districts_app, name="districts")
 console = Console()
 
 _COUNTED = ("streets", "communities", "compounds", "companies")

@@ -7,11 +7,11 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from caseline.services import SERVICE_NAMES
 from deadlines.calendar import BEIJING
 from eventcore.database import create_pool
 from eventcore.store import EventStore, RecordedEvent
 from schemas.reference import FOUNDING_DISTRICT
+from services import SERVICE_NAMES
 from services.sla.domain.clocks import CaseClocks, fold, parse_event
 
 _HIDDEN = {"case_id"}

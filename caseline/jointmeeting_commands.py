@@ -10,21 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseline.commandline import app, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
 from eventcore.database import create_pool, migrate
-from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from schemas.reference import Bureau
 
 jointmeeting_app = typer.Typer(help="Joint-meeting files and each bureau's task board.", no_args_is_help=True)
+app.add_typer(jointmeeting_app, name="jointmeeting")
 console = Console()
 SCHEMA = "jointmeeting"
-
-
-def _dsn() -> str:
-    from caseline.cli import database_url  # the CLI's own resolution (DATABASE_URL or embedded)
-
-    return database_url(get_settings())
 
 
 @jointmeeting_app.command("board")
@@ -40,11 +35,10 @@ def board(
     """A bureau's open, overdue and completed tasks (the read model the bureau API serves), by district."""
     from services.jointmeeting.adapters import views
 
-    configure_logging("caseline", json=False, level="WARNING")
     code = _district_code(district) if district else None
 
     async def fetch() -> dict[str, list[dict[str, object]]]:
-        pool = await create_pool(_dsn(), max_size=1)
+        pool = await create_pool(database_address(), max_size=1)
         try:
             async with pool.acquire() as conn:
                 return await views.board(conn, SCHEMA, bureau, code)
@@ -80,11 +74,11 @@ def _district_code(given: str) -> str:
         raise typer.Exit(2) from error
 
 
+@replay_app.command("jointmeeting")
 def replay_jointmeeting() -> None:
     """Rebuild the joint meeting's files list and bureau boards from its event store."""
-    configure_logging("caseline", json=False, level="WARNING")
     started = time.perf_counter()
-    files = asyncio.run(_rebuild(_dsn()))
+    files = asyncio.run(_rebuild(database_address()))
     console.print(
         f"jointmeeting: files and board_tasks rebuilt, {files} files in {time.perf_counter() - started:.1f}s"
     )

@@ -22,10 +22,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseline.commandline import app, database_address
 from district.directory import Directory
 from district.registry import Districts, UnknownDistrict, load_districts
 from eventcore.database import connect
-from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from services.sla.adapters.clock_store import load_all
 from services.sla.domain.clocks import CaseClocks
@@ -265,6 +265,7 @@ def _write_csv(path: Path, columns: tuple[str, ...], records: list[dict[str, obj
 report_app = typer.Typer(
     help="Operations reports: the three rates, the property-company scorecard.", no_args_is_help=True
 )
+app.add_typer(report_app, name="report")
 PeriodOption = Annotated[str, typer.Option("--period", help="month, YYYY-MM (cases received in it)")]
 CsvOption = Annotated[
     Path | None, typer.Option("--csv", help="where to write the CSV (default: in the current folder)")
@@ -278,23 +279,13 @@ DistrictOption = Annotated[
 ]
 
 
-def _dsn() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    from caseline.embedded import start_postgres
-
-    return start_postgres(settings.data_dir)
-
-
 def _run(
     report: Callable[[str, str, Path, Console], Coroutine[Any, Any, object]], period: str, csv_path: Path
 ) -> None:
-    configure_logging("caseline", json=False, level="WARNING")
     console = Console()
     try:
         Period.month(period)
-        asyncio.run(report(_dsn(), period, csv_path, console))
+        asyncio.run(report(database_address(), period, csv_path, console))
     except (ValueError, ReportError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error

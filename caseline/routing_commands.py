@@ -11,13 +11,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseline.commandline import app, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, checked_schema, create_pool, migrate
-from eventcore.logging import configure_logging
 from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
 from schemas.base import DomainEvent
+from schemas.cases import (
+    CaseClosed,
+    CaseEscalated,
+    CaseRecategorised,
+    CaseReopened,
+    CaseResolved,
+    CaseReturned,
+    CaseRouted,
+)
 from schemas.reference import FOUNDING_DISTRICT, Category
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
@@ -45,23 +54,21 @@ from services.routing.handlers import (
 )
 
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
+app.add_typer(routing_app, name="routing")
 console = Console()
 
-_DECISIONS = (
-    "CaseRecategorised",
-    "CaseRouted",
-    "CaseEscalated",
-    "CaseReturned",
-    "CaseReopened",
-    "CaseResolved",
-    "CaseClosed",
-)
-
-
-def _dsn() -> str:
-    from caseline.cli import database_url
-
-    return database_url(get_settings())
+_DECISIONS = {
+    event.event_type
+    for event in (
+        CaseRecategorised,
+        CaseRouted,
+        CaseEscalated,
+        CaseReturned,
+        CaseReopened,
+        CaseResolved,
+        CaseClosed,
+    )
+}
 
 
 @routing_app.command("explain")
@@ -76,13 +83,12 @@ def explain(
     ] = None,
 ) -> None:
     """Why the case went where it went: every routing decision with its rule, rules version and reason."""
-    configure_logging("caseline", json=False, level="WARNING")
     try:
         chosen = load_districts(get_settings().districts_file).get(district).code if district else None
     except UnknownDistrict as unknown:
         console.print(f"[red]{unknown}[/red]")
         raise typer.Exit(2) from unknown
-    events, decided = asyncio.run(_case_events(_dsn(), case_id))
+    events, decided = asyncio.run(_case_events(database_address(), case_id))
     owner = case_district(events)
     if not events or (chosen is not None and chosen != owner):
         where = f" in district {chosen}" if chosen else ""
@@ -176,13 +182,13 @@ def _rule(data: dict[str, Any], rules: RoutingRules) -> str:
     return f"{text}\nwhen {'; '.join(when)}{note}"
 
 
+@replay_app.command("routing")
 def replay_routing() -> None:
     """Rebuild routing's case read model from its event store, and what routing learnt from the SLA's and
     the joint meeting's stores (every case's clocks, so its deadline, and the decided leads)."""
-    configure_logging("caseline", json=False, level="WARNING")
     started = time.perf_counter()
-    cases = asyncio.run(rebuild_case_view(_dsn()))
-    clocks, leads = asyncio.run(relearn(_dsn()))
+    cases = asyncio.run(rebuild_case_view(database_address()))
+    clocks, leads = asyncio.run(relearn(database_address()))
     console.print(
         f"routing: case_view rebuilt from the events, {cases} cases; {clocks} clocks and {leads} "
         f"decided leads learnt again from the sla and jointmeeting stores, in {time.perf_counter() - started:.1f}s"
@@ -252,9 +258,10 @@ def recategorise(
 ) -> None:
     """The centre corrects a case's category (what `POST /cases/{id}/recategorise` does): the case is routed
     again, or escalated, when the new category needs another unit or the joint meeting."""
-    configure_logging("caseline", json=False, level="WARNING")
     try:
-        result = asyncio.run(_recategorise(_dsn(), case_id, category, reason, staff_id, expected_version))
+        result = asyncio.run(
+            _recategorise(database_address(), case_id, category, reason, staff_id, expected_version)
+        )
     except (CaseNotFound, StaleCase, CaseCommandError) as refused:
         console.print(f"[red]{type(refused).__name__}: {refused}[/red]")
         raise typer.Exit(1) from refused

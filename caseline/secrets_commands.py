@@ -28,8 +28,8 @@ from district.registry import Districts
 from district.unit_tokens import units_of
 from eventcore.auth import token_digest
 from schemas.reference import Bureau
+from services import SERVICE_NAMES
 
-SERVICES = ("intake", "routing", "jointmeeting", "sla")
 NAMESPACE = "caseline"
 
 
@@ -46,7 +46,7 @@ class SecretSet:
     """Every token (plain, by holder) and what each service is configured with (hashed)."""
 
     tokens: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # family → district → holder
-    service_env: dict[str, dict[str, str]] = field(default_factory=lambda: {s: {} for s in SERVICES})
+    service_env: dict[str, dict[str, str]] = field(default_factory=lambda: {s: {} for s in SERVICE_NAMES})
     kafka_passwords: dict[str, str] = field(default_factory=dict)
     database_password: str = ""
     metrics_token: str = ""
@@ -101,7 +101,7 @@ def generate(districts: Districts, database_host: str, kafka_bootstrap: str) -> 
         },
         "sla": {"CASELINE_UNIT_TOKENS": units},
     }
-    for service in SERVICES:
+    for service in SERVICE_NAMES:
         made.service_env[service] = {
             **shared,
             "CASELINE_KAFKA_SASL_USERNAME": service,
@@ -114,7 +114,7 @@ def generate(districts: Districts, database_host: str, kafka_bootstrap: str) -> 
 def write(made: SecretSet, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
-    files: dict[str, str] = {f"{s}.env": _env(made.service_env[s]) for s in SERVICES}
+    files: dict[str, str] = {f"{s}.env": _env(made.service_env[s]) for s in SERVICE_NAMES}
     files["caseline-secrets.yaml"] = _kubernetes(made)
     files["tokens.json"] = json.dumps(made.tokens, ensure_ascii=False, indent=2) + "\n"
     files["postgres.env"] = _env({"POSTGRES_PASSWORD": made.database_password})
@@ -167,6 +167,6 @@ def _kubernetes(made: SecretSet) -> str:
             "type": "Opaque",
             "stringData": made.service_env[service],
         }
-        for service in SERVICES
+        for service in SERVICE_NAMES
     ]
     return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True)

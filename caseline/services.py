@@ -1,33 +1,39 @@
-"""The services `caseline service NAME` can run."""
+"""The services `caseline service NAME` can run, and the port each listens on."""
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 from fastapi import FastAPI
 
 from eventcore.settings import Settings
+from services import ServiceName
+from services.intake.settings import IntakeSettings
+from services.jointmeeting.settings import JointMeetingSettings
+from services.routing.settings import RoutingSettings
+from services.sla.settings import SlaSettings
 
 
-class ServiceName(StrEnum):
-    INTAKE = "intake"
-    ROUTING = "routing"
-    JOINTMEETING = "jointmeeting"
-    SLA = "sla"
-
-
-SERVICE_NAMES = tuple(name.value for name in ServiceName)
+def http_port(name: str) -> int:
+    """The port the service's own settings name (CASELINE_<SERVICE>_PORT)."""
+    match ServiceName(name):
+        case ServiceName.INTAKE:
+            return IntakeSettings().intake_port
+        case ServiceName.ROUTING:
+            return RoutingSettings().port
+        case ServiceName.JOINTMEETING:
+            return JointMeetingSettings().port
+        case ServiceName.SLA:
+            return SlaSettings().port
 
 
 def create_service_app(name: str, settings: Settings) -> FastAPI:
-    if name == "intake":
-        from services.intake.app import create_app
-    elif name == "routing":
-        from services.routing.app import create_app
-    elif name == "jointmeeting":
-        from services.jointmeeting.app import create_app
-    elif name == "sla":
-        from services.sla.app import create_app
-    else:
-        raise ValueError(f"unknown service {name!r}: choose one of {', '.join(SERVICE_NAMES)}")
+    # Imported when asked for: a command that runs one service does not load the other three.
+    match ServiceName(name):
+        case ServiceName.INTAKE:
+            from services.intake.app import create_app
+        case ServiceName.ROUTING:
+            from services.routing.app import create_app
+        case ServiceName.JOINTMEETING:
+            from services.jointmeeting.app import create_app
+        case ServiceName.SLA:
+            from services.sla.app import create_app
     return create_app(settings)

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("intake", "routing", "jointmeeting", "sla")
-
 
 @dataclass
 class ServiceProcess:

@@ -9,11 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseline.commandline import app
 from eventcore.kafka import ensure_topics
 from eventcore.settings import get_settings
 from schemas.topics import ALL_TOPICS, TOPIC_EVENTS
 
 topics_app = typer.Typer(help="Kafka topics: list them, create them.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
 console = Console()
 
 

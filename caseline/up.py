@@ -26,12 +26,14 @@ from caseline.embedded import (
 )
 from caseline.feeding import print_summary, run_feed
 from caseline.monitor import FlowCounts, run_watch
-from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
+from caseline.services import http_port
+from caseline.supervisor import ServiceProcess, start_service, stop_all, wait_healthy
 from caseline.workbench_hint import workbench_lines
 from eventcore.failures import DatabaseUnavailable
 from eventcore.kafka import ensure_topics
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
+from services import SERVICE_NAMES
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 DEVELOPMENT_CREDENTIALS = (
@@ -71,9 +73,9 @@ def run_up(settings: Settings, sample: Path | None, exit_when_idle: float | None
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "CASELINE_TOPIC_PARTITIONS": str(partitions),
             }
-            for name in SERVICES:
+            for name in SERVICE_NAMES:
                 services.append(
-                    start_service(name, env, data_dir / "logs", settings.http_host, settings.http_port(name))
+                    start_service(name, env, data_dir / "logs", settings.http_host, http_port(name))
                 )
             wait_healthy(services)
             for service in services:

@@ -1,4 +1,5 @@
-"""What every service's HTTP side shares: the body guard, the error bodies, and the statuses OpenAPI names.
+"""What every service's HTTP side shares: the body guard, the error bodies, the statuses OpenAPI names, and
+the one mapping from a refused command to its HTTP error (`Refusals`).
 
 The body guard is an ASGI middleware in front of every route:
 - a body announced (Content-Length) or streamed (chunked) beyond the service's limit is refused with 413 while
@@ -11,12 +12,14 @@ The body guard is an ASGI middleware in front of every route:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import HTTPException
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +36,54 @@ ErrorBody = Callable[[str, str], dict[str, Any]]
 def detail_error_body(code: str, message: str) -> dict[str, Any]:
     """The default error body: `{"detail": {"error": <code>, "message": <text>}}`."""
     return {"detail": {"error": code, "message": message}}
+
+
+def _no_extra(_: Exception) -> Mapping[str, object]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How one kind of refused command answers: its status, the body's code (None: the exception's own
+    `code` attribute), its sentence, and any fields a client needs to recover (a stale version's numbers)."""
+
+    status: int
+    code: str | None = None
+    message: Callable[[Exception], str] = str
+    extra: Callable[[Exception], Mapping[str, object]] = _no_extra
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """A router's refused commands as HTTP errors, `{"error": <code>, <message_key>: <text>, ...}`.
+
+    An exception is answered by the first of its classes (its own, then its bases) the table names; one the
+    table does not name is not a refusal and propagates (a bug answers 500, it is not disguised as a 409).
+    """
+
+    answers: Mapping[type[Exception], Refusal]
+    message_key: str = "message"
+
+    def error(self, status: int, code: str, message: str, **extra: object) -> HTTPException:
+        return HTTPException(status, detail={"error": code, self.message_key: message, **extra})
+
+    def answer(self, refused: Exception) -> HTTPException | None:
+        for kind in type(refused).__mro__:
+            refusal = self.answers.get(kind)
+            if refusal is not None:
+                code = refusal.code or str(getattr(refused, "code", "refused"))
+                return self.error(refusal.status, code, refusal.message(refused), **refusal.extra(refused))
+        return None
+
+    @contextlib.contextmanager
+    def as_http(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as refused:
+            answer = self.answer(refused)
+            if answer is None:
+                raise
+            raise answer from refused
 
 
 class Problem(BaseModel):

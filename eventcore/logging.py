@@ -15,7 +15,12 @@ from schemas.personal_data import mask_contacts
 __all__ = ["bind_contextvars", "bound_contextvars", "clear_contextvars", "configure_logging", "get_logger"]
 
 
-def configure_logging(service: str, *, json: bool | None = None, level: str = "INFO") -> None:
+def configure_logging(
+    service: str, *, json: bool | None = None, level: str = "INFO", cache_loggers: bool = True
+) -> None:
+    """`cache_loggers=False` for a configuration that may not be the process's last (a CLI command run
+    in-process by a test): a cached logger would keep these processors after structlog is configured again,
+    e.g. by `structlog.testing.capture_logs`."""
     use_json = (not sys.stderr.isatty()) if json is None else json
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     structlog.configure(
@@ -29,7 +34,7 @@ def configure_logging(service: str, *, json: bool | None = None, level: str = "I
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=_StderrLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     # Libraries (aiokafka, uvicorn) log through stdlib; keep them quiet unless something is wrong.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")

@@ -74,6 +74,7 @@ class ServiceSpec:
     # Who may call: in production /openapi.json answers only principals this authenticator knows.
     authenticator: Authenticator | None = None
     body: BodyPolicy = field(default_factory=BodyPolicy)
+    http_port: int | None = None  # the port the service's own settings name, for the start-up log line
 
 
 @dataclass
@@ -365,7 +366,7 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
     await runtime.broker.start()
     if spec.on_started:
         await spec.on_started(runtime)
-    log.info("service_started", http_port=settings.http_port(spec.name))
+    log.info("service_started", http_port=spec.http_port)
     try:
         yield
     finally:

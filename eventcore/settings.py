@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Every knob Caseline reads from the environment; README lists them."""
+    """The shared runtime's knobs (eventcore, district, the CLI); each service's own (its port, its secrets)
+    are in services/<service>/settings.py. README lists them all."""
 
     model_config = SettingsConfigDict(env_prefix="CASELINE_", extra="ignore")
 
@@ -30,14 +31,9 @@ class Settings(BaseSettings):
     broker_host: str = "127.0.0.1"
     broker_port: int = 9092
     http_host: str = "127.0.0.1"
-    intake_port: int = 8001
-    routing_port: int = 8002
-    jointmeeting_port: int = 8003
-    sla_port: int = 8004
     topic_partitions: int = 8
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     log_level: str = "INFO"
-    pseudonym_secret: str = "caseline-dev-pseudonym-secret"
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.5
     consumer_batch_size: int = 500
@@ -80,15 +76,6 @@ class Settings(BaseSettings):
 
     def metrics_tokens(self) -> list[str]:
         return [token.strip() for token in (self.metrics_token or "").split(",") if token.strip()]
-
-    def http_port(self, service: str) -> int:
-        ports = {
-            "intake": self.intake_port,
-            "routing": self.routing_port,
-            "jointmeeting": self.jointmeeting_port,
-            "sla": self.sla_port,
-        }
-        return ports[service]
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ type, `caseline.CaseOpened.v1`) and messages (`schemas.hotline.HotlineOrder.v1`;
 `schema_version` ClassVar). The files are checked in; tests/test_schema_compatibility.py fails when a
 contract changes incompatibly without a new version, or when the files are stale. Adding a new contract
 only needs this command to be run again. Old versions' files stay as history. It also regenerates the
-AsyncAPI document of the topics, docs/asyncapi.json (schemas/asyncapi.py).
+AsyncAPI document of the topics, docs/asyncapi.json (caseline/asyncapi.py).
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def export() -> list[Path]:
 
 
 def main() -> None:
-    from schemas.asyncapi import write_document  # FastStream is imported only when exporting
+    # The AsyncAPI document is generated from the services' own wiring, which only the CLI's composition
+    # root sees; imported here, when exporting, so the contracts themselves never load the services.
+    from caseline.asyncapi import write_document
 
     written = export()
     if write_document():

@@ -13,10 +13,11 @@ import asyncpg
 import httpx
 
 from caseline.embedded import EmbeddedBroker, free_port
-from caseline.supervisor import SERVICES, ServiceProcess, start_service, stop_all, wait_healthy
+from caseline.supervisor import ServiceProcess, start_service, stop_all, wait_healthy
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from eventcore.settings import Settings
+from services import SERVICE_NAMES
 from services.intake.app import EXTRA_DDL, SCHEMA, intake_context
 from services.intake.handlers import FeedSummary, feed_hotline_file
 
@@ -34,7 +35,7 @@ class RunningSystem:
     def start(self, *names: str) -> None:
         """Start services by name; `routing#2` is a second replica of routing."""
         started = []
-        for replica in names or SERVICES:
+        for replica in names or SERVICE_NAMES:
             name, _, number = replica.partition("#")
             self.ports.setdefault(replica, free_port())
             env = {

@@ -19,14 +19,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from caseline.cli import app
-from caseline.services import ServiceName
+from caseline.services import http_port
 from eventcore.consumer import BatchOutcome
 from eventcore.metrics import ServiceMetrics
 from eventcore.service import group_id
 from eventcore.settings import Settings
 from schemas.topics import ALL_TOPICS
+from services import ServiceName
+from services.intake.settings import IntakeSettings
+from services.jointmeeting.settings import JointMeetingSettings
+from services.routing.settings import RoutingSettings
 from services.sla.adapters.metrics import BrokerFigures, SlaCollector
 from services.sla.adapters.watch import Watch
+from services.sla.settings import SlaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -35,12 +40,18 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 INFRASTRUCTURE = {"postgres", "kafka", "kafka-topics", "kafka-sasl", "kafka-sasl-setup", "prometheus"}
 
 
+# The shared runtime's settings and every service's own.
+SETTINGS_CLASSES = (Settings, IntakeSettings, RoutingSettings, JointMeetingSettings, SlaSettings)
+
+
 def _setting_names() -> set[str]:
     names: set[str] = set()
-    for field_name, field in Settings.model_fields.items():
-        names.add(f"CASELINE_{field_name.upper()}")
-        choices = getattr(field.validation_alias, "choices", ())
-        names.update(str(choice) for choice in choices)
+    for settings_class in SETTINGS_CLASSES:
+        prefix = settings_class.model_config.get("env_prefix", "")
+        for field_name, field in settings_class.model_fields.items():
+            names.add(f"{prefix}{field_name}".upper())
+            choices = getattr(field.validation_alias, "choices", ())
+            names.update(str(choice) for choice in choices)
     return names
 
 
@@ -73,10 +84,9 @@ def test_every_compose_service_runs_a_service_the_code_has_on_the_port_it_listen
     services = _compose()["services"]
     caseline_services = {name: spec for name, spec in services.items() if name not in INFRASTRUCTURE}
     assert set(caseline_services) == {name.value for name in ServiceName}
-    defaults = Settings()
     for name, spec in caseline_services.items():
         assert spec["command"] == ["service", name]
-        port = defaults.http_port(name)
+        port = http_port(name)
         assert spec["ports"] == [f"{port}:{port}"]
         assert spec["environment"][f"CASELINE_{name.upper()}_PORT"] == str(port)
         assert f"{port}/healthz" in " ".join(spec["healthcheck"]["test"])
@@ -170,8 +180,7 @@ def test_prometheus_scrapes_every_replica_of_every_service_where_it_listens() ->
     [job] = config["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
     scraped = {(name, sd["port"]) for sd in job["dns_sd_configs"] for name in sd["names"]}
-    defaults = Settings()
-    assert scraped == {(name.value, defaults.http_port(name.value)) for name in ServiceName}
+    assert scraped == {(name.value, http_port(name.value)) for name in ServiceName}
 
 
 def test_kubernetes_pods_are_annotated_for_scraping_on_their_own_port() -> None:

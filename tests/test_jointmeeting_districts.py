@@ -35,7 +35,6 @@ from schemas.reference import Bureau, Category
 from schemas.topics import CASES
 from services.jointmeeting.adapters.auth import (
     BureauCaller,
-    JointMeetingSettings,
     OfficeCaller,
     Tokens,
     TokensError,
@@ -44,6 +43,7 @@ from services.jointmeeting.adapters.read_models import EXTRA_DDL, rebuild
 from services.jointmeeting.app import spec
 from services.jointmeeting.domain.files import cluster_key
 from services.jointmeeting.domain.rules import RULES_FILE, load_district_rules
+from services.jointmeeting.settings import JointMeetingSettings
 from tests.kafka_reading import read_topic
 from tests.test_jointmeeting_support import eventually, fire_hazard_escalation, publish_escalation, send
 

@@ -20,10 +20,10 @@ from eventcore.settings import Settings
 from schemas.bureau import BUREAU_REPORTS, bureau_tasks_topic
 from schemas.cases import EscalationTrigger
 from schemas.reference import Bureau, Category
-from services.jointmeeting.adapters.auth import JointMeetingSettings
 from services.jointmeeting.adapters.read_models import rebuild
 from services.jointmeeting.app import spec
 from services.jointmeeting.domain.tasks import proposed_due
+from services.jointmeeting.settings import JointMeetingSettings
 from tests.kafka_reading import read_topic
 from tests.test_jointmeeting_support import (
     OFFICE,

@@ -129,12 +129,3 @@ def test_removing_retyping_requiring_or_tightening_a_field_is_caught(change: Any
     new = json.loads(json.dumps(old))
     change(new)
     assert any(expected in problem for problem in incompatibilities(old, new))
-
-
-def test_the_asyncapi_document_of_the_topics_is_up_to_date() -> None:
-    from schemas.asyncapi import DOCUMENT, rendered_document
-    from schemas.topics import ALL_TOPICS
-
-    assert DOCUMENT.exists() and DOCUMENT.read_text(encoding="utf-8") == rendered_document(), FIX
-    addresses = {channel["address"] for channel in json.loads(rendered_document())["channels"].values()}
-    assert addresses == set(ALL_TOPICS)

@@ -31,10 +31,11 @@ from schemas.cases import CallbackOutcome
 from schemas.reference import Bureau
 from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaBreached, SlaClockPaused, SlaClockStarted
 from schemas.topics import COMPLAINTS, SLA
-from services.jointmeeting.adapters.auth import BUREAU, OFFICE, JointMeetingSettings, Tokens
+from services.jointmeeting.adapters.auth import BUREAU, OFFICE, Tokens
 from services.jointmeeting.domain.permissions import OfficeCommand, bureau_reports, office_permissions
 from services.jointmeeting.domain.state import evolve
 from services.jointmeeting.domain.tasks import record_report
+from services.jointmeeting.settings import JointMeetingSettings
 from services.routing.adapters.case_view import CaseView
 from services.routing.adapters.workbench.changes import CHANNEL, CaseChange, notifying
 from services.routing.adapters.workbench.wiring import routing_workbench

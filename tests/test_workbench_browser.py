@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from caseline.embedded import free_port, start_broker
-from caseline.supervisor import SERVICES
 from district.directory import load_directory
+from services import SERVICE_NAMES
 from services.intake.domain.complaints import case_id_for
 from tests.system import RunningSystem
 from tests.test_sla_ops_page import CHROMIUM, CHROMIUM_ARGS
@@ -144,14 +144,14 @@ async def stack(
     tmp = tmp_path_factory.mktemp("workbench")
     broker = start_broker("127.0.0.1", free_port(), scratch_dir / f"broker-{name}.log")
     system = RunningSystem(database_url, broker, tmp / "logs")
-    system.ports.update({service: free_port() for service in SERVICES})
+    system.ports.update({service: free_port() for service in SERVICE_NAMES})
     saved = dict(os.environ)
     os.environ["CASELINE_MERGE_WINDOW_HOURS"] = "0"
     shots = Path(os.environ.get("CASELINE_SCREENSHOT_DIR") or Path(__file__).parent.parent / "test-output")
     shots = shots / "workbench"
     shots.mkdir(parents=True, exist_ok=True)
     try:
-        system.start(*SERVICES)
+        system.start(*SERVICE_NAMES)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:

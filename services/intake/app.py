@@ -47,7 +47,7 @@ def intake_context(settings: Settings, intake: IntakeSettings | None = None) -> 
     return IntakeContext(
         districts=districts,
         categories=categoriser(policy, taxonomies),
-        pseudonym_secret=settings.pseudonym_secret,
+        pseudonym_secret=intake.pseudonym_secret,
         merge=MergePolicy(intake.merge_window, intake.merge_min_confidence),
         future_tolerance=intake.future_tolerance,
         default_district=settings.default_district,
@@ -60,8 +60,8 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
     ctx = intake_context(settings, intake)
     checks = production_checks(settings, SERVICE)
     if checks is not None:
-        checks.secret("CASELINE_PSEUDONYM_SECRET", settings.pseudonym_secret)
-        if len(settings.pseudonym_secret) < MIN_TOKEN_LENGTH:
+        checks.secret("CASELINE_PSEUDONYM_SECRET", intake.pseudonym_secret)
+        if len(intake.pseudonym_secret) < MIN_TOKEN_LENGTH:
             checks.problem(f"CASELINE_PSEUDONYM_SECRET must have at least {MIN_TOKEN_LENGTH} characters")
     # Channel principals, and the units whose centre reads numbers for its callbacks (http_contact).
     tokens = channel_tokens(ctx.districts, intake, checks).merged(unit_tokens(ctx.districts, checks=checks))
@@ -94,6 +94,7 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
             check_json=False,
             error_body=intake_error_body,
         ),
+        http_port=intake.intake_port,
     )
 
 

@@ -23,7 +23,7 @@ from eventcore.logging import get_logger
 from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
-from schemas.cases import CaseRecategorised
+from schemas.cases import CaseClosed, CaseRecategorised, CaseReopened
 from schemas.complaints import ComplaintReceived
 from schemas.hotline import HotlineOrder
 from schemas.reference import Channel
@@ -640,9 +640,7 @@ async def handle_raw_hotline_record(ctx: IntakeContext, uow: UnitOfWork, message
 
 # -- case status, learnt from routing ------------------------------------------------------------------
 
-CASE_CLOSED = "caseline.CaseClosed.v1"
-CASE_REOPENED = "caseline.CaseReopened.v1"
-_STATUS_OF_TYPE = {CASE_CLOSED: "closed", CASE_REOPENED: "open"}
+_STATUS_OF_TYPE = {CaseClosed.cloudevent_type(): "closed", CaseReopened.cloudevent_type(): "open"}
 
 
 async def handle_case_status_changed(uow: UnitOfWork, message: InboundMessage) -> None:

@@ -14,6 +14,10 @@ DEVELOPMENT_OPEN311_KEY = "caseline-dev-open311-key"
 class IntakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASELINE_", extra="ignore")
 
+    intake_port: int = 8001  # the channels' HTTP API (CASELINE_INTAKE_PORT)
+    # The key complainants' pseudonyms are derived with; production refuses this development one.
+    pseudonym_secret: str = "caseline-dev-pseudonym-secret"
+
     # Two days: long enough to gather the neighbours who call about the same broken gate or blocked
     # fire lane, short enough that a new problem of the same kind opens a case of its own.
     merge_window_hours: float = Field(

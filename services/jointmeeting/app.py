@@ -16,7 +16,7 @@ from eventcore.settings import Settings, get_settings
 from schemas.bureau import BUREAU_REPORTS
 from schemas.cases import CaseEscalated
 from schemas.topics import CASES
-from services.jointmeeting.adapters.auth import Callers, JointMeetingSettings, Tokens
+from services.jointmeeting.adapters.auth import Callers, Tokens
 from services.jointmeeting.adapters.http_bureau import bureau_router
 from services.jointmeeting.adapters.http_office import office_router
 from services.jointmeeting.adapters.overdue_watch import start_overdue_watch
@@ -28,6 +28,7 @@ from services.jointmeeting.handlers import (
     handle_bureau_report_record,
     handle_case_escalated,
 )
+from services.jointmeeting.settings import JointMeetingSettings
 from webui.workbench import FORM_PATHS
 
 SERVICE = "jointmeeting"
@@ -66,6 +67,7 @@ def spec(
         on_started=on_started,
         body=BodyPolicy(form_paths=FORM_PATHS),
         authenticator=callers.auth,
+        http_port=settings.port,
     )
 
 

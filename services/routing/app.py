@@ -31,6 +31,7 @@ from services.routing.handlers import (
     handle_joint_meeting_topic,
     handle_sla_topic,
 )
+from services.routing.settings import RoutingSettings
 from webui.workbench import FORM_PATHS
 
 SERVICE = "routing"
@@ -74,6 +75,7 @@ def spec(settings: Settings | None = None, deadlines: DeadlineSettings | None = 
         body=BodyPolicy(form_paths=FORM_PATHS),
         authenticator=auth,
         projector=notifying(CaseView(SCHEMA).project, SCHEMA),
+        http_port=RoutingSettings().port,
     )
 
 

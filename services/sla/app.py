@@ -90,6 +90,7 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         on_started=on_started,
         collectors=[SlaCollector(watch, figures, districts.codes)],
         authenticator=auth,
+        http_port=sla.port,
     )
 
 

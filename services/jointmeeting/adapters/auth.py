@@ -18,37 +18,21 @@ warning): the founding district's `dev-bureau-<bureau>` / `dev-office`, another 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from district.registry import Districts
 from eventcore.auth import Authenticator, CredentialError, Principal, TokenVerifier
 from eventcore.credentials import Family, family_verifier
 from eventcore.production import SecretChecks
 from schemas.reference import Bureau
+from services.jointmeeting.settings import JointMeetingSettings, TokenLayout
 
 DEV_OFFICE_STAFF = "office-dev"
 BUREAU = "bureau"
 OFFICE = "office"
-TokenLayout = dict[str, Any]
 TokensError = CredentialError
-
-
-class JointMeetingSettings(BaseSettings):
-    """Token layouts as in the module docstring; None: the development set (development only)."""
-
-    model_config = SettingsConfigDict(env_prefix="CASELINE_JOINTMEETING_", extra="ignore")
-
-    bureau_tokens: TokenLayout | None = None
-    office_tokens: TokenLayout | None = None
-    overdue_check_seconds: float = Field(default=60.0, gt=0)
-
-    @property
-    def uses_development_tokens(self) -> bool:
-        return self.bureau_tokens is None or self.office_tokens is None
 
 
 @dataclass(frozen=True)

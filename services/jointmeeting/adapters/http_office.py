@@ -89,165 +89,128 @@ def _stores(request: Request) -> ServiceStores:
     return stores
 
 
+StoresDep = Annotated[ServiceStores, Depends(_stores)]
+Decide = Callable[[FileState], list[DomainEvent]]
+
+
+async def _decided(db: ServiceStores, file_id: str, decide: Decide, staff: OfficeCaller) -> dict[str, Any]:
+    """Runs an office command on the file; what the file refuses answers as the joint meeting's REFUSALS."""
+    with refusals_as_http():
+        changed = await handle_office_command(db, file_id, decide, staff.staff, staff.district)
+        return views.state_view(changed)
+
+
+async def _file_for_task(db: ServiceStores, task_id: str, staff: OfficeCaller) -> str:
+    async with db.pool.acquire() as conn:
+        file_id = await file_of_task(conn, db.schema, task_id, staff.district)
+    if file_id is None:
+        raise http_error(404, "not_found", f"no task {task_id!r}")
+    return file_id
+
+
 def office_router(callers: Callers, timing: Timing) -> APIRouter:
     """`timing`: the SLA policies and calendar a task's default deadline is counted with."""
-    router = APIRouter(prefix="/jointmeeting", tags=["joint-meeting office"], responses=error_responses(401, 403, 404, 409, 422))
+    router = APIRouter(
+        prefix="/jointmeeting",
+        tags=["joint-meeting office"],
+        responses=error_responses(401, 403, 404, 409, 422),
+    )
+    _file_routes(router, callers, timing)
+    _task_routes(router, callers)
+    _verification_route(router, callers)
+    return router
+
+
+def _file_routes(router: APIRouter, callers: Callers, timing: Timing) -> None:
     # Annotations are evaluated here (no __future__ import), so FastAPI sees each Depends on `callers`.
-
-    async def run(
-        request: Request,
-        file_id: str,
-        decide: Callable[[FileState], list[DomainEvent]],
-        staff: OfficeCaller,
-    ) -> dict[str, Any]:
-        with refusals_as_http():
-            changed = await handle_office_command(
-                _stores(request), file_id, decide, staff.staff, staff.district
-            )
-            return views.state_view(changed)
-
-    async def file_for_task(request: Request, task_id: str, staff: OfficeCaller) -> str:
-        stores = _stores(request)
-        async with stores.pool.acquire() as conn:
-            file_id = await file_of_task(conn, stores.schema, task_id, staff.district)
-        if file_id is None:
-            raise http_error(404, "not_found", f"no task {task_id!r}")
-        return file_id
+    Staff = Annotated[OfficeCaller, Depends(callers.office_staff)]
 
     @router.get("/files")
     async def list_files(
-        request: Request,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-        completed: bool | None = None,
-        needs_meeting: bool | None = None,
+        db: StoresDep, staff: Staff, completed: bool | None = None, needs_meeting: bool | None = None
     ) -> list[dict[str, Any]]:
-        stores = _stores(request)
-        async with stores.pool.acquire() as conn:
+        async with db.pool.acquire() as conn:
             return await views.files(
-                conn, stores.schema, staff.district, completed=completed, needs_meeting=needs_meeting
+                conn, db.schema, staff.district, completed=completed, needs_meeting=needs_meeting
             )
 
     @router.get("/files/{file_id}")
-    async def get_file(
-        request: Request, file_id: str, staff: Annotated[OfficeCaller, Depends(callers.office_staff)]
-    ) -> dict[str, Any]:
-        stores = _stores(request)
-        async with stores.pool.acquire() as conn:
-            found = await views.file_detail(conn, stores.schema, file_id, staff.district)
+    async def get_file(db: StoresDep, file_id: str, staff: Staff) -> dict[str, Any]:
+        async with db.pool.acquire() as conn:
+            found = await views.file_detail(conn, db.schema, file_id, staff.district)
         if found is None:
             raise http_error(404, "not_found", f"no file {file_id!r}")
         return found
 
     @router.post("/files/{file_id}/meetings", status_code=201)
-    async def schedule(
-        request: Request,
-        file_id: str,
-        body: ScheduleMeeting,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
+    async def schedule(db: StoresDep, file_id: str, body: ScheduleMeeting, staff: Staff) -> dict[str, Any]:
         now = datetime.now(UTC)
-        return await run(
-            request,
-            file_id,
-            lambda s: meetings.schedule_meeting(s, body.scheduled_for, body.place, now),
-            staff,
+        return await _decided(
+            db, file_id, lambda s: meetings.schedule_meeting(s, body.scheduled_for, body.place, now), staff
         )
 
     @router.post("/files/{file_id}/meetings/{meeting_id}/held")
     async def hold(
-        request: Request,
-        file_id: str,
-        meeting_id: str,
-        body: HoldMeeting,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
+        db: StoresDep, file_id: str, meeting_id: str, body: HoldMeeting, staff: Staff
     ) -> dict[str, Any]:
         decisions = [meetings.Decision(**d.model_dump()) for d in body.decisions]
         now = datetime.now(UTC)
-        return await run(
-            request,
-            file_id,
-            lambda s: meetings.hold_meeting(
-                s, meeting_id, body.attendees, decisions, body.minutes, now, timing
-            ),
-            staff,
-        )
+
+        def decide(s: FileState) -> list[DomainEvent]:
+            return meetings.hold_meeting(s, meeting_id, body.attendees, decisions, body.minutes, now, timing)
+
+        return await _decided(db, file_id, decide, staff)
 
     @router.post("/files/{file_id}/tasks", status_code=201)
-    async def assign(
-        request: Request,
-        file_id: str,
-        body: AssignTask,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
+    async def assign(db: StoresDep, file_id: str, body: AssignTask, staff: Staff) -> dict[str, Any]:
         now = datetime.now(UTC)
-        return await run(
-            request,
-            file_id,
-            lambda s: tasks.assign_task(
-                s, body.bureau, body.action, body.due_at, body.done_when, now, timing
-            ),
-            staff,
-        )
+
+        def decide(s: FileState) -> list[DomainEvent]:
+            return tasks.assign_task(s, body.bureau, body.action, body.due_at, body.done_when, now, timing)
+
+        return await _decided(db, file_id, decide, staff)
+
+
+def _task_routes(router: APIRouter, callers: Callers) -> None:
+    """A task's changes, addressed by task id: the file is the task's own."""
+    Staff = Annotated[OfficeCaller, Depends(callers.office_staff)]
 
     @router.post("/tasks/{task_id}/reassignment")
-    async def reassign(
-        request: Request,
-        task_id: str,
-        body: ReassignTask,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
+    async def reassign(db: StoresDep, task_id: str, body: ReassignTask, staff: Staff) -> dict[str, Any]:
         now = datetime.now(UTC)
-        file_id = await file_for_task(request, task_id, staff)
-        return await run(
-            request,
+        file_id = await _file_for_task(db, task_id, staff)
+        return await _decided(
+            db,
             file_id,
             lambda s: tasks.reassign_task(s, task_id, body.bureau, body.reason, now, body.due_at),
             staff,
         )
 
     @router.post("/tasks/{task_id}/extension")
-    async def extend(
-        request: Request,
-        task_id: str,
-        body: ExtendTask,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
+    async def extend(db: StoresDep, task_id: str, body: ExtendTask, staff: Staff) -> dict[str, Any]:
         now = datetime.now(UTC)
-        file_id = await file_for_task(request, task_id, staff)
-        return await run(
-            request, file_id, lambda s: tasks.extend_task(s, task_id, body.due_at, body.reason, now), staff
+        file_id = await _file_for_task(db, task_id, staff)
+        return await _decided(
+            db, file_id, lambda s: tasks.extend_task(s, task_id, body.due_at, body.reason, now), staff
         )
 
     @router.post("/tasks/{task_id}/cancellation")
-    async def cancel(
-        request: Request,
-        task_id: str,
-        body: CancelTask,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
-        file_id = await file_for_task(request, task_id, staff)
-        return await run(request, file_id, lambda s: tasks.cancel_task(s, task_id, body.reason), staff)
+    async def cancel(db: StoresDep, task_id: str, body: CancelTask, staff: Staff) -> dict[str, Any]:
+        file_id = await _file_for_task(db, task_id, staff)
+        return await _decided(db, file_id, lambda s: tasks.cancel_task(s, task_id, body.reason), staff)
 
     @router.post("/tasks/{task_id}/unable-answer")
-    async def answer(
-        request: Request,
-        task_id: str,
-        body: AnswerUnable,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
-        file_id = await file_for_task(request, task_id, staff)
-        return await run(request, file_id, lambda s: tasks.answer_unable(s, task_id, body.answer), staff)
+    async def answer(db: StoresDep, task_id: str, body: AnswerUnable, staff: Staff) -> dict[str, Any]:
+        file_id = await _file_for_task(db, task_id, staff)
+        return await _decided(db, file_id, lambda s: tasks.answer_unable(s, task_id, body.answer), staff)
+
+
+def _verification_route(router: APIRouter, callers: Callers) -> None:
+    Staff = Annotated[OfficeCaller, Depends(callers.office_staff)]
 
     @router.post("/files/{file_id}/verification")
-    async def verify(
-        request: Request,
-        file_id: str,
-        body: VerifyFile,
-        staff: Annotated[OfficeCaller, Depends(callers.office_staff)],
-    ) -> dict[str, Any]:
+    async def verify(db: StoresDep, file_id: str, body: VerifyFile, staff: Staff) -> dict[str, Any]:
         now = datetime.now(UTC)
-        return await run(
-            request, file_id, lambda s: completion.verify_file(s, staff.staff, now, body.summary), staff
+        return await _decided(
+            db, file_id, lambda s: completion.verify_file(s, staff.staff, now, body.summary), staff
         )
-
-    return router

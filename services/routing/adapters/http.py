@@ -10,7 +10,7 @@ Errors are JSON: {"detail": {"error": <code>, "message": <text>, ...}}.
 
 # No `from __future__ import annotations`: FastAPI must see the closures' dependency types at runtime.
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from district.unit_tokens import UNIT, StaffUnit
 from eventcore.auth import Authenticator, Principal
 from eventcore.consumer import ServiceStores
-from eventcore.http import error_responses
+from eventcore.http import Refusal, Refusals, error_responses
 from eventcore.service import ServiceRuntime
+from eventcore.store import RecordedEvent
 from schemas.cases import CallbackOutcome, EscalationTrigger
 from schemas.reference import Category
 from services.routing import handlers
@@ -158,30 +159,52 @@ class Reopen(Command):
     detail: str = Field(min_length=1, max_length=2000, description="What the repeat complaint says")
 
 
-def _error(status_code: int, code: str, message: str, **extra: object) -> HTTPException:
-    return HTTPException(status_code, detail={"error": code, "message": message, **extra})
+def _versions(stale: Exception) -> Mapping[str, object]:
+    assert isinstance(stale, StaleCase)
+    return {"current_version": stale.current, "expected_version": stale.expected}
 
 
+REFUSALS = Refusals(
+    {
+        CaseNotFound: Refusal(404, "not_found", message=lambda missing: f"no case {missing} for this unit"),
+        StaleCase: Refusal(409, "stale_version", extra=_versions),
+        NotPermitted: Refusal(403),
+        UnknownUnit: Refusal(422),
+        CaseCommandError: Refusal(409),
+    }
+)
 READ = error_responses(401, 403, 404, 422)
 COMMAND = error_responses(401, 403, 404, 409, 422)
+AnyDependency = Callable[..., Any]
+
+
+def _stores(request: Request) -> ServiceStores:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime.stores
+
+
+StoresDep = Annotated[ServiceStores, Depends(_stores)]
 
 
 def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/cases", tags=["cases"])
-    view = CaseView("routing")
     calling_unit = auth.requiring(UNIT)
 
     def acting_unit(principal: Annotated[Principal, Depends(calling_unit)]) -> Unit:
         unit = StaffUnit.of(principal)
         return Unit(unit_code=unit.unit_code, district=unit.district)
 
+    _read_routes(router, CaseView("routing"), acting_unit)
+    _command_routes(router, ctx, acting_unit)
+    return router
+
+
+def _not_found(case_id: str, unit: Unit) -> HTTPException:
+    return REFUSALS.error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
+
+
+def _read_routes(router: APIRouter, view: CaseView, acting_unit: AnyDependency) -> None:
     UnitDep = Annotated[Unit, Depends(acting_unit)]
-
-    def stores(request: Request) -> ServiceStores:
-        runtime: ServiceRuntime = request.app.state.runtime
-        return runtime.stores
-
-    StoresDep = Annotated[ServiceStores, Depends(stores)]
 
     @router.get(
         "",
@@ -218,7 +241,7 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
             row = await view.get(conn, case_id)
             case = await load_case(conn, db.store, case_id) if row else None
         if row is None or case is None or not case.visible_to(unit.as_actor()):
-            raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
+            raise _not_found(case_id, unit)
         return _summary(row)
 
     @router.get(
@@ -231,55 +254,48 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         async with db.pool.acquire() as conn:
             case = await load_case(conn, db.store, case_id)
             if case is None or not case.visible_to(unit.as_actor()):
-                raise _error(404, "not_found", f"no case {case_id!r} for unit {unit.unit_code}")
+                raise _not_found(case_id, unit)
             recorded = await db.store.read_stream(conn, case_stream(case_id))
-        return [
-            HistoryEntry(
-                version=r.stream_version,
-                event_type=r.event_type,
-                recorded_at=r.recorded_at,
-                actor=str(r.metadata.get("actor")),
-                data={k: v for k, v in r.data.items() if k != "case_id"},
-            )
-            for r in recorded
-        ]
+        return [_history_entry(r) for r in recorded]
 
-    async def run(action: Callable[[], Awaitable[CommandResult]]) -> Acted:
-        try:
-            result = await action()
-        except CaseNotFound as missing:
-            raise _error(404, "not_found", f"no case {missing} for this unit") from missing
-        except StaleCase as stale:
-            raise _error(
-                409,
-                "stale_version",
-                str(stale),
-                current_version=stale.current,
-                expected_version=stale.expected,
-            ) from stale
-        except NotPermitted as refused:
-            raise _error(403, refused.code, str(refused)) from refused
-        except UnknownUnit as unknown:
-            raise _error(422, unknown.code, str(unknown)) from unknown
-        except CaseCommandError as invalid:
-            raise _error(409, invalid.code, str(invalid)) from invalid
-        case = result.case
-        return Acted(
-            case_id=case.case_id,
-            version=case.version,
-            state=case.state,
-            unit_code=case.unit_code,
-            events=[e.event_type for e in result.events],
-        )
 
-    def actor(unit: Unit, body: Command) -> Actor:
-        return unit.as_actor(body.staff_id)
+def _history_entry(recorded: RecordedEvent) -> HistoryEntry:
+    return HistoryEntry(
+        version=recorded.stream_version,
+        event_type=recorded.event_type,
+        recorded_at=recorded.recorded_at,
+        actor=str(recorded.metadata.get("actor")),
+        data={k: v for k, v in recorded.data.items() if k != "case_id"},
+    )
+
+
+def _actor(unit: Unit, body: Command) -> Actor:
+    return unit.as_actor(body.staff_id)
+
+
+async def _acted(command: Awaitable[CommandResult]) -> Acted:
+    """Runs a command handler; what it refuses answers as REFUSALS say."""
+    with REFUSALS.as_http():
+        result = await command
+    case = result.case
+    return Acted(
+        case_id=case.case_id,
+        version=case.version,
+        state=case.state,
+        unit_code=case.unit_code,
+        events=[e.event_type for e in result.events],
+    )
+
+
+def _command_routes(router: APIRouter, ctx: RoutingContext, acting_unit: AnyDependency) -> None:
+    """Every command names the staff member acting and the version they saw (`Command`)."""
+    UnitDep = Annotated[Unit, Depends(acting_unit)]
 
     @router.post(
         "/{case_id}/accept", response_model=Acted, summary="The unit takes the case on", responses=COMMAND
     )
     async def accept(case_id: str, body: Command, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(lambda: handlers.accept_case(db, case_id, actor(unit, body), body.expected_version))
+        return await _acted(handlers.accept_case(db, case_id, _actor(unit, body), body.expected_version))
 
     @router.post(
         "/{case_id}/progress",
@@ -288,11 +304,8 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         responses=COMMAND,
     )
     async def progress(case_id: str, body: NoteProgress, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.note_progress(
-                db, case_id, actor(unit, body), body.expected_version, body.note, body.photo_refs
-            )
-        )
+        by, seen = _actor(unit, body), body.expected_version
+        return await _acted(handlers.note_progress(db, case_id, by, seen, body.note, body.photo_refs))
 
     @router.post(
         "/{case_id}/resolve",
@@ -301,11 +314,8 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         responses=COMMAND,
     )
     async def resolve(case_id: str, body: Resolve, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.resolve_case(
-                db, case_id, actor(unit, body), body.expected_version, body.resolution, body.evidence_refs
-            )
-        )
+        by, seen = _actor(unit, body), body.expected_version
+        return await _acted(handlers.resolve_case(db, case_id, by, seen, body.resolution, body.evidence_refs))
 
     @router.post(
         "/{case_id}/return",
@@ -314,11 +324,8 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         responses=COMMAND,
     )
     async def return_(case_id: str, body: Return, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.return_case(
-                ctx, db, case_id, actor(unit, body), body.expected_version, body.reason
-            )
-        )
+        by, seen = _actor(unit, body), body.expected_version
+        return await _acted(handlers.return_case(ctx, db, case_id, by, seen, body.reason))
 
     @router.post(
         "/{case_id}/route",
@@ -327,32 +334,29 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         responses=COMMAND,
     )
     async def route(case_id: str, body: Route, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.route_case(
-                ctx, db, case_id, actor(unit, body), body.expected_version, body.unit_code
-            )
-        )
+        by, seen = _actor(unit, body), body.expected_version
+        return await _acted(handlers.route_case(ctx, db, case_id, by, seen, body.unit_code))
+
+    _follow_up_routes(router, ctx, acting_unit)
+
+
+def _follow_up_routes(router: APIRouter, ctx: RoutingContext, acting_unit: AnyDependency) -> None:
+    """Escalation, callback, recategorisation and reopening: what happens to a case after its unit acted."""
+    UnitDep = Annotated[Unit, Depends(acting_unit)]
 
     @router.post(
         "/{case_id}/escalate", response_model=Acted, summary="Ask for the joint meeting", responses=COMMAND
     )
     async def escalate(case_id: str, body: Escalate, unit: UnitDep, db: StoresDep) -> Acted:
-        trigger = EscalationTrigger(body.trigger)
-        return await run(
-            lambda: handlers.escalate_case(
-                ctx, db, case_id, actor(unit, body), body.expected_version, trigger, body.reason
-            )
-        )
+        by, seen, trigger = _actor(unit, body), body.expected_version, EscalationTrigger(body.trigger)
+        return await _acted(handlers.escalate_case(ctx, db, case_id, by, seen, trigger, body.reason))
 
     @router.post(
         "/{case_id}/callback", response_model=Acted, summary="Record the callback (回访)", responses=COMMAND
     )
     async def callback(case_id: str, body: Callback, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.record_callback(
-                ctx, db, case_id, actor(unit, body), body.expected_version, body.outcome, body.note
-            )
-        )
+        by, seen = _actor(unit, body), body.expected_version
+        return await _acted(handlers.record_callback(ctx, db, case_id, by, seen, body.outcome, body.note))
 
     @router.post(
         "/{case_id}/recategorise",
@@ -361,11 +365,8 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         responses=COMMAND,
     )
     async def recategorise(case_id: str, body: Recategorise, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.recategorise_case(
-                ctx, db, case_id, actor(unit, body), body.expected_version, body.category, body.reason
-            )
-        )
+        by, seen, category = _actor(unit, body), body.expected_version, body.category
+        return await _acted(handlers.recategorise_case(ctx, db, case_id, by, seen, category, body.reason))
 
     @router.post(
         "/{case_id}/reopen",
@@ -374,13 +375,8 @@ def staff_router(ctx: RoutingContext, auth: Authenticator) -> APIRouter:
         responses=COMMAND,
     )
     async def reopen(case_id: str, body: Reopen, unit: UnitDep, db: StoresDep) -> Acted:
-        return await run(
-            lambda: handlers.reopen_case(
-                ctx, db, case_id, actor(unit, body), body.expected_version, body.detail
-            )
-        )
-
-    return router
+        by, seen = _actor(unit, body), body.expected_version
+        return await _acted(handlers.reopen_case(ctx, db, case_id, by, seen, body.detail))
 
 
 # The row's own columns; the deadline and the lead are what routing learnt, shown by the rules in learnt.py.

@@ -30,7 +30,7 @@ from district.directory import Directory
 from district.registry import Districts, UnknownDistrict
 from district.unit_tokens import CENTRE, UNIT
 from eventcore.auth import Authenticator, Principal
-from eventcore.http import error_responses
+from eventcore.http import Refusal, Refusals, error_responses
 from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
@@ -170,8 +170,15 @@ def _current_month(now: datetime) -> str:
     return now.astimezone(BEIJING).strftime("%Y-%m")  # months are Beijing months, like the reports
 
 
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status, {"error": code, "message": message})
+REFUSALS = Refusals(
+    {
+        LookupError: Refusal(404, "unknown_case"),
+        ClockConflict: Refusal(409, "conflict"),
+        ConcurrencyError: Refusal(409, "conflict"),
+        asyncpg.UniqueViolationError: Refusal(409, "conflict"),
+    }
+)
+_error = REFUSALS.error
 
 
 def ops_router(view: OpsView) -> APIRouter:
@@ -222,6 +229,15 @@ def ops_router(view: OpsView) -> APIRouter:
         wanted = reader.district if reader is not None else _district(view, district)
         return {"period": chosen.label, "rows": view.rate_rows(chosen, dimension, wanted)}
 
+    _live_routes(router, view, reading, reads)
+    _command_routes(router, view, acting)
+    return router
+
+
+def _live_routes(router: APIRouter, view: OpsView, reading: Any, reads: dict[int | str, dict[str, Any]]) -> None:
+    """The ops page's live feed and one case's clocks, for the same readers as the alerts and rates."""
+    Reader = Annotated[Principal | None, Depends(reading)]
+
     @router.get(
         "/v1/ops/stream",
         summary="The ops page's live feed (server-sent events): `alerts` on every change, `rates` at most "
@@ -260,9 +276,6 @@ def ops_router(view: OpsView) -> APIRouter:
         if case is None or (reader is not None and not _sees(reader, case.scope)):
             raise _error(404, "unknown_case", f"no clocks for case {case_id!r}")
         return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}
-
-    _command_routes(router, view, acting)
-    return router
 
 
 def _command_routes(router: APIRouter, view: OpsView, acting: Any) -> None:
@@ -307,13 +320,9 @@ def _may_act(view: OpsView, unit: Principal, case_id: str) -> None:
 async def _command(request: Request, act: Any) -> JSONResponse:
     runtime: ServiceRuntime = request.app.state.runtime
     stores = runtime.stores
-    try:
+    with REFUSALS.as_http():
         async with stores.unit_of_work() as uow:
             clock_ids = await act(uow, datetime.now(UTC))
-    except LookupError as error:
-        raise _error(404, "unknown_case", str(error)) from error
-    except (ClockConflict, ConcurrencyError, asyncpg.UniqueViolationError) as error:
-        raise _error(409, "conflict", str(error)) from error
     return JSONResponse({"clocks": clock_ids})
 
 

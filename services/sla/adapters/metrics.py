@@ -22,12 +22,13 @@ from eventcore.kafka import new_consumer
 from eventcore.logging import get_logger
 from schemas.sla import ClockKind
 from schemas.topics import ALL_TOPICS
+from services import SERVICE_NAMES
 from services.sla.adapters.archive import BUCKETS, TIMED_KINDS, Durations, timed_durations
 from services.sla.adapters.watch import Watch
 from services.sla.domain.clocks import CaseClocks, ClockState
 
 log = get_logger(__name__)
-CONSUMER_GROUPS = ("intake", "routing", "jointmeeting", "sla")
+CONSUMER_GROUPS = SERVICE_NAMES  # each service consumes as the group named after it
 
 
 def case_state(case: CaseClocks) -> str | None:
