@@ -92,6 +92,20 @@ class Repository(Generic[S]):
         )
         return self._remember(uow, after)
 
+    def start(
+        self, uow: UnitOfWork, stream_id: str, events: Sequence[DomainEvent], metadata: EventMetadata
+    ) -> Loaded[S]:
+        """Start a new aggregate unless its stream exists already, without reading it first: the flush
+        creates the streams of a whole batch in one statement and skips those that exist (a complaint
+        published twice opens its case once). Should it exist after all, a later save in this unit of
+        work fails with ConcurrencyError, and the batch is redone with fresh reads."""
+        seen: Loaded[S] | None = uow.seen.get((id(self), stream_id))
+        if seen is not None and seen.exists:
+            return seen  # started (or loaded) earlier in this unit of work: a repeat adds nothing
+        uow.start_stream(stream_id, [PendingEvent(e, metadata) for e in events], publish_to=self.publish_to)
+        started = Loaded(stream_id, len(events), self.fold(events), metadata.correlation_id)
+        return self._remember(uow, started)
+
     def _remember(self, uow: UnitOfWork, loaded: Loaded[S]) -> Loaded[S]:
         uow.seen[(id(self), loaded.stream_id)] = loaded
         return loaded

@@ -135,3 +135,17 @@ async def test_a_stored_first_version_count_is_upcast_when_the_tally_loads(store
         with pytest.raises(UnknownEventType):
             await Repository(evolve, publish_to=None, mapper=WITHOUT_UPCASTER).load(uow, "tally-3")
     assert (loaded.version, loaded.state) == (2, Tally("bins", 3))
+
+
+async def test_a_tally_started_twice_is_started_once_and_the_start_is_seen_without_a_read(
+    stores: ServiceStores,
+) -> None:
+    async with stores.unit_of_work() as uow:
+        started = TALLIES.start(uow, "tally-4", [TallyStarted(case_id="c4", counting="bins")], METADATA)
+        repeat = TALLIES.start(uow, "tally-4", [TallyStarted(case_id="c4", counting="cups")], METADATA)
+        TALLIES.save(uow, await TALLIES.load(uow, "tally-4"), [TallyCounted(case_id="c4", amount=1)], METADATA)
+    assert (started.version, started.state) == (1, Tally("bins"))
+    assert repeat == started
+    async with stores.unit_of_work() as later:  # published again in a later batch: the stream exists
+        TALLIES.start(later, "tally-4", [TallyStarted(case_id="c4", counting="cups")], METADATA)
+    assert await stored_versions(stores, "tally-4") == [(1, "TallyStarted"), (2, "TallyCounted")]

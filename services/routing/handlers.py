@@ -110,16 +110,13 @@ async def handle_complaint_received(ctx: RoutingContext, uow: UnitOfWork, messag
         routing = ctx.of(complaint.district)
     except UnknownDistrict as unknown:
         raise MessageRejected(f"complaint {complaint.complaint_id}: {unknown}") from unknown
-    loaded = await case_store.load(uow, complaint.case_id)
-    if loaded.exists:
-        log.info("complaint_for_an_open_case_ignored", case_version=loaded.version)
-        return  # the same complaint published again: its case is open already
     rules = routing.rules
     decision = decide_route(facts_of(complaint), rules, routing.directory)
     metadata = message.metadata_for_effects(
         ACTOR, complaint.complaint_id, channel=complaint.channel, district=complaint.district
     )
-    case_store.save(uow, loaded, open_case(complaint, decision, rules.version), metadata)
+    # Opened at the flush, with the batch's other new cases, unless it is open already (published again).
+    case_store.open_case(uow, complaint.case_id, open_case(complaint, decision, rules.version), metadata)
     log.info(
         "case_opened", district=routing.district, decision=type(decision).__name__, rule_id=decision.rule_id
     )

@@ -38,6 +38,13 @@ def save(
     return CASE_REPOSITORY.save(uow, loaded, events, metadata)
 
 
+def open_case(
+    uow: UnitOfWork, case_id: str, events: Sequence[DomainEvent], metadata: EventMetadata
+) -> Loaded[Case]:
+    """Open the case unless it is open already (a complaint published twice), without reading first."""
+    return CASE_REPOSITORY.start(uow, case_stream(case_id), events, metadata)
+
+
 async def load_case(conn: DbConnection, store: EventStore, case_id: str) -> Case | None:
     """A read-only look-up on a connection (the staff API, the workbench, the operator's CLI): the case as
     `load` sees it, None when routing never opened it. Nothing is ever appended or flushed here."""
