@@ -148,10 +148,12 @@ class ServiceStores:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """`async with stores.unit_of_work() as uow:` one transaction, flushed and committed on the way
         out, rolled back (nothing written, nothing published) when the block raises."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            uow = self.bind(conn)
-            yield uow
-            await uow.flush()
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                uow = self.bind(conn)
+                yield uow
+                await uow.flush()
+            await uow.send_notifications()
 
 
 def decode(
@@ -295,9 +297,9 @@ async def _whole_batch(
     """
     for attempt in range(1, CONFLICT_RETRIES + 2):
         try:
-            async with stores.pool.acquire() as conn, conn.transaction():
-                outcome = await _process(stores, conn, messages, handler)
-                await stores.dead_letters.add(conn, rejections)
+            async with stores.unit_of_work() as uow:
+                outcome = await _process(stores, uow, messages, handler)
+                await stores.dead_letters.add(uow.conn, rejections)
             return outcome
         except (ConcurrencyError, asyncpg.TransactionRollbackError) as conflict:
             if attempt > CONFLICT_RETRIES:
@@ -313,15 +315,14 @@ async def _whole_batch(
 
 
 async def _process(
-    stores: ServiceStores, conn: DbConnection, messages: Sequence[InboundMessage], handler: Handler
+    stores: ServiceStores, uow: UnitOfWork, messages: Sequence[InboundMessage], handler: Handler
 ) -> BatchOutcome:
     by_origin: dict[tuple[str, str], list[str]] = {}
     for message in messages:
         by_origin.setdefault((message.topic, message.cloudevent.source), []).append(message.cloudevent.id)
     fresh: set[str] = set()
     for (topic, source), ids in by_origin.items():
-        fresh |= await stores.inbox.claim(conn, topic, ids, source=source)
-    uow = stores.bind(conn)
+        fresh |= await stores.inbox.claim(uow.conn, topic, ids, source=source)
     outcome = BatchOutcome()
     for message in messages:
         if message.cloudevent.id not in fresh:
@@ -364,9 +365,9 @@ async def _handle_with_attempts(
     message has failed `retry.max_attempts` times (counted across deliveries)."""
     while True:
         try:
-            async with stores.pool.acquire() as conn, conn.transaction():
-                outcome = await _process(stores, conn, [message], handler)
-                await stores.attempts.forget(conn, [message.cloudevent.id])
+            async with stores.unit_of_work() as uow:
+                outcome = await _process(stores, uow, [message], handler)
+                await stores.attempts.forget(uow.conn, [message.cloudevent.id])
             return outcome
         except MessageRejected as rejected:
             await _dead_letter(stores, message, str(rejected))
@@ -403,10 +404,10 @@ async def _try_dead_lettered_again(
     stays a dead letter and the partition moves on.
     """
     try:
-        async with stores.pool.acquire() as conn, conn.transaction():
-            await stores.inbox.release(conn, [message.cloudevent.id], source=message.cloudevent.source)
-            outcome = await _process(stores, conn, [message], handler)
-            await stores.dead_letters.resolve(conn, message.cloudevent.id, "handled when delivered again")
+        async with stores.unit_of_work() as uow:
+            await stores.inbox.release(uow.conn, [message.cloudevent.id], source=message.cloudevent.source)
+            outcome = await _process(stores, uow, [message], handler)
+            await stores.dead_letters.resolve(uow.conn, message.cloudevent.id, "handled when delivered again")
     except Exception as error:
         if await is_infrastructure_failure(error, stores.pool):
             raise

@@ -41,9 +41,10 @@ class Outbox:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)
 
-    async def add(self, conn: DbConnection, messages: Sequence[OutboxMessage]) -> None:
+    async def add(self, conn: DbConnection, messages: Sequence[OutboxMessage]) -> int:
+        """Returns how many were added; the relay is woken after the commit (UnitOfWork.notify_after_commit)."""
         if not messages:
-            return
+            return 0
         await conn.execute(
             f"INSERT INTO {self.schema}.outbox (message_id, topic, message_key, headers, payload) "
             "SELECT i, t, k, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) "
@@ -54,8 +55,7 @@ class Outbox:
             [json.dumps(m.headers) for m in messages],
             [m.payload for m in messages],
         )
-        # Delivered at commit, so the relay wakes only for messages it can see.
-        await conn.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
+        return len(messages)
 
     async def pending_count(self, conn: DbConnection) -> int:
         return int(

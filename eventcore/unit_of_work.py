@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventcore.database import DbConnection
-from eventcore.outbox import Outbox, OutboxMessage
+from eventcore.logging import get_logger
+from eventcore.outbox import Outbox, OutboxMessage, notify_channel
 from eventcore.store import EventStore, PendingEvent, StreamAppend
+
+log = get_logger(__name__)
 
 # Updates a service's read model from what a flush actually wrote, inside the same transaction.
 Projector = Callable[[DbConnection, Sequence[StreamAppend]], Awaitable[None]]
@@ -32,6 +35,7 @@ class UnitOfWork:
     _rows: dict[RowWriter, list[Any]] = field(default_factory=dict)
     # Aggregates loaded or saved in this unit of work, by (repository, stream): eventcore.aggregate.
     seen: dict[tuple[int, str], Any] = field(default_factory=dict)
+    _notifications: dict[str, list[str]] = field(default_factory=dict)
 
     def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
         """Start a new stream unless it exists already (idempotent creation).
@@ -54,6 +58,30 @@ class UnitOfWork:
         all of a batch in one call, so a handler does not pay a round trip per message."""
         self._rows.setdefault(writer, []).extend(rows)
 
+    def notify_after_commit(self, channel: str, payloads: Sequence[str] = ("",)) -> None:
+        """Wake the channel's listeners once this unit of work has committed (`send_notifications`).
+
+        Not NOTIFY inside the transaction: PostgreSQL then holds one cluster-wide lock from the NOTIFY until
+        after the commit's WAL flush, so every notifying transaction of every service commits one at a time.
+        Sent after the commit, a notification is lost only if the process dies in between; each listener
+        also looks for itself from time to time (the relay when idle, streams on reconnecting).
+        """
+        self._notifications.setdefault(channel, []).extend(payloads)
+
+    async def send_notifications(self) -> None:
+        """Called by whoever committed the transaction, on the same connection, outside any transaction."""
+        pending, self._notifications = self._notifications, {}
+        if not pending:
+            return
+        channels = [c for c, payloads in pending.items() for _ in dict.fromkeys(payloads)]
+        payloads = [p for payloads in pending.values() for p in dict.fromkeys(payloads)]
+        try:
+            await self.conn.execute(
+                "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS x(c, p)", channels, payloads
+            )
+        except Exception as error:  # noqa: BLE001 - committed already; the listeners' own checks catch up
+            log.warning("notifications_not_sent", channels=sorted(pending), error=str(error) or repr(error))
+
     async def flush(self) -> None:
         starts, self._starts = self._starts, []
         self._starting = set()
@@ -62,7 +90,8 @@ class UnitOfWork:
         self.created_streams |= created
         await self.store.append_many(self.conn, [a for a, _ in appends])
         written = [(a, t) for a, t in starts if a.stream_id in created] + appends
-        await self.outbox.add(self.conn, self._messages(written))
+        if await self.outbox.add(self.conn, self._messages(written)):
+            self.notify_after_commit(notify_channel(self.store.schema))
         if self.projector is not None and written:
             await self.projector(self.conn, [a for a, _ in written])
         rows, self._rows = self._rows, {}
