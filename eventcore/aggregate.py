@@ -127,7 +127,9 @@ class SubjectRepository(Generic[S]):
     subject twice sees its own unflushed events without a round trip and without a flush.
     """
 
-    def __init__(self, evolve: Evolve[S], *, publish_to: str | None, mapper: EventMapper | None = None) -> None:
+    def __init__(
+        self, evolve: Evolve[S], *, publish_to: str | None, mapper: EventMapper | None = None
+    ) -> None:
         self.evolve = evolve
         self.publish_to = publish_to
         self.mapper = mapper or default_mapper()
@@ -175,7 +177,9 @@ class SubjectRepository(Generic[S]):
             pending = [PendingEvent(event, metadata) for event in stream_events]
             uow.append(stream_id, loaded.version(stream_id), pending, publish_to=self.publish_to)
             versions[stream_id] = loaded.version(stream_id) + len(pending)
-        state = self.fold([event for stream_events in by_stream.values() for event in stream_events], loaded.state)
+        state = self.fold(
+            [event for stream_events in by_stream.values() for event in stream_events], loaded.state
+        )
         return self._remember(uow, replace(loaded, versions=MappingProxyType(versions), state=state))
 
     def start(

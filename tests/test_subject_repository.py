@@ -62,7 +62,11 @@ async def test_a_subjects_streams_are_loaded_together_each_at_its_own_version(st
         found = await CASES.load_many(uow, ["C1", "C2", "C3"])
     assert dict(found["C1"].versions) == {"case/C1": 2, "task/C1": 1}
     # stream by stream, as stored: what the unit of work remembered is what a reload sees
-    assert found["C1"].state == ("SlaCallbackRecorded:C1", "SlaCallbackRecorded:C1", "SlaLeadBureauRecorded:C1")
+    assert found["C1"].state == (
+        "SlaCallbackRecorded:C1",
+        "SlaCallbackRecorded:C1",
+        "SlaLeadBureauRecorded:C1",
+    )
     assert found["C2"].state == ("SlaCallbackRecorded:C2",)  # another subject's events are not folded in
     assert found["C3"].state is None and found["C3"].version("case/C3") == 0
 
@@ -98,7 +102,9 @@ async def test_a_writer_behind_on_one_stream_conflicts_while_the_subjects_other_
         assert dict((await CASES.load(uow, "C1")).versions) == {"case/C1": 2, "task/C1": 1}
 
 
-async def test_a_stream_started_by_two_writers_is_written_once_and_known_to_both(stores: ServiceStores) -> None:
+async def test_a_stream_started_by_two_writers_is_written_once_and_known_to_both(
+    stores: ServiceStores,
+) -> None:
     alert = "alert/C1/breached"
 
     def pending() -> list[PendingEvent]:

@@ -7,7 +7,7 @@ are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -120,8 +120,8 @@ class Clock:
         return self.breached or (self.deadline is not None and now >= self.deadline)
 
 
-_NO_CLOCKS: Mapping[str, Clock] = MappingProxyType({})
-_NO_ALERTS: frozenset[tuple[str, AlertKind]] = frozenset()
+def _no_clocks() -> Mapping[str, Clock]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -129,13 +129,13 @@ class CaseClocks:
     """A case's clocks as the watch's events say; a new value for every event (`evolve`)."""
 
     case_id: str
-    clocks: Mapping[str, Clock] = _NO_CLOCKS  # by clock id, in the order they started (read-only)
+    clocks: Mapping[str, Clock] = field(default_factory=_no_clocks)  # by clock id, in the order they started (read-only)
     callback_outcome: str | None = None
     called_back_at: datetime | None = None
     lead_bureau: Bureau | None = None  # the joint meeting's decided lead, once it is known
     # Alerts announced, by clock and kind. An alert's stream may be stored before its clock's start (a
     # unit of work writes new streams before appends), so a clock that starts later still knows it.
-    announced: frozenset[tuple[str, AlertKind]] = _NO_ALERTS
+    announced: frozenset[tuple[str, AlertKind]] = frozenset()
 
     @property
     def scope(self) -> ClockScope | None:
