@@ -1,7 +1,9 @@
 """Clocks: their state folded from the watch's own events, and the decisions that start, pause and stop them.
 
-Every case has one stream of clock facts (`sla-case/<case>`). Alerts live in streams of their own whose ids
-are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created once whoever tries again.
+A case's clocks are one aggregate over the streams about the case: its own clocks (`sla-case/<case>`), its
+bureaus' task clocks (`sla-task/<case>`) and its alerts, each in a stream whose id is derived from the clock
+(`sla-alert/<clock>/<kind>`), so an alert is created once whoever tries again. The clocks are values:
+`evolve(case, event)` returns the next ones, whichever stream the event is in; decisions return events.
 """
 
 from __future__ import annotations
