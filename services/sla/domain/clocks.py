@@ -131,7 +131,8 @@ class CaseClocks:
     """A case's clocks as the watch's events say; a new value for every event (`evolve`)."""
 
     case_id: str
-    clocks: Mapping[str, Clock] = field(default_factory=_no_clocks)  # by clock id, in the order they started (read-only)
+    # By clock id, in the order they started; read-only, so a value once made stays as it was.
+    clocks: Mapping[str, Clock] = field(default_factory=_no_clocks)
     callback_outcome: str | None = None
     called_back_at: datetime | None = None
     lead_bureau: Bureau | None = None  # the joint meeting's decided lead, once it is known
