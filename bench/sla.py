@@ -72,17 +72,17 @@ def decide(cases: int, start: datetime) -> dict[str, list[DomainEvent]]:
     timing = Timing(policies[districts.founding.code], WorkingCalendar(), policies)
     reactor = Reactor(timing, attribution(districts))
     served = [(d.code, d.directory.compounds) for d in districts]
-    produced = {}
+    produced: dict[str, list[DomainEvent]] = {}
     for i in range(cases):
         case_id = f"BENCH-{i:06d}"
         district, compounds = served[i % len(served)]
         compound = compounds[i // len(served) % len(compounds)]
         case = CaseClocks(case_id)
-        produced[case_id] = [
-            e
-            for fact in opened_and_routed(case_id, district, compound.street_code, compound.code, start)
-            for e in reactor.react(case, fact, start).events
-        ]
+        produced[case_id] = []
+        for fact in opened_and_routed(case_id, district, compound.street_code, compound.code, start):
+            reaction = reactor.react(case, fact, start)
+            case = reaction.case
+            produced[case_id].extend(reaction.events)
     return produced
 
 

@@ -12,7 +12,7 @@ from eventcore.database import migrate
 from eventcore.store import EventStore, PendingEvent
 from schemas.base import EventMetadata
 from schemas.cases import CaseReopened, ReopenReason
-from services.sla.adapters.clock_store import load_cases, notify_changed
+from services.sla.adapters.clock_store import clocks_of, load_case, notify_changed
 from services.sla.adapters.metrics import BrokerFigures
 from services.sla.adapters.watch import Watch
 from services.sla.domain.rates import Dimension, rates
@@ -76,7 +76,7 @@ async def test_a_case_reopened_after_it_left_memory_comes_back_and_counts_once(
         while "C1" in watch.cases or not watch.cases:
             await asyncio.sleep(0.05)
         async with pool.acquire() as conn:  # the complainant complains again: routing reopens C1
-            [case] = (await load_cases(conn, "sla", ["C1"])).values()
+            case = clocks_of(await load_case(stores.bind(conn), "C1"))
             reopened = CaseReopened(
                 case_id="C1", reason=ReopenReason.DISSATISFIED, reopen_count=1, unit_code="ST01-CM01"
             )
@@ -84,7 +84,7 @@ async def test_a_case_reopened_after_it_left_memory_comes_back_and_counts_once(
             await EventStore("sla").append(
                 conn, "sla-test/C1/reopened", 0, [PendingEvent(e, METADATA) for e in events]
             )
-            await notify_changed(conn, ["C1"])
+            await notify_changed(stores.bind(conn), ["C1"])
         while "C1" not in watch.cases:
             await asyncio.sleep(0.05)
     finally:

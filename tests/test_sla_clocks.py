@@ -43,6 +43,7 @@ from services.sla.domain.clocks import (
     CaseClocks,
     ClockConflict,
     ClockState,
+    evolve,
     pausable,
     pause_clock,
     resume_clock,
@@ -83,16 +84,18 @@ def routed(unit: str = "COMM-1") -> CaseRouted:
     )
 
 
-def feed(case: CaseClocks, *facts: tuple[DomainEvent, datetime]) -> list[DomainEvent]:
+def feed(case: CaseClocks, *facts: tuple[DomainEvent, datetime]) -> tuple[CaseClocks, list[DomainEvent]]:
+    """The case's clocks after the facts, and the events they decided."""
     events: list[DomainEvent] = []
     for fact, at in facts:
-        events.extend(REACTOR.react(case, fact, at).events)
-    return events
+        reaction = REACTOR.react(case, fact, at)
+        case = reaction.case
+        events.extend(reaction.events)
+    return case, events
 
 
 def test_an_ordinary_case_gets_one_working_day_to_dispatch_and_five_to_resolve() -> None:
-    case = CaseClocks("case-1")
-    feed(case, (opened(), MONDAY), (routed(), MONDAY + timedelta(hours=2)))
+    case, _ = feed(CaseClocks("case-1"), (opened(), MONDAY), (routed(), MONDAY + timedelta(hours=2)))
     dispatch, contact, resolve = (
         case.clock(k) for k in (ClockKind.DISPATCH, ClockKind.CONTACT, ClockKind.RESOLVE)
     )
@@ -104,43 +107,40 @@ def test_an_ordinary_case_gets_one_working_day_to_dispatch_and_five_to_resolve()
 
 
 def test_an_urgent_case_runs_around_the_clock() -> None:
-    case = CaseClocks("case-1")
-    feed(case, (opened(Urgency.URGENT), MONDAY), (routed(), MONDAY))
+    case, _ = feed(CaseClocks("case-1"), (opened(Urgency.URGENT), MONDAY), (routed(), MONDAY))
     contact = case.clock(ClockKind.CONTACT)
     assert contact and contact.deadline == MONDAY + timedelta(hours=2)
 
 
 def test_a_case_in_the_triage_queue_is_not_dispatched_yet() -> None:
-    case = CaseClocks("case-1")
-    feed(case, (opened(), MONDAY), (routed("centre-triage"), MONDAY))
+    case, _ = feed(CaseClocks("case-1"), (opened(), MONDAY), (routed("centre-triage"), MONDAY))
     dispatch = case.clock(ClockKind.DISPATCH)
     assert dispatch and dispatch.state is ClockState.RUNNING
     assert case.clock(ClockKind.RESOLVE) is None
 
 
 def test_a_pause_waiting_for_the_complainant_moves_the_deadline_by_the_paused_working_time() -> None:
-    case = CaseClocks("case-1")
-    feed(case, (opened(), MONDAY), (routed(), MONDAY))
+    case, _ = feed(CaseClocks("case-1"), (opened(), MONDAY), (routed(), MONDAY))
     resolve = case.clock(ClockKind.RESOLVE)
     assert resolve is not None
-    case.apply(
-        "sla-case/case-1",
-        pause_clock(TIMING, resolve, MONDAY + timedelta(days=1), "waiting for the complainant"),
+    case = evolve(
+        case, pause_clock(TIMING, resolve, MONDAY + timedelta(days=1), "waiting for the complainant")
     )
+    resolve = case.clocks[resolve.clock_id]
     assert resolve.state is ClockState.PAUSED and resolve.next_alert() is None
     with pytest.raises(ClockConflict, match="not running"):
         pause_clock(TIMING, resolve, MONDAY + timedelta(days=2), "again")
     # paused from Tue 09:00 to Thu 09:00: two working days do not count
-    case.apply("sla-case/case-1", resume_clock(TIMING, resolve, MONDAY + timedelta(days=3)))
+    case = evolve(case, resume_clock(TIMING, resolve, MONDAY + timedelta(days=3)))
+    resolve = case.clocks[resolve.clock_id]
     assert resolve.deadline == datetime(2026, 11, 25, 9, 0, tzinfo=BEIJING)
     with pytest.raises(ClockConflict, match="not paused"):
         resume_clock(TIMING, resolve, MONDAY + timedelta(days=4))
 
 
 def test_accepting_stops_the_contact_clock_and_resolving_the_resolve_clock() -> None:
-    case = CaseClocks("case-1")
-    events = feed(
-        case,
+    case, events = feed(
+        CaseClocks("case-1"),
         (opened(), MONDAY),
         (routed(), MONDAY),
         (CaseAccepted(case_id="case-1", unit_code="COMM-1"), MONDAY + timedelta(hours=1)),
@@ -158,9 +158,8 @@ def test_accepting_stops_the_contact_clock_and_resolving_the_resolve_clock() -> 
 
 
 def test_a_reopened_case_gets_a_fresh_resolve_clock_and_closing_stops_it() -> None:
-    case = CaseClocks("case-1")
-    feed(
-        case,
+    case, _ = feed(
+        CaseClocks("case-1"),
         (opened(), MONDAY),
         (routed(), MONDAY),
         (
@@ -179,18 +178,17 @@ def test_a_reopened_case_gets_a_fresh_resolve_clock_and_closing_stops_it() -> No
     assert fresh and fresh.clock_id == "case-1/resolve/1" and fresh.started_at == MONDAY + timedelta(days=1)
     assert fresh.deadline == datetime(2026, 11, 24, 9, 0, tzinfo=BEIJING)
     assert case.callback_outcome == "dissatisfied"
-    feed(
+    case, _ = feed(
         case,
         (
             CaseClosed(case_id="case-1", outcome=CallbackOutcome.SATISFIED, reopen_count=1),
             MONDAY + timedelta(days=2),
         ),
     )
-    assert fresh.state is ClockState.STOPPED and not case.is_open()
+    assert case.clocks[fresh.clock_id].state is ClockState.STOPPED and not case.is_open()
 
 
 def test_escalation_gives_the_resolve_clock_the_joint_meeting_deadline() -> None:
-    case = CaseClocks("case-1")
     escalated = CaseEscalated(
         case_id="case-1",
         trigger=EscalationTrigger.CROSS_DEPARTMENT,
@@ -203,14 +201,13 @@ def test_escalation_gives_the_resolve_clock_the_joint_meeting_deadline() -> None
         rules_version="1",
         reason="fire",
     )
-    feed(case, (opened(category=Category.FIRE_HAZARD), MONDAY), (escalated, MONDAY))
+    case, _ = feed(CaseClocks("case-1"), (opened(category=Category.FIRE_HAZARD), MONDAY), (escalated, MONDAY))
     resolve = case.clock(ClockKind.RESOLVE)
     assert resolve and resolve.policy_rule == "joint-meeting" and resolve.scope.level == "joint_meeting"
     assert resolve.deadline == datetime(2026, 12, 7, 9, 0, tzinfo=BEIJING)  # 15 working days
 
 
 def test_a_bureau_task_is_due_when_the_meeting_said_and_an_extension_moves_it() -> None:
-    case = CaseClocks("case-1")
     due = MONDAY + timedelta(days=3)
     assigned = EnforcementTaskAssigned(
         case_id="case-1",
@@ -222,11 +219,11 @@ def test_a_bureau_task_is_due_when_the_meeting_said_and_an_extension_moves_it() 
         due_at=due,
         done_when="clear",
     )
-    feed(case, (opened(), MONDAY), (assigned, MONDAY))
+    case, _ = feed(CaseClocks("case-1"), (opened(), MONDAY), (assigned, MONDAY))
     task = case.clocks["case-1/task/t1"]
     assert task.deadline == due and task.next_alert() == (MONDAY + timedelta(days=3 * 0.8), AlertKind.AT_RISK)
     later = due + timedelta(days=2)
-    feed(
+    case, _ = feed(
         case,
         (
             EnforcementTaskExtended(
@@ -241,13 +238,11 @@ def test_a_bureau_task_is_due_when_the_meeting_said_and_an_extension_moves_it() 
             MONDAY,
         ),
     )
-    assert task.deadline == later
+    assert case.clocks["case-1/task/t1"].deadline == later
 
 
 def test_a_clock_stopped_after_its_deadline_is_reported_late_for_a_breach() -> None:
-    case = CaseClocks("case-1")
-    reaction = None
-    feed(case, (opened(), MONDAY), (routed(), MONDAY))
+    case, _ = feed(CaseClocks("case-1"), (opened(), MONDAY), (routed(), MONDAY))
     reaction = REACTOR.react(
         case, CaseAccepted(case_id="case-1", unit_code="COMM-1"), MONDAY + timedelta(days=3)
     )
@@ -268,8 +263,9 @@ def assigned_task(due: datetime, task_id: str = "t1") -> EnforcementTaskAssigned
 
 
 def test_a_meetings_decision_on_a_tasks_deadline_moves_its_clock_there_once_with_the_reason() -> None:
-    case = CaseClocks("case-1")
-    feed(case, (opened(), MONDAY), (assigned_task(MONDAY + timedelta(days=15)), MONDAY))
+    case, _ = feed(
+        CaseClocks("case-1"), (opened(), MONDAY), (assigned_task(MONDAY + timedelta(days=15)), MONDAY)
+    )
     revised = MONDAY + timedelta(days=3)  # the meeting wants it sooner
     confirmed = EnforcementTaskConfirmed(
         case_id="case-1",
@@ -281,7 +277,7 @@ def test_a_meetings_decision_on_a_tasks_deadline_moves_its_clock_there_once_with
         due_at=revised,
         done_when="lane clear",
     )
-    [moved] = feed(case, (confirmed, MONDAY + timedelta(days=1)))
+    case, [moved] = feed(case, (confirmed, MONDAY + timedelta(days=1)))
     assert isinstance(moved, SlaClockRetargeted)
     assert (moved.deadline, moved.cause, moved.reason) == (
         revised,
@@ -290,14 +286,15 @@ def test_a_meetings_decision_on_a_tasks_deadline_moves_its_clock_there_once_with
     )
     task = case.clocks["case-1/task/t1"]
     assert task.deadline == revised and task.at_risk_at == MONDAY + timedelta(days=3 * 0.8)
-    assert feed(case, (confirmed, MONDAY + timedelta(days=1))) == []  # the same decision again: no move
+    assert feed(case, (confirmed, MONDAY + timedelta(days=1)))[1] == []  # the same decision again: no move
 
 
 def test_a_tasks_clock_keeps_the_decided_date_and_counts_its_time_in_working_days_like_its_policy() -> None:
-    case = CaseClocks("case-1")
     friday = datetime(2026, 11, 20, 16, 0, tzinfo=BEIJING)
     due = datetime(2026, 11, 27, 16, 0, tzinfo=BEIJING)  # 5 working days: the weekend does not count
-    feed(case, (opened(category=Category.FIRE_HAZARD), friday), (assigned_task(due), friday))
+    case, _ = feed(
+        CaseClocks("case-1"), (opened(category=Category.FIRE_HAZARD), friday), (assigned_task(due), friday)
+    )
     task = case.clocks["case-1/task/t1"]
     assert (task.deadline, task.measure, task.policy_rule) == (
         due,
@@ -310,7 +307,7 @@ def test_a_tasks_clock_keeps_the_decided_date_and_counts_its_time_in_working_day
     saturday = datetime(2026, 11, 21, 12, 0, tzinfo=BEIJING)
     assert time_left(TIMING, task, saturday) == 5 * 86400 - 8 * 3600  # Friday's last 8 hours are gone
     revised = datetime(2026, 11, 24, 12, 0, tzinfo=BEIJING)  # a meeting wants it by Tuesday noon
-    [moved] = feed(
+    case, [moved] = feed(
         case,
         (
             EnforcementTaskConfirmed(
@@ -327,6 +324,7 @@ def test_a_tasks_clock_keeps_the_decided_date_and_counts_its_time_in_working_day
         ),
     )
     assert isinstance(moved, SlaClockRetargeted) and moved.deadline == revised
+    task = case.clocks["case-1/task/t1"]
     assert task.budget_seconds == 8 * 3600 + 86400 + 12 * 3600  # Friday 8 h, Monday, Tuesday morning
     assert time_left(TIMING, task, saturday) == 86400 + 12 * 3600
 
@@ -353,22 +351,25 @@ def test_the_lead_the_joint_meeting_decided_owns_the_case_clocks_whichever_topic
         lead_bureau=Bureau.PUBLIC_SECURITY,
         member_bureaus=[Bureau.PUBLIC_SECURITY, Bureau.STREET_OFFICE, Bureau.CENTRE],
     )
-    in_order, file_first = CaseClocks("case-1"), CaseClocks("case-1")
     facts = [(opened(category=Category.SECURITY_ACCESS), MONDAY), (routed(), MONDAY)]
-    feed(in_order, *facts, (escalated, MONDAY), (file_opened, MONDAY))
-    recorded = feed(file_first, *facts, (file_opened, MONDAY), (escalated, MONDAY))
+    in_order, _ = feed(CaseClocks("case-1"), *facts, (escalated, MONDAY), (file_opened, MONDAY))
+    file_first, recorded = feed(CaseClocks("case-1"), *facts, (file_opened, MONDAY), (escalated, MONDAY))
     [lead] = [e for e in recorded if isinstance(e, SlaLeadBureauRecorded)]
     assert lead.lead_bureau is Bureau.PUBLIC_SECURITY
     for case in (in_order, file_first):
         resolve, contact = case.clock(ClockKind.RESOLVE), case.clock(ClockKind.CONTACT)
         assert resolve and contact and resolve.scope.unit_code == contact.scope.unit_code == "public_security"
         assert resolve.policy_rule == "joint-meeting"
-    assert feed(in_order, (file_opened, MONDAY)) == []  # decided once
+    assert feed(in_order, (file_opened, MONDAY))[1] == []  # decided once
 
 
 def test_a_pause_stops_the_case_clocks_but_never_a_bureaus_task_clock() -> None:
-    case = CaseClocks("case-1")
-    feed(case, (opened(), MONDAY), (routed(), MONDAY), (assigned_task(MONDAY + timedelta(days=3)), MONDAY))
+    case, _ = feed(
+        CaseClocks("case-1"),
+        (opened(), MONDAY),
+        (routed(), MONDAY),
+        (assigned_task(MONDAY + timedelta(days=3)), MONDAY),
+    )
     assert sorted(c.clock_id for c in pausable(case.running(), "case-1")) == [
         "case-1/contact",
         "case-1/resolve/0",

@@ -99,7 +99,11 @@ def handled_case(case_id: str, district: str, compound: Compound) -> tuple[CaseC
         (CaseAccepted(case_id=case_id, unit_code=compound.community_code), MONDAY + timedelta(hours=3)),
         (CaseCalledBack(case_id=case_id, outcome=CallbackOutcome.SATISFIED), MONDAY + timedelta(days=1)),
     ]
-    events = [e for fact, at in facts for e in REACTOR.react(case, fact, at).events]
+    events: list[DomainEvent] = []
+    for fact, at in facts:
+        reaction = REACTOR.react(case, fact, at)
+        case = reaction.case
+        events.extend(reaction.events)
     return case, events
 
 
@@ -110,15 +114,14 @@ def test_shangdang_case_gets_shangdangs_deadline() -> None:
     results = {}
     for district in ("luzhou", "shangdang"):
         case = CaseClocks(f"{district}-1")
-        started = [
-            e
-            for fact, at in [
-                (opened(case.case_id, district, compound), MONDAY),
-                (routed(case.case_id, compound), MONDAY + timedelta(hours=2)),
-            ]
-            for e in REACTOR.react(case, fact, at).events
-            if isinstance(e, SlaClockStarted)
-        ]
+        started: list[SlaClockStarted] = []
+        for fact, at in [
+            (opened(case.case_id, district, compound), MONDAY),
+            (routed(case.case_id, compound), MONDAY + timedelta(hours=2)),
+        ]:
+            reaction = REACTOR.react(case, fact, at)
+            case = reaction.case
+            started.extend(e for e in reaction.events if isinstance(e, SlaClockStarted))
         results[district] = (case, started)
     lz_case, lz_started = results["luzhou"]
     sd_case, sd_started = results["shangdang"]
@@ -263,6 +266,7 @@ async def test_clock_events_carry_the_district_and_a_district_not_served_is_refu
             uow = stores.bind(conn)
             for offset, fact in enumerate([opened("SD-9", "shangdang", compound), routed("SD-9", compound)]):
                 await handle_case_fact(context, uow, inbound(fact, "shangdang", offset))
+            await uow.flush()  # as the consumer does after its batch: the handler only buffers
         async with pool.acquire() as conn:
             districts = await conn.fetch(
                 "SELECT DISTINCT metadata->>'district' AS d, data->'scope'->>'district' AS s "

@@ -32,7 +32,7 @@ from schemas.cases import (
 from schemas.jointmeeting import EnforcementTaskAssigned, EnforcementTaskReported
 from schemas.reference import Bureau, Category, Channel, Level, Urgency
 from services.sla.app import attribution
-from services.sla.domain.clocks import CaseClocks, case_stream
+from services.sla.domain.clocks import CaseClocks, case_stream, fold
 from services.sla.domain.rates import Dimension, Period, rates, scorecard
 from services.sla.domain.reactions import Reactor
 
@@ -164,17 +164,18 @@ def sla_events() -> dict[str, list[DomainEvent]]:
     produced: dict[str, list[DomainEvent]] = {}
     for case_id, facts in history().items():
         case = CaseClocks(case_id)
-        produced[case_id] = [e for fact, at in facts for e in REACTOR.react(case, fact, at).events]
+        produced[case_id] = []
+        for fact, at in facts:
+            reaction = REACTOR.react(case, fact, at)
+            case = reaction.case
+            produced[case_id].extend(reaction.events)
     return produced
 
 
 def folded() -> list[CaseClocks]:
     cases = []
     for case_id, events in sla_events().items():
-        case = CaseClocks(case_id)
-        for event in events:
-            case.apply(case_stream(case_id), event)
-        cases.append(case)
+        cases.append(fold(case_id, [(case_stream(case_id), event) for event in events]))
     return cases
 
 

@@ -19,7 +19,7 @@ from district.sample_hotline import write_synthetic_orders
 from eventcore.consumer import ServiceStores
 from eventcore.database import create_pool, migrate
 from eventcore.store import PendingEvent
-from schemas.base import EventMetadata
+from schemas.base import DomainEvent, EventMetadata
 from services.sla.adapters.watch import Watch
 from services.sla.domain.clocks import CaseClocks, case_stream
 from services.sla.domain.reactions import Reactor
@@ -97,11 +97,11 @@ async def test_two_watches_racing_over_the_same_overdue_clocks_announce_each_bre
         async with pool.acquire() as conn:
             for i in range(40):
                 case = CaseClocks(f"RACE-{i}")
-                events = [
-                    e
-                    for fact in opened_and_routed(case.case_id, at=long_ago)
-                    for e in reactor.react(case, fact, long_ago).events
-                ]
+                events: list[DomainEvent] = []
+                for fact in opened_and_routed(case.case_id, at=long_ago):
+                    reaction = reactor.react(case, fact, long_ago)
+                    case = reaction.case
+                    events.extend(reaction.events)
                 await stores.store.append(
                     conn, case_stream(case.case_id), 0, [PendingEvent(e, metadata) for e in events]
                 )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -13,21 +12,16 @@ from deadlines.timing import Timing
 from district.registry import UnknownDistrict
 from eventcore.consumer import InboundMessage, MessageRejected
 from eventcore.logging import get_logger
-from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CaseOpened
 from schemas.sla import ClockKind, PauseSlaClocks, ResumeSlaClocks
-from schemas.topics import SLA
-from services.sla.adapters.clock_store import alert_pending, load_cases, notify_changed
+from services.sla.adapters.clock_store import clocks_of, load_case, record
 from services.sla.domain.clocks import (
-    AlertKind,
     CaseClocks,
     Clock,
     ClockConflict,
     ClockState,
-    alert_stream,
-    breach_alert,
     pausable,
     pause_clock,
     resume_clock,
@@ -52,21 +46,22 @@ async def handle_case_fact(ctx: SlaContext, uow: UnitOfWork, message: InboundMes
     fact = message.event
     if fact is None or not isinstance(fact, HANDLED_FACTS):
         return
-    case = await _load(uow, fact.case_id)
+    loaded = await load_case(uow, fact.case_id)
+    case = clocks_of(loaded)
     if case.scope is None and isinstance(fact, NEEDS_OPENED_CASE):
         # Only after a broker lost its log can a case fact come before its CaseOpened (the new log's first
         # messages precede the older ones re-sent behind them). Kept as a dead letter, it is tried again
         # when it is re-sent in its place; ignored, it would be lost for good.
         raise MessageRejected(f"{type(fact).__name__} for case {fact.case_id} before its CaseOpened")
-    before = dict(case.versions)
     try:
-        reaction = ctx.reactor.react(case, fact, fact_time(message), message.cloudevent.district)
+        reaction = ctx.reactor.react(case, fact, message.occurred_at(), message.cloudevent.district)
     except (PolicyError, UnknownDistrict, ValidationError, AssertionError) as error:
         # A fact the clocks cannot take (e.g. an escalation with no case behind it, or a district this
         # deployment does not serve) is kept with its reason instead of being redelivered forever.
         raise MessageRejected(f"{type(fact).__name__} for case {fact.case_id}: {error}") from error
     metadata = message.metadata_for_effects(ACTOR, fact.case_id)
-    await _record(uow, case, before, reaction.events, metadata, late=reaction.late)
+    # Not flushed here: the next fact of the case in this batch loads it from the unit of work, as saved.
+    await record(uow, loaded, reaction.events, metadata, late=reaction.late)
     for event in reaction.events:
         warning = getattr(event, "calendar_warning", None)
         if warning:
@@ -78,11 +73,11 @@ async def pause_clocks(
 ) -> list[str]:
     """Pause the case's running clocks (or one kind; never a bureau's task clock, see `pausable`); a case
     with none running is a conflict."""
-    case = await _load(uow, case_id)
+    loaded = await load_case(uow, case_id)
+    case = clocks_of(loaded)
     clocks = pausable(_chosen(case, command.kind, ClockState.RUNNING), case.case_id)
-    before = dict(case.versions)
     events: list[DomainEvent] = [pause_clock(timing, c, now, command.reason) for c in clocks]
-    await _record(uow, case, before, events, _command_metadata(case, command.actor))
+    await record(uow, loaded, events, _command_metadata(case, command.actor))
     log.info("sla_clocks_paused", case_id=case_id, clocks=[c.clock_id for c in clocks], actor=command.actor)
     return [c.clock_id for c in clocks]
 
@@ -90,11 +85,11 @@ async def pause_clocks(
 async def resume_clocks(
     timing: Timing, uow: UnitOfWork, case_id: str, command: ResumeSlaClocks, now: datetime
 ) -> list[str]:
-    case = await _load(uow, case_id)
+    loaded = await load_case(uow, case_id)
+    case = clocks_of(loaded)
     clocks = _chosen(case, command.kind, ClockState.PAUSED)
-    before = dict(case.versions)
     events: list[DomainEvent] = [resume_clock(timing, c, now) for c in clocks]
-    await _record(uow, case, before, events, _command_metadata(case, command.actor))
+    await record(uow, loaded, events, _command_metadata(case, command.actor))
     log.info("sla_clocks_resumed", case_id=case_id, clocks=[c.clock_id for c in clocks], actor=command.actor)
     return [c.clock_id for c in clocks]
 
@@ -112,43 +107,3 @@ def _chosen(case: CaseClocks, kind: ClockKind | None, state: ClockState) -> list
 def _command_metadata(case: CaseClocks, actor: str) -> EventMetadata:
     # A staff command comes with no message to inherit the district from: it is the case's.
     return EventMetadata(correlation_id=case.case_id, actor=actor, district=case.district)
-
-
-async def _load(uow: UnitOfWork, case_id: str) -> CaseClocks:
-    cases = await load_cases(uow.conn, uow.store.schema, [case_id])
-    return cases.get(case_id) or CaseClocks(case_id)
-
-
-async def _record(
-    uow: UnitOfWork,
-    case: CaseClocks,
-    before: dict[str, int],
-    events: list[DomainEvent],
-    metadata: EventMetadata,
-    *,
-    late: Sequence[Clock] = (),
-) -> None:
-    """Append each stream's new events after the version it had when the decision was taken."""
-    if not events and not late:
-        return
-    by_stream: dict[str, list[PendingEvent]] = {}
-    for event in events:
-        by_stream.setdefault(case.stream_of(event), []).append(PendingEvent(event, metadata))
-    for stream_id, pending in by_stream.items():
-        uow.append(stream_id, before.get(stream_id, 0), pending, publish_to=SLA)
-    for clock in late:
-        stream = alert_stream(clock.clock_id, AlertKind.BREACHED)
-        uow.start_stream(stream, [alert_pending(stream, breach_alert(clock), metadata)], publish_to=SLA)
-    # Flushed per fact: the next fact of the same case in this batch must see these clocks.
-    await uow.flush()
-    await notify_changed(uow.conn, [case.case_id])
-
-
-def fact_time(message: InboundMessage) -> datetime:
-    """The fact's own time (its CloudEvent time), so a redelivery decides the same deadlines."""
-    if message.cloudevent.time:
-        try:
-            return datetime.fromisoformat(message.cloudevent.time)
-        except ValueError:
-            pass
-    return datetime.now(UTC)

@@ -1,18 +1,35 @@
-"""Reading the watch's own events back as case clocks (one query for many cases)."""
+"""The watch's own events as case clocks, through eventcore: a case is every stream about it (its case
+clocks, its task clocks, its alerts), loaded by subject and typed by the shared event mapper."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventcore.database import DbConnection, checked_schema
-from eventcore.store import PendingEvent
+from eventcore.aggregate import LoadedSubject, SubjectRepository
+from eventcore.database import DbConnection
+from eventcore.mapper import default_mapper
+from eventcore.store import EventStore, PendingEvent
+from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
-from services.sla.domain.clocks import CaseClocks, parse_event
+from schemas.topics import SLA
+from services.sla.domain.clocks import (
+    AlertKind,
+    CaseClocks,
+    Clock,
+    alert_stream,
+    breach_alert,
+    evolve,
+    placed,
+)
 
 NOTIFY_CHANNEL = "sla_clocks"  # payload: a case id whose clocks changed (delivered at commit)
 _PAGE = 5000
+
+CLOCKS = SubjectRepository(evolve, publish_to=SLA)
+LoadedCase = LoadedSubject[CaseClocks]
+CaseHistory = list[tuple[datetime, str, DomainEvent]]  # recorded at, stream, event: in store order
 
 
 def alert_event_id(stream_id: str) -> UUID:
@@ -24,48 +41,43 @@ def alert_pending(stream_id: str, event: DomainEvent, metadata: EventMetadata) -
     return PendingEvent(event, metadata, event_id=alert_event_id(stream_id))
 
 
-def _fold_rows(
-    rows: Iterable[object], into: dict[str, CaseClocks], last_recorded: dict[str, datetime] | None = None
-) -> None:
-    for row in rows:
-        data = row["data"]  # type: ignore[index]
-        event = parse_event(row["event_type"], data)  # type: ignore[index]
-        if event is None:
-            continue
-        case = into.setdefault(event.case_id, CaseClocks(event.case_id))
-        case.apply(row["stream_id"], event)  # type: ignore[index]
-        if last_recorded is not None:
-            last_recorded[event.case_id] = row["recorded_at"]  # type: ignore[index]
+def clocks_of(loaded: LoadedCase) -> CaseClocks:
+    """The case's clocks (none yet for a case the watch has not heard of)."""
+    return loaded.state if loaded.state is not None else CaseClocks(loaded.subject)
 
 
-CaseHistory = list[tuple[datetime, str, DomainEvent]]  # recorded at, stream, event: in store order
+async def load_case(uow: UnitOfWork, case_id: str) -> LoadedCase:
+    return await CLOCKS.load(uow, case_id)
 
 
-async def load_histories(conn: DbConnection, schema: str, case_ids: Iterable[str]) -> dict[str, CaseHistory]:
+async def record(
+    uow: UnitOfWork,
+    loaded: LoadedCase,
+    events: Sequence[DomainEvent],
+    metadata: EventMetadata,
+    *,
+    late: Sequence[Clock] = (),
+) -> LoadedCase:
+    """Append each of the case's streams' new events after the version it had when the decision was
+    taken; a clock that stopped late gets its breach alert (started once, whoever tries again)."""
+    if not events and not late:
+        return loaded
+    saved = CLOCKS.save(uow, loaded, placed(clocks_of(loaded), events), metadata)
+    for clock in late:
+        stream = alert_stream(clock.clock_id, AlertKind.BREACHED)
+        saved = CLOCKS.start(uow, saved, stream, [alert_pending(stream, breach_alert(clock), metadata)])
+    await notify_changed(uow, [loaded.subject])
+    return saved
+
+
+async def load_histories(uow: UnitOfWork, case_ids: Iterable[str]) -> dict[str, CaseHistory]:
     """The cases' clock facts with the time each was recorded (the watch tells a pause from a gap by it)."""
-    rows = await conn.fetch(
-        f"SELECT stream_id, event_type, data, recorded_at FROM {checked_schema(schema)}.events "
-        "WHERE data->>'case_id' = ANY($1::text[]) ORDER BY global_position",
-        list(dict.fromkeys(case_ids)),
-    )
+    mapper = default_mapper()
     histories: dict[str, CaseHistory] = {}
-    for row in rows:
-        event = parse_event(row["event_type"], row["data"])
-        if event is not None:
-            histories.setdefault(event.case_id, []).append((row["recorded_at"], row["stream_id"], event))
+    for recorded in await uow.store.read_subjects(uow.conn, list(case_ids)):
+        event = mapper.recorded(recorded)
+        histories.setdefault(event.case_id, []).append((recorded.recorded_at, recorded.stream_id, event))
     return histories
-
-
-async def load_cases(conn: DbConnection, schema: str, case_ids: Iterable[str]) -> dict[str, CaseClocks]:
-    ids = list(dict.fromkeys(case_ids))
-    rows = await conn.fetch(
-        f"SELECT stream_id, event_type, data FROM {checked_schema(schema)}.events "
-        "WHERE data->>'case_id' = ANY($1::text[]) ORDER BY global_position",
-        ids,
-    )
-    cases: dict[str, CaseClocks] = {}
-    _fold_rows(rows, cases)
-    return cases
 
 
 async def load_all(
@@ -73,22 +85,20 @@ async def load_all(
 ) -> dict[str, CaseClocks]:
     """Every case's clocks, folded from the whole store in pages (start-up, reports); with `last_recorded`,
     also when each case last changed."""
+    store, mapper = EventStore(schema), default_mapper()
     cases: dict[str, CaseClocks] = {}
     position = 0
-    while True:
-        rows = await conn.fetch(
-            "SELECT global_position, stream_id, event_type, data, recorded_at "
-            f"FROM {checked_schema(schema)}.events "
-            "WHERE global_position > $1 ORDER BY global_position LIMIT $2",
-            position,
-            _PAGE,
-        )
-        if not rows:
-            return cases
-        _fold_rows(rows, cases, last_recorded)
-        position = rows[-1]["global_position"]
+    while page := await store.read_all(conn, position, _PAGE):
+        for recorded in page:
+            event = mapper.recorded(recorded)
+            cases[event.case_id] = evolve(cases.get(event.case_id), event)
+            if last_recorded is not None:
+                last_recorded[event.case_id] = recorded.recorded_at
+        position = page[-1].global_position
+    return cases
 
 
-async def notify_changed(conn: DbConnection, case_ids: Iterable[str]) -> None:
+async def notify_changed(uow: UnitOfWork, case_ids: Iterable[str]) -> None:
+    """Tell the watch (every replica's) to read these cases again, once the unit of work commits."""
     for case_id in dict.fromkeys(case_ids):
-        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, case_id)
+        await uow.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, case_id)

@@ -34,7 +34,7 @@ from eventcore.http import Refusal, Refusals, error_responses
 from eventcore.service import ServiceRuntime
 from eventcore.store import ConcurrencyError
 from schemas.sla import PauseSlaClocks, ResumeSlaClocks
-from services.sla.adapters.clock_store import load_cases
+from services.sla.adapters.clock_store import load_case
 from services.sla.adapters.watch import Watch
 from services.sla.domain.clocks import Clock, ClockConflict, status
 from services.sla.domain.rates import Dimension, Period, RateRow, rates
@@ -272,7 +272,7 @@ def _live_routes(router: APIRouter, view: OpsView, reading: Any, reads: dict[int
         if case is None:  # a case closed long ago has left the watch's memory, not the store
             stores = request.app.state.runtime.stores
             async with stores.pool.acquire() as conn:
-                case = (await load_cases(conn, stores.schema, [case_id])).get(case_id)
+                case = (await load_case(stores.bind(conn), case_id)).state
         if case is None or (reader is not None and not _sees(reader, case.scope)):
             raise _error(404, "unknown_case", f"no clocks for case {case_id!r}")
         return {"case_id": case_id, "clocks": [_clock_json(c) for c in case.clocks.values()]}

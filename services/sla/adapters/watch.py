@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +44,8 @@ from services.sla.domain.clocks import (
     alert_stream,
     at_risk_alert,
     breach_alert,
+    evolve,
+    fold,
 )
 
 log = get_logger(__name__)
@@ -205,13 +206,11 @@ class Watch:
             return
         dirty, self._dirty = self._dirty, set()
         async with stores.pool.acquire() as conn:
-            histories = await load_histories(conn, stores.schema, dirty)
+            histories = await load_histories(stores.bind(conn), dirty)
         for case_id, history in histories.items():
             if case_id not in self.cases:
                 self._take_back_from_archive(history)
-            case = CaseClocks(case_id)
-            for _, stream_id, event in history:
-                case.apply(stream_id, event)
+            case = fold(case_id, ((stream_id, event) for _, stream_id, event in history))
             self.cases[case_id] = case
             self._last_change[case_id] = history[-1][0]
             self._schedule(case)
@@ -224,11 +223,11 @@ class Watch:
         of the archive, since the case now counts from memory again. A new case has no such state."""
         case = CaseClocks(history[0][2].case_id)
         archived: CaseClocks | None = None
-        for index, (recorded_at, stream_id, event) in enumerate(history):
-            case.apply(stream_id, event)
+        for index, (recorded_at, _, event) in enumerate(history):
+            case = evolve(case, event)
             following = history[index + 1][0] if index + 1 < len(history) else None
             if following is not None and following - recorded_at >= self.archive_after and is_settled(case):
-                archived = copy.deepcopy(case)
+                archived = case  # a value: the clocks folded after it are new ones
         if archived is not None:
             self.archive.subtract(archived, self.now())
 
@@ -272,12 +271,10 @@ class Watch:
                     )
                     uow.start_stream(stream, [alert_pending(stream, event, metadata)], publish_to=SLA)
                     written.append((stream, event))
-                await uow.flush()
-                await notify_changed(uow.conn, [clock.case_id for clock, _ in due])
-            self.alerts_written += len(uow.created_streams)
+                await notify_changed(uow, [clock.case_id for clock, _ in due])
+            self.alerts_written += len(uow.created_streams)  # the unit of work flushed on leaving the block
             for stream, event in written:
-                case = self.cases[event.case_id]
-                case.apply(stream, event)
+                self.cases[event.case_id] = evolve(self.cases[event.case_id], event)
                 log.info(
                     "sla_alert",
                     kind=type(event).__name__,

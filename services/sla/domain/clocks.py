@@ -1,15 +1,19 @@
 """Clocks: their state folded from the watch's own events, and the decisions that start, pause and stop them.
 
-Every case has one stream of clock facts (`sla-case/<case>`). Alerts live in streams of their own whose ids
-are derived from the clock (`sla-alert/<clock>/<kind>`), so an alert is created once whoever tries again.
+A case's clocks are one aggregate over the streams about the case: its own clocks (`sla-case/<case>`), its
+bureaus' task clocks (`sla-task/<case>`) and its alerts, each in a stream whose id is derived from the clock
+(`sla-alert/<clock>/<kind>`), so an alert is created once whoever tries again. The clocks are values:
+`evolve(case, event)` returns the next ones, whichever stream the event is in; decisions return events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
 
 from deadlines.policy import PolicyLevel
 from deadlines.timing import Timing, standing
@@ -70,7 +74,7 @@ def clock_id_for(case_id: str, kind: ClockKind, suffix: str | int | None = None)
     return f"{case_id}/{kind.value}" + (f"/{suffix}" if suffix is not None else "")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Clock:
     clock_id: str
     case_id: str
@@ -118,14 +122,23 @@ class Clock:
         return self.breached or (self.deadline is not None and now >= self.deadline)
 
 
-@dataclass
+def _no_clocks() -> Mapping[str, Clock]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
 class CaseClocks:
+    """A case's clocks as the watch's events say; a new value for every event (`evolve`)."""
+
     case_id: str
-    versions: dict[str, int] = field(default_factory=dict)
-    clocks: dict[str, Clock] = field(default_factory=dict)
+    # By clock id, in the order they started; read-only, so a value once made stays as it was.
+    clocks: Mapping[str, Clock] = field(default_factory=_no_clocks)
     callback_outcome: str | None = None
     called_back_at: datetime | None = None
     lead_bureau: Bureau | None = None  # the joint meeting's decided lead, once it is known
+    # Alerts announced, by clock and kind. An alert's stream may be stored before its clock's start (a
+    # unit of work writes new streams before appends), so a clock that starts later still knows it.
+    announced: frozenset[tuple[str, AlertKind]] = frozenset()
 
     @property
     def scope(self) -> ClockScope | None:
@@ -143,9 +156,6 @@ class CaseClocks:
     def received_at(self) -> datetime | None:
         dispatch = self.clocks.get(clock_id_for(self.case_id, ClockKind.DISPATCH))
         return dispatch.started_at if dispatch else None
-
-    def version(self, stream_id: str) -> int:
-        return self.versions.get(stream_id, 0)
 
     def stream_of(self, event: DomainEvent) -> str:
         """Which of the case's two streams an event about one of its clocks belongs to."""
@@ -166,27 +176,95 @@ class CaseClocks:
     def is_open(self) -> bool:
         return any(c.state is not ClockState.STOPPED for c in self.clocks.values())
 
-    def apply(self, stream_id: str, event: DomainEvent) -> None:
-        if not stream_id.startswith("sla-alert/"):
-            self.versions[stream_id] = self.versions.get(stream_id, 0) + 1
-        _APPLY[type(event)](self, event)
+    def with_clock(self, clock: Clock) -> CaseClocks:
+        return replace(self, clocks=MappingProxyType({**self.clocks, clock.clock_id: clock}))
+
+    def changing(self, clock_id: str, **changes: Any) -> CaseClocks:
+        return self.with_clock(replace(self.clocks[clock_id], **changes))
 
 
-def fold(case_id: str, history: Iterable[tuple[str, DomainEvent]]) -> CaseClocks:
-    case = CaseClocks(case_id)
-    for stream_id, event in history:
-        case.apply(stream_id, event)
+def evolve(case: CaseClocks | None, event: DomainEvent) -> CaseClocks:
+    """The case's clocks after one of the watch's events (whichever of the case's streams it is in);
+    events that are not about clocks leave them as they are."""
+    case = case if case is not None else CaseClocks(event.case_id)
+    match event:
+        case SlaClockStarted():
+            return _announced_to(case.with_clock(_started(event)), event.clock_id)
+        case SlaClockRetargeted():
+            return case.changing(
+                event.clock_id,
+                budget_seconds=event.budget_seconds,
+                measure=event.measure,
+                scope=event.scope,
+                deadline=event.deadline,
+                at_risk_at=event.at_risk_at,
+                policy_rule=event.policy_rule,
+                escalate_on_breach=event.escalate_on_breach,
+                calendar_warning=event.calendar_warning,
+            )
+        case SlaClockPaused():
+            return case.changing(
+                event.clock_id,
+                running_since=None,
+                consumed_seconds=event.consumed_seconds,
+                deadline=None,
+                at_risk_at=None,
+            )
+        case SlaClockResumed():
+            return case.changing(
+                event.clock_id,
+                running_since=event.resumed_at,
+                deadline=event.deadline,
+                at_risk_at=event.at_risk_at,
+                calendar_warning=event.calendar_warning,
+            )
+        case SlaClockStopped():
+            return case.changing(
+                event.clock_id,
+                stopped_at=event.stopped_at,
+                consumed_seconds=event.consumed_seconds,
+                on_time=event.on_time,
+                cause=event.cause,
+                running_since=None,
+            )
+        case SlaAtRisk():
+            return _announced_to(_announcing(case, event.clock_id, AlertKind.AT_RISK), event.clock_id)
+        case SlaBreached():
+            return _announced_to(_announcing(case, event.clock_id, AlertKind.BREACHED), event.clock_id)
+        case SlaCallbackRecorded():
+            return replace(case, callback_outcome=event.outcome, called_back_at=event.called_back_at)
+        case SlaLeadBureauRecorded():
+            return replace(case, lead_bureau=event.lead_bureau)
     return case
 
 
+def fold(case_id: str, history: Iterable[tuple[str, DomainEvent]]) -> CaseClocks:
+    """A case's clocks from its (stream, event) history, as `caseline case show` reads it."""
+    case = CaseClocks(case_id)
+    for _stream_id, event in history:
+        case = evolve(case, event)
+    return case
+
+
+def placed(case: CaseClocks, events: Iterable[DomainEvent]) -> list[tuple[str, DomainEvent]]:
+    """Each decided event with the stream it belongs to, judged on the clocks as the events before it
+    left them (a clock started and stopped in one decision is still the task's)."""
+    streams: list[tuple[str, DomainEvent]] = []
+    for event in events:
+        streams.append((case.stream_of(event), event))
+        case = evolve(case, event)
+    return streams
+
+
 def parse_event(event_type: str, data: dict[str, object]) -> DomainEvent | None:
+    """For readers that hold a stored event's type and data only (the CLI's case history); the service
+    reads its store through eventcore's mapper, which knows schema versions."""
     cls = SLA_EVENT_TYPES.get(event_type)
     return cls.model_validate(data) if cls else None
 
 
-def _started(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaClockStarted)
-    case.clocks[e.clock_id] = Clock(
+def _started(e: SlaClockStarted) -> Clock:
+    return Clock(
         clock_id=e.clock_id,
         case_id=e.case_id,
         kind=e.kind,
@@ -203,74 +281,20 @@ def _started(case: CaseClocks, e: DomainEvent) -> None:
     )
 
 
-def _retargeted(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaClockRetargeted)
-    clock = case.clocks[e.clock_id]
-    clock.budget_seconds, clock.measure, clock.scope = e.budget_seconds, e.measure, e.scope
-    clock.deadline, clock.at_risk_at = e.deadline, e.at_risk_at
-    clock.policy_rule, clock.escalate_on_breach = e.policy_rule, e.escalate_on_breach
-    clock.calendar_warning = e.calendar_warning
+def _announcing(case: CaseClocks, clock_id: str, kind: AlertKind) -> CaseClocks:
+    return replace(case, announced=case.announced | {(clock_id, kind)})
 
 
-def _paused(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaClockPaused)
-    clock = case.clocks[e.clock_id]
-    clock.running_since, clock.consumed_seconds = None, e.consumed_seconds
-    clock.deadline = clock.at_risk_at = None
-
-
-def _resumed(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaClockResumed)
-    clock = case.clocks[e.clock_id]
-    clock.running_since, clock.deadline, clock.at_risk_at = e.resumed_at, e.deadline, e.at_risk_at
-    clock.calendar_warning = e.calendar_warning
-
-
-def _stopped(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaClockStopped)
-    clock = case.clocks[e.clock_id]
-    clock.stopped_at, clock.consumed_seconds, clock.on_time, clock.cause = (
-        e.stopped_at,
-        e.consumed_seconds,
-        e.on_time,
-        e.cause,
-    )
-    clock.running_since = None
-
-
-def _at_risk(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaAtRisk)
-    if e.clock_id in case.clocks:
-        case.clocks[e.clock_id].at_risk_alerted = True
-
-
-def _breached(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaBreached)
-    if e.clock_id in case.clocks:
-        case.clocks[e.clock_id].breached = True
-
-
-def _callback(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaCallbackRecorded)
-    case.callback_outcome, case.called_back_at = e.outcome, e.called_back_at
-
-
-def _lead_recorded(case: CaseClocks, e: DomainEvent) -> None:
-    assert isinstance(e, SlaLeadBureauRecorded)
-    case.lead_bureau = e.lead_bureau
-
-
-_APPLY = {
-    SlaClockStarted: _started,
-    SlaClockRetargeted: _retargeted,
-    SlaClockPaused: _paused,
-    SlaClockResumed: _resumed,
-    SlaClockStopped: _stopped,
-    SlaAtRisk: _at_risk,
-    SlaBreached: _breached,
-    SlaCallbackRecorded: _callback,
-    SlaLeadBureauRecorded: _lead_recorded,
-}
+def _announced_to(case: CaseClocks, clock_id: str) -> CaseClocks:
+    """The clock knows which of its alerts were announced, whichever was stored first."""
+    clock = case.clocks.get(clock_id)
+    if clock is None:
+        return case
+    at_risk = (clock_id, AlertKind.AT_RISK) in case.announced
+    breached = (clock_id, AlertKind.BREACHED) in case.announced
+    if (clock.at_risk_alerted, clock.breached) == (at_risk, breached):
+        return case
+    return case.changing(clock_id, at_risk_alerted=at_risk, breached=breached)
 
 
 def start_clock(

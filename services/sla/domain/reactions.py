@@ -17,7 +17,7 @@ are attributed to it, whichever of the two topics arrives first.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from deadlines.policy import PolicyLevel
@@ -53,6 +53,7 @@ from services.sla.domain.clocks import (
     Clock,
     ClockState,
     clock_id_for,
+    evolve,
     retarget,
     set_task_deadline,
     start_clock,
@@ -67,12 +68,30 @@ CENTRE_TRIAGE_UNIT = "centre-triage"  # routing's triage queue: a case there is 
 Attribution = Callable[[str, str | None], tuple[str | None, str | None]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reaction:
-    """New clock facts for the case stream, and clocks that stopped after their deadline unannounced."""
+    """New clock facts, clocks that stopped after their deadline unannounced, and the case's clocks as the
+    facts leave them."""
 
+    events: tuple[DomainEvent, ...]
+    late: tuple[Clock, ...]
+    case: CaseClocks
+
+
+@dataclass
+class Decision:
+    """What one fact's handler has decided so far (local to `Reactor.react`, which returns it frozen)."""
+
+    case: CaseClocks  # the clocks after every event decided so far
     events: list[DomainEvent] = field(default_factory=list)
     late: list[Clock] = field(default_factory=list)
+
+    def emit(self, event: DomainEvent) -> None:
+        self.case = evolve(self.case, event)
+        self.events.append(event)
+
+    def reaction(self) -> Reaction:
+        return Reaction(tuple(self.events), tuple(self.late), self.case)
 
 
 @dataclass(frozen=True)
@@ -86,14 +105,15 @@ class Reactor:
         """`district`: the message's, used only when the fact is the first the watch hears of the case
         and does not name the district itself (a task assigned before CaseOpened arrived)."""
         handler = _HANDLERS.get(type(fact))
-        reaction = Reaction()
+        decision = Decision(case)
         if handler is not None:
-            handler(self, case, fact, at, reaction, district)
-        return reaction
+            # Handlers judge the clocks as the fact found them; what they decide is folded in `decision`.
+            handler(self, case, fact, at, decision, district)
+        return decision.reaction()
 
     # -- case lifecycle -------------------------------------------------------------------------------
 
-    def _opened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
+    def _opened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
         assert isinstance(e, CaseOpened)
         dispatch_id = clock_id_for(case.case_id, ClockKind.DISPATCH)
         if dispatch_id in case.clocks:
@@ -110,15 +130,13 @@ class Reactor:
             compound_code=e.compound_code,
             company_code=company,
         )
-        self._emit(
-            case,
-            out,
+        out.emit(
             start_clock(
                 self.timing, case.case_id, dispatch_id, ClockKind.DISPATCH, e.received_at, scope, "CaseOpened"
             ),
         )
 
-    def _routed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
+    def _routed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
         assert isinstance(e, CaseRouted)
         if e.unit_code == CENTRE_TRIAGE_UNIT:
             return
@@ -127,7 +145,7 @@ class Reactor:
         )
 
     def _escalated(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         assert isinstance(e, CaseEscalated)
         # Routing only proposes the lead: once the joint meeting has decided (even if its file's facts came
@@ -147,7 +165,7 @@ class Reactor:
         self,
         case: CaseClocks,
         at: datetime,
-        out: Reaction,
+        out: Decision,
         *,
         level: str,
         unit_code: str,
@@ -166,45 +184,39 @@ class Reactor:
             if clock is None:
                 # resolve clocks are numbered by generation (0, then the reopen count)
                 clock_id = clock_id_for(case.case_id, kind, 0 if kind is ClockKind.RESOLVE else None)
-                self._emit(
-                    case, out, start_clock(self.timing, case.case_id, clock_id, kind, at, scope, cause)
-                )
+                out.emit(start_clock(self.timing, case.case_id, clock_id, kind, at, scope, cause))
             elif clock.state is not ClockState.STOPPED:
                 # A re-routing keeps the clock (and, under one policy rule, its deadline): the case's promise
                 # does not restart because a unit passed it on.
                 changed = retarget(self.timing, clock, scope, reason, cause)
                 if changed is not None:
-                    self._emit(case, out, changed)
+                    out.emit(changed)
 
-    def _accepted(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
+    def _accepted(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
         self._stop_kind(case, out, ClockKind.CONTACT, at, type(e).__name__)
 
-    def _resolved(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
+    def _resolved(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
         self._stop_kind(case, out, ClockKind.CONTACT, at, "CaseResolved")
         self._stop_kind(case, out, ClockKind.RESOLVE, at, "CaseResolved")
 
     def _called_back(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         assert isinstance(e, CaseCalledBack)
-        self._emit(
-            case, out, SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at)
-        )
+        out.emit(SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at))
 
-    def _closed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
+    def _closed(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
         assert isinstance(e, CaseClosed)
         for clock in list(case.clocks.values()):
             # A bureau's task ends with the joint meeting's own facts, not with the case.
             if clock.kind is not ClockKind.TASK and clock.state is not ClockState.STOPPED:
                 self._stop(case, out, clock, at, "CaseClosed")
         if case.callback_outcome is None:
-            self._emit(
-                case,
-                out,
+            out.emit(
                 SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at),
             )
 
-    def _reopened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str) -> None:
+    def _reopened(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
         assert isinstance(e, CaseReopened)
         clock_id = clock_id_for(case.case_id, ClockKind.RESOLVE, e.reopen_count)
         base = case.scope
@@ -220,10 +232,10 @@ class Reactor:
         started = start_clock(
             self.timing, case.case_id, clock_id, ClockKind.RESOLVE, at, scope, "CaseReopened"
         )
-        self._emit(case, out, started)
+        out.emit(started)
 
     def _recategorised(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         """The centre corrected the category: every running case clock is judged by the new category's
         policy (time already used keeps counting, a paused clock stays paused); later clocks inherit it."""
@@ -235,12 +247,12 @@ class Reactor:
             why = f"recategorised from {e.from_category.value} to {e.to_category.value}"
             changed = retarget(self.timing, clock, scope, why, "CaseRecategorised")
             if changed is not None:
-                self._emit(case, out, changed)
+                out.emit(changed)
 
     # -- joint-meeting tasks --------------------------------------------------------------------------
 
     def _task_assigned(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         assert isinstance(e, EnforcementTaskAssigned)
         clock_id = clock_id_for(case.case_id, ClockKind.TASK, e.task_id)
@@ -258,10 +270,10 @@ class Reactor:
         started = start_task_clock(
             self.timing, case.case_id, clock_id, at, e.due_at, scope, "EnforcementTaskAssigned"
         )
-        self._emit(case, out, started)
+        out.emit(started)
 
     def _task_deadline_decided(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         """A meeting's decision or an extension: the task is due when the joint meeting now says."""
         assert isinstance(e, (EnforcementTaskConfirmed, EnforcementTaskExtended))
@@ -274,10 +286,10 @@ class Reactor:
             reason = f"extended: {e.reason}"
         changed = set_task_deadline(self.timing, clock, e.due_at, at, reason, type(e).__name__)
         if changed is not None:
-            self._emit(case, out, changed)
+            out.emit(changed)
 
     def _lead_decided(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         """The joint meeting decided who leads: the case's joint-meeting clocks are that bureau's."""
         assert isinstance(e, (JointMeetingFileOpened, CaseAddedToFile))
@@ -287,9 +299,7 @@ class Reactor:
             lead = e.lead_decision.lead_bureau if e.lead_decision else None
         if lead is None or case.lead_bureau is lead:
             return
-        self._emit(
-            case, out, SlaLeadBureauRecorded(case_id=case.case_id, lead_bureau=lead, file_id=e.file_id)
-        )
+        out.emit(SlaLeadBureauRecorded(case_id=case.case_id, lead_bureau=lead, file_id=e.file_id))
         reason = f"the joint meeting decided that {lead.value} leads (file {e.file_id})"
         for clock in list(case.clocks.values()):
             joint = clock.scope.level == PolicyLevel.JOINT_MEETING.value
@@ -298,10 +308,10 @@ class Reactor:
             scope = clock.scope.model_copy(update={"unit_code": lead.value})
             changed = retarget(self.timing, clock, scope, reason, type(e).__name__)
             if changed is not None:
-                self._emit(case, out, changed)
+                out.emit(changed)
 
     def _task_ended(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         assert isinstance(e, (EnforcementTaskReported, EnforcementTaskCancelled, EnforcementTaskReassigned))
         if isinstance(e, EnforcementTaskReported) and e.kind.value != "done":
@@ -312,7 +322,7 @@ class Reactor:
             self._stop(case, out, clock, when, type(e).__name__)
 
     def _enforcement_completed(
-        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Reaction, district: str
+        self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         for clock in list(case.clocks.values()):
             if clock.kind is ClockKind.TASK and clock.state is not ClockState.STOPPED:
@@ -320,24 +330,19 @@ class Reactor:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _stop_kind(self, case: CaseClocks, out: Reaction, kind: ClockKind, at: datetime, cause: str) -> None:
+    def _stop_kind(self, case: CaseClocks, out: Decision, kind: ClockKind, at: datetime, cause: str) -> None:
         clock = case.clock(kind)
         if clock is not None and clock.state is not ClockState.STOPPED:
             self._stop(case, out, clock, at, cause)
 
-    def _stop(self, case: CaseClocks, out: Reaction, clock: Clock, at: datetime, cause: str) -> None:
+    def _stop(self, case: CaseClocks, out: Decision, clock: Clock, at: datetime, cause: str) -> None:
         stopped = stop_clock(self.timing, clock, at, cause)
         if not stopped.on_time and not clock.breached and clock.deadline is not None:
-            out.late.append(replace(clock))  # as it was before stopping: its deadline is the breach time
-        self._emit(case, out, stopped)
-
-    @staticmethod
-    def _emit(case: CaseClocks, out: Reaction, event: DomainEvent) -> None:
-        case.apply(case.stream_of(event), event)  # later decisions in the same reaction see it
-        out.events.append(event)
+            out.late.append(clock)  # as it was before stopping: its deadline is the breach time
+        out.emit(stopped)
 
 
-Handler = Callable[[Reactor, CaseClocks, DomainEvent, datetime, Reaction, str], None]
+Handler = Callable[[Reactor, CaseClocks, DomainEvent, datetime, Decision, str], None]
 
 _HANDLERS: dict[type[DomainEvent], Handler] = {
     CaseOpened: Reactor._opened,
