@@ -198,7 +198,7 @@ def test_a_second_case_about_the_same_compound_and_problem_joins_the_open_file_o
     added = add_case(state, second)
     assert [type(e) for e in added] == [CaseAddedToFile]
     state = apply(state, added)
-    assert state.case_ids == ["case-fire-1", "case-fire-2"]
+    assert state.case_ids == ("case-fire-1", "case-fire-2")
     assert add_case(state, second) == []
 
 
