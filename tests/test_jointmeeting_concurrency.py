@@ -44,7 +44,9 @@ async def test_neighbours_escalated_at_once_on_two_replicas_share_one_file_for_t
 
     async def replica(message: InboundMessage, commit_after: float) -> None:
         async with stores.pool.acquire() as conn, conn.transaction():
-            await handle_case_escalated(ctx, stores.bind(conn), message)
+            uow = stores.bind(conn)
+            await handle_case_escalated(ctx, uow, message)
+            await uow.flush()  # as the consumer's batch does before it commits
             await asyncio.sleep(commit_after)  # a batch still handling other records before it commits
 
     await asyncio.gather(replica(first, 0.5), replica(second, 0.0))

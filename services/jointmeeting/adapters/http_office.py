@@ -109,7 +109,7 @@ def office_router(callers: Callers, timing: Timing) -> APIRouter:
     async def file_for_task(request: Request, task_id: str, staff: OfficeCaller) -> str:
         stores = _stores(request)
         async with stores.pool.acquire() as conn:
-            file_id = await file_of_task(conn, stores.schema, task_id, staff.district)
+            file_id = await file_of_task(stores.bind(conn), task_id, staff.district)
         if file_id is None:
             raise http_error(404, "not_found", f"no task {task_id!r}")
         return file_id
