@@ -16,7 +16,7 @@ log = get_logger(__name__)
 # Updates a service's read model from what a flush actually wrote, inside the same transaction.
 Projector = Callable[[DbConnection, Sequence[StreamAppend]], Awaitable[None]]
 # Writes rows a handler gathered (a read model fed by consumed messages), batched, in the same transaction.
-RowWriter = Callable[[DbConnection, Sequence[Any]], Awaitable[None]]
+RowWriter = Callable[[DbConnection, Sequence[Any]], Awaitable[object]]
 
 
 @dataclass

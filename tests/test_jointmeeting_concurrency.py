@@ -44,7 +44,9 @@ async def test_neighbours_escalated_at_once_on_two_replicas_share_one_file_for_t
 
     async def replica(message: InboundMessage, commit_after: float) -> None:
         async with stores.pool.acquire() as conn, conn.transaction():
-            await handle_case_escalated(ctx, stores.bind(conn), message)
+            uow = stores.bind(conn)
+            await handle_case_escalated(ctx, uow, message)
+            await uow.flush()  # as the consumer's batch does before it commits
             await asyncio.sleep(commit_after)  # a batch still handling other records before it commits
 
     await asyncio.gather(replica(first, 0.5), replica(second, 0.0))
@@ -64,3 +66,30 @@ def _delivered(escalation: CaseEscalated, partition: int) -> InboundMessage:
     decoded = decode(Record(CASES, partition, 0, headers, message.payload.encode()))
     assert isinstance(decoded, InboundMessage)
     return decoded
+
+
+async def test_neighbours_escalated_in_one_batch_join_one_file_before_the_batch_is_written(
+    stores: ServiceStores,
+) -> None:
+    """The second escalation finds the file the first opened although neither is flushed yet: the unit of
+    work remembers the file it saved, and the second append follows the first at the next version."""
+    ctx = context_for(load_districts())
+    async with stores.pool.acquire() as conn, conn.transaction():
+        uow = stores.bind(conn)
+        for case_id in ("case-fire-north", "case-fire-south"):
+            message = _delivered(fire_hazard_escalation(case_id, "CP0011"), partition=2)
+            await handle_case_escalated(ctx, uow, message)
+        await uow.flush()
+
+    async with stores.pool.acquire() as conn:
+        [file] = await conn.fetch(
+            f"SELECT file_id, case_ids FROM {SCHEMA}.files WHERE compound_code = 'CP0011'"
+        )
+        versions = await conn.fetch(
+            f"SELECT event_type, stream_version FROM {SCHEMA}.events WHERE stream_id = $1 "
+            "ORDER BY stream_version",
+            f"jmfile-{file['file_id']}",
+        )
+    assert file["case_ids"] == ["case-fire-north", "case-fire-south"]
+    assert [row["stream_version"] for row in versions] == list(range(1, len(versions) + 1))
+    assert versions[-1]["event_type"] == "CaseAddedToFile"

@@ -24,7 +24,7 @@ from services.jointmeeting.domain.completion import verify_file
 from services.jointmeeting.domain.errors import Conflict, InvalidCommand, WrongBureau
 from services.jointmeeting.domain.files import add_case, file_id_for, open_file
 from services.jointmeeting.domain.meetings import Decision, hold_meeting, schedule_meeting
-from services.jointmeeting.domain.notices import notice_for
+from services.jointmeeting.domain.notices import notice_for, notices_for
 from services.jointmeeting.domain.rules import RULES_FILE, InvalidRules, load_rules
 from services.jointmeeting.domain.state import FileState, evolve, fold
 from services.jointmeeting.domain.tasks import (
@@ -198,7 +198,7 @@ def test_a_second_case_about_the_same_compound_and_problem_joins_the_open_file_o
     added = add_case(state, second)
     assert [type(e) for e in added] == [CaseAddedToFile]
     state = apply(state, added)
-    assert state.case_ids == ["case-fire-1", "case-fire-2"]
+    assert state.case_ids == ("case-fire-1", "case-fire-2")
     assert add_case(state, second) == []
 
 
@@ -317,3 +317,34 @@ def test_a_reassigned_task_closes_for_the_old_bureau_and_opens_for_the_new_one_w
     assert (new.bureau, new.due_at, new.status) == (Bureau.MARKET_SUPERVISION, due, TaskStatus.ASSIGNED)
     with pytest.raises(Conflict):
         record_report(state, report(f"{state.file_id}-t3", Bureau.CENTRE, ReportKind.DONE, "late"), "http")
+
+
+def test_a_file_decided_on_stays_as_it_was_while_the_decision_is_folded_into_a_new_one() -> None:
+    before = opened_fire_file()
+    task_id = f"{before.file_id}-t1"
+    bureau = before.tasks[task_id].bureau
+    after = finish(before, task_id)
+    after = apply(after, add_case(after, fire_hazard_escalation("case-fire-2")))
+    assert after.tasks[task_id].status is TaskStatus.DONE and after.tasks[task_id].report_ids == {"done-1"}
+    assert before.tasks[task_id].status is TaskStatus.ASSIGNED and not before.tasks[task_id].report_ids
+    assert before.case_ids == ("case-fire-1",) and after.case_ids == ("case-fire-1", "case-fire-2")
+    # the same report on the old state is still new to it: nothing folded into another state leaked back
+    assert record_report(before, report(task_id, bureau, ReportKind.DONE, "done-1"), "http") != []
+    with pytest.raises(TypeError):
+        before.tasks[task_id] = after.tasks[task_id]  # type: ignore[index]
+
+
+def test_each_bureau_is_told_of_its_task_as_it_stood_right_after_each_change() -> None:
+    state = opened_fire_file()
+    task_id = f"{state.file_id}-t1"
+    later = NOW + timedelta(days=20)
+    [meeting] = schedule_meeting(state, NOW + timedelta(hours=2), "", NOW)
+    state = evolve(state, meeting)
+    revised = [Decision("revised", None, "done", task_id)]
+    held = hold_meeting(state, f"{state.file_id}-m1", [Bureau.FIRE_RESCUE], revised, "", NOW, TIMING)
+    events = [*held, *extend_task(apply(state, held), task_id, later, "owner away", NOW)]
+    notices = notices_for(state, events)
+    assert [(n.notice.value, n.action, n.due_at) for n in notices] == [
+        ("confirmed", "revised", state.tasks[task_id].due_at),
+        ("extended", "revised", later),
+    ]

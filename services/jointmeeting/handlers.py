@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -25,8 +25,10 @@ from services.jointmeeting.adapters.file_store import (
     commit,
     file_of_task,
     files_of_case,
+    files_with_tasks_overdue,
     load_file,
     open_cluster_file,
+    unopened_file,
 )
 from services.jointmeeting.domain.errors import CommandRefused, NotFound, StaleFile
 from services.jointmeeting.domain.files import add_case, cluster_key, district_prefix, file_id_for, open_file
@@ -76,30 +78,25 @@ async def handle_case_escalated(ctx: JointMeetingContext, uow: UnitOfWork, messa
         return  # the case topic carries every case fact; only escalations concern the joint meeting
     district = escalation.district
     rules = ctx.rules_for(district)
-    metadata = _metadata_for_escalation(message, escalation)
-    schema = uow.store.schema
-    earlier = await files_of_case(uow.conn, schema, escalation.case_id)
+    # The escalation's journey; its data (not the header) names whose joint meeting takes the case.
+    metadata = message.metadata_for_effects(ACTOR, escalation.case_id, district=district)
+    earlier = await files_of_case(uow, escalation.case_id)
     still_open = [file_id for file_id, completed in earlier if not completed]
     if still_open:
         log.info("case_already_in_open_file", file_id=still_open[0])  # a repeat escalation adds nothing
         return
     key = cluster_key(escalation)
-    cluster = await open_cluster_file(uow.conn, schema, key[0], key[1], key[2].value) if key else None
+    cluster = await open_cluster_file(uow, key[0], key[1], key[2].value) if key else None
     if cluster is not None:
         loaded = await load_file(uow, cluster)
         assert loaded.state is not None
-        await commit(uow, cluster, loaded.version, loaded.state, add_case(loaded.state, escalation), metadata)
+        await commit(uow, loaded, add_case(loaded.state, escalation), metadata)
         log.info("case_added_to_file", file_id=cluster, district=district)
         return
     file_id = file_id_for(escalation.case_id, len(earlier), ctx.id_prefixes.get(district, ""))
-    await commit(
-        uow,
-        file_id,
-        0,
-        None,
-        open_file(escalation, _escalated_at(message), rules, file_id, ctx.timing),
-        metadata,
-    )
+    # the escalation's own time, so a redelivery computes the same deadlines
+    opened = open_file(escalation, message.occurred_at(), rules, file_id, ctx.timing)
+    await commit(uow, unopened_file(file_id), opened, metadata)
     log.info(
         "joint_meeting_file_opened",
         file_id=file_id,
@@ -145,7 +142,7 @@ async def report_on_task(
     Task ids are unique across districts, so the task names the district. `district` (HTTP: the
     caller's token) confines the report to that district's tasks: another district's task is unknown.
     """
-    file_id = await file_of_task(uow.conn, uow.store.schema, report.task_id, district)
+    file_id = await file_of_task(uow, report.task_id, district)
     if file_id is None:
         raise NotFound(f"no task {report.task_id!r}")
     return await decide_on_file(
@@ -188,7 +185,7 @@ async def decide_on_file(
         district=loaded.state.district,
     )
     events = decide(loaded.state)
-    after = await commit(uow, file_id, loaded.version, loaded.state, events, metadata)
+    after = (await commit(uow, loaded, events, metadata)).state
     assert after is not None
     log.info(
         "file_changed",
@@ -231,16 +228,8 @@ async def handle_overdue_check(stores: ServiceStores, now: datetime) -> int:
 
     One watch serves every district; each file's facts carry the file's own district.
     """
-    async with stores.pool.acquire() as conn:
-        file_ids = [
-            row["file_id"]
-            for row in await conn.fetch(
-                f"SELECT DISTINCT file_id FROM {stores.schema}.board_tasks "
-                "WHERE status IN ('assigned', 'accepted', 'in_progress', 'unable') AND due_at <= $1 "
-                "AND NOT overdue ORDER BY file_id",
-                now,
-            )
-        ]
+    async with stores.unit_of_work() as uow:
+        file_ids = await files_with_tasks_overdue(uow, now)
     changed = 0
     for file_id in file_ids:
         try:
@@ -251,27 +240,7 @@ async def handle_overdue_check(stores: ServiceStores, now: datetime) -> int:
     return changed
 
 
-def _metadata_for_escalation(message: InboundMessage, escalation: CaseEscalated) -> EventMetadata:
-    """Same journey and district as the escalation. The data names whose joint meeting takes the case;
-    should the header disagree (a publisher's bug), the file's facts still all say the data's district."""
-    metadata = message.metadata_for_effects(ACTOR, escalation.case_id)
-    if metadata.district == escalation.district:
-        return metadata
-    log.warning("escalation_district_header_differs", header=metadata.district, data=escalation.district)
-    return metadata.model_copy(update={"district": escalation.district})
-
-
 def validation_summary(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}" for item in error.errors()
     )
-
-
-def _escalated_at(message: InboundMessage) -> datetime:
-    """The escalation's own time, so a redelivery computes the same deadlines."""
-    if message.cloudevent.time:
-        try:
-            return datetime.fromisoformat(message.cloudevent.time)
-        except ValueError:
-            pass
-    return datetime.now(UTC)

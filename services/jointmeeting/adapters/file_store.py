@@ -1,93 +1,84 @@
-"""Loading a file from its stream and committing a decision: events, messages, bureau notices, read models."""
+"""Loading a file from its stream and committing a decision: events, messages, bureau notices, read models.
+
+Files load and save through one eventcore Repository, inside the caller's unit of work; the look-ups the
+handlers need (which file holds a case, a task, a cluster) take the unit of work too, so no handler reaches
+for the connection or the schema.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import datetime
 
-from eventcore.database import DbConnection
+from eventcore.aggregate import Loaded, Repository
 from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
-from schemas.bureau import bureau_tasks_topic
+from schemas.bureau import OPEN_STATUSES, bureau_tasks_topic
 from schemas.topics import JOINT_MEETING
-from services.jointmeeting.adapters.read_models import parse_event, save
+from services.jointmeeting.adapters.read_models import save
 from services.jointmeeting.adapters.workbench.changes import announce
 from services.jointmeeting.domain.files import file_stream
-from services.jointmeeting.domain.notices import notice_for
+from services.jointmeeting.domain.notices import notices_for
 from services.jointmeeting.domain.state import FileState, evolve
 
-
-@dataclass(frozen=True)
-class LoadedFile:
-    state: FileState | None  # None: no such file
-    version: int
-    correlation_id: str | None  # the journey of the case the file was opened for
+FILES: Repository[FileState] = Repository(evolve, publish_to=JOINT_MEETING)
 
 
-async def load_file(uow: UnitOfWork, file_id: str) -> LoadedFile:
-    recorded = await uow.store.read_stream(uow.conn, file_stream(file_id))
-    state: FileState | None = None
-    for event in recorded:
-        state = evolve(state, parse_event(event))
-    if not recorded:
-        return LoadedFile(None, 0, None)
-    return LoadedFile(state, recorded[-1].stream_version, recorded[0].metadata.get("correlation_id"))
+async def load_file(uow: UnitOfWork, file_id: str) -> Loaded[FileState]:
+    """The file as its stream says (state None: no such file); correlation_id: its first case's journey."""
+    return await FILES.load(uow, file_stream(file_id))
+
+
+def unopened_file(file_id: str) -> Loaded[FileState]:
+    """A file about to be opened, without reading its stream: its first events are appended at version 0,
+    so should another writer have opened the same file meanwhile, the commit fails (ConcurrencyError)."""
+    return Loaded(file_stream(file_id), 0, None)
 
 
 async def commit(
-    uow: UnitOfWork,
-    file_id: str,
-    version: int,
-    state: FileState | None,
-    events: Sequence[DomainEvent],
-    metadata: EventMetadata,
-) -> FileState | None:
-    """Append at the expected version (a concurrent writer makes this fail with ConcurrencyError).
+    uow: UnitOfWork, loaded: Loaded[FileState], events: Sequence[DomainEvent], metadata: EventMetadata
+) -> Loaded[FileState]:
+    """Append at the version the file was loaded at (a concurrent writer makes the unit of work's flush fail
+    with ConcurrencyError); returns the file after the events.
 
     Every event goes to caseline.jointmeeting.v1; each change to a task also sends its bureau a notice
-    on that bureau's own topic, in the same transaction.
+    on that bureau's own topic, and the files list and the bureaus' boards follow, all in the same unit of
+    work.
     """
     if not events:
-        return state
-    after = copy.deepcopy(state)
-    notices: list[OutboxMessage] = []
-    for event in events:
-        after = evolve(after, event)
-        notice = notice_for(after, event)
-        if notice is not None:
-            notices.append(
-                OutboxMessage.for_event(
-                    PendingEvent(notice, metadata), topic=bureau_tasks_topic(notice.bureau), source=uow.source
-                )
-            )
-    pending = [PendingEvent(event, metadata) for event in events]
-    uow.append(file_stream(file_id), version, pending, publish_to=JOINT_MEETING)
-    await uow.flush()
-    await uow.outbox.add(uow.conn, notices)
-    assert after is not None
-    await save(uow.conn, uow.store.schema, after)
-    await announce(uow.conn, after)  # delivered at commit: the workbench's lists and boards follow live
+        return loaded
+    after = FILES.save(uow, loaded, events, metadata)
+    assert after.state is not None
+    notices = [
+        OutboxMessage.for_event(
+            PendingEvent(notice, metadata), topic=bureau_tasks_topic(notice.bureau), source=uow.source
+        )
+        for notice in notices_for(loaded.state, events)
+    ]
+    # Written at the flush, after the events they tell of (as when each commit flushed on its own).
+    uow.add_rows(uow.outbox.add, notices)
+    # The read model at once, not at the flush: a later escalation in the same batch finds its cluster's file.
+    await save(uow.conn, uow.store.schema, after.state)
+    await announce(uow.conn, after.state)  # delivered at commit: the workbench's lists and boards follow live
     return after
 
 
-async def open_cluster_file(
-    conn: DbConnection, schema: str, district: str, compound_code: str, category: str
-) -> str | None:
+async def open_cluster_file(uow: UnitOfWork, district: str, compound_code: str, category: str) -> str | None:
     """The open file for this compound and problem in this district (compound codes are district-local).
 
     The cluster stays locked until the caller's transaction ends: neighbours' cases have different keys, so
     two replicas may escalate them at once, and each would otherwise find no file and open one of its own.
     A replica that waits here sees the other's file once that commits.
     """
-    await conn.execute(  # the two-key form: a space of its own, apart from the relays' one-key locks
+    schema = uow.store.schema
+    await uow.conn.execute(  # the two-key form: a space of its own, apart from the relays' one-key locks
         "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
         f"{schema}.cluster",
         f"{district}/{compound_code}/{category}",
     )
-    return await conn.fetchval(  # type: ignore[no-any-return]
+    return await uow.conn.fetchval(  # type: ignore[no-any-return]
         f"SELECT file_id FROM {schema}.files WHERE district = $1 AND compound_code = $2 AND category = $3 "
         "AND NOT completed ORDER BY file_id LIMIT 1",
         district,
@@ -96,19 +87,31 @@ async def open_cluster_file(
     )
 
 
-async def files_of_case(conn: DbConnection, schema: str, case_id: str) -> list[tuple[str, bool]]:
-    rows = await conn.fetch(
-        f"SELECT file_id, completed FROM {schema}.files WHERE $1 = ANY(case_ids) ORDER BY file_id", case_id
+async def files_of_case(uow: UnitOfWork, case_id: str) -> list[tuple[str, bool]]:
+    """Every file the case was ever in, each with whether it is complete."""
+    rows = await uow.conn.fetch(
+        f"SELECT file_id, completed FROM {uow.store.schema}.files WHERE $1 = ANY(case_ids) ORDER BY file_id",
+        case_id,
     )
     return [(row["file_id"], row["completed"]) for row in rows]
 
 
-async def file_of_task(
-    conn: DbConnection, schema: str, task_id: str, district: str | None = None
-) -> str | None:
+async def file_of_task(uow: UnitOfWork, task_id: str, district: str | None = None) -> str | None:
     """The task's file; with `district`, only a task of that district (another district's is unknown)."""
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        f"SELECT file_id FROM {schema}.board_tasks WHERE task_id = $1 AND ($2::text IS NULL OR district = $2)",
+    return await uow.conn.fetchval(  # type: ignore[no-any-return]
+        f"SELECT file_id FROM {uow.store.schema}.board_tasks "
+        "WHERE task_id = $1 AND ($2::text IS NULL OR district = $2)",
         task_id,
         district,
     )
+
+
+async def files_with_tasks_overdue(uow: UnitOfWork, now: datetime) -> list[str]:
+    """Every file (of any district) with an open task past its deadline that is not marked overdue yet."""
+    rows = await uow.conn.fetch(
+        f"SELECT DISTINCT file_id FROM {uow.store.schema}.board_tasks "
+        "WHERE status = ANY($1::text[]) AND due_at <= $2 AND NOT overdue ORDER BY file_id",
+        sorted(status.value for status in OPEN_STATUSES),
+        now,
+    )
+    return [row["file_id"] for row in rows]

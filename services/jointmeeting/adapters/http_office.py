@@ -102,7 +102,7 @@ async def _decided(db: ServiceStores, file_id: str, decide: Decide, staff: Offic
 
 async def _file_for_task(db: ServiceStores, task_id: str, staff: OfficeCaller) -> str:
     async with db.pool.acquire() as conn:
-        file_id = await file_of_task(conn, db.schema, task_id, staff.district)
+        file_id = await file_of_task(db.bind(conn), task_id, staff.district)
     if file_id is None:
         raise http_error(404, "not_found", f"no task {task_id!r}")
     return file_id

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from eventcore.database import DbConnection, checked_schema
-from eventcore.store import EventStore, RecordedEvent
-from schemas.base import DomainEvent
-from schemas.topics import event_class
+from eventcore.mapper import default_mapper
+from eventcore.store import EventStore
 from services.jointmeeting.domain.state import FileState, evolve
 
 EXTRA_DDL = (
@@ -71,13 +70,6 @@ TASK_COLUMNS = (
 )
 
 
-def parse_event(recorded: RecordedEvent) -> DomainEvent:
-    contract = event_class(f"caseline.{recorded.event_type}.v{recorded.schema_version}")
-    if contract is None:
-        raise ValueError(f"unknown stored event type {recorded.event_type} v{recorded.schema_version}")
-    return contract.model_validate(recorded.data)
-
-
 async def save(conn: DbConnection, schema: str, state: FileState) -> None:
     s = checked_schema(schema)
     await conn.execute(
@@ -97,11 +89,11 @@ async def rebuild(conn: DbConnection, schema: str, batch: int = 1000) -> int:
     """Empty the read models and fold every stored event again; returns the number of files."""
     s = checked_schema(schema)
     await conn.execute(f"TRUNCATE {s}.files, {s}.board_tasks")
-    store, states, position = EventStore(schema), dict[str, FileState](), 0
+    store, mapper, states, position = EventStore(schema), default_mapper(), dict[str, FileState](), 0
     while recorded := await store.read_all(conn, after_position=position, limit=batch):
         for event in recorded:
             if event.stream_id.startswith("jmfile-"):
-                states[event.stream_id] = evolve(states.get(event.stream_id), parse_event(event))
+                states[event.stream_id] = evolve(states.get(event.stream_id), mapper.recorded(event))
         position = recorded[-1].global_position
     for state in states.values():
         await save(conn, schema, state)

@@ -79,7 +79,7 @@ def state_view(state: FileState) -> dict[str, Any]:
     return {
         "file_id": state.file_id,
         "district": state.district,
-        "case_ids": state.case_ids,
+        "case_ids": list(state.case_ids),
         "completed": state.completed,
         "needs_meeting": state.needs_meeting,
         "meetings": [

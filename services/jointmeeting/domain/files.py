@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from deadlines.timing import Timing
@@ -114,7 +115,7 @@ def add_case(state: FileState, escalation: CaseEscalated) -> list[DomainEvent]:
 
 
 def lead_decision(
-    escalation: CaseEscalated, lead: Bureau, members: list[Bureau], decided_by: str
+    escalation: CaseEscalated, lead: Bureau, members: Sequence[Bureau], decided_by: str
 ) -> LeadDecision:
     """The decision set against routing's proposal, saying which proposal it overrode and why."""
     proposed = escalation.lead_bureau

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from schemas.base import DomainEvent
 from schemas.bureau import BureauTaskNotice, NoticeKind
 from schemas.jointmeeting import (
@@ -14,7 +16,7 @@ from schemas.jointmeeting import (
     EnforcementTaskReported,
     EnforcementTaskUnableAnswered,
 )
-from services.jointmeeting.domain.state import FileState
+from services.jointmeeting.domain.state import FileState, evolve
 
 _KINDS: dict[type[DomainEvent], NoticeKind] = {
     EnforcementTaskAssigned: NoticeKind.ASSIGNED,
@@ -26,6 +28,18 @@ _KINDS: dict[type[DomainEvent], NoticeKind] = {
     EnforcementTaskReported: NoticeKind.REPORT_RECORDED,
     EnforcementTaskUnableAnswered: NoticeKind.UNABLE_ANSWERED,
 }
+
+
+def notices_for(state: FileState | None, events: Sequence[DomainEvent]) -> list[BureauTaskNotice]:
+    """The notices `events` send, given the file before them: each carries its task as it is right after
+    its own event (a task confirmed then extended in one decision is told of twice, each time as it was)."""
+    notices = []
+    for event in events:
+        state = evolve(state, event)
+        notice = notice_for(state, event)
+        if notice is not None:
+            notices.append(notice)
+    return notices
 
 
 def notice_for(state: FileState, event: DomainEvent) -> BureauTaskNotice | None:

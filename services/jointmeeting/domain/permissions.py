@@ -1,13 +1,12 @@
 """What the office and a bureau may do to a file right now, decided by the domain's own commands.
 
-Each command is tried on a copy of the file's state with placeholder arguments (the commands are pure: they
-return events and change nothing); a command the domain refuses is not offered. So a screen shows exactly
-what the HTTP API would accept, without a second copy of the rules.
+Each command is tried on the file's state with placeholder arguments (the commands are pure and the state
+is immutable: a probe returns events and changes nothing); a command the domain refuses is not offered.
+So a screen shows exactly what the HTTP API would accept, without a second copy of the rules.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,7 +46,7 @@ class OfficePermissions:
 
 def _allowed(state: FileState, decide: Callable[[FileState], list[DomainEvent]]) -> bool:
     try:
-        decide(copy.deepcopy(state))
+        decide(state)
     except CommandRefused:
         return False
     return True

@@ -1,9 +1,16 @@
-"""A joint-meeting file's current state, folded from its events."""
+"""A joint-meeting file's current state, folded from its events.
+
+States are immutable: `evolve` returns a new state and never changes the one it was given, so a command
+(or a permission probe) deciding on a state cannot alter it, and nothing needs copying before a commit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from schemas.base import DomainEvent
 from schemas.bureau import OPEN_STATUSES, ReportKind, TaskStatus
@@ -33,7 +40,7 @@ _STATUS_AFTER_REPORT = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskState:
     task_id: str
     bureau: Bureau
@@ -43,7 +50,7 @@ class TaskState:
     due_at: datetime
     status: TaskStatus = TaskStatus.ASSIGNED
     overdue_for: datetime | None = None  # the deadline it was last marked overdue for
-    report_ids: set[str] = field(default_factory=set)
+    report_ids: frozenset[str] = frozenset()
     last_note: str = ""
 
     @property
@@ -60,14 +67,18 @@ class TaskState:
         return self.status not in (TaskStatus.CANCELLED, TaskStatus.REASSIGNED)
 
 
-@dataclass
+@dataclass(frozen=True)
 class MeetingState:
     meeting_id: str
     scheduled_for: datetime
     held: bool = False
 
 
-@dataclass
+def _nothing() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
 class FileState:
     file_id: str
     primary_case_id: str
@@ -75,10 +86,11 @@ class FileState:
     compound_code: str | None
     street_code: str | None
     lead_bureau: Bureau
-    member_bureaus: list[Bureau]
-    case_ids: list[str]
-    tasks: dict[str, TaskState] = field(default_factory=dict)
-    meetings: dict[str, MeetingState] = field(default_factory=dict)
+    member_bureaus: tuple[Bureau, ...]
+    case_ids: tuple[str, ...]
+    # Read-only, in the order the tasks were assigned and the meetings scheduled.
+    tasks: Mapping[str, TaskState] = field(default_factory=_nothing)
+    meetings: Mapping[str, MeetingState] = field(default_factory=_nothing)
     needs_meeting: bool = False
     completed: bool = False
     # Whose joint meeting holds the file; compound and street codes are local to it.
@@ -103,6 +115,7 @@ def fold(events: list[DomainEvent]) -> FileState | None:
 
 
 def evolve(state: FileState | None, event: DomainEvent) -> FileState:
+    """The file after `event`; `state` itself stays as it was."""
     if isinstance(event, JointMeetingFileOpened):
         return FileState(
             file_id=event.file_id,
@@ -111,51 +124,74 @@ def evolve(state: FileState | None, event: DomainEvent) -> FileState:
             compound_code=event.compound_code,
             street_code=event.street_code,
             lead_bureau=event.lead_bureau,
-            member_bureaus=list(event.member_bureaus),
-            case_ids=[event.case_id],
+            member_bureaus=tuple(event.member_bureaus),
+            case_ids=(event.case_id,),
             district=event.district,
             decided_by=event.lead_decision.decided_by if event.lead_decision else "",
         )
     assert state is not None, f"{event.event_type} before the file was opened"
-    _apply(state, event)
-    return state
+    return _on_file(state, event) or _on_task(state, event) or state
 
 
-def _apply(state: FileState, event: DomainEvent) -> None:
+def _on_file(state: FileState, event: DomainEvent) -> FileState | None:
+    """The facts about the file and its meetings; None for any other fact."""
     match event:
         case CaseAddedToFile():
-            state.case_ids.append(event.case_id)
+            return replace(state, case_ids=(*state.case_ids, event.case_id))
         case EnforcementTaskAssigned():
-            state.tasks[event.task_id] = TaskState(
+            task = TaskState(
                 event.task_id, event.bureau, event.is_lead, event.action, event.done_when, event.due_at
             )
-            if event.bureau not in state.member_bureaus:
-                state.member_bureaus.append(event.bureau)
+            members = state.member_bureaus
+            if event.bureau not in members:
+                members = (*members, event.bureau)
+            return replace(state, tasks=_put(state.tasks, task.task_id, task), member_bureaus=members)
         case JointMeetingScheduled():
-            state.meetings[event.meeting_id] = MeetingState(event.meeting_id, event.scheduled_for)
+            meeting = MeetingState(event.meeting_id, event.scheduled_for)
+            return replace(state, meetings=_put(state.meetings, meeting.meeting_id, meeting))
         case JointMeetingHeld():
-            state.meetings[event.meeting_id].held = True
-            state.needs_meeting = False
-        case EnforcementTaskConfirmed():
-            task = state.tasks[event.task_id]
-            task.action, task.done_when, task.due_at = event.action, event.done_when, event.due_at
-        case EnforcementTaskReassigned():
-            state.tasks[event.task_id].status = TaskStatus.REASSIGNED
-        case EnforcementTaskExtended():
-            state.tasks[event.task_id].due_at = event.due_at
-        case EnforcementTaskCancelled():
-            state.tasks[event.task_id].status = TaskStatus.CANCELLED
-        case EnforcementTaskReported():
-            task = state.tasks[event.task_id]
-            task.report_ids.add(event.report_id)
-            task.status = _STATUS_AFTER_REPORT[event.kind]
-            task.last_note = event.reason or event.note
-        case EnforcementTaskUnableAnswered():
-            task = state.tasks[event.task_id]
-            task.status, task.last_note = TaskStatus.ASSIGNED, event.answer
-        case EnforcementTaskOverdue():
-            state.tasks[event.task_id].overdue_for = event.due_at
+            held = replace(state.meetings[event.meeting_id], held=True)
+            return replace(state, meetings=_put(state.meetings, held.meeting_id, held), needs_meeting=False)
         case FileReferredToMeeting():
-            state.needs_meeting = True
+            return replace(state, needs_meeting=True)
         case JointEnforcementCompleted():
-            state.completed = True
+            return replace(state, completed=True)
+    return None
+
+
+def _on_task(state: FileState, event: DomainEvent) -> FileState | None:
+    """The facts that change one task that exists already; None for any other fact."""
+    match event:
+        case EnforcementTaskConfirmed():
+            confirmed = state.tasks[event.task_id]
+            task = replace(confirmed, action=event.action, done_when=event.done_when, due_at=event.due_at)
+        case EnforcementTaskReassigned():
+            task = replace(state.tasks[event.task_id], status=TaskStatus.REASSIGNED)
+        case EnforcementTaskExtended():
+            task = replace(state.tasks[event.task_id], due_at=event.due_at)
+        case EnforcementTaskCancelled():
+            task = replace(state.tasks[event.task_id], status=TaskStatus.CANCELLED)
+        case EnforcementTaskReported():
+            reported = state.tasks[event.task_id]
+            task = replace(
+                reported,
+                report_ids=reported.report_ids | {event.report_id},
+                status=_STATUS_AFTER_REPORT[event.kind],
+                last_note=event.reason or event.note,
+            )
+        case EnforcementTaskUnableAnswered():
+            task = replace(state.tasks[event.task_id], status=TaskStatus.ASSIGNED, last_note=event.answer)
+        case EnforcementTaskOverdue():
+            task = replace(state.tasks[event.task_id], overdue_for=event.due_at)
+        case _:
+            return None
+    return replace(state, tasks=_put(state.tasks, task.task_id, task))
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _put(mapping: Mapping[K, V], key: K, value: V) -> Mapping[K, V]:
+    """A read-only copy with `key` set; a key already there keeps its place in the order."""
+    return MappingProxyType({**mapping, key: value})
