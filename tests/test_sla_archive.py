@@ -84,7 +84,9 @@ async def test_a_case_reopened_after_it_left_memory_comes_back_and_counts_once(
             await EventStore("sla").append(
                 conn, "sla-test/C1/reopened", 0, [PendingEvent(e, METADATA) for e in events]
             )
-            await notify_changed(stores.bind(conn), ["C1"])
+            uow = stores.bind(conn)
+            notify_changed(uow, ["C1"])
+            await uow.flush()
         while "C1" not in watch.cases:
             await asyncio.sleep(0.05)
     finally:

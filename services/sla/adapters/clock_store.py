@@ -66,7 +66,7 @@ async def record(
     for clock in late:
         stream = alert_stream(clock.clock_id, AlertKind.BREACHED)
         saved = CLOCKS.start(uow, saved, stream, [alert_pending(stream, breach_alert(clock), metadata)])
-    await notify_changed(uow, [loaded.subject])
+    notify_changed(uow, [loaded.subject])
     return saved
 
 
@@ -98,7 +98,14 @@ async def load_all(
     return cases
 
 
-async def notify_changed(uow: UnitOfWork, case_ids: Iterable[str]) -> None:
-    """Tell the watch (every replica's) to read these cases again, once the unit of work commits."""
-    for case_id in dict.fromkeys(case_ids):
-        await uow.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, case_id)
+def notify_changed(uow: UnitOfWork, case_ids: Iterable[str]) -> None:
+    """Tell the watch (every replica's) to read these cases again once the unit of work commits: queued, and
+    sent for a whole batch in one statement at the flush, inside the transaction (delivered at its commit,
+    so no replica's memory misses a change)."""
+    uow.add_rows(_send_changed, list(case_ids))
+
+
+async def _send_changed(conn: DbConnection, case_ids: Sequence[str]) -> None:
+    await conn.execute(
+        "SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c", NOTIFY_CHANNEL, list(dict.fromkeys(case_ids))
+    )

@@ -271,7 +271,7 @@ class Watch:
                     )
                     uow.start_stream(stream, [alert_pending(stream, event, metadata)], publish_to=SLA)
                     written.append((stream, event))
-                await notify_changed(uow, [clock.case_id for clock, _ in due])
+                notify_changed(uow, [clock.case_id for clock, _ in due])
             self.alerts_written += len(uow.created_streams)  # the unit of work flushed on leaving the block
             for stream, event in written:
                 self.cases[event.case_id] = evolve(self.cases[event.case_id], event)
