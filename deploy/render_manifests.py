@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from schemas.bureau import BUREAU_REPORTS
+from schemas.topics import CASES, COMPLAINTS, HOTLINE_RAW, JOINT_MEETING, SLA
 from services import SERVICE_NAMES, ServiceName
 from services.intake.settings import IntakeSettings
 from services.jointmeeting.settings import JointMeetingSettings
@@ -44,9 +46,9 @@ class ServiceDeployment:
 # How each service scales; its name comes from services.SERVICE_NAMES and its port from its settings'
 # default, so the manifests name what the code runs.
 _SCALING: dict[str, tuple[int, int, tuple[str, ...]]] = {
-    ServiceName.INTAKE: (2, 4, ("caseline.hotline.raw.v1", "caseline.cases.v1")),
-    ServiceName.ROUTING: (2, 8, ("caseline.complaints.v1", "caseline.jointmeeting.v1", "caseline.sla.v1")),
-    ServiceName.JOINTMEETING: (2, 4, ("caseline.cases.v1", "caseline.bureau.reports.v1")),
+    ServiceName.INTAKE: (2, 4, (HOTLINE_RAW, CASES)),
+    ServiceName.ROUTING: (2, 8, (COMPLAINTS, JOINT_MEETING, SLA)),
+    ServiceName.JOINTMEETING: (2, 4, (CASES, BUREAU_REPORTS)),
     # Every sla replica keeps every clock (alerts are deduplicated by their stream ids): two for
     # availability, and no lag scaling, since more replicas would not share the work.
     ServiceName.SLA: (2, 2, ()),
