@@ -29,7 +29,12 @@ from aiokafka.errors import KafkaError
 
 from eventcore.database import DbConnection, connect
 from eventcore.kafka import new_consumer
+from schemas.base import DomainEvent
 from schemas.bureau import BUREAU_REPORTS
+from schemas.cases import CaseEscalated, CaseOpened, CaseRouted, CoComplainantAdded
+from schemas.complaints import ComplaintMerged, ComplaintReceived
+from schemas.jointmeeting import CaseAddedToFile, EnforcementTaskReported, JointMeetingFileOpened
+from schemas.sla import SlaClockStarted, SlaClockStopped
 from schemas.topics import CASES, COMPLAINTS, JOINT_MEETING, SLA, TOPIC_EVENTS
 from services import SERVICE_NAMES
 
@@ -150,13 +155,19 @@ def _older(alias: str) -> str:
     return f"{alias}.recorded_at < clock_timestamp() - make_interval(secs => $1::double precision)"
 
 
+def _named(contract: type[DomainEvent]) -> str:
+    """The contract's event type as an SQL literal: the queries name the types the code names."""
+    assert contract.event_type.isidentifier()
+    return f"'{contract.event_type}'"
+
+
 async def _complaints(conn: DbConnection, min_age: float) -> list[Gap]:
     rows = await conn.fetch(
         "WITH opened AS (SELECT metadata->>'causation_id' AS cause, count(*) AS n FROM routing.events "
-        "WHERE event_type = 'CaseOpened' GROUP BY 1) "
+        f"WHERE event_type = {_named(CaseOpened)} GROUP BY 1) "
         "SELECT e.event_id::text AS id, e.subject AS case_id, coalesce(o.n, 0) AS n "
         "FROM intake.events e LEFT JOIN opened o ON o.cause = e.event_id::text "
-        f"WHERE e.event_type = 'ComplaintReceived' AND {_older('e')} AND coalesce(o.n, 0) <> 1",
+        f"WHERE e.event_type = {_named(ComplaintReceived)} AND {_older('e')} AND coalesce(o.n, 0) <> 1",
         min_age,
     )
     missing = [r for r in rows if r["n"] == 0]
@@ -176,7 +187,7 @@ async def _complaints(conn: DbConnection, min_age: float) -> list[Gap]:
         if r["n"] > 1
     ]
     twice = await conn.fetch(
-        "SELECT subject AS case_id, count(*) AS n FROM routing.events WHERE event_type = 'CaseOpened' "
+        f"SELECT subject AS case_id, count(*) AS n FROM routing.events WHERE event_type = {_named(CaseOpened)} "
         "GROUP BY 1 HAVING count(*) > 1"
     )
     gaps += [Gap("complaint_handled_twice", r["case_id"], f"case opened {r['n']} times") for r in twice]
@@ -186,11 +197,11 @@ async def _complaints(conn: DbConnection, min_age: float) -> list[Gap]:
 async def _merges(conn: DbConnection, min_age: float) -> list[Gap]:
     rows = await conn.fetch(
         "WITH added AS (SELECT metadata->>'causation_id' AS cause, "
-        "count(*) FILTER (WHERE event_type = 'CoComplainantAdded') AS n, count(*) AS any_n "
+        f"count(*) FILTER (WHERE event_type = {_named(CoComplainantAdded)}) AS n, count(*) AS any_n "
         "FROM routing.events GROUP BY 1) "
         "SELECT e.event_id::text AS id, e.subject AS case_id, coalesce(a.n, 0) AS n, "
         "coalesce(a.any_n, 0) AS any_n FROM intake.events e LEFT JOIN added a ON a.cause = e.event_id::text "
-        f"WHERE e.event_type = 'ComplaintMerged' AND {_older('e')} AND (coalesce(a.any_n, 0) = 0 OR a.n > 1)",
+        f"WHERE e.event_type = {_named(ComplaintMerged)} AND {_older('e')} AND (coalesce(a.any_n, 0) = 0 OR a.n > 1)",
         min_age,
     )
     missing = [r for r in rows if r["any_n"] == 0]
@@ -211,13 +222,13 @@ async def _merges(conn: DbConnection, min_age: float) -> list[Gap]:
 
 
 async def _escalations(conn: DbConnection, min_age: float) -> list[Gap]:
-    filed = "('JointMeetingFileOpened', 'CaseAddedToFile')"
+    filed = f"({_named(JointMeetingFileOpened)}, {_named(CaseAddedToFile)})"
     rows = await conn.fetch(
         "WITH filed AS (SELECT DISTINCT subject AS case_id FROM jointmeeting.events "
         f"WHERE event_type IN {filed}) "
         "SELECT e.event_id::text AS id, e.subject AS case_id FROM routing.events e "
         "LEFT JOIN filed f ON f.case_id = e.subject "
-        f"WHERE e.event_type = 'CaseEscalated' AND {_older('e')} AND f.case_id IS NULL",
+        f"WHERE e.event_type = {_named(CaseEscalated)} AND {_older('e')} AND f.case_id IS NULL",
         min_age,
     )
     reasons = await _consumer_side(conn, "jointmeeting", [r["id"] for r in rows])
@@ -240,23 +251,23 @@ async def _escalations(conn: DbConnection, min_age: float) -> list[Gap]:
 async def _clocks(conn: DbConnection, min_age: float) -> list[Gap]:
     without = await conn.fetch(
         "WITH clocked AS (SELECT DISTINCT subject AS case_id FROM sla.events "
-        "WHERE event_type = 'SlaClockStarted') "
+        f"WHERE event_type = {_named(SlaClockStarted)}) "
         "SELECT e.subject AS case_id FROM routing.events e LEFT JOIN clocked c "
-        f"ON c.case_id = e.subject WHERE e.event_type = 'CaseOpened' AND {_older('e')} AND c.case_id IS NULL",
+        f"ON c.case_id = e.subject WHERE e.event_type = {_named(CaseOpened)} AND {_older('e')} AND c.case_id IS NULL",
         min_age,
     )
     running = await conn.fetch(
         "WITH dispatched AS (SELECT DISTINCT subject AS case_id FROM routing.events e "
-        "WHERE (event_type = 'CaseEscalated' OR (event_type = 'CaseRouted' AND data->>'unit_code' <> 'centre-triage')) "
+        f"WHERE (event_type = {_named(CaseEscalated)} OR (event_type = {_named(CaseRouted)} AND data->>'unit_code' <> 'centre-triage')) "
         f"AND {_older('e')}), "
-        "started AS (SELECT DISTINCT data->>'clock_id' AS clock_id FROM sla.events WHERE event_type = 'SlaClockStarted'), "
-        "stopped AS (SELECT DISTINCT data->>'clock_id' AS clock_id FROM sla.events WHERE event_type = 'SlaClockStopped') "
+        f"started AS (SELECT DISTINCT data->>'clock_id' AS clock_id FROM sla.events WHERE event_type = {_named(SlaClockStarted)}), "
+        f"stopped AS (SELECT DISTINCT data->>'clock_id' AS clock_id FROM sla.events WHERE event_type = {_named(SlaClockStopped)}) "
         "SELECT d.case_id FROM dispatched d JOIN started s ON s.clock_id = d.case_id || '/dispatch' "
         "LEFT JOIN stopped t ON t.clock_id = s.clock_id WHERE t.clock_id IS NULL",
         min_age,
     )
     twice = await conn.fetch(
-        "SELECT data->>'clock_id' AS clock_id, count(*) AS n FROM sla.events WHERE event_type = 'SlaClockStarted' "
+        f"SELECT data->>'clock_id' AS clock_id, count(*) AS n FROM sla.events WHERE event_type = {_named(SlaClockStarted)} "
         "GROUP BY 1 HAVING count(*) > 1"
     )
     case_history = "the SLA watch missed the case's facts"
@@ -338,12 +349,12 @@ async def _consumer_side(conn: DbConnection, schema: str, message_ids: Sequence[
 
 async def _figures(conn: DbConnection) -> dict[str, int]:
     row = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM intake.events WHERE event_type = 'ComplaintReceived') AS complaints_accepted, "
-        "(SELECT count(*) FROM intake.events WHERE event_type = 'ComplaintMerged') AS complaints_merged, "
-        "(SELECT count(*) FROM routing.events WHERE event_type = 'CaseOpened') AS cases_opened, "
-        "(SELECT count(*) FROM routing.events WHERE event_type = 'CaseEscalated') AS escalations, "
-        "(SELECT count(*) FROM jointmeeting.events WHERE event_type = 'JointMeetingFileOpened') AS files_opened, "
-        "(SELECT count(DISTINCT subject) FROM sla.events WHERE event_type = 'SlaClockStarted') "
+        f"SELECT (SELECT count(*) FROM intake.events WHERE event_type = {_named(ComplaintReceived)}) AS complaints_accepted, "
+        f"(SELECT count(*) FROM intake.events WHERE event_type = {_named(ComplaintMerged)}) AS complaints_merged, "
+        f"(SELECT count(*) FROM routing.events WHERE event_type = {_named(CaseOpened)}) AS cases_opened, "
+        f"(SELECT count(*) FROM routing.events WHERE event_type = {_named(CaseEscalated)}) AS escalations, "
+        f"(SELECT count(*) FROM jointmeeting.events WHERE event_type = {_named(JointMeetingFileOpened)}) AS files_opened, "
+        f"(SELECT count(DISTINCT subject) FROM sla.events WHERE event_type = {_named(SlaClockStarted)}) "
         "AS cases_with_clocks"
     )
     assert row is not None
@@ -362,7 +373,7 @@ async def _bureau_reports(conn: DbConnection, bootstrap: str, min_age: float, no
         r["report_id"]
         for r in await conn.fetch(
             "SELECT DISTINCT data->>'report_id' AS report_id FROM jointmeeting.events "
-            "WHERE event_type = 'EnforcementTaskReported'"
+            f"WHERE event_type = {_named(EnforcementTaskReported)}"
         )
     }
     refused = {

@@ -9,10 +9,13 @@ from rich.table import Table
 
 from deadlines.calendar import BEIJING
 from eventcore.database import create_pool
+from eventcore.mapper import default_mapper
 from eventcore.store import EventStore, RecordedEvent
+from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT
 from services import SERVICE_NAMES
-from services.sla.domain.clocks import CaseClocks, fold, parse_event
+from services.sla.adapters.clock_store import CLOCKS
+from services.sla.domain.clocks import CaseClocks
 
 _HIDDEN = {"case_id"}
 
@@ -44,9 +47,15 @@ def history_district(history: list[tuple[str, RecordedEvent]]) -> str:
 
 
 def case_clocks(case_id: str, history: list[tuple[str, RecordedEvent]]) -> CaseClocks:
-    """The case's SLA clocks folded from the SLA's own events: the only deadlines the case has."""
-    facts = [(e.stream_id, parse_event(e.event_type, e.data)) for service, e in history if service == "sla"]
-    return fold(case_id, [(stream, fact) for stream, fact in facts if fact is not None])
+    """The case's SLA clocks folded from the SLA's own events as the SLA folds them: the only deadlines the
+    case has."""
+    facts = [stored_fact(event) for service, event in history if service == "sla"]
+    return CLOCKS.fold(facts) or CaseClocks(case_id)
+
+
+def stored_fact(event: RecordedEvent) -> DomainEvent:
+    """A stored event as its contract, read the way every service reads its store (older versions upcast)."""
+    return default_mapper().recorded(event)
 
 
 def print_deadlines(case_id: str, history: list[tuple[str, RecordedEvent]], console: Console) -> None:
@@ -75,7 +84,7 @@ async def print_case_history(dsn: str, case_id: str, console: Console) -> bool:
     for column in ("recorded (UTC)", "service", "event", "facts", "caused by / actor"):
         table.add_column(column, overflow="fold")
     for service, event in history:
-        facts = {k: v for k, v in event.data.items() if k not in _HIDDEN}
+        facts = stored_fact(event).model_dump(mode="json", exclude=_HIDDEN)
         table.add_row(
             event.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
             service,

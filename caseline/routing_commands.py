@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,7 @@ from caseline.commandline import app, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, checked_schema, create_pool, migrate
+from eventcore.mapper import default_mapper
 from eventcore.settings import get_settings
 from eventcore.store import EventStore, RecordedEvent
 from schemas.base import DomainEvent
@@ -28,9 +30,9 @@ from schemas.cases import (
     CaseRouted,
 )
 from schemas.reference import FOUNDING_DISTRICT, Category
-from services.routing.adapters.case_store import load_case
+from services.routing.adapters.case_store import load
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.learnt_store import load_decision, save_clock, save_decision
+from services.routing.adapters.learnt_store import keep_clock, keep_decision, learnt_decision
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
@@ -110,7 +112,7 @@ async def _case_events(dsn: str, case_id: str) -> tuple[list[RecordedEvent], Joi
         await migrate(pool, SCHEMA, EXTRA_DDL)
         async with pool.acquire() as conn:
             events = await EventStore(SCHEMA).read_stream(conn, case_stream(case_id))
-            return events, await load_decision(conn, SCHEMA, case_id)
+            return events, await learnt_decision(_routing_stores(pool).bind(conn), case_id)
     finally:
         await pool.close()
 
@@ -214,7 +216,8 @@ async def relearn(dsn: str) -> tuple[int, int]:
     pool = await create_pool(dsn, max_size=1)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
-        async with pool.acquire() as conn, conn.transaction():
+        async with _routing_stores(pool).unit_of_work() as uow:
+            conn = uow.conn
             clocks: dict[tuple[str, str], LearntClock | None] = {}
             for fact in await _stored(conn, "sla", CLOCK_FACTS):
                 key = (fact.case_id, str(getattr(fact, "clock_id", "")))
@@ -225,9 +228,9 @@ async def relearn(dsn: str) -> tuple[int, int]:
                     decisions[fact.case_id] = decided
             for (case_id, _), learnt in clocks.items():
                 if learnt is not None:
-                    await save_clock(conn, SCHEMA, case_id, learnt)
+                    await keep_clock(uow, case_id, learnt)
             for case_id, decided in decisions.items():
-                await save_decision(conn, SCHEMA, case_id, decided)
+                await keep_decision(uow, case_id, decided)
         return sum(c is not None for c in clocks.values()), len(decisions)
     finally:
         await pool.close()
@@ -237,13 +240,18 @@ async def _stored(conn: DbConnection, schema: str, types: tuple[type[DomainEvent
     """A service's stored facts of these types in the order they were recorded (none without its schema)."""
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema):
         return []
-    by_type = {t.event_type: t for t in types}
+    mapper = default_mapper()
     rows = await conn.fetch(
-        f"SELECT event_type, data FROM {checked_schema(schema)}.events WHERE event_type = ANY($1::text[]) "
-        "ORDER BY global_position",
-        list(by_type),
+        f"SELECT event_type, schema_version, data FROM {checked_schema(schema)}.events "
+        "WHERE event_type = ANY($1::text[]) ORDER BY global_position",
+        [t.event_type for t in types],
     )
-    return [by_type[r["event_type"]].model_validate(r["data"]) for r in rows]
+    return [mapper.to_event(r["event_type"], r["schema_version"], r["data"]) for r in rows]
+
+
+def _routing_stores(pool: asyncpg.Pool) -> ServiceStores:
+    """Routing's stores as its service composes them, for the operator's commands."""
+    return ServiceStores(pool, SCHEMA, source=f"/caseline/{SCHEMA}", projector=CaseView(SCHEMA).project)
 
 
 @routing_app.command("recategorise")
@@ -277,9 +285,9 @@ async def _recategorise(
     pool = await create_pool(dsn, max_size=1)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
-        stores = ServiceStores(pool, SCHEMA, source=f"/caseline/{SCHEMA}", projector=CaseView(SCHEMA).project)
-        async with pool.acquire() as conn:
-            case = await load_case(conn, stores.store, case_id)
+        stores = _routing_stores(pool)
+        async with stores.unit_of_work() as uow:
+            case = (await load(uow, case_id)).state
         if case is None:
             raise CaseNotFound(case_id)
         routing = RoutingContext(load_districts(get_settings().districts_file))

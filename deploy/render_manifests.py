@@ -17,6 +17,14 @@ from typing import Any
 
 import yaml
 
+from schemas.bureau import BUREAU_REPORTS
+from schemas.topics import CASES, COMPLAINTS, HOTLINE_RAW, JOINT_MEETING, SLA
+from services import SERVICE_NAMES, ServiceName
+from services.intake.settings import IntakeSettings
+from services.jointmeeting.settings import JointMeetingSettings
+from services.routing.settings import RoutingSettings
+from services.sla.settings import SlaSettings
+
 OUT = Path(__file__).resolve().parent / "k8s"
 NAMESPACE = "caseline"
 IMAGE = "ghcr.io/caseline/caseline:0.1.0"
@@ -35,16 +43,24 @@ class ServiceDeployment:
     consumes: tuple[str, ...]  # topics whose consumer lag scales the service (KEDA)
 
 
-SERVICES = (
-    ServiceDeployment("intake", 8001, 2, 4, ("caseline.hotline.raw.v1", "caseline.cases.v1")),
-    ServiceDeployment(
-        "routing", 8002, 2, 8, ("caseline.complaints.v1", "caseline.jointmeeting.v1", "caseline.sla.v1")
-    ),
-    ServiceDeployment("jointmeeting", 8003, 2, 4, ("caseline.cases.v1", "caseline.bureau.reports.v1")),
+# How each service scales; its name comes from services.SERVICE_NAMES and its port from its settings'
+# default, so the manifests name what the code runs.
+_SCALING: dict[str, tuple[int, int, tuple[str, ...]]] = {
+    ServiceName.INTAKE: (2, 4, (HOTLINE_RAW, CASES)),
+    ServiceName.ROUTING: (2, 8, (COMPLAINTS, JOINT_MEETING, SLA)),
+    ServiceName.JOINTMEETING: (2, 4, (CASES, BUREAU_REPORTS)),
     # Every sla replica keeps every clock (alerts are deduplicated by their stream ids): two for
     # availability, and no lag scaling, since more replicas would not share the work.
-    ServiceDeployment("sla", 8004, 2, 2, ()),
-)
+    ServiceName.SLA: (2, 2, ()),
+}
+_PORTS: dict[str, int] = {
+    ServiceName.INTAKE: IntakeSettings.model_fields["intake_port"].default,
+    ServiceName.ROUTING: RoutingSettings.model_fields["port"].default,
+    ServiceName.JOINTMEETING: JointMeetingSettings.model_fields["port"].default,
+    ServiceName.SLA: SlaSettings.model_fields["port"].default,
+}
+
+SERVICES = tuple(ServiceDeployment(name, _PORTS[name], *_SCALING[name]) for name in SERVICE_NAMES)
 
 CONFIG = {
     # Production: development credentials, placeholders and missing secrets stop every service at start.
@@ -58,6 +74,7 @@ CONFIG = {
     "CASELINE_CONSUMER_BATCH_SIZE": "500",
     "CASELINE_RELAY_BATCH_SIZE": "1000",
 }
+
 
 def secret_name(service: str) -> str:
     """Each service's own Secret (least privilege), written by `caseline secrets generate`, never checked in."""

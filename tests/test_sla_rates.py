@@ -31,8 +31,9 @@ from schemas.cases import (
 )
 from schemas.jointmeeting import EnforcementTaskAssigned, EnforcementTaskReported
 from schemas.reference import Bureau, Category, Channel, Level, Urgency
+from services.sla.adapters.clock_store import CLOCKS
 from services.sla.app import attribution
-from services.sla.domain.clocks import CaseClocks, case_stream, fold
+from services.sla.domain.clocks import CaseClocks, case_stream
 from services.sla.domain.rates import Dimension, Period, rates, scorecard
 from services.sla.domain.reactions import Reactor
 
@@ -175,7 +176,7 @@ def sla_events() -> dict[str, list[DomainEvent]]:
 def folded() -> list[CaseClocks]:
     cases = []
     for case_id, events in sla_events().items():
-        cases.append(fold(case_id, [(case_stream(case_id), event) for event in events]))
+        cases.append(CLOCKS.fold(events) or CaseClocks(case_id))
     return cases
 
 

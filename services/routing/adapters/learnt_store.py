@@ -5,9 +5,10 @@ These rows are not folded from routing's own events: they are written from casel
 caseline.jointmeeting.v1 in the same transaction as the inbox claim, so each fact is learnt exactly once,
 and the SLA's and the joint meeting's stores remain their source (`caseline replay routing` learns them
 again from there). A case's deadline is the row of its current resolve clock (`<case>/resolve/<reopen
-count>`), joined in by LEARNT_JOINS. Handlers read and write these rows in their unit of work
-(learnt_clock, keep_clock, learnt_decision, keep_decision); the forms on a bare connection serve the
-operator's tools (`caseline replay routing`, `caseline routing explain`).
+count>`), joined in by LEARNT_JOINS. Handlers and the operator's tools (`caseline replay routing`,
+`caseline routing explain`) read and write these rows in a unit of work (learnt_clock, keep_clock,
+learnt_decision, keep_decision), written at once so a later message of the batch reads them; the
+workbench reads many cases' clocks on a connection (clocks_of_cases).
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ LEARNT_JOINS = (
 )
 
 
-async def load_clock(conn: DbConnection, schema: str, case_id: str, clock_id: str) -> LearntClock | None:
-    row = await conn.fetchrow(
-        f"SELECT {', '.join(_CLOCK_FIELDS)} FROM {checked_schema(schema)}.case_clock "
+async def learnt_clock(uow: UnitOfWork, case_id: str, clock_id: str) -> LearntClock | None:
+    row = await uow.conn.fetchrow(
+        f"SELECT {', '.join(_CLOCK_FIELDS)} FROM {checked_schema(uow.store.schema)}.case_clock "
         "WHERE case_id = $1 AND clock_id = $2",
         case_id,
         clock_id,
@@ -106,10 +107,10 @@ async def clocks_of_cases(
     return found
 
 
-async def save_clock(conn: DbConnection, schema: str, case_id: str, learnt: LearntClock) -> None:
+async def keep_clock(uow: UnitOfWork, case_id: str, learnt: LearntClock) -> None:
     updates = ", ".join(f"{field} = EXCLUDED.{field}" for field in _CLOCK_FIELDS[1:])
-    await conn.execute(
-        f"INSERT INTO {checked_schema(schema)}.case_clock (case_id, {', '.join(_CLOCK_FIELDS)}) "
+    await uow.conn.execute(
+        f"INSERT INTO {checked_schema(uow.store.schema)}.case_clock (case_id, {', '.join(_CLOCK_FIELDS)}) "
         f"VALUES ({', '.join(f'${i}' for i in range(1, len(_CLOCK_FIELDS) + 2))}) "
         f"ON CONFLICT (case_id, clock_id) DO UPDATE SET {updates}",
         case_id,
@@ -129,19 +130,19 @@ async def save_clock(conn: DbConnection, schema: str, case_id: str, learnt: Lear
     )
 
 
-async def load_decision(conn: DbConnection, schema: str, case_id: str) -> JointDecision | None:
-    row = await conn.fetchrow(
+async def learnt_decision(uow: UnitOfWork, case_id: str) -> JointDecision | None:
+    row = await uow.conn.fetchrow(
         f"SELECT file_id AS joint_meeting_file_id, category AS decided_category, lead_bureau AS decided_lead, "
         f"member_bureaus AS decided_bureaus, overrode_proposal, reason AS lead_decision_reason "
-        f"FROM {checked_schema(schema)}.case_joint_decision WHERE case_id = $1",
+        f"FROM {checked_schema(uow.store.schema)}.case_joint_decision WHERE case_id = $1",
         case_id,
     )
     return decision_of_row(dict(row)) if row else None
 
 
-async def save_decision(conn: DbConnection, schema: str, case_id: str, decided: JointDecision) -> None:
-    await conn.execute(
-        f"INSERT INTO {checked_schema(schema)}.case_joint_decision "
+async def keep_decision(uow: UnitOfWork, case_id: str, decided: JointDecision) -> None:
+    await uow.conn.execute(
+        f"INSERT INTO {checked_schema(uow.store.schema)}.case_joint_decision "
         "(case_id, file_id, category, lead_bureau, member_bureaus, overrode_proposal, reason) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO UPDATE SET "
         "file_id = EXCLUDED.file_id, category = EXCLUDED.category, lead_bureau = EXCLUDED.lead_bureau, "
@@ -193,22 +194,3 @@ def decision_of_row(row: dict[str, Any]) -> JointDecision | None:
         overrode_proposal=row["overrode_proposal"],
         reason=row["lead_decision_reason"],
     )
-
-
-# -- in a unit of work (the handlers' batch): written at once, so a later message of the batch reads them --
-
-
-async def learnt_clock(uow: UnitOfWork, case_id: str, clock_id: str) -> LearntClock | None:
-    return await load_clock(uow.conn, uow.store.schema, case_id, clock_id)
-
-
-async def keep_clock(uow: UnitOfWork, case_id: str, learnt: LearntClock) -> None:
-    await save_clock(uow.conn, uow.store.schema, case_id, learnt)
-
-
-async def learnt_decision(uow: UnitOfWork, case_id: str) -> JointDecision | None:
-    return await load_decision(uow.conn, uow.store.schema, case_id)
-
-
-async def keep_decision(uow: UnitOfWork, case_id: str, decided: JointDecision) -> None:
-    await save_decision(uow.conn, uow.store.schema, case_id, decided)

@@ -30,6 +30,7 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.topics import SLA
 from services.sla.adapters.archive import Archive, is_settled
 from services.sla.adapters.clock_store import (
+    CLOCKS,
     NOTIFY_CHANNEL,
     CaseHistory,
     alert_pending,
@@ -45,7 +46,6 @@ from services.sla.domain.clocks import (
     at_risk_alert,
     breach_alert,
     evolve,
-    fold,
 )
 
 log = get_logger(__name__)
@@ -210,7 +210,7 @@ class Watch:
         for case_id, history in histories.items():
             if case_id not in self.cases:
                 self._take_back_from_archive(history)
-            case = fold(case_id, ((stream_id, event) for _, stream_id, event in history))
+            case = CLOCKS.fold(event for _, _, event in history) or CaseClocks(case_id)
             self.cases[case_id] = case
             self._last_change[case_id] = history[-1][0]
             self._schedule(case)

@@ -21,7 +21,6 @@ from deadlines.timing import time_left as shared_time_left
 from schemas.base import DomainEvent
 from schemas.reference import FOUNDING_DISTRICT, Bureau
 from schemas.sla import (
-    SLA_EVENTS,
     ClockKind,
     ClockMeasure,
     ClockScope,
@@ -35,8 +34,6 @@ from schemas.sla import (
     SlaClockStopped,
     SlaLeadBureauRecorded,
 )
-
-SLA_EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in SLA_EVENTS}
 
 
 class ClockConflict(ValueError):
@@ -238,14 +235,6 @@ def evolve(case: CaseClocks | None, event: DomainEvent) -> CaseClocks:
     return case
 
 
-def fold(case_id: str, history: Iterable[tuple[str, DomainEvent]]) -> CaseClocks:
-    """A case's clocks from its (stream, event) history, as `caseline case show` reads it."""
-    case = CaseClocks(case_id)
-    for _stream_id, event in history:
-        case = evolve(case, event)
-    return case
-
-
 def placed(case: CaseClocks, events: Iterable[DomainEvent]) -> list[tuple[str, DomainEvent]]:
     """Each decided event with the stream it belongs to, judged on the clocks as the events before it
     left them (a clock started and stopped in one decision is still the task's)."""
@@ -254,13 +243,6 @@ def placed(case: CaseClocks, events: Iterable[DomainEvent]) -> list[tuple[str, D
         streams.append((case.stream_of(event), event))
         case = evolve(case, event)
     return streams
-
-
-def parse_event(event_type: str, data: dict[str, object]) -> DomainEvent | None:
-    """For readers that hold a stored event's type and data only (the CLI's case history); the service
-    reads its store through eventcore's mapper, which knows schema versions."""
-    cls = SLA_EVENT_TYPES.get(event_type)
-    return cls.model_validate(data) if cls else None
 
 
 def _started(e: SlaClockStarted) -> Clock:

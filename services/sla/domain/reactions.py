@@ -132,7 +132,13 @@ class Reactor:
         )
         out.emit(
             start_clock(
-                self.timing, case.case_id, dispatch_id, ClockKind.DISPATCH, e.received_at, scope, "CaseOpened"
+                self.timing,
+                case.case_id,
+                dispatch_id,
+                ClockKind.DISPATCH,
+                e.received_at,
+                scope,
+                CaseOpened.event_type,
             ),
         )
 
@@ -141,7 +147,13 @@ class Reactor:
         if e.unit_code == CENTRE_TRIAGE_UNIT:
             return
         self._dispatched(
-            case, at, out, level=e.level.value, unit_code=e.unit_code, reason=e.reason, cause="CaseRouted"
+            case,
+            at,
+            out,
+            level=e.level.value,
+            unit_code=e.unit_code,
+            reason=e.reason,
+            cause=CaseRouted.event_type,
         )
 
     def _escalated(
@@ -158,7 +170,7 @@ class Reactor:
             level=PolicyLevel.JOINT_MEETING.value,
             unit_code=lead.value,
             reason=f"escalated to the joint meeting ({e.trigger.value})",
-            cause="CaseEscalated",
+            cause=CaseEscalated.event_type,
         )
 
     def _dispatched(
@@ -196,8 +208,8 @@ class Reactor:
         self._stop_kind(case, out, ClockKind.CONTACT, at, type(e).__name__)
 
     def _resolved(self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str) -> None:
-        self._stop_kind(case, out, ClockKind.CONTACT, at, "CaseResolved")
-        self._stop_kind(case, out, ClockKind.RESOLVE, at, "CaseResolved")
+        self._stop_kind(case, out, ClockKind.CONTACT, at, CaseResolved.event_type)
+        self._stop_kind(case, out, ClockKind.RESOLVE, at, CaseResolved.event_type)
 
     def _called_back(
         self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
@@ -210,7 +222,7 @@ class Reactor:
         for clock in list(case.clocks.values()):
             # A bureau's task ends with the joint meeting's own facts, not with the case.
             if clock.kind is not ClockKind.TASK and clock.state is not ClockState.STOPPED:
-                self._stop(case, out, clock, at, "CaseClosed")
+                self._stop(case, out, clock, at, CaseClosed.event_type)
         if case.callback_outcome is None:
             out.emit(
                 SlaCallbackRecorded(case_id=case.case_id, outcome=e.outcome.value, called_back_at=at),
@@ -224,13 +236,13 @@ class Reactor:
             return
         previous = case.clock(ClockKind.RESOLVE)
         if previous is not None and previous.state is not ClockState.STOPPED:
-            self._stop(case, out, previous, at, "CaseReopened")
+            self._stop(case, out, previous, at, CaseReopened.event_type)
         if e.unit_code is None:
             scope = base.model_copy(update={"level": PolicyLevel.JOINT_MEETING.value})
         else:
             scope = base.model_copy(update={"unit_code": e.unit_code})
         started = start_clock(
-            self.timing, case.case_id, clock_id, ClockKind.RESOLVE, at, scope, "CaseReopened"
+            self.timing, case.case_id, clock_id, ClockKind.RESOLVE, at, scope, CaseReopened.event_type
         )
         out.emit(started)
 
@@ -245,7 +257,7 @@ class Reactor:
                 continue
             scope = clock.scope.model_copy(update={"category": e.to_category})
             why = f"recategorised from {e.from_category.value} to {e.to_category.value}"
-            changed = retarget(self.timing, clock, scope, why, "CaseRecategorised")
+            changed = retarget(self.timing, clock, scope, why, CaseRecategorised.event_type)
             if changed is not None:
                 out.emit(changed)
 
@@ -319,14 +331,14 @@ class Reactor:
         clock = case.clocks.get(clock_id_for(case.case_id, ClockKind.TASK, e.task_id))
         if clock is not None and clock.state is not ClockState.STOPPED:
             when = e.reported_at if isinstance(e, EnforcementTaskReported) else at
-            self._stop(case, out, clock, when, type(e).__name__)
+            self._stop(case, out, clock, when, e.event_type)
 
     def _enforcement_completed(
         self, case: CaseClocks, e: DomainEvent, at: datetime, out: Decision, district: str
     ) -> None:
         for clock in list(case.clocks.values()):
             if clock.kind is ClockKind.TASK and clock.state is not ClockState.STOPPED:
-                self._stop(case, out, clock, at, "JointEnforcementCompleted")
+                self._stop(case, out, clock, at, JointEnforcementCompleted.event_type)
 
     # -- helpers --------------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from district.directory import Directory
 from district.registry import UnknownDistrict
 from eventcore.consumer import ServiceStores
+from schemas.cases import CaseRouted
+from schemas.complaints import ComplaintReceived
 from schemas.reference import Category
 from services.routing.adapters.case_store import load_case
 from services.routing.adapters.case_view import CaseView
@@ -241,8 +243,8 @@ async def _case_context(
         units += [routing.policy.unit(c.code) for c in routing.directory.communities]
     except CaseCommandError:  # a district no longer served: the case can be read, not worked
         permitted, units = [], []
-    complaint = next((o.data for o in others if o.event_type == "ComplaintReceived"), None)
-    routed = next((e.data for e in reversed(own) if e.event_type == "CaseRouted"), None)
+    complaint = next((o.data for o in others if o.event_type == ComplaintReceived.event_type), None)
+    routed = next((e.data for e in reversed(own) if e.event_type == CaseRouted.event_type), None)
     return {
         "case": case,
         "row": row,
