@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
@@ -25,9 +26,12 @@ class Contract(BaseModel):
         if not (info.context and info.context.get("reading")) or not isinstance(data, dict):
             return data
         known = cls._known_keys()
+        if known.issuperset(data):
+            return data  # the common case: nothing to drop, no copy
         return {key: value for key, value in data.items() if key in known}
 
     @classmethod
+    @cache
     def _known_keys(cls) -> frozenset[str]:
         keys = set(cls.model_fields)
         keys.update(field.alias for field in cls.model_fields.values() if field.alias)
