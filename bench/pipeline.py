@@ -17,6 +17,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import asyncpg
+import httpx
 import psutil
 from rich.console import Console
 from rich.table import Table
@@ -421,6 +424,13 @@ def print_report(report: dict[str, Any]) -> None:
                 f"{usage['peak_rss_mib']:.1f} MiB / {usage['cpu_seconds']:.1f} s",
             )
         )
+    for name, batching in report.get("consumer_batches", {}).items():
+        rows.append(
+            (
+                f"{name}: consumed batches / records per batch",
+                f"{batching['batches']:,.0f} / {batching['records_per_batch']}",
+            )
+        )
     for row in rows:
         table.add_row(*row)
     table.caption = "CPU: user + system seconds from feed start until routing was done"
@@ -456,6 +466,44 @@ def watched_processes(infra: Infrastructure) -> dict[str, Watched]:
     return watched
 
 
+@contextmanager
+def profiled(infra: Infrastructure, folder: Path | None) -> Iterator[None]:
+    """py-spy samples of each service and of the feed while measuring: where each CPU-millisecond goes."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = {s.name: s.process.pid for s in infra.services} | {"feed": os.getpid()}
+    spies = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--output",
+                str(folder / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in targets.items()
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            spy.wait(timeout=30)
+        console.print(f"profiles written to {folder}")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark hotline file -> intake -> routing.")
     parser.add_argument("--records", type=int, default=20_000, help="hotline records to feed (default 20000)")
@@ -466,6 +514,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=None, help="seconds to wait for routing (default scales with N)"
     )
     parser.add_argument("--replicas", type=int, default=1, help="processes per service (default 1)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="write py-spy samples (collapsed stacks) of every Python process to this folder (needs py-spy)",
+    )
     return parser.parse_args(argv)
 
 
@@ -492,16 +546,34 @@ def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     with step("starting PostgreSQL, broker and services"):
         infra = start_infrastructure(work_dir, args.replicas)
     try:
-        with ResourceSampler(watched_processes(infra)) as sampler:
+        with ResourceSampler(watched_processes(infra)) as sampler, profiled(infra, args.profile):
             with step("feeding intake"):
                 fed = asyncio.run(feed(infra.dsn, input_file, args.batch_size))
             timeout = args.timeout or max(120.0, args.records / 50)
             with step("waiting for routing"):
                 handled = asyncio.run(wait_until_handled(infra.dsn, fed.summary.accepted, timeout))
         measured = asyncio.run(measure(infra.dsn))
+        batching = consumer_batching(infra.services)
     finally:
         infra.stop()
-    return build_report(args, fed, handled, measured, sampler.usage)
+    return build_report(args, fed, handled, measured, sampler.usage) | {"consumer_batches": batching}
+
+
+def consumer_batching(services: list[ServiceProcess]) -> dict[str, dict[str, float]]:
+    """Per service, the batches its consumer handled and the records in them (from its /metrics): a
+    statement costs the same for a batch of 1 as of 500, so this says how far the batching reaches."""
+    figures: dict[str, dict[str, float]] = {}
+    for service in services:
+        text = httpx.get(service.health_url.replace("/healthz", "/metrics"), timeout=10).text
+        batches = _metric_sum(text, "caseline_consume_batch_seconds_count{")
+        records = _metric_sum(text, "caseline_messages_consumed_total{")
+        if batches:
+            figures[service.name] = {"batches": batches, "records_per_batch": round(records / batches, 1)}
+    return figures
+
+
+def _metric_sum(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
 
 
 def keep_logs(work_dir: Path) -> None:

@@ -46,7 +46,9 @@ class Loaded(Generic[S]):
 class Repository(Generic[S]):
     """Loads and saves one kind of aggregate; `publish_to` is the topic its events are announced on."""
 
-    def __init__(self, evolve: Evolve[S], *, publish_to: str | None, mapper: EventMapper | None = None) -> None:
+    def __init__(
+        self, evolve: Evolve[S], *, publish_to: str | None, mapper: EventMapper | None = None
+    ) -> None:
         self.evolve = evolve
         self.publish_to = publish_to
         self.mapper = mapper or default_mapper()
@@ -61,10 +63,27 @@ class Repository(Generic[S]):
         if seen is not None:
             return seen
         recorded = await uow.store.read_stream(uow.conn, stream_id)
+        return self._remember(uow, self._folded(stream_id, recorded))
+
+    async def load_many(self, uow: UnitOfWork, stream_ids: Iterable[str]) -> dict[str, Loaded[S]]:
+        """Each aggregate as its stream says (one query for those this unit of work has not seen yet): a
+        consumer's Preload, so that each handler's `load` then finds its aggregate in the unit of work."""
+        wanted = list(dict.fromkeys(stream_ids))
+        found = {s: seen for s in wanted if (seen := uow.seen.get((id(self), s))) is not None}
+        unseen = [s for s in wanted if s not in found]
+        if unseen:
+            by_stream: dict[str, list[RecordedEvent]] = {s: [] for s in unseen}
+            for recorded in await uow.store.read_streams(uow.conn, unseen):
+                by_stream[recorded.stream_id].append(recorded)
+            for stream_id, recorded_events in by_stream.items():
+                found[stream_id] = self._remember(uow, self._folded(stream_id, recorded_events))
+        return found
+
+    def _folded(self, stream_id: str, recorded: Sequence[RecordedEvent]) -> Loaded[S]:
         state = self.fold(self.mapper.all_recorded(recorded))
         correlation = recorded[0].metadata.get("correlation_id") if recorded else None
         version = recorded[-1].stream_version if recorded else 0
-        return self._remember(uow, Loaded(stream_id, version, state, correlation))
+        return Loaded(stream_id, version, state, correlation)
 
     def save(
         self,
@@ -166,9 +185,11 @@ class SubjectRepository(Generic[S]):
                 found[subject] = seen
         unseen = [s for s in wanted if s not in found]
         if unseen:
-            recorded = await uow.store.read_subjects(uow.conn, unseen)
-            for subject in unseen:
-                found[subject] = self._remember(uow, self._folded(subject, recorded))
+            by_subject: dict[str, list[RecordedEvent]] = {s: [] for s in unseen}
+            for recorded in await uow.store.read_subjects(uow.conn, unseen):
+                by_subject[recorded.subject].append(recorded)
+            for subject, recorded_events in by_subject.items():
+                found[subject] = self._remember(uow, self._folded(subject, recorded_events))
         return found
 
     def save(
@@ -215,8 +236,7 @@ class SubjectRepository(Generic[S]):
         state = self.fold((p.event for p in events), loaded.state)
         return self._remember(uow, replace(loaded, versions=MappingProxyType(versions), state=state))
 
-    def _folded(self, subject: str, recorded: Sequence[RecordedEvent]) -> LoadedSubject[S]:
-        own = [r for r in recorded if r.subject == subject]
+    def _folded(self, subject: str, own: Sequence[RecordedEvent]) -> LoadedSubject[S]:
         versions: dict[str, int] = {}
         for r in own:
             versions[r.stream_id] = max(versions.get(r.stream_id, 0), r.stream_version)

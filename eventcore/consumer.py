@@ -94,6 +94,11 @@ class InboundMessage:
 
 
 Handler = Callable[[UnitOfWork, InboundMessage], Awaitable[None]]
+# Loads, in a few queries, what a batch's handlers would otherwise load one message at a time (the cases or
+# rows they touch): the unit of work keeps it (`uow.seen`), so each handler finds it without a round trip.
+# Called with the batch's fresh messages inside its transaction; a batch taken apart (one message per
+# transaction) goes without, and its handlers load for themselves.
+Preload = Callable[[UnitOfWork, Sequence[InboundMessage]], Awaitable[None]]
 DEFAULT_RETRY = RetryPolicy()
 CONFLICT_RETRIES = 3  # a batch that lost a race for a case is tried whole again this often
 
@@ -262,12 +267,14 @@ async def consume_batch(
     raw: bool = False,
     retry: RetryPolicy = DEFAULT_RETRY,
     mapper: EventMapper | None = None,
+    preload: Preload | None = None,
 ) -> BatchOutcome:
     """Handle a batch of records once each, and say what became of them.
 
     `wanted` lists the CloudEvents types the handler acts on; with `raw` the records are not CloudEvents
     and the handler reads `message.cloudevent.data` itself, raising MessageRejected for what it cannot use.
     `mapper` reads the events (default_mapper(): every contract on Caseline's topics and its upcasters).
+    `preload` fetches, for the whole batch at once, what its handlers are about to load (see Preload).
     Only infrastructure failures (eventcore.failures) leave this function: the batch then comes again.
     """
     decoded = [decode_raw(record) if raw else decode(record, wanted, mapper) for record in records]
@@ -275,7 +282,7 @@ async def consume_batch(
     rejections = [m for m in decoded if isinstance(m, Rejection)]
     async with stores.pool.acquire() as conn:
         again = await stores.dead_letters.waiting_ids(conn, [m.cloudevent.id for m in messages])
-    outcome = None if again else await _whole_batch(stores, messages, rejections, handler)
+    outcome = None if again else await _whole_batch(stores, messages, rejections, handler, preload)
     if outcome is None:
         outcome = await _consume_one_by_one(stores, messages, handler, retry, again)
         async with stores.pool.acquire() as conn:
@@ -288,7 +295,11 @@ async def consume_batch(
 
 
 async def _whole_batch(
-    stores: ServiceStores, messages: Sequence[InboundMessage], rejections: list[Rejection], handler: Handler
+    stores: ServiceStores,
+    messages: Sequence[InboundMessage],
+    rejections: list[Rejection],
+    handler: Handler,
+    preload: Preload | None = None,
 ) -> BatchOutcome | None:
     """The fast path: the whole batch in one transaction. None: redo it one message at a time.
 
@@ -298,7 +309,7 @@ async def _whole_batch(
     for attempt in range(1, CONFLICT_RETRIES + 2):
         try:
             async with stores.unit_of_work() as uow:
-                outcome = await _process(stores, uow, messages, handler)
+                outcome = await _process(stores, uow, messages, handler, preload)
                 await stores.dead_letters.add(uow.conn, rejections)
             return outcome
         except (ConcurrencyError, asyncpg.TransactionRollbackError) as conflict:
@@ -315,7 +326,11 @@ async def _whole_batch(
 
 
 async def _process(
-    stores: ServiceStores, uow: UnitOfWork, messages: Sequence[InboundMessage], handler: Handler
+    stores: ServiceStores,
+    uow: UnitOfWork,
+    messages: Sequence[InboundMessage],
+    handler: Handler,
+    preload: Preload | None = None,
 ) -> BatchOutcome:
     by_origin: dict[tuple[str, str], list[str]] = {}
     for message in messages:
@@ -324,6 +339,8 @@ async def _process(
     for (topic, source), ids in by_origin.items():
         fresh |= await stores.inbox.claim(uow.conn, topic, ids, source=source)
     outcome = BatchOutcome()
+    if preload is not None and fresh:
+        await preload(uow, [m for m in messages if m.cloudevent.id in fresh])
     for message in messages:
         if message.cloudevent.id not in fresh:
             log.debug("duplicate_message_skipped", event_id=message.cloudevent.id, ref=message.ref)

@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from eventcore.auth import Authenticator, AuthRefused, Principal, TokenVerifier
 from eventcore.consumed_log_check import ConsumedLogCheck
-from eventcore.consumer import Handler, ServiceStores, consume_batch
+from eventcore.consumer import Handler, Preload, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
 from eventcore.delivery_check import DeliveryCheck, Positions
 from eventcore.failures import RetryPolicy, ShuttingDown
@@ -55,6 +55,7 @@ class Subscription:
     handler: Handler
     handles: tuple[type[DomainEvent], ...] = ()
     raw: bool = False
+    preload: Preload | None = None  # what the handler loads, fetched for a whole batch at once
 
     @property
     def wanted(self) -> frozenset[str]:
@@ -287,6 +288,7 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
                     subscription.wanted,
                     raw=subscription.raw,
                     retry=retry,
+                    preload=subscription.preload,
                 )
             except ShuttingDown:
                 raise  # not committed: whoever consumes next gets the batch again

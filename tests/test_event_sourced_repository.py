@@ -149,3 +149,32 @@ async def test_a_tally_started_twice_is_started_once_and_the_start_is_seen_witho
     async with stores.unit_of_work() as later:  # published again in a later batch: the stream exists
         TALLIES.start(later, "tally-4", [TallyStarted(case_id="c4", counting="cups")], METADATA)
     assert await stored_versions(stores, "tally-4") == [(1, "TallyStarted"), (2, "TallyCounted")]
+
+
+async def test_tallies_loaded_together_take_one_query_and_later_loads_find_them_in_the_unit_of_work(
+    stores: ServiceStores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with stores.unit_of_work() as uow:
+        for n in (5, 6):
+            started = [TallyStarted(case_id=f"c{n}", counting="bins"), TallyCounted(case_id=f"c{n}", amount=n)]
+            uow.append(f"tally-{n}", 0, [PendingEvent(e, METADATA) for e in started], publish_to=None)
+    reads: list[list[str]] = []
+    read_streams = stores.store.read_streams
+
+    async def counted(conn: Any, stream_ids: list[str]) -> Any:
+        reads.append(list(stream_ids))
+        return await read_streams(conn, stream_ids)
+
+    monkeypatch.setattr(stores.store, "read_streams", counted)
+    monkeypatch.setattr(stores.store, "read_stream", None)  # a load after the preload must not read
+    async with stores.unit_of_work() as uow:
+        loaded = await TALLIES.load_many(uow, ["tally-5", "tally-6", "tally-none", "tally-5"])
+        again = [await TALLIES.load(uow, s) for s in ("tally-5", "tally-6", "tally-none")]
+    assert reads == [["tally-5", "tally-6", "tally-none"]]
+    assert {s: (lo.version, lo.state) for s, lo in loaded.items()} == {
+        "tally-5": (2, Tally("bins", 5)),
+        "tally-6": (2, Tally("bins", 6)),
+        "tally-none": (0, None),
+    }
+    assert again == [loaded["tally-5"], loaded["tally-6"], loaded["tally-none"]]
+    assert loaded["tally-5"].correlation_id == "journey-1"

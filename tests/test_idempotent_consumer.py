@@ -237,3 +237,23 @@ async def test_a_dead_lettered_message_delivered_again_after_what_it_needed_is_h
     assert await _count(pool, "SELECT count(*) FROM svc.events WHERE stream_id = 'later'") == 1
     [letter] = await _dead_letters(pool)
     assert letter.replayed_at is not None and letter.details["resolved"] == "handled when delivered again"
+
+
+async def test_a_batch_is_preloaded_once_with_its_fresh_messages_only_and_not_when_taken_apart(
+    pool: asyncpg.Pool,
+) -> None:
+    stores = ServiceStores(pool, "svc", "/test")
+    records = [_record(case_opened(f"pre{i}"), i) for i in range(4)]
+    await consume_batch(stores, records[:1], _follow_up)  # the first one is a duplicate below
+    preloaded: list[list[str]] = []
+
+    async def preload(uow: UnitOfWork, messages: list[InboundMessage]) -> None:
+        preloaded.append([m.event.case_id for m in messages if m.event is not None])
+
+    await consume_batch(stores, records, _follow_up, preload=preload)
+    fire = _record(case_opened("pre-fire", category=Category.FIRE_HAZARD), 9)
+    await consume_batch(stores, [_record(case_opened("pre9"), 8), fire], _follow_up, preload=preload)
+    # The second batch failed whole (a rejected message) and was redone one message at a time: the preload
+    # ran inside the transaction that rolled back, and not again for the messages handled alone.
+    assert preloaded == [["pre1", "pre2", "pre3"], ["pre9", "pre-fire"]]
+    assert await _count(pool, "SELECT count(*) FROM svc.events WHERE stream_id LIKE 'seen-%'") == 5
