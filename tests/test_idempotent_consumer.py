@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
@@ -247,7 +248,7 @@ async def test_a_batch_is_preloaded_once_with_its_fresh_messages_only_and_not_wh
     await consume_batch(stores, records[:1], _follow_up)  # the first one is a duplicate below
     preloaded: list[list[str]] = []
 
-    async def preload(uow: UnitOfWork, messages: list[InboundMessage]) -> None:
+    async def preload(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> None:
         preloaded.append([m.event.case_id for m in messages if m.event is not None])
 
     await consume_batch(stores, records, _follow_up, preload=preload)
