@@ -90,7 +90,8 @@ async def open_cluster_file(uow: UnitOfWork, district: str, compound_code: str, 
 async def files_of_case(uow: UnitOfWork, case_id: str) -> list[tuple[str, bool]]:
     """Every file the case was ever in, each with whether it is complete."""
     rows = await uow.conn.fetch(
-        f"SELECT file_id, completed FROM {uow.store.schema}.files WHERE $1 = ANY(case_ids) ORDER BY file_id",
+        f"SELECT file_id, completed FROM {uow.store.schema}.files "
+        "WHERE case_ids @> ARRAY[$1::text] ORDER BY file_id",
         case_id,
     )
     return [(row["file_id"], row["completed"]) for row in rows]

@@ -58,6 +58,10 @@ CREATE INDEX IF NOT EXISTS files_open_cluster_by_district
 DROP INDEX IF EXISTS {s}.board_tasks_bureau;
 CREATE INDEX IF NOT EXISTS board_tasks_bureau_by_district ON {s}.board_tasks (district, bureau, status);
 """,
+    # Every escalation asks which files hold its case: without this, a scan of every file ever opened.
+    """
+CREATE INDEX IF NOT EXISTS files_by_case ON {s}.files USING gin (case_ids);
+""",
 )
 
 FILE_COLUMNS = (
