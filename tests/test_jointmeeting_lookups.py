@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from eventcore.consumer import ServiceStores
-from eventcore.database import migrate
+from eventcore.database import DbConnection, migrate
 from services.jointmeeting.adapters.file_store import files_of_case
 from services.jointmeeting.adapters.read_models import EXTRA_DDL
 from services.jointmeeting.app import SCHEMA
@@ -18,7 +18,7 @@ from services.jointmeeting.app import SCHEMA
 class RecordingConnection:
     """Forwards to the real connection and keeps each query, to look at its plan afterwards."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
         self.queries: list[tuple[str, tuple[Any, ...]]] = []
 
@@ -27,7 +27,7 @@ class RecordingConnection:
         return await self.conn.fetch(query, *args)
 
 
-async def _open_files(conn: asyncpg.Connection, files: dict[str, tuple[list[str], bool]]) -> None:
+async def _open_files(conn: DbConnection, files: dict[str, tuple[list[str], bool]]) -> None:
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.files (file_id, primary_case_id, case_ids, category, compound_code, street_code, "
         "lead_bureau, completed, needs_meeting, tasks_counting, tasks_done, district) "
