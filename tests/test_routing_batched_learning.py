@@ -30,7 +30,7 @@ from services.routing.handlers import (
     preload_batch,
 )
 from tests.factories import Record
-from tests.test_case_lifecycle import NOW, complaint, compound
+from tests.test_case_lifecycle import NOW, complaint, compound, merged
 from tests.test_routing_service import CTX, record, resolve_clock_started
 
 ONE_BY_ONE = "routing_one_by_one"
@@ -140,6 +140,25 @@ async def test_a_batch_learns_the_same_clocks_as_its_messages_one_at_a_time(pool
     at_risk = next(row for row in learnt if row["clock_id"] == "case-3/contact")
     assert (paused["status"], paused["deadline"], paused["consumed_seconds"]) == ("paused", None, 3600)
     assert (at_risk["status"], at_risk["at_risk_alerted"]) == ("running", True)
+
+
+async def test_complaints_and_the_co_complainants_merged_into_them_cost_the_same_statements_for_twenty_cases_as_for_two(
+    pool: asyncpg.Pool, stores: ServiceStores, statements: list[str]
+) -> None:
+    def batch(cases: range) -> list[Record]:
+        events = [complaint(where=compound(), case_id=f"case-m{n}") for n in cases]
+        events += [merged(2, f"case-m{n}") for n in cases]
+        return [record(event, COMPLAINTS, offset) for offset, event in enumerate(events)]
+
+    handler = partial(handle_complaints_topic, CTX)
+    await consume_batch(stores, batch(range(2)), handler, preload=preload_batch)
+    for_two = len(statements)
+    statements.clear()
+    await consume_batch(stores, batch(range(2, 22)), handler, preload=preload_batch)
+    assert len(statements) == for_two
+    async with pool.acquire() as conn:
+        counts = await conn.fetch(f"SELECT complainant_count FROM {SCHEMA}.case_view")
+    assert [row["complainant_count"] for row in counts] == [2] * 22
 
 
 async def test_a_decision_learnt_in_a_batch_is_known_to_the_breach_escalating_the_case_later_in_it(

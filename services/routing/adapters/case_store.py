@@ -38,8 +38,9 @@ async def load_many(uow: UnitOfWork, case_ids: Iterable[str]) -> None:
     wanted = list(dict.fromkeys(case_ids))
     if not wanted:
         return
-    loaded = await CASE_REPOSITORY.load_many(uow, [case_stream(case_id) for case_id in wanted])
-    await learnt_decisions(uow, [c for c in wanted if loaded[case_stream(c)].state is not None])
+    await CASE_REPOSITORY.load_many(uow, [case_stream(case_id) for case_id in wanted])
+    # Those not opened yet too: a complaint earlier in the batch may open the case another message changes.
+    await learnt_decisions(uow, wanted)
 
 
 def save(
