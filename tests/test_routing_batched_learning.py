@@ -146,7 +146,7 @@ async def test_complaints_and_the_co_complainants_merged_into_them_cost_the_same
     pool: asyncpg.Pool, stores: ServiceStores, statements: list[str]
 ) -> None:
     def batch(cases: range) -> list[Record]:
-        events = [complaint(where=compound(), case_id=f"case-m{n}") for n in cases]
+        events: list[DomainEvent] = [complaint(where=compound(), case_id=f"case-m{n}") for n in cases]
         events += [merged(2, f"case-m{n}") for n in cases]
         return [record(event, COMPLAINTS, offset) for offset, event in enumerate(events)]
 
