@@ -100,6 +100,9 @@ class LearntRows(Generic[K, V]):
         self._writers: dict[str, RowWriter] = {}
 
     async def get(self, uow: UnitOfWork, key: K) -> V | None:
+        known = self._known(uow)
+        if key in known:  # a handler's read after the batch's preload: no query, no list
+            return known[key]
         return (await self.get_many(uow, [key]))[key]
 
     async def get_many(self, uow: UnitOfWork, keys: Iterable[K]) -> dict[K, V | None]:
