@@ -30,6 +30,7 @@ from services.routing.handlers import (
     handle_complaints_topic,
     handle_joint_meeting_topic,
     handle_sla_topic,
+    preload_batch,
 )
 from services.routing.settings import RoutingSettings
 from webui.workbench import FORM_PATHS
@@ -63,12 +64,16 @@ def spec(settings: Settings | None = None, deadlines: DeadlineSettings | None = 
                 COMPLAINTS,
                 recorded(partial(handle_complaints_topic, ctx)),
                 (ComplaintReceived, ComplaintMerged),
+                preload=preload_batch,
             ),
             Subscription(
-                JOINT_MEETING, recorded(partial(handle_joint_meeting_topic, ctx)), JOINT_MEETING_EVENTS
+                JOINT_MEETING,
+                recorded(partial(handle_joint_meeting_topic, ctx)),
+                JOINT_MEETING_EVENTS,
+                preload=preload_batch,
             ),
             # The SLA's clocks are the only source of a deadline; routing keeps and shows what they say.
-            Subscription(SLA, recorded(partial(handle_sla_topic, ctx)), SLA_EVENTS),
+            Subscription(SLA, recorded(partial(handle_sla_topic, ctx)), SLA_EVENTS, preload=preload_batch),
         ],
         extra_ddl=EXTRA_DDL,
         routers=[staff_router(ctx, auth), workbench.router()],

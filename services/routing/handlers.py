@@ -21,7 +21,7 @@ from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
 from schemas.sla import SlaBreached
 from services.routing.adapters import case_store
-from services.routing.adapters.learnt_store import keep_clock, keep_decision, learnt_clock
+from services.routing.adapters.learnt_store import keep_clock, keep_decision, learnt_clock, learnt_clocks
 from services.routing.domain.access import Actor
 from services.routing.domain.case import facts_of, open_case
 from services.routing.domain.learnt import (
@@ -206,6 +206,28 @@ async def handle_sla_breached(ctx: RoutingContext, uow: UnitOfWork, message: Inb
     events = case.escalate_for_breach(why, ctx.of_case_for_message(case).policy)
     metadata = message.metadata_for_effects("sla", breach.case_id, district=case.district)
     _save_from_message(uow, loaded, events, metadata)
+
+
+async def preload_batch(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> None:
+    """A consumer batch's Preload: the cases its handlers will change and the SLA clocks they will move,
+    each kind in one query, so that every handler's load finds them in the unit of work."""
+    events = [m.event for m in messages if m.event is not None]
+    await case_store.load_many(uow, [e.case_id for e in events if _changes_its_case(e)])
+    await learnt_clocks(
+        uow,
+        [
+            (e.case_id, clock_id)
+            for e in events
+            if isinstance(e, CLOCK_FACTS) and isinstance(clock_id := getattr(e, "clock_id", None), str)
+        ],
+    )
+
+
+def _changes_its_case(event: DomainEvent) -> bool:
+    """The facts whose handlers load their case (a complaint received opens it without reading)."""
+    if isinstance(event, SlaBreached):
+        return event.escalation_requested
+    return isinstance(event, (ComplaintMerged, JointEnforcementCompleted))
 
 
 async def _case_for_message(

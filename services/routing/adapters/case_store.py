@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from eventcore.aggregate import Loaded, Repository
@@ -13,7 +13,7 @@ from eventcore.store import EventStore
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.topics import CASES
-from services.routing.adapters.learnt_store import learnt_decision
+from services.routing.adapters.learnt_store import learnt_decision, learnt_decisions
 from services.routing.domain.case import case_stream
 from services.routing.domain.lifecycle import Case, evolve
 
@@ -27,8 +27,20 @@ async def load(uow: UnitOfWork, case_id: str) -> Loaded[Case]:
     loaded = await CASE_REPOSITORY.load(uow, case_stream(case_id))
     if loaded.state is None:
         return loaded
-    # Learnt, not folded: asked every time, so a decision learnt earlier in the same batch is known.
+    # Learnt, not folded: asked every time (the unit of work remembers what it read or kept), so a decision
+    # learnt earlier in the same batch is known.
     return replace(loaded, state=loaded.state.knowing(await learnt_decision(uow, case_id)))
+
+
+async def load_many(uow: UnitOfWork, case_ids: Iterable[str]) -> None:
+    """Read these cases and their learnt decisions into the unit of work in two queries (a consumer
+    batch's preload), so that each handler's `load` finds them there."""
+    wanted = list(dict.fromkeys(case_ids))
+    if not wanted:
+        return
+    await CASE_REPOSITORY.load_many(uow, [case_stream(case_id) for case_id in wanted])
+    # Those not opened yet too: a complaint earlier in the batch may open the case another message changes.
+    await learnt_decisions(uow, wanted)
 
 
 def save(

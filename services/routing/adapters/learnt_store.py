@@ -7,17 +7,19 @@ and the SLA's and the joint meeting's stores remain their source (`caseline repl
 again from there). A case's deadline is the row of its current resolve clock (`<case>/resolve/<reopen
 count>`), joined in by LEARNT_JOINS. Handlers and the operator's tools (`caseline replay routing`,
 `caseline routing explain`) read and write these rows in a unit of work (learnt_clock, keep_clock,
-learnt_decision, keep_decision), written at once so a later message of the batch reads them; the
-workbench reads many cases' clocks on a connection (clocks_of_cases).
+learnt_decision, keep_decision): what is read or kept is remembered there, so a later message of the batch
+reads what an earlier one learnt, and what is kept is written at the flush, a batch's rows in one
+statement; a consumer batch's preload reads the rows its messages touch in one query (learnt_clocks,
+learnt_decisions). The workbench reads many cases' clocks on a connection (clocks_of_cases).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 from eventcore.database import DbConnection, checked_schema
-from eventcore.unit_of_work import UnitOfWork
+from eventcore.unit_of_work import RowWriter, UnitOfWork
 from schemas.reference import Bureau, Category
 from schemas.sla import ClockKind, ClockMeasure
 from services.routing.domain.learnt import DeadlineStatus, JointDecision, LearntClock
@@ -75,6 +77,10 @@ LEARNT_COLUMNS = ", ".join(f"d.{field} AS {alias}" for field, alias in _DEADLINE
     ", j.file_id AS joint_meeting_file_id, j.category AS decided_category, j.lead_bureau AS decided_lead, "
     "j.member_bureaus AS decided_bureaus, j.overrode_proposal, j.reason AS lead_decision_reason"
 )
+K = TypeVar("K")
+V = TypeVar("V")
+ReadRows = Callable[[DbConnection, str, Sequence[K]], Awaitable[dict[K, V]]]  # (conn, schema, keys)
+WriteRows = Callable[[DbConnection, str, Sequence[tuple[K, V]]], Awaitable[None]]
 LEARNT_JOINS = (
     "LEFT JOIN {s}.case_clock d ON d.case_id = v.case_id AND d.kind = 'resolve' "
     "AND d.generation = v.reopen_count "
@@ -82,14 +88,170 @@ LEARNT_JOINS = (
 )
 
 
-async def learnt_clock(uow: UnitOfWork, case_id: str, clock_id: str) -> LearntClock | None:
-    row = await uow.conn.fetchrow(
-        f"SELECT {', '.join(_CLOCK_FIELDS)} FROM {checked_schema(uow.store.schema)}.case_clock "
-        "WHERE case_id = $1 AND clock_id = $2",
-        case_id,
-        clock_id,
+class LearntRows(Generic[K, V]):
+    """One table of learnt rows as a unit of work sees them: read for many keys in one query (a consumer
+    batch's preload) or for one when nothing was preloaded, remembered in the unit of work, and kept
+    there, so a later message of the batch reads what an earlier one learnt, all of a batch's rows written
+    at its flush in one statement (`uow.add_rows`)."""
+
+    def __init__(self, read: ReadRows[K, V], write: WriteRows[K, V]) -> None:
+        self._read = read
+        self._write = write
+        self._writers: dict[str, RowWriter] = {}
+
+    async def get(self, uow: UnitOfWork, key: K) -> V | None:
+        known = self._known(uow)
+        if key in known:  # a handler's read after the batch's preload: no query, no list
+            return known[key]
+        return (await self.get_many(uow, [key]))[key]
+
+    async def get_many(self, uow: UnitOfWork, keys: Iterable[K]) -> dict[K, V | None]:
+        """Each key's row (None: not learnt), read in one query for those this unit of work has not seen."""
+        known = self._known(uow)
+        wanted = list(dict.fromkeys(keys))
+        unseen = [key for key in wanted if key not in known]
+        if unseen:
+            found = await self._read(uow.conn, checked_schema(uow.store.schema), unseen)
+            known.update((key, found.get(key)) for key in unseen)
+        return {key: known[key] for key in wanted}
+
+    def keep(self, uow: UnitOfWork, key: K, value: V) -> None:
+        self._known(uow)[key] = value
+        uow.add_rows(self._writer(uow.store.schema), [(key, value)])
+
+    def _known(self, uow: UnitOfWork) -> dict[K, V | None]:
+        known: dict[K, V | None] = uow.seen.setdefault((id(self), uow.store.schema), {})
+        return known
+
+    def _writer(self, schema: str) -> RowWriter:
+        # One writer per schema, the same each time: the unit of work gathers rows by writer.
+        writer = self._writers.get(schema)
+        if writer is None:
+            s = checked_schema(schema)
+
+            async def writer(conn: DbConnection, rows: Sequence[tuple[K, V]]) -> None:
+                # The last value of each key: a batch may move one clock several times.
+                await self._write(conn, s, list(dict(rows).items()))
+
+            self._writers[schema] = writer
+        return writer
+
+
+ClockKey = tuple[str, str]  # (case id, clock id)
+
+
+async def _read_clocks(
+    conn: DbConnection, s: str, keys: Sequence[ClockKey]
+) -> dict[ClockKey, LearntClock]:
+    rows = await conn.fetch(
+        f"SELECT case_id, {', '.join(f'c.{field}' for field in _CLOCK_FIELDS)} FROM {s}.case_clock c "
+        "JOIN unnest($1::text[], $2::text[]) AS k(case_id, clock_id) USING (case_id, clock_id)",
+        [case_id for case_id, _ in keys],
+        [clock_id for _, clock_id in keys],
     )
-    return _clock(dict(row)) if row else None
+    return {(row["case_id"], row["clock_id"]): _clock(dict(row)) for row in rows}
+
+
+async def _write_clocks(conn: DbConnection, s: str, rows: Sequence[tuple[ClockKey, LearntClock]]) -> None:
+    updates = ", ".join(f"{field} = EXCLUDED.{field}" for field in _CLOCK_FIELDS[1:])
+    columns = [
+        [case_id for (case_id, _), _ in rows],
+        [learnt.clock_id for _, learnt in rows],
+        [learnt.kind.value for _, learnt in rows],
+        [learnt.generation for _, learnt in rows],
+        [learnt.measure.value for _, learnt in rows],
+        [learnt.status.value for _, learnt in rows],
+        [learnt.deadline for _, learnt in rows],
+        [learnt.at_risk_at for _, learnt in rows],
+        [learnt.budget_seconds for _, learnt in rows],
+        [learnt.consumed_seconds for _, learnt in rows],
+        [learnt.policy_rule for _, learnt in rows],
+        [learnt.on_time for _, learnt in rows],
+        [learnt.at_risk_alerted for _, learnt in rows],
+        [learnt.breached for _, learnt in rows],
+    ]
+    await conn.execute(
+        f"INSERT INTO {s}.case_clock (case_id, {', '.join(_CLOCK_FIELDS)}) "
+        f"SELECT * FROM unnest({_CLOCK_ARRAY_TYPES}) "
+        f"ON CONFLICT (case_id, clock_id) DO UPDATE SET {updates}",
+        *columns,
+    )
+
+
+_CLOCK_ARRAY_TYPES = ", ".join(
+    f"${i}::{kind}[]"
+    for i, kind in enumerate(
+        (
+            "text",  # case_id
+            "text",  # clock_id
+            "text",  # kind
+            "integer",  # generation
+            "text",  # measure
+            "text",  # status
+            "timestamptz",  # deadline
+            "timestamptz",  # at_risk_at
+            "double precision",  # budget_seconds
+            "double precision",  # consumed_seconds
+            "text",  # policy_rule
+            "boolean",  # on_time
+            "boolean",  # at_risk_alerted
+            "boolean",  # breached
+        ),
+        start=1,
+    )
+)
+
+
+async def _read_decisions(conn: DbConnection, s: str, case_ids: Sequence[str]) -> dict[str, JointDecision]:
+    rows = await conn.fetch(
+        f"SELECT case_id, file_id AS joint_meeting_file_id, category AS decided_category, "
+        f"lead_bureau AS decided_lead, member_bureaus AS decided_bureaus, overrode_proposal, "
+        f"reason AS lead_decision_reason FROM {s}.case_joint_decision WHERE case_id = ANY($1::text[])",
+        list(case_ids),
+    )
+    return {row["case_id"]: decided for row in rows if (decided := decision_of_row(dict(row))) is not None}
+
+
+async def _write_decisions(conn: DbConnection, s: str, rows: Sequence[tuple[str, JointDecision]]) -> None:
+    # executemany, not unnest: member_bureaus is an array per row.
+    await conn.executemany(
+        f"INSERT INTO {s}.case_joint_decision "
+        "(case_id, file_id, category, lead_bureau, member_bureaus, overrode_proposal, reason) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO UPDATE SET "
+        "file_id = EXCLUDED.file_id, category = EXCLUDED.category, lead_bureau = EXCLUDED.lead_bureau, "
+        "member_bureaus = EXCLUDED.member_bureaus, overrode_proposal = EXCLUDED.overrode_proposal, "
+        "reason = EXCLUDED.reason",
+        [
+            (
+                case_id,
+                decided.file_id,
+                decided.category.value,
+                decided.lead.value,
+                [b.value for b in decided.bureaus],
+                decided.overrode_proposal,
+                decided.reason,
+            )
+            for case_id, decided in rows
+        ],
+    )
+
+
+LEARNT_CLOCKS: LearntRows[ClockKey, LearntClock] = LearntRows(_read_clocks, _write_clocks)
+LEARNT_DECISIONS: LearntRows[str, JointDecision] = LearntRows(_read_decisions, _write_decisions)
+
+
+async def learnt_clock(uow: UnitOfWork, case_id: str, clock_id: str) -> LearntClock | None:
+    return await LEARNT_CLOCKS.get(uow, (case_id, clock_id))
+
+
+async def learnt_clocks(uow: UnitOfWork, keys: Iterable[ClockKey]) -> None:
+    """Read these clocks into the unit of work in one query (a batch's preload)."""
+    await LEARNT_CLOCKS.get_many(uow, keys)
+
+
+async def keep_clock(uow: UnitOfWork, case_id: str, learnt: LearntClock) -> None:
+    """Kept in the unit of work (a later learnt_clock in it reads it) and written at its flush."""
+    LEARNT_CLOCKS.keep(uow, (case_id, learnt.clock_id), learnt)
 
 
 async def clocks_of_cases(
@@ -107,55 +269,18 @@ async def clocks_of_cases(
     return found
 
 
-async def keep_clock(uow: UnitOfWork, case_id: str, learnt: LearntClock) -> None:
-    updates = ", ".join(f"{field} = EXCLUDED.{field}" for field in _CLOCK_FIELDS[1:])
-    await uow.conn.execute(
-        f"INSERT INTO {checked_schema(uow.store.schema)}.case_clock (case_id, {', '.join(_CLOCK_FIELDS)}) "
-        f"VALUES ({', '.join(f'${i}' for i in range(1, len(_CLOCK_FIELDS) + 2))}) "
-        f"ON CONFLICT (case_id, clock_id) DO UPDATE SET {updates}",
-        case_id,
-        learnt.clock_id,
-        learnt.kind.value,
-        learnt.generation,
-        learnt.measure.value,
-        learnt.status.value,
-        learnt.deadline,
-        learnt.at_risk_at,
-        learnt.budget_seconds,
-        learnt.consumed_seconds,
-        learnt.policy_rule,
-        learnt.on_time,
-        learnt.at_risk_alerted,
-        learnt.breached,
-    )
-
-
 async def learnt_decision(uow: UnitOfWork, case_id: str) -> JointDecision | None:
-    row = await uow.conn.fetchrow(
-        f"SELECT file_id AS joint_meeting_file_id, category AS decided_category, lead_bureau AS decided_lead, "
-        f"member_bureaus AS decided_bureaus, overrode_proposal, reason AS lead_decision_reason "
-        f"FROM {checked_schema(uow.store.schema)}.case_joint_decision WHERE case_id = $1",
-        case_id,
-    )
-    return decision_of_row(dict(row)) if row else None
+    return await LEARNT_DECISIONS.get(uow, case_id)
+
+
+async def learnt_decisions(uow: UnitOfWork, case_ids: Iterable[str]) -> dict[str, JointDecision | None]:
+    """These cases' decisions, read into the unit of work in one query for those it has not seen."""
+    return await LEARNT_DECISIONS.get_many(uow, case_ids)
 
 
 async def keep_decision(uow: UnitOfWork, case_id: str, decided: JointDecision) -> None:
-    await uow.conn.execute(
-        f"INSERT INTO {checked_schema(uow.store.schema)}.case_joint_decision "
-        "(case_id, file_id, category, lead_bureau, member_bureaus, overrode_proposal, reason) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO UPDATE SET "
-        "file_id = EXCLUDED.file_id, category = EXCLUDED.category, lead_bureau = EXCLUDED.lead_bureau, "
-        "member_bureaus = EXCLUDED.member_bureaus, overrode_proposal = EXCLUDED.overrode_proposal, "
-        "reason = EXCLUDED.reason",
-        case_id,
-        decided.file_id,
-        decided.category.value,
-        decided.lead.value,
-        [b.value for b in decided.bureaus],
-        decided.overrode_proposal,
-        decided.reason,
-    )
+    """Kept in the unit of work (a later load of the case in it knows it) and written at its flush."""
+    LEARNT_DECISIONS.keep(uow, case_id, decided)
 
 
 def deadline_of(row: dict[str, Any]) -> LearntClock | None:
