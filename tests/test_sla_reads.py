@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
+from asyncpg import Record
+from asyncpg.pool import PoolConnectionProxy
 
 from eventcore.consumer import ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
@@ -28,7 +29,8 @@ from services.sla.app import spec
 from services.sla.domain.clocks import CaseClocks, clock_id_for
 from services.sla.handlers import SlaContext, handle_case_fact
 from services.sla.settings import SlaSettings
-from tests.factories import Record, case_opened
+from tests import factories
+from tests.factories import case_opened
 from tests.test_sla_case_clocks_store import message
 from tests.test_sla_clocks import MONDAY, REACTOR, assigned_task, opened, routed
 
@@ -48,7 +50,7 @@ class Handling:
     """A consumer batch about the case, handled and flushed (its events have their global positions and its
     notification is queued) but not committed yet."""
 
-    def __init__(self, conn: asyncpg.Connection, transaction: Any) -> None:
+    def __init__(self, conn: PoolConnectionProxy[Record], transaction: Any) -> None:
         self.conn, self.transaction = conn, transaction
 
     async def commit(self, stores: ServiceStores) -> None:
@@ -140,7 +142,7 @@ async def test_a_batch_of_facts_about_many_cases_loads_their_clocks_in_one_query
         pending = case_opened(f"case-{offset}")
         sent = OutboxMessage.for_event(pending, topic=CASES, source="/caseline/routing")
         headers = [(k, v.encode()) for k, v in sent.headers.items()]
-        records.append(Record(CASES, 0, offset, headers, sent.payload.encode()))
+        records.append(factories.Record(CASES, 0, offset, headers, sent.payload.encode()))
 
     outcome = await consume_batch(stores, records, cases.handler, cases.wanted, preload=cases.preload)
 
