@@ -229,36 +229,41 @@ class Watch:
                 continue
             history = histories.get(case_id, []) if case_id in behind else facts
             if history:
-                if case_id not in self.cases:
-                    self._take_back_from_archive(history)
-                self._fold(case_id, history, CaseClocks(case_id), FoldedUpTo())
+                # A case not in memory that changes may have been archived before.
+                archived = case_id not in self.cases
+                self._fold(case_id, history, CaseClocks(case_id), FoldedUpTo(), archived=archived)
         if changes:
             self._changed()
 
-    def _fold(self, case_id: str, facts: CaseHistory, case: CaseClocks, folded: FoldedUpTo) -> None:
-        """`case` (folded up to `folded`) after `facts`, its stored events that follow those."""
-        for fact in facts:
+    def _fold(
+        self,
+        case_id: str,
+        facts: CaseHistory,
+        case: CaseClocks,
+        folded: FoldedUpTo,
+        *,
+        archived: bool = False,
+    ) -> None:
+        """`case` (folded up to `folded`) after `facts`, its stored events that follow those.
+
+        With `archived`, the facts are a whole history of a case not in memory: it was archived before if
+        they hold a settled state left alone for `archive_after` (the last such state is what the archive
+        counted), which is taken out of the archive, since the case now counts from memory again. A new
+        case has no such state."""
+        counted: CaseClocks | None = None
+        for index, fact in enumerate(facts):
             case = evolve(case, fact.event)
             folded.add(fact.stream_id, fact.version, fact.position)
+            if archived and index + 1 < len(facts):
+                left_alone = facts[index + 1].recorded_at - fact.recorded_at >= self.archive_after
+                if left_alone and is_settled(case):
+                    counted = case  # a value: the clocks folded after it are new ones
+        if counted is not None:
+            self.archive.subtract(counted, self.now())
         self.cases[case_id] = case
         self._folded[case_id] = folded
         self._last_change[case_id] = facts[-1].recorded_at
         self._schedule(case)
-
-    def _take_back_from_archive(self, history: CaseHistory) -> None:
-        """A case not in memory that changes was archived before, if its history holds a settled state
-        left alone for `archive_after` (the last such state is what the archive counted): take that out
-        of the archive, since the case now counts from memory again. A new case has no such state."""
-        case = CaseClocks(history[0].event.case_id)
-        archived: CaseClocks | None = None
-        for index, fact in enumerate(history):
-            case = evolve(case, fact.event)
-            following = history[index + 1].recorded_at if index + 1 < len(history) else None
-            left_alone = following is not None and following - fact.recorded_at >= self.archive_after
-            if left_alone and is_settled(case):
-                archived = case  # a value: the clocks folded after it are new ones
-        if archived is not None:
-            self.archive.subtract(archived, self.now())
 
     def _schedule(self, case: CaseClocks) -> None:
         now = self.now()
