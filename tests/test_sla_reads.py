@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from services.sla.adapters import clock_store
 from services.sla.adapters.clock_store import clocks_of, load_case
 from services.sla.adapters.watch import Watch
 from services.sla.app import spec
-from services.sla.domain.clocks import CaseClocks, clock_id_for
+from services.sla.domain.clocks import AlertKind, CaseClocks, clock_id_for
 from services.sla.handlers import SlaContext, handle_case_fact
 from services.sla.settings import SlaSettings
 from tests import factories
@@ -88,8 +89,8 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 class Watching:
     """A watch running as in the service: listening, loading, then reading what each notification names."""
 
-    def __init__(self, stores: ServiceStores, database_url: str) -> None:
-        self.watch = Watch(0.8, now=lambda: MONDAY)
+    def __init__(self, stores: ServiceStores, database_url: str, now: datetime = MONDAY) -> None:
+        self.watch = Watch(0.8, now=lambda: now)
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(self.watch.run(stores, database_url, self.stop))
 
@@ -106,11 +107,11 @@ class Watching:
 
 
 @pytest.fixture
-async def watching(stores: ServiceStores, database_url: str) -> AsyncIterator[Callable[[], Watching]]:
+async def watching(stores: ServiceStores, database_url: str) -> AsyncIterator[Callable[..., Watching]]:
     started: list[Watching] = []
 
-    def start() -> Watching:
-        started.append(Watching(stores, database_url))
+    def start(now: datetime = MONDAY) -> Watching:
+        started.append(Watching(stores, database_url, now))
         return started[-1]
 
     yield start
@@ -154,7 +155,7 @@ async def test_a_batch_of_facts_about_many_cases_loads_their_clocks_in_one_query
 
 
 async def test_the_watch_reads_only_what_a_change_added_to_a_case_it_holds(
-    stores: ServiceStores, watching: Callable[[], Watching], monkeypatch: pytest.MonkeyPatch
+    stores: ServiceStores, watching: Callable[..., Watching], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await handled(stores, opened(), MONDAY)
     await handled(stores, routed(), MONDAY + timedelta(hours=1))
@@ -177,7 +178,7 @@ async def test_the_watch_reads_only_what_a_change_added_to_a_case_it_holds(
 
 
 async def test_a_change_committed_behind_one_the_watch_folded_already_is_folded_in_store_order(
-    stores: ServiceStores, watching: Callable[[], Watching]
+    stores: ServiceStores, watching: Callable[..., Watching]
 ) -> None:
     await handled(stores, opened(), MONDAY)
     running = watching()
@@ -202,7 +203,7 @@ async def test_a_change_committed_behind_one_the_watch_folded_already_is_folded_
 
 
 async def test_a_watch_loading_while_writers_commit_holds_every_stream_it_is_told_of(
-    stores: ServiceStores, watching: Callable[[], Watching], monkeypatch: pytest.MonkeyPatch
+    stores: ServiceStores, watching: Callable[..., Watching], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its load reads the store in pages; a stream whose first event commits behind the first page and
     whose second event lands in a later page must not be taken as complete from its second event."""
@@ -230,3 +231,34 @@ async def test_a_watch_loading_while_writers_commit_holds_every_stream_it_is_tol
     assert running.case() == full
     assert list(running.case().clocks) == list(full.clocks)
 
+
+
+def all_announced(running: Watching) -> bool:
+    clocks = running.case().clocks.values() if running.has(TASK_1) else ()
+    return bool(clocks) and all(c.breached for c in clocks if c.stopped_at is None)
+
+
+def contact_stopped(running: Watching) -> bool:
+    return running.case().clocks[CONTACT].stopped_at is not None
+
+
+async def test_replicas_racing_to_announce_a_case_s_breaches_each_hold_what_the_store_holds(
+    stores: ServiceStores, watching: Callable[..., Watching]
+) -> None:
+    await handled(stores, opened(), MONDAY)
+    await handled(stores, routed(), MONDAY + timedelta(hours=1))
+    await handled(stores, assigned_task(DUE), MONDAY + timedelta(hours=2))
+    late = MONDAY + timedelta(days=60)  # every running clock is past its deadline
+    replicas = [watching(late), watching(late)]
+    for running in replicas:
+        await until(partial(all_announced, running), "every breach announced")
+    await handled(stores, CaseAccepted(case_id=CASE, unit_code="COMM-1"), late)  # while they hold it
+    for running in replicas:
+        await until(partial(contact_stopped, running), "the accepted case")
+
+    full = await full_fold(stores)
+    assert sorted(full.announced) == sorted(
+        (c, AlertKind.BREACHED) for c in (CONTACT, clock_id_for(CASE, ClockKind.RESOLVE, 0), TASK_1)
+    )
+    for running in replicas:
+        assert running.case() == full

@@ -308,6 +308,9 @@ class Watch:
                 notify_changed(uow, [clock.case_id for clock, _ in due])
             self.alerts_written += len(uow.created_streams)  # the unit of work flushed on leaving the block
             for stream, event in written:
+                # Folded now, so that the clock is not due again; the notification then reads the alert as
+                # stored (FoldedUpTo counts only what was read), and folding it twice changes nothing: an
+                # alert only marks its clock announced.
                 self.cases[event.case_id] = evolve(self.cases[event.case_id], event)
                 log.info(
                     "sla_alert",
