@@ -88,7 +88,7 @@ class StoredFact(NamedTuple):
     event: DomainEvent
 
 
-@dataclass
+@dataclass(slots=True)
 class FoldedUpTo:
     """How much of a case's store the watch has folded: each stream's version and the highest global
     position among the folded events.
