@@ -7,7 +7,7 @@ read-then-write check, so two writers racing for the same version cannot both wi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -185,6 +185,23 @@ class EventStore:
         rows = await conn.fetch(
             f"SELECT * FROM {self.schema}.events WHERE subject = ANY($1::text[]) ORDER BY global_position",
             list(dict.fromkeys(subjects)),
+        )
+        return [_recorded(row) for row in rows]
+
+    async def read_subjects_after(
+        self, conn: DbConnection, subjects: Sequence[str], versions: Mapping[str, int]
+    ) -> list[RecordedEvent]:
+        """The events about these subjects that follow `versions` (stream → the version a reader holds; a
+        stream not named is read from its start), in store order: what a reader holding the rest lacks."""
+        rows = await conn.fetch(
+            f"SELECT e.* FROM {self.schema}.events e "
+            "LEFT JOIN unnest($2::text[], $3::int[]) AS held(stream_id, version) "
+            "ON held.stream_id = e.stream_id "
+            "WHERE e.subject = ANY($1::text[]) AND e.stream_version > coalesce(held.version, 0) "
+            "ORDER BY e.global_position",
+            list(dict.fromkeys(subjects)),
+            list(versions),
+            list(versions.values()),
         )
         return [_recorded(row) for row in rows]
 

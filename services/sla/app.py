@@ -28,7 +28,7 @@ from services.sla.adapters.http import OpsView, ops_router
 from services.sla.adapters.metrics import BrokerFigures, SlaCollector
 from services.sla.adapters.watch import Watch
 from services.sla.domain.reactions import HANDLED_FACTS, Attribution, Reactor
-from services.sla.handlers import SlaContext, handle_case_fact
+from services.sla.handlers import SlaContext, handle_case_fact, preload_cases
 from services.sla.settings import SlaSettings
 
 SERVICE = "sla"
@@ -83,8 +83,8 @@ def spec(sla: SlaSettings | None = None, settings: Settings | None = None) -> Se
         name=SERVICE,
         schema=SCHEMA,
         subscriptions=[
-            Subscription(CASES, handler, case_facts),
-            Subscription(JOINT_MEETING, handler, task_facts),
+            Subscription(CASES, handler, case_facts, preload=preload_cases),
+            Subscription(JOINT_MEETING, handler, task_facts, preload=preload_cases),
         ],
         routers=[ops_router(view)],
         on_started=on_started,

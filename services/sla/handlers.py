@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CaseOpened
 from schemas.sla import ClockKind, PauseSlaClocks, ResumeSlaClocks
-from services.sla.adapters.clock_store import clocks_of, load_case, record
+from services.sla.adapters.clock_store import clocks_of, load_case, load_cases, record
 from services.sla.domain.clocks import (
     CaseClocks,
     Clock,
@@ -39,6 +40,11 @@ NEEDS_OPENED_CASE = tuple(
 @dataclass(frozen=True)
 class SlaContext:
     reactor: Reactor
+
+
+async def preload_cases(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> None:
+    """A consumer batch's Preload: the clocks of every case its facts are about, in one query."""
+    await load_cases(uow, [m.event.case_id for m in messages if isinstance(m.event, HANDLED_FACTS)])
 
 
 async def handle_case_fact(ctx: SlaContext, uow: UnitOfWork, message: InboundMessage) -> None:

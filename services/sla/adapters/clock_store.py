@@ -3,14 +3,16 @@ clocks, its task clocks, its alerts), loaded by subject and typed by the shared 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventcore.aggregate import LoadedSubject, SubjectRepository
 from eventcore.database import DbConnection
-from eventcore.mapper import default_mapper
-from eventcore.store import EventStore, PendingEvent
+from eventcore.mapper import EventMapper, default_mapper
+from eventcore.store import EventStore, PendingEvent, RecordedEvent
 from eventcore.unit_of_work import UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.topics import SLA
@@ -29,7 +31,7 @@ _PAGE = 5000
 
 CLOCKS = SubjectRepository(evolve, publish_to=SLA)
 LoadedCase = LoadedSubject[CaseClocks]
-CaseHistory = list[tuple[datetime, str, DomainEvent]]  # recorded at, stream, event: in store order
+CaseHistory = list["StoredFact"]  # in store order
 
 
 def alert_event_id(stream_id: str) -> UUID:
@@ -70,21 +72,84 @@ async def record(
     return saved
 
 
-async def load_histories(uow: UnitOfWork, case_ids: Iterable[str]) -> dict[str, CaseHistory]:
-    """The cases' clock facts with the time each was recorded (the watch tells a pause from a gap by it)."""
+async def load_cases(uow: UnitOfWork, case_ids: Iterable[str]) -> None:
+    """Load these cases into the unit of work in one query (a consumer batch's Preload): each handler's
+    `load_case` then finds its case there."""
+    await CLOCKS.load_many(uow, case_ids)
+
+
+class StoredFact(NamedTuple):
+    """One of the watch's events as the store holds it."""
+
+    recorded_at: datetime  # the watch tells a pause from a gap by it
+    stream_id: str
+    version: int
+    position: int  # global position: store order
+    event: DomainEvent
+
+
+@dataclass(slots=True)
+class FoldedUpTo:
+    """How much of a case's store the watch has folded: each stream's version and the highest global
+    position among the folded events.
+
+    A stream's committed events always form a prefix of it (an append names the version it follows, so a
+    version commits with or after those before it), so the events a holder of `versions` lacks are exactly
+    those after them (`read_subjects_after`). Global positions, though, are taken before commit: another
+    stream of the case (a task clock written by another replica, an alert written by a watch) may commit an
+    event with a lower position than one already folded. Folding the lacking events after the folded ones
+    equals a full fold in store order only if each of them comes after everything folded (`continued_by`);
+    otherwise the case is folded again from the start. So the watch's memory of a case is always the full
+    fold of what it has read, whatever `evolve` makes of the order of a case's streams.
+    """
+
+    versions: dict[str, int] = field(default_factory=dict)
+    position: int = 0
+
+    def continued_by(self, facts: Sequence[StoredFact]) -> bool:
+        """Whether folding `facts` (in store order) after what was folded gives the full fold."""
+        versions = dict(self.versions)
+        for fact in facts:
+            if fact.position <= self.position or fact.version != versions.get(fact.stream_id, 0) + 1:
+                return False
+            versions[fact.stream_id] = fact.version
+        return True
+
+    def add(self, stream_id: str, version: int, position: int) -> None:
+        self.versions[stream_id] = version
+        self.position = max(self.position, position)
+
+
+def _stored(recorded: RecordedEvent, mapper: EventMapper) -> StoredFact:
+    event = mapper.recorded(recorded)
+    return StoredFact(
+        recorded.recorded_at, recorded.stream_id, recorded.stream_version, recorded.global_position, event
+    )
+
+
+async def load_histories(
+    uow: UnitOfWork, case_ids: Iterable[str], held: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, CaseHistory]:
+    """The cases' clock facts in store order; with `held` (case → stream → version), only the facts after
+    those versions (what a reader holding them lacks), every fact of a case not in it."""
     mapper = default_mapper()
+    versions = {stream: v for streams in (held or {}).values() for stream, v in streams.items()}
     histories: dict[str, CaseHistory] = {}
-    for recorded in await uow.store.read_subjects(uow.conn, list(case_ids)):
-        event = mapper.recorded(recorded)
-        histories.setdefault(event.case_id, []).append((recorded.recorded_at, recorded.stream_id, event))
+    for recorded in await uow.store.read_subjects_after(uow.conn, list(case_ids), versions):
+        fact = _stored(recorded, mapper)
+        histories.setdefault(fact.event.case_id, []).append(fact)
     return histories
 
 
 async def load_all(
-    conn: DbConnection, schema: str, last_recorded: dict[str, datetime] | None = None
+    conn: DbConnection,
+    schema: str,
+    last_recorded: dict[str, datetime] | None = None,
+    folded: dict[str, FoldedUpTo] | None = None,
 ) -> dict[str, CaseClocks]:
     """Every case's clocks, folded from the whole store in pages (start-up, reports); with `last_recorded`,
-    also when each case last changed."""
+    also when each case last changed, with `folded` how far each was folded. For the pages to add up to the
+    store as one moment saw it (each stream a prefix of itself), call it in a REPEATABLE READ transaction."""
     store, mapper = EventStore(schema), default_mapper()
     cases: dict[str, CaseClocks] = {}
     position = 0
@@ -94,6 +159,10 @@ async def load_all(
             cases[event.case_id] = evolve(cases.get(event.case_id), event)
             if last_recorded is not None:
                 last_recorded[event.case_id] = recorded.recorded_at
+            if folded is not None:
+                folded.setdefault(event.case_id, FoldedUpTo()).add(
+                    recorded.stream_id, recorded.stream_version, recorded.global_position
+                )
         position = page[-1].global_position
     return cases
 

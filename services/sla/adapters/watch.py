@@ -2,7 +2,11 @@
 
 No per-clock polling: at start the clocks are folded from the service's own store; afterwards a
 PostgreSQL NOTIFY (sent by every transaction that changes a case's clocks, delivered at commit) names
-the case to re-read. One sleeping task wakes at the earliest at-risk or deadline instant on the heap.
+the case to read again. Only what the watch lacks is read: the events after the version of each stream it
+has folded, folded after the case as it holds it, unless one of them committed behind an event already
+folded; then the case is folded again from the start (`FoldedUpTo` in adapters/clock_store.py says why
+that always equals a full fold of the store). One sleeping task wakes at the earliest at-risk or deadline
+instant on the heap.
 An alert goes into a stream whose id is derived from the clock, created with `start_stream` (ON CONFLICT
 DO NOTHING), so a restart, a replay or a second replica can try again and nothing is announced twice.
 
@@ -30,9 +34,9 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.topics import SLA
 from services.sla.adapters.archive import Archive, is_settled
 from services.sla.adapters.clock_store import (
-    CLOCKS,
     NOTIFY_CHANNEL,
     CaseHistory,
+    FoldedUpTo,
     alert_pending,
     load_all,
     load_histories,
@@ -74,6 +78,7 @@ class Watch:
         self.archive = Archive()
         self.archive_after = archive_after
         self._last_change: dict[str, datetime] = {}  # when each case in memory was last recorded changing
+        self._folded: dict[str, FoldedUpTo] = {}  # how much of each case in memory was folded
         self.alerts_written = 0
         self._heap: list[tuple[datetime, int, str, str, AlertKind]] = []
         self._seq = itertools.count()
@@ -152,9 +157,15 @@ class Watch:
     async def load(self, stores: ServiceStores) -> None:
         """Fold the whole store and put every open clock on the heap (start-up, reconnection)."""
         last_change: dict[str, datetime] = {}
-        async with stores.pool.acquire() as conn:
-            self.cases = await load_all(conn, stores.schema, last_change)
+        folded: dict[str, FoldedUpTo] = {}
+        # One snapshot for every page: each stream is then folded up to a version all before it are in.
+        async with (
+            stores.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            self.cases = await load_all(conn, stores.schema, last_change, folded)
         self._last_change = last_change
+        self._folded = folded
         self.archive.clear()  # everything is in memory again; the sweep archives what has settled
         self._rebuild_heap()
         self.sweep()
@@ -170,6 +181,7 @@ class Watch:
         for case_id in settled:
             self.archive.add(self.cases.pop(case_id), now)
             self._last_change.pop(case_id, None)
+            self._folded.pop(case_id, None)
         if len(self._heap) > 2 * sum(1 for _ in self._open()) + 1024:
             self._rebuild_heap()  # stopped and moved clocks leave stale entries behind
         return len(settled)
@@ -205,31 +217,53 @@ class Watch:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, set()
+        held = {c: self._folded[c].versions for c in dirty if c in self._folded and c in self.cases}
         async with stores.pool.acquire() as conn:
-            histories = await load_histories(stores.bind(conn), dirty)
-        for case_id, history in histories.items():
-            if case_id not in self.cases:
-                self._take_back_from_archive(history)
-            case = CLOCKS.fold(event for _, _, event in history) or CaseClocks(case_id)
-            self.cases[case_id] = case
-            self._last_change[case_id] = history[-1][0]
-            self._schedule(case)
-        if histories:
+            changes = await load_histories(stores.bind(conn), dirty, held)
+            # What committed behind an event already folded cannot be folded after it: fold those again.
+            behind = {c for c, new in changes.items() if c in held and not self._folded[c].continued_by(new)}
+            histories = await load_histories(stores.bind(conn), behind) if behind else {}
+        for case_id, facts in changes.items():
+            if case_id in held and case_id not in behind:
+                self._fold(case_id, facts, self.cases[case_id], self._folded[case_id])
+                continue
+            history = histories.get(case_id, []) if case_id in behind else facts
+            if history:
+                # A case not in memory that changes may have been archived before.
+                archived = case_id not in self.cases
+                self._fold(case_id, history, CaseClocks(case_id), FoldedUpTo(), archived=archived)
+        if changes:
             self._changed()
 
-    def _take_back_from_archive(self, history: CaseHistory) -> None:
-        """A case not in memory that changes was archived before, if its history holds a settled state
-        left alone for `archive_after` (the last such state is what the archive counted): take that out
-        of the archive, since the case now counts from memory again. A new case has no such state."""
-        case = CaseClocks(history[0][2].case_id)
-        archived: CaseClocks | None = None
-        for index, (recorded_at, _, event) in enumerate(history):
-            case = evolve(case, event)
-            following = history[index + 1][0] if index + 1 < len(history) else None
-            if following is not None and following - recorded_at >= self.archive_after and is_settled(case):
-                archived = case  # a value: the clocks folded after it are new ones
-        if archived is not None:
-            self.archive.subtract(archived, self.now())
+    def _fold(
+        self,
+        case_id: str,
+        facts: CaseHistory,
+        case: CaseClocks,
+        folded: FoldedUpTo,
+        *,
+        archived: bool = False,
+    ) -> None:
+        """`case` (folded up to `folded`) after `facts`, its stored events that follow those.
+
+        With `archived`, the facts are a whole history of a case not in memory: it was archived before if
+        they hold a settled state left alone for `archive_after` (the last such state is what the archive
+        counted), which is taken out of the archive, since the case now counts from memory again. A new
+        case has no such state."""
+        counted: CaseClocks | None = None
+        for index, fact in enumerate(facts):
+            case = evolve(case, fact.event)
+            folded.add(fact.stream_id, fact.version, fact.position)
+            if archived and index + 1 < len(facts):
+                left_alone = facts[index + 1].recorded_at - fact.recorded_at >= self.archive_after
+                if left_alone and is_settled(case):
+                    counted = case  # a value: the clocks folded after it are new ones
+        if counted is not None:
+            self.archive.subtract(counted, self.now())
+        self.cases[case_id] = case
+        self._folded[case_id] = folded
+        self._last_change[case_id] = facts[-1].recorded_at
+        self._schedule(case)
 
     def _schedule(self, case: CaseClocks) -> None:
         now = self.now()
@@ -274,6 +308,9 @@ class Watch:
                 notify_changed(uow, [clock.case_id for clock, _ in due])
             self.alerts_written += len(uow.created_streams)  # the unit of work flushed on leaving the block
             for stream, event in written:
+                # Folded now, so that the clock is not due again; the notification then reads the alert as
+                # stored (FoldedUpTo counts only what was read), and folding it twice changes nothing: an
+                # alert only marks its clock announced.
                 self.cases[event.case_id] = evolve(self.cases[event.case_id], event)
                 log.info(
                     "sla_alert",

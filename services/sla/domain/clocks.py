@@ -9,11 +9,11 @@ bureaus' task clocks (`sla-task/<case>`) and its alerts, each in a stream whose 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from deadlines.policy import PolicyLevel
 from deadlines.timing import Timing, standing
@@ -119,6 +119,20 @@ class Clock:
         return self.breached or (self.deadline is not None and now >= self.deadline)
 
 
+V = TypeVar("V", "Clock", "CaseClocks")
+
+
+def _updated(value: V, **changes: Any) -> V:
+    """`dataclasses.replace` for the clocks' values, without its per-call field introspection and the frozen
+    `__init__` (one `object.__setattr__` per field): every event of every case is folded through here
+    several times. The same value with these fields changed; neither class has `__post_init__` or fields
+    outside `__init__`, so nothing `replace` would do is skipped."""
+    assert changes.keys() <= value.__dict__.keys(), f"no such field: {set(changes) - set(value.__dict__)}"
+    copied = object.__new__(type(value))
+    copied.__dict__.update(value.__dict__, **changes)
+    return copied
+
+
 def _no_clocks() -> Mapping[str, Clock]:
     return MappingProxyType({})
 
@@ -174,10 +188,10 @@ class CaseClocks:
         return any(c.state is not ClockState.STOPPED for c in self.clocks.values())
 
     def with_clock(self, clock: Clock) -> CaseClocks:
-        return replace(self, clocks=MappingProxyType({**self.clocks, clock.clock_id: clock}))
+        return _updated(self, clocks=MappingProxyType({**self.clocks, clock.clock_id: clock}))
 
     def changing(self, clock_id: str, **changes: Any) -> CaseClocks:
-        return self.with_clock(replace(self.clocks[clock_id], **changes))
+        return self.with_clock(_updated(self.clocks[clock_id], **changes))
 
 
 def evolve(case: CaseClocks | None, event: DomainEvent) -> CaseClocks:
@@ -229,9 +243,9 @@ def evolve(case: CaseClocks | None, event: DomainEvent) -> CaseClocks:
         case SlaBreached():
             return _announced_to(_announcing(case, event.clock_id, AlertKind.BREACHED), event.clock_id)
         case SlaCallbackRecorded():
-            return replace(case, callback_outcome=event.outcome, called_back_at=event.called_back_at)
+            return _updated(case, callback_outcome=event.outcome, called_back_at=event.called_back_at)
         case SlaLeadBureauRecorded():
-            return replace(case, lead_bureau=event.lead_bureau)
+            return _updated(case, lead_bureau=event.lead_bureau)
     return case
 
 
@@ -264,7 +278,7 @@ def _started(e: SlaClockStarted) -> Clock:
 
 
 def _announcing(case: CaseClocks, clock_id: str, kind: AlertKind) -> CaseClocks:
-    return replace(case, announced=case.announced | {(clock_id, kind)})
+    return _updated(case, announced=case.announced | {(clock_id, kind)})
 
 
 def _announced_to(case: CaseClocks, clock_id: str) -> CaseClocks:
