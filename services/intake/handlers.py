@@ -35,6 +35,7 @@ from services.intake.adapters.hotline_file import (
     parse_order,
     parse_record,
     read_hotline_file,
+    record_details,
     reject,
 )
 from services.intake.adapters.intake_store import (
@@ -515,8 +516,8 @@ def hotline_submission(
         original = dict(record.fields) if record.fields is not None else order.model_dump(mode="json")
     # Only the fields a work order has: an extra column (an ID-card number, a second phone) stays in the raw
     # bytes in intake's own store and never reaches a topic.
-    original = {key: value for key, value in original.items() if key in HotlineOrder.model_fields}
-    details = {k: v for k, v in reject(record, "", "").details.items() if k != "kind"}
+    original = {key: value for key, value in original.items() if key in _ORDER_FIELDS}
+    details = record_details(record)
     return from_hotline_order(
         order,
         actor=actor,
@@ -529,6 +530,9 @@ def hotline_submission(
         dead_letter_ref=record.where,
         dead_letter_details=details,
     )
+
+
+_ORDER_FIELDS = frozenset(HotlineOrder.model_fields)
 
 
 async def receive_hotline_records(
