@@ -213,6 +213,14 @@ def test_the_texts_kept_are_bounded_and_a_forgotten_one_is_scored_alike(monkeypa
     assert model.predict_many(texts) == first
 
 
+def test_a_label_normalised_before_is_looked_up_and_reads_as_it_did() -> None:
+    label = "  物业管理＞电梯  故障（困人） "
+    first = normalise(label)
+    hits = normalise.cache_info().hits
+    assert normalise(label) == first == normalise.__wrapped__(label) == "物业管理>电梯 故障(困人)"
+    assert normalise.cache_info().hits == hits + 1
+
+
 def test_evidence_is_made_of_the_texts_own_words() -> None:
     prediction = trained_classifier().predict("业委会换届选举不公开，候选人名单都不公示")
     assert prediction.category is Category.OWNERS_COMMITTEE
