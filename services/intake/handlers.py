@@ -476,13 +476,20 @@ def _label_seen(submission: Submission, complaint: ComplaintReceived) -> LabelSe
 async def _open_cases(
     conn: DbConnection, store: IntakeStore, policy: MergePolicy, complaints: Sequence[ComplaintReceived]
 ) -> dict[MergeKey, list[OpenCase]]:
-    keyed = [(key, c) for c in complaints if (key := merge_key(c, policy)) is not None]
-    if not keyed:
+    """Each merge key's open cases that one of its complaints could join (decide_merge picks among them)."""
+    windows: dict[MergeKey, tuple[datetime, datetime]] = {}
+    for complaint in complaints:
+        if (key := merge_key(complaint, policy)) is None:
+            continue
+        at = complaint.received_at
+        earliest, latest = windows.get(key, (at, at))
+        windows[key] = (min(earliest, at), max(latest, at))
+    if not windows:
         return {}
-    keys = sorted({key for key, _ in keyed})
-    await store.lock_merge_keys(conn, keys)
-    times = [c.received_at for _, c in keyed]
-    found = await store.open_cases(conn, keys, min(times) - policy.window, max(times) + policy.window)
+    await store.lock_merge_keys(conn, sorted(windows))
+    found = await store.open_cases(
+        conn, {key: (first - policy.window, last + policy.window) for key, (first, last) in windows.items()}
+    )
     candidates: dict[MergeKey, list[OpenCase]] = {}
     for case in found:
         candidates.setdefault((case.district, case.compound_code, case.category), []).append(case)
