@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 
 from district import platform_export
 from schemas.categorisation import CategorySource
@@ -22,6 +24,7 @@ from services.intake.adapters.category_files import (
     read_taxonomy,
     trained_classifier,
 )
+from services.intake.domain.classification import classifier
 from services.intake.domain.classification.classifier import TextClassifier
 from services.intake.domain.classification.taxonomy import TaxonomyError, parse_taxonomy
 from services.intake.domain.classification.text import normalise
@@ -165,6 +168,57 @@ def test_the_classifier_holds_its_figures_on_the_evaluation_set() -> None:
     top1 = sum(p.category is t for p, t in zip(predictions, truth, strict=True)) / len(truth)
     top3 = sum(t in [c for c, _ in p.top] for p, t in zip(predictions, truth, strict=True)) / len(truth)
     assert top1 >= 0.9 and top3 >= 0.98, (top1, top3)
+
+
+def test_a_text_seen_before_is_not_scored_again_and_gets_the_prediction_it_got_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus, held_out = read_corpus(TRAINING_CORPUS), read_corpus(EVALUATION_SET)
+    texts = [t for c in Category for t in held_out[c]][:120]
+    model = TextClassifier(corpus)
+    first = model.predict_many(texts)
+    featurised: list[str] = []
+    features = model.features
+
+    def counted(normalised: Sequence[str]) -> csr_matrix:
+        featurised.extend(normalised)
+        return features(normalised)
+
+    monkeypatch.setattr(model, "features", counted)
+
+    unseen = "小区门口的路灯坏了半个月没人修"
+    again = model.predict_many([*reversed(texts), unseen])
+
+    assert featurised == [normalise(unseen)]
+    assert again[-2::-1] == first
+    assert again[-1] == TextClassifier(corpus).predict(unseen)
+
+
+def test_evidence_asked_for_a_text_scored_without_it_is_the_evidence_it_would_have_had() -> None:
+    corpus = read_corpus(TRAINING_CORPUS)
+    texts = ["业委会换届选举不公开，候选人名单都不公示", "电梯经常困人，物业不管", "电梯经常困人，物业不管"]
+    model = TextClassifier(corpus)
+    without = model.predict_many(texts, evidence=[False, True, False])
+    assert without[0].evidence == () and without[1].evidence and without[2].evidence == ()
+    assert model.predict_many(texts) == TextClassifier(corpus).predict_many(texts)
+
+
+def test_the_texts_kept_are_bounded_and_a_forgotten_one_is_scored_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classifier, "TEXTS_KEPT", 10)
+    corpus, held_out = read_corpus(TRAINING_CORPUS), read_corpus(EVALUATION_SET)
+    texts = [t for c in Category for t in held_out[c]][:40]
+    model = TextClassifier(corpus)
+    first = model.predict_many(texts)
+    assert len(model._kept) == 10
+    assert model.predict_many(texts) == first
+
+
+def test_a_label_normalised_before_is_looked_up_and_reads_as_it_did() -> None:
+    label = "  物业管理＞电梯  故障（困人） "
+    first = normalise(label)
+    hits = normalise.cache_info().hits
+    assert normalise(label) == first == normalise.__wrapped__(label) == "物业管理>电梯 故障(困人)"
+    assert normalise.cache_info().hits == hits + 1
 
 
 def test_evidence_is_made_of_the_texts_own_words() -> None:

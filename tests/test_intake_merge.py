@@ -20,8 +20,9 @@ from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CallbackOutcome, CaseClosed, CaseReopened, ReopenReason
 from schemas.topics import CASES
 from services.intake.adapters.hotline_file import FileRecord
+from services.intake.adapters.intake_store import IntakeStore
 from services.intake.app import EXTRA_DDL, SCHEMA
-from services.intake.domain.merge import RULE_SAME_COMPOUND_CATEGORY, MergePolicy
+from services.intake.domain.merge import RULE_SAME_COMPOUND_CATEGORY, MergePolicy, OpenCase
 from services.intake.handlers import (
     IntakeContext,
     Outcome,
@@ -157,3 +158,28 @@ async def test_status_changes_for_cases_intake_does_not_know_are_ignored_with_a_
         assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.cases") == 0
         assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.inbox") == 1
     assert [entry["event"] for entry in logs] == ["case_status_for_unknown_case"]
+
+
+async def test_a_batch_reads_only_the_open_cases_its_own_complaints_could_join(
+    stores: ServiceStores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each key's cases within the window of that key's complaints: not those of the whole batch's span
+    (every open case of weeks, read again by each batch of a long feed)."""
+    rubbish_piles_up = {"category": "sanitation", "description": "楼下垃圾堆了好几天没人清运，臭气熏天"}
+    [lift, rubbish] = await receive(stores, order(1), order(2, hours=60, **rubbish_piles_up))
+    read: list[str] = []
+    open_cases = IntakeStore.open_cases
+
+    async def reading(self: IntakeStore, *args: Any) -> list[OpenCase]:
+        found = await open_cases(self, *args)
+        read.extend(case.case_id for case in found)
+        return found
+
+    monkeypatch.setattr(IntakeStore, "open_cases", reading)
+    later_lift, early_rubbish = await receive(
+        stores, order(3, hours=100), order(4, hours=40, **rubbish_piles_up)
+    )
+
+    assert read == [rubbish.case_id]
+    assert lift.status is later_lift.status is Status.ACCEPTED
+    assert early_rubbish.status is Status.MERGED and early_rubbish.case_id == rubbish.case_id

@@ -333,8 +333,15 @@ def _as_text(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def reject(record: FileRecord, kind: str, reason: str, order_no: object = None) -> Rejection:
+    details = {"kind": kind, **record_details(record, order_no)}
+    return Rejection(
+        source=record.source, source_ref=record.where, reason=reason, payload=record.raw, details=details
+    )
+
+
+def record_details(record: FileRecord, order_no: object = None) -> dict[str, Any]:
+    """Where a record came from, as its dead letter keeps it (enough to read it again)."""
     details: dict[str, Any] = {
-        "kind": kind,
         "line": record.line_no,
         "unit": record.unit,
         "order_no": order_no if isinstance(order_no, str) else None,
@@ -344,9 +351,7 @@ def reject(record: FileRecord, kind: str, reason: str, order_no: object = None) 
     }
     if record.header is not None:
         details["header"] = record.header
-    return Rejection(
-        source=record.source, source_ref=record.where, reason=reason, payload=record.raw, details=details
-    )
+    return details
 
 
 def record_from_dead_letter(source: str, payload: bytes, details: dict[str, Any]) -> FileRecord:

@@ -185,21 +185,27 @@ class IntakeStore:
             )
 
     async def open_cases(
-        self, conn: DbConnection, keys: Sequence[MergeKey], earliest: datetime, latest: datetime
+        self, conn: DbConnection, windows: Mapping[MergeKey, tuple[datetime, datetime]]
     ) -> list[OpenCase]:
-        if not keys:
+        """The open cases of each key first received within that key's window (earliest, latest).
+
+        Each key is looked up on the whole index (district, compound, category, time): filtering on the
+        compound alone over one window for the batch read every open case of weeks, more with each batch."""
+        if not windows:
             return []
-        # Filter on district and compound (the partial index's leading columns); categories are checked here.
+        keys = sorted(windows)
         rows = await conn.fetch(
-            f"SELECT * FROM {self.s}.cases WHERE status = 'open' "
-            "AND (district, compound_code) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
-            "AND first_received_at BETWEEN $3 AND $4",
-            *_columns(sorted({(district, code) for district, code, _ in keys})),
-            earliest,
-            latest,
+            f"SELECT c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
+            "AS k(district, compound_code, category, earliest, latest) "
+            f"JOIN {self.s}.cases c ON c.district = k.district AND c.compound_code = k.compound_code "
+            "AND c.category = k.category AND c.first_received_at BETWEEN k.earliest AND k.latest "
+            "WHERE c.status = 'open'",
+            [district for district, _, _ in keys],
+            [code for _, code, _ in keys],
+            [category.value for _, _, category in keys],
+            [windows[key][0] for key in keys],
+            [windows[key][1] for key in keys],
         )
-        wanted = {(district, code, category.value) for district, code, category in keys}
-        rows = [row for row in rows if (row["district"], row["compound_code"], row["category"]) in wanted]
         return [
             OpenCase(
                 row["case_id"],

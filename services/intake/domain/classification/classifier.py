@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +35,10 @@ SEED = 12345
 EVIDENCE_WORDS = 4  # spans shown
 EVIDENCE_GRAMS = 6  # the strongest n-grams those spans are made of
 _PUNCTUATION = re.compile(r"[\s\W\d_]")
+# Texts whose scores (and evidence, once asked for) are kept: residents and call-takers repeat the same
+# descriptions, and a text's scores do not depend on the texts scored with it, so each is scored once.
+# Bounded, the oldest going first: some 5 MiB at most.
+TEXTS_KEPT = 5_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,15 @@ class Prediction:
         return [CategoryCandidate(category=c, score=round(p, 4)) for c, p in self.top[:count]]
 
 
+@dataclass
+class _Scored:
+    """One normalised text's scores, and its evidence once some caller asked for it."""
+
+    top: tuple[tuple[Category, float], ...]
+    scores: tuple[float, ...]
+    evidence: tuple[str, ...] | None = None
+
+
 class TextClassifier:
     """Trained once per process from labelled examples; scores many texts in one call."""
 
@@ -80,27 +94,61 @@ class TextClassifier:
         self._idf: NDArray[np.float64] = self.vectoriser.idf_
         self.version = _digest(texts, labels)
         self.examples = len(texts)
+        self._kept: dict[str, _Scored] = {}  # normalised text -> its scores, oldest first (TEXTS_KEPT)
 
     def predict_many(
         self, texts: Sequence[str], *, evidence: Sequence[bool] | None = None
     ) -> list[Prediction]:
-        """One prediction per text; evidence only where asked (it costs more than the scores)."""
+        """One prediction per text; evidence only where asked (it costs more than the scores). A text seen
+        before (normalised) is not scored again: its row of scores is the same whatever it is scored with."""
         if not texts:
             return []
         normalised = [normalise(text) for text in texts]
+        wanted = [True] * len(texts) if evidence is None else list(evidence)
+        kept = self._kept
+        scored = {text: entry for text in normalised if (entry := kept.get(text)) is not None}
+        new = list(dict.fromkeys(text for text in normalised if text not in scored))
+        explain = {text for text, asked in zip(normalised, wanted, strict=True) if asked}
+        if new:
+            scored.update(self._score(new, explain))
+        unexplained = [text for text in dict.fromkeys(explain) if scored[text].evidence is None]
+        if unexplained:
+            self._explain(unexplained, scored)
+        self._keep(scored)
+        columns = self._columns
+        return [
+            Prediction(entry.top, entry.scores, columns, (entry.evidence or ()) if asked else ())
+            for text, asked in zip(normalised, wanted, strict=True)
+            for entry in [scored[text]]
+        ]
+
+    def _score(self, normalised: Sequence[str], explain: set[str]) -> dict[str, _Scored]:
+        """Scores of distinct texts in one call, with evidence for those in `explain`."""
         features = self.features(normalised)
         probabilities: NDArray[np.float64] = self.model.predict_proba(features)
         best = np.argsort(-probabilities, axis=1)[:, :3].tolist()
         rows = probabilities.tolist()
         categories = self.categories
-        predictions = []
+        scored = {}
         for row, text in enumerate(normalised):
             scores = rows[row]
             top = tuple((categories[i], scores[i]) for i in best[row])
-            wanted = evidence is None or evidence[row]
-            words = self._evidence(features, row, best[row][0], text) if wanted else ()
-            predictions.append(Prediction(top, scores, self._columns, words))
-        return predictions
+            words = self._evidence(features, row, best[row][0], text) if text in explain else None
+            scored[text] = _Scored(top, tuple(scores), words)
+        return scored
+
+    def _explain(self, normalised: Sequence[str], scored: dict[str, _Scored]) -> None:
+        """Evidence for texts scored earlier without it."""
+        features = self.features(normalised)
+        for row, text in enumerate(normalised):
+            entry = scored[text]
+            entry.evidence = self._evidence(features, row, self._columns[entry.top[0][0]], text)
+
+    def _keep(self, scored: dict[str, _Scored]) -> None:
+        kept = self._kept
+        kept.update(scored)
+        for oldest in list(islice(kept, max(0, len(kept) - TEXTS_KEPT))):
+            del kept[oldest]
 
     def features(self, normalised: Sequence[str]) -> csr_matrix:
         """What the fitted vectoriser's transform() computes (char 1-2-grams, sublinear tf, idf, l2), without

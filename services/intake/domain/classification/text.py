@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # The separators real 12345 exports put between the levels of a category path (after NFKC, ＞ is >).
 PATH_SEPARATORS = ("›", ">", "/", "-", "|", "\\", "»", "→", "—", "、")
@@ -11,6 +12,7 @@ _SPACE = re.compile(r"\s+")
 _BRACKETED = re.compile(r"[(\[【〔（][^)\]】〕）]*[)\]】〕）]")
 
 
+@lru_cache(maxsize=4096)  # labels and many descriptions repeat; NFKC costs some microseconds a text
 def normalise(text: str) -> str:
     """NFKC (full-width letters, digits and punctuation become their ASCII forms), one space, lower case."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
