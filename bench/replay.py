@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/replay.py                      # 20,000 complaints' worth of events
     .venv/bin/python bench/replay.py --records 5000 --runs 3
+    .venv/bin/python bench/replay.py --hold               # then, from another shell, again and again:
+    .venv/bin/python bench/replay.py --dsn ADDRESS        # replay the database the held run filled
 
 Fills a fresh store the way production does (bench/pipeline.py: synthetic hotline records fed through
 intake, routed by routing, escalations filed by the joint meeting, clocks started by the SLA watch), stops
 the services, then runs each `caseline replay NAME` command `--runs` times against that database and
 prints, per read model, the events in the store, the command's wall time (median), the same less the CLI's
-start-up (`caseline --help`, timed the same way) and events per second of that replay time. Writes
-bench/out/replay-<timestamp>.json. See bench/README.md.
+start-up (`caseline --help`, timed the same way) and events per second of that replay time, and the CPU
+seconds the replay cost its process and PostgreSQL. Writes bench/out/replay-<timestamp>.json. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -121,11 +124,10 @@ def _postgres_cpu(postmaster: psutil.Process) -> float:
 async def postmaster_of(dsn: str) -> psutil.Process:
     """The PostgreSQL server behind the address (it runs on this machine): the parent of a backend."""
     conn = await asyncpg.connect(dsn)
-    try:
-        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+    try:  # while the backend lives
+        parent = psutil.Process(int(await conn.fetchval("SELECT pg_backend_pid()"))).parent()
     finally:
         await conn.close()
-    parent = psutil.Process(backend).parent()
     assert parent is not None
     return parent
 
@@ -143,13 +145,15 @@ def measure(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
     for name in READ_MODELS:
         took = median_timing([CASELINE, "replay", name], dsn, postmaster, args.runs)
         replay = max(took.wall_s - start_up.wall_s, 1e-6)
+        cli_cpu = max(took.cli_cpu_s - start_up.cli_cpu_s, 0.0)
         models[name] = {
             "events": counts[name],
             "wall_s": round(took.wall_s, 2),
             "replay_s": round(replay, 2),
             "events_per_s": round(counts[name] / replay),
-            "cli_cpu_s": round(took.cli_cpu_s - start_up.cli_cpu_s, 2),
+            "cli_cpu_s": round(cli_cpu, 2),
             "postgres_cpu_s": round(took.postgres_cpu_s, 2),
+            "events_per_cpu_s": round(counts[name] / max(cli_cpu + took.postgres_cpu_s, 1e-6)),
         }
     return {"cli_start_up_s": round(start_up.wall_s, 2), "read_models": models}
 
@@ -158,7 +162,8 @@ def print_report(report: dict[str, Any]) -> None:
     table = Table(
         title=f"replay, {report['cpus']} CPUs, median of {report['runs']} (CLI start-up {report['cli_start_up_s']} s)"
     )
-    for column in ("read model", "events", "wall s", "replay s", "events/s", "CLI CPU s", "PostgreSQL CPU s"):
+    columns = ("read model", "events", "wall s", "replay s", "events/s", "CLI CPU s", "PostgreSQL CPU s", "events/CPU s")
+    for column in columns:
         table.add_column(column, justify="right")
     for name, r in report["read_models"].items():
         table.add_row(
@@ -169,8 +174,12 @@ def print_report(report: dict[str, Any]) -> None:
             f"{r['events_per_s']:,}",
             str(r["cli_cpu_s"]),
             str(r["postgres_cpu_s"]),
+            f"{r['events_per_cpu_s']:,}",
         )
-    table.caption = "CPU: user + system seconds of the replay (the CLI's less its start-up) and of PostgreSQL"
+    table.caption = (
+        "CPU: user + system seconds of the replay (the CLI's less its start-up) and of PostgreSQL; "
+        "events/CPU s: events per second of both, the figure to compare on a busy machine"
+    )
     console.print(table)
     if any(r["replay_s"] < 1 for r in report["read_models"].values()):
         console.print(

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseline.commandline import app, database_address, replay_app
+from caseline.commandline import app, collector_paused, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, checked_schema, create_pool, migrate
@@ -191,7 +191,8 @@ def replay_routing() -> None:
     """Rebuild routing's case read model from its event store, and what routing learnt from the SLA's and
     the joint meeting's stores (every case's clocks, so its deadline, and the decided leads)."""
     started = time.perf_counter()
-    cases, (clocks, leads) = asyncio.run(_replay(database_address()))
+    with collector_paused():
+        cases, (clocks, leads) = asyncio.run(_replay(database_address()))
     console.print(
         f"routing: case_view rebuilt from the events, {cases} cases; {clocks} clocks and {leads} "
         f"decided leads learnt again from the sla and jointmeeting stores, in {time.perf_counter() - started:.1f}s"
@@ -199,11 +200,16 @@ def replay_routing() -> None:
 
 
 async def _replay(dsn: str) -> tuple[int, tuple[int, int]]:
-    """The case view rebuilt, then what routing learnt relearnt: one pool, a transaction each."""
-    pool = await create_pool(dsn, max_size=1)
+    """The case view rebuilt and what routing learnt relearnt, at once on two connections: each in its own
+    transaction as when one ran after the other (they share no table), so one's decoding overlaps the
+    other's waits for PostgreSQL. Should either fail, the other is cancelled and rolled back unless done."""
+    pool = await create_pool(dsn, max_size=2)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
-        return await _rebuild_case_view(pool), await _relearn(pool)
+        async with asyncio.TaskGroup() as replays:
+            cases = replays.create_task(_rebuild_case_view(pool))
+            learnt = replays.create_task(_relearn(pool))
+        return cases.result(), learnt.result()
     finally:
         await pool.close()
 
