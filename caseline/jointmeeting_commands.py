@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseline.commandline import app, database_address, replay_app
+from caseline.commandline import app, collector_paused, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
 from eventcore.database import create_pool, migrate
 from eventcore.settings import get_settings
@@ -78,7 +78,8 @@ def _district_code(given: str) -> str:
 def replay_jointmeeting() -> None:
     """Rebuild the joint meeting's files list and bureau boards from its event store."""
     started = time.perf_counter()
-    files = asyncio.run(_rebuild(database_address()))
+    with collector_paused():
+        files = asyncio.run(_rebuild(database_address()))
     console.print(
         f"jointmeeting: files and board_tasks rebuilt, {files} files in {time.perf_counter() - started:.1f}s"
     )

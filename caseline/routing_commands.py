@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseline.commandline import app, database_address, replay_app
+from caseline.commandline import app, collector_paused, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, checked_schema, create_pool, migrate
@@ -58,6 +59,7 @@ from services.routing.handlers import (
 routing_app = typer.Typer(help="Routing: explain decisions.", no_args_is_help=True)
 app.add_typer(routing_app, name="routing")
 console = Console()
+REPLAY_PAGE = 10_000  # stored facts per round trip when relearning
 
 _DECISIONS = {
     event.event_type
@@ -189,22 +191,41 @@ def replay_routing() -> None:
     """Rebuild routing's case read model from its event store, and what routing learnt from the SLA's and
     the joint meeting's stores (every case's clocks, so its deadline, and the decided leads)."""
     started = time.perf_counter()
-    cases = asyncio.run(rebuild_case_view(database_address()))
-    clocks, leads = asyncio.run(relearn(database_address()))
+    with collector_paused():
+        cases, (clocks, leads) = asyncio.run(_replay(database_address()))
     console.print(
         f"routing: case_view rebuilt from the events, {cases} cases; {clocks} clocks and {leads} "
         f"decided leads learnt again from the sla and jointmeeting stores, in {time.perf_counter() - started:.1f}s"
     )
 
 
+async def _replay(dsn: str) -> tuple[int, tuple[int, int]]:
+    """The case view rebuilt and what routing learnt relearnt, at once on two connections: each in its own
+    transaction as when one ran after the other (they share no table), so one's decoding overlaps the
+    other's waits for PostgreSQL. Should either fail, the other is cancelled and rolled back unless done."""
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        await migrate(pool, SCHEMA, EXTRA_DDL)
+        async with asyncio.TaskGroup() as replays:
+            cases = replays.create_task(_rebuild_case_view(pool))
+            learnt = replays.create_task(_relearn(pool))
+        return cases.result(), learnt.result()
+    finally:
+        await pool.close()
+
+
 async def rebuild_case_view(dsn: str) -> int:
     pool = await create_pool(dsn, max_size=1)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
-        async with pool.acquire() as conn:
-            return await CaseView(SCHEMA).rebuild(conn)
+        return await _rebuild_case_view(pool)
     finally:
         await pool.close()
+
+
+async def _rebuild_case_view(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        return await CaseView(SCHEMA).rebuild(conn)
 
 
 async def relearn(dsn: str) -> tuple[int, int]:
@@ -216,37 +237,46 @@ async def relearn(dsn: str) -> tuple[int, int]:
     pool = await create_pool(dsn, max_size=1)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
-        async with _routing_stores(pool).unit_of_work() as uow:
-            conn = uow.conn
-            clocks: dict[tuple[str, str], LearntClock | None] = {}
-            for fact in await _stored(conn, "sla", CLOCK_FACTS):
-                key = (fact.case_id, str(getattr(fact, "clock_id", "")))
-                clocks[key] = learn_clock(clocks.get(key), fact)
-            decisions = {}
-            for fact in await _stored(conn, "jointmeeting", LEAD_FACTS):
-                if (decided := decision_of(fact)) is not None:
-                    decisions[fact.case_id] = decided
-            for (case_id, _), learnt in clocks.items():
-                if learnt is not None:
-                    await keep_clock(uow, case_id, learnt)
-            for case_id, decided in decisions.items():
-                await keep_decision(uow, case_id, decided)
-        return sum(c is not None for c in clocks.values()), len(decisions)
+        return await _relearn(pool)
     finally:
         await pool.close()
 
 
-async def _stored(conn: DbConnection, schema: str, types: tuple[type[DomainEvent], ...]) -> list[DomainEvent]:
-    """A service's stored facts of these types in the order they were recorded (none without its schema)."""
+async def _relearn(pool: asyncpg.Pool) -> tuple[int, int]:
+    async with _routing_stores(pool).unit_of_work() as uow:
+        conn = uow.conn
+        clocks: dict[tuple[str, str], LearntClock | None] = {}
+        async for fact in _stored(conn, "sla", CLOCK_FACTS):
+            key = (fact.case_id, str(getattr(fact, "clock_id", "")))
+            clocks[key] = learn_clock(clocks.get(key), fact)
+        decisions = {}
+        async for fact in _stored(conn, "jointmeeting", LEAD_FACTS):
+            if (decided := decision_of(fact)) is not None:
+                decisions[fact.case_id] = decided
+        for (case_id, _), learnt in clocks.items():
+            if learnt is not None:
+                await keep_clock(uow, case_id, learnt)
+        for case_id, decided in decisions.items():
+            await keep_decision(uow, case_id, decided)
+    return sum(c is not None for c in clocks.values()), len(decisions)
+
+
+async def _stored(
+    conn: DbConnection, schema: str, types: tuple[type[DomainEvent], ...]
+) -> AsyncIterator[DomainEvent]:
+    """A service's stored facts of these types in the order they were recorded (none without its schema),
+    read in pages and each decoded once. Yielded one at a time to be folded and dropped: holding every
+    decoded fact at once made the garbage collector's passes over them cost more than the decoding."""
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema):
-        return []
+        return
     mapper = default_mapper()
-    rows = await conn.fetch(
-        f"SELECT event_type, schema_version, data FROM {checked_schema(schema)}.events "
+    async for r in conn.cursor(
+        f"SELECT event_type, schema_version, data::text AS data FROM {checked_schema(schema)}.events "
         "WHERE event_type = ANY($1::text[]) ORDER BY global_position",
         [t.event_type for t in types],
-    )
-    return [mapper.to_event(r["event_type"], r["schema_version"], r["data"]) for r in rows]
+        prefetch=REPLAY_PAGE,
+    ):
+        yield mapper.from_json(r["event_type"], r["schema_version"], r["data"])
 
 
 def _routing_stores(pool: asyncpg.Pool) -> ServiceStores:

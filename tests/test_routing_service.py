@@ -14,7 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from rich.console import Console
+from typer.testing import CliRunner
 
+from caseline.cli import app
 from caseline.routing_commands import print_explanation, rebuild_case_view
 from district.registry import load_districts
 from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
@@ -22,7 +24,8 @@ from eventcore.auth import Authenticator, Principal, token_digest
 from eventcore.consumer import InboundMessage, ServiceStores, consume_batch, decode
 from eventcore.database import create_pool, migrate
 from eventcore.outbox import OutboxMessage
-from eventcore.store import PendingEvent
+from eventcore.settings import get_settings
+from eventcore.store import EventStore, PendingEvent, StreamAppend
 from schemas.base import DomainEvent, EventMetadata
 from schemas.jointmeeting import JointEnforcementCompleted
 from schemas.reference import Category
@@ -281,6 +284,50 @@ async def test_a_case_is_due_when_its_sla_clock_says_and_late_only_while_that_cl
     assert (waits["due_at"], waits["deadline_status"], waits["overdue"]) == (None, "paused", False)
     listed = (await api.get("/cases", headers=centre)).json()
     assert [c["case_id"] for c in listed][:2] == ["case-late", "case-soon"]  # soonest deadline first
+
+
+async def test_caseline_replay_routing_rebuilds_the_view_and_relearns_the_sla_clocks_row_for_row(
+    stores: ServiceStores, api: httpx.AsyncClient, database_url: str
+) -> None:
+    compounds = DIRECTORY.compounds[:3]
+    cases = [f"case-p{i}" for i in range(len(compounds))]
+    await receive(stores, *[complaint(where=c, case_id=i) for c, i in zip(compounds, cases, strict=True)])
+    await receive(stores, merged(2, cases[0]), first=len(cases))
+    await act(api, cases[1], compounds[1].community_code, "accept")
+    due = datetime.now(UTC) + timedelta(days=3)
+    facts: list[SlaClockStarted | SlaClockPaused] = [resolve_clock_started(c, due) for c in cases[:2]]
+    facts.append(
+        SlaClockPaused(
+            case_id=cases[1],
+            clock_id=f"{cases[1]}/resolve/0",
+            paused_at=due - timedelta(days=5),
+            consumed_seconds=3600,
+            reason="waiting for the complainant",
+        )
+    )
+    await receive(stores, *facts, topic=SLA)  # what routing learnt as the SLA watch published it
+    await migrate(stores.pool, "sla")
+    by_sla = EventMetadata(correlation_id="sla", actor="sla")
+    async with stores.pool.acquire() as conn:  # and the SLA watch's own store, the facts' source
+        await EventStore("sla").append_many(
+            conn, [StreamAppend(f"clock-{n}", 0, [PendingEvent(f, by_sla)]) for n, f in enumerate(facts)]
+        )
+        live = (await VIEW.all_rows(conn), await conn.fetch(CLOCKS))
+        await conn.execute("UPDATE routing.case_view SET state = 'scrambled'")
+        await conn.execute("TRUNCATE routing.case_clock")
+
+    get_settings.cache_clear()  # settings are read once per process; this test changes the environment
+    replayed = await asyncio.to_thread(
+        CliRunner().invoke, app, ["replay", "routing"], env={"DATABASE_URL": database_url, "COLUMNS": "200"}
+    )
+    assert replayed.exit_code == 0, replayed.output
+    assert "3 cases; 2 clocks" in replayed.output
+    async with stores.pool.acquire() as conn:
+        assert (await VIEW.all_rows(conn), await conn.fetch(CLOCKS)) == live
+    assert [(r["case_id"], r["status"]) for r in live[1]] == [(cases[0], "running"), (cases[1], "paused")]
+
+
+CLOCKS = "SELECT * FROM routing.case_clock ORDER BY case_id, clock_id"
 
 
 async def test_requests_without_a_valid_token_or_with_a_malformed_body_get_4xx_json(
