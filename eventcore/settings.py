@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.5
     consumer_batch_size: int = 500
+    # Intake's HTTP requests: transactions committing at once (services/intake/adapters/group_commit.py);
+    # requests arriving while they run wait and share the next one.
+    group_commit_transactions: int = Field(default=2, ge=1, le=8)
     # The longest a consumer's fetch waits on a quiet partition (CASELINE_CONSUMER_FETCH_WAIT_MS); see
     # eventcore.service. Lower is quicker on a broker that answers at the deadline, at a little idle CPU.
     consumer_fetch_wait_ms: int = Field(default=50, ge=1, le=5000)
