@@ -32,11 +32,21 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from pipeline import OUT_DIR, Infrastructure, console, make_work_dir, start_infrastructure
+from pipeline import (
+    OUT_DIR,
+    Infrastructure,
+    ResourceSampler,
+    console,
+    make_work_dir,
+    profiled,
+    start_infrastructure,
+    watched_processes,
+)
 from rich.table import Table
 from soak import _token, order_factory
 
@@ -52,6 +62,7 @@ class Phase:
     accepted: int = 0
     refused: int = 0
     late_sends: int = 0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, from the first send to routed
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,6 +75,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-in-flight", type=int, default=256)
     parser.add_argument("--compounds", type=int, default=300, help="compounds the orders are spread over")
     parser.add_argument("--drain-timeout", type=float, default=120)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="write py-spy raw stacks per process and rate to this folder"
+    )
     return parser.parse_args()
 
 
@@ -109,6 +123,9 @@ WITH received AS (
 ), routed AS (
     SELECT metadata->>'causation_id' AS cause, min(recorded_at) AS at FROM routing.events
     WHERE event_type IN ('CaseOpened', 'CoComplainantAdded') GROUP BY 1
+), first_routed AS (
+    SELECT DISTINCT ON (metadata->>'causation_id') metadata->>'causation_id' AS cause, event_type
+    FROM routing.events ORDER BY metadata->>'causation_id', global_position
 ), clocked AS (
     SELECT subject, min(recorded_at) AS at FROM sla.events WHERE event_type = 'SlaClockStarted' GROUP BY 1
 )
@@ -117,22 +134,35 @@ SELECT r.ref, extract(epoch FROM r.recorded_at) AS received,
        CASE WHEN o.event_type = 'CaseOpened' THEN extract(epoch FROM c.at - r.recorded_at) END AS to_clock
 FROM received r
 LEFT JOIN routed d ON d.cause = r.id
-LEFT JOIN LATERAL (SELECT event_type FROM routing.events e WHERE e.metadata->>'causation_id' = r.id
-                   ORDER BY global_position LIMIT 1) o ON true
+LEFT JOIN first_routed o ON o.cause = r.id
 LEFT JOIN clocked c ON c.subject = r.subject
+"""
+# While waiting: how many of the phase's orders routing acted on, in one pass over each table (the query
+# above, polled, took a core of PostgreSQL away from the services being measured).
+_ROUTED_COUNT = """
+SELECT count(*) FROM intake.events r
+JOIN (SELECT DISTINCT metadata->>'causation_id' AS cause FROM routing.events
+      WHERE event_type IN ('CaseOpened', 'CoComplainantAdded')) d ON d.cause = r.event_id::text
+WHERE r.event_type IN ('ComplaintReceived', 'ComplaintMerged') AND r.data->>'source_ref' LIKE $1
+"""
+# Rows written by one transaction share its xmin: how many transactions intake took for the phase's orders.
+_INTAKE_TRANSACTIONS = """
+SELECT count(DISTINCT xmin::text) FROM intake.events
+WHERE event_type IN ('ComplaintReceived', 'ComplaintMerged') AND data->>'source_ref' LIKE $1
 """
 
 
-async def wait_until_routed(dsn: str, phase: Phase, timeout: float) -> list[asyncpg.Record]:
+async def wait_until_routed(dsn: str, phase: Phase, timeout: float) -> tuple[list[asyncpg.Record], int]:
+    """The phase's times once routing acted on every accepted order, and intake's transactions for them."""
     deadline = time.monotonic() + timeout
     conn = await asyncpg.connect(dsn)
     try:
         while True:
-            rows = await conn.fetch(_TIMES, f"LAT{phase.rate}-%")
-            done = [r for r in rows if r["to_routed"] is not None]
-            if len(done) >= phase.accepted or time.monotonic() > deadline:
+            done = await conn.fetchval(_ROUTED_COUNT, f"LAT{phase.rate}-%")
+            if done >= phase.accepted or time.monotonic() > deadline:
                 await asyncio.sleep(2)  # the SLA's clocks follow routing's facts
-                return list(await conn.fetch(_TIMES, f"LAT{phase.rate}-%"))
+                transactions = await conn.fetchval(_INTAKE_TRANSACTIONS, f"LAT{phase.rate}-%")
+                return list(await conn.fetch(_TIMES, f"LAT{phase.rate}-%")), int(transactions)
             await asyncio.sleep(0.5)
     finally:
         await conn.close()
@@ -150,7 +180,7 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     return {"n": len(ordered), "p50": rank(0.5), "p99": rank(0.99), "p99.9": rank(0.999), "max": rank(1.0)}
 
 
-def summarise(phase: Phase, rows: list[asyncpg.Record]) -> dict[str, Any]:
+def summarise(phase: Phase, rows: list[asyncpg.Record], intake_transactions: int) -> dict[str, Any]:
     to_received = [
         float(r["received"]) - phase.scheduled[r["ref"]] for r in rows if r["ref"] in phase.scheduled
     ]
@@ -161,6 +191,8 @@ def summarise(phase: Phase, rows: list[asyncpg.Record]) -> dict[str, Any]:
         "refused": phase.refused,
         "late_sends": phase.late_sends,
         "not_routed": sum(1 for r in rows if r["to_routed"] is None),
+        "intake_transactions": intake_transactions,
+        "cpu_seconds": {name: round(seconds, 2) for name, seconds in phase.cpu_seconds.items()},
         "scheduled_to_received_ms": percentiles(to_received),
         "received_to_routed_ms": percentiles(
             [float(r["to_routed"]) for r in rows if r["to_routed"] is not None]
@@ -178,16 +210,21 @@ async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dic
     for rate in (int(r) for r in args.rates.split(",")):
         phase = Phase(rate)
         console.print(f"offering {rate}/s for {args.seconds:.0f} s ...")
-        await offer(
-            f"{intake}/v1/hotline/orders",
-            phase,
-            args.seconds,
-            args.per_request,
-            args.max_in_flight,
-            make_order,
-        )
-        rows = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
-        results.append(summarise(phase, rows))
+        profile = args.profile / f"rate-{rate}" if args.profile else None
+        with ResourceSampler(watched_processes(infra)) as sampler, profiled(infra, profile):
+            await offer(
+                f"{intake}/v1/hotline/orders",
+                phase,
+                args.seconds,
+                args.per_request,
+                args.max_in_flight,
+                make_order,
+            )
+            rows, transactions = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
+        phase.cpu_seconds = {
+            name.replace("(feed)", "(load)"): usage.cpu_seconds for name, usage in sampler.usage.items()
+        }
+        results.append(summarise(phase, rows, transactions))
     return results
 
 
@@ -213,6 +250,12 @@ def print_report(report: dict[str, Any]) -> None:
             ),
         )
     console.print(table)
+    for r in report["rates"]:
+        cpu = ", ".join(f"{name} {seconds:g}" for name, seconds in r["cpu_seconds"].items())
+        console.print(
+            f"{r['offered_per_s']}/s: {r['accepted']} orders in {r['intake_transactions']} intake transactions; "
+            f"CPU s (first send to last routed): {cpu}"
+        )
 
 
 def _cell(p: dict[str, float | None]) -> str:
@@ -232,7 +275,7 @@ def main() -> int:
     finally:
         infra.stop()
         shutil.copytree(work_dir / "logs", OUT_DIR / f"latency-logs-{stamp}", dirs_exist_ok=True)
-    report = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "args": vars(args), "rates": rates}
+    report = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rates": rates}
     print_report(report)
     OUT_DIR.mkdir(exist_ok=True)
     out = OUT_DIR / f"latency-{stamp}.json"

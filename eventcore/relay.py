@@ -157,22 +157,24 @@ class OutboxRelay:
         replaced = sorted(
             {topic for (topic, p), sent in published.items() if self._went_back(topic, p, sent)}
         )
-        async with conn.transaction():
-            await conn.execute(
-                f"UPDATE {self.schema}.outbox SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
-                [row["position"] for row in rows],
-            )
-            await conn.executemany(
-                f"INSERT INTO {self.schema}.relay_progress (topic, partition, last_offset, last_message_id) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (topic, partition) DO UPDATE SET "
-                "last_offset = EXCLUDED.last_offset, last_message_id = EXCLUDED.last_message_id "
-                "WHERE relay_progress.last_offset < EXCLUDED.last_offset",
-                [
-                    (topic, partition, sent.last_offset, sent.last_message_id)
-                    for (topic, partition), sent in published.items()
-                    if topic not in replaced
-                ],
-            )
+        progress = [
+            (topic, partition, sent.last_offset, sent.last_message_id)
+            for (topic, partition), sent in published.items()
+            if topic not in replaced
+        ]
+        # One statement, so atomic on its own: the rows marked and the progress recorded together, in one
+        # round trip rather than a transaction's four (rows committed meanwhile wait for the next pass).
+        await conn.execute(
+            f"WITH marked AS (UPDATE {self.schema}.outbox SET published_at = clock_timestamp() "
+            "WHERE position = ANY($1::bigint[])) "
+            f"INSERT INTO {self.schema}.relay_progress (topic, partition, last_offset, last_message_id) "
+            "SELECT * FROM unnest($2::text[], $3::integer[], $4::bigint[], $5::text[]) "
+            "ON CONFLICT (topic, partition) DO UPDATE SET "
+            "last_offset = EXCLUDED.last_offset, last_message_id = EXCLUDED.last_message_id "
+            "WHERE relay_progress.last_offset < EXCLUDED.last_offset",
+            [row["position"] for row in rows],
+            *([list(column) for column in zip(*progress, strict=True)] if progress else [[], [], [], []]),
+        )
         for (topic, partition), sent in published.items():
             if topic not in replaced:
                 self._progress[(topic, partition)] = (sent.last_offset, sent.last_message_id)

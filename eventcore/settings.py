@@ -37,9 +37,15 @@ class Settings(BaseSettings):
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.5
     consumer_batch_size: int = 500
+    # Intake's HTTP requests: transactions committing at once (services/intake/adapters/group_commit.py);
+    # requests arriving while they run wait and share the next one.
+    group_commit_transactions: int = Field(default=2, ge=1, le=8)
     # The longest a consumer's fetch waits on a quiet partition (CASELINE_CONSUMER_FETCH_WAIT_MS); see
     # eventcore.service. Lower is quicker on a broker that answers at the deadline, at a little idle CPU.
-    consumer_fetch_wait_ms: int = Field(default=50, ge=1, le=5000)
+    consumer_fetch_wait_ms: int = Field(default=20, ge=1, le=5000)
+    # How long a consumer's poll waits for records; an empty poll is followed by a sleep as long (FastStream),
+    # in which arriving records wait (CASELINE_CONSUMER_BATCH_TIMEOUT_MS; eventcore.service).
+    consumer_batch_timeout_ms: int = Field(default=10, ge=1, le=1000)
     # How often each relay checks that the broker still holds what it published (a lost log is re-driven).
     relay_log_check_seconds: float = 5.0
     # Published outbox rows are kept this long (0: forever): what a re-drive after a lost log can resend.

@@ -19,6 +19,7 @@ from schemas.topics import CASES, HOTLINE_RAW
 from services.intake.adapters import intake_store, personal_data_store, privacy_store
 from services.intake.adapters.category_files import TaxonomyFiles, categoriser
 from services.intake.adapters.credentials import Open311Keys, channel_tokens
+from services.intake.adapters.group_commit import GroupCommit
 from services.intake.adapters.http_channels import channel_router
 from services.intake.adapters.http_common import MAX_BODY_BYTES, Channels, intake_error_body
 from services.intake.adapters.http_contact import contact_router
@@ -71,7 +72,12 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
         checks.raise_if_any()
     if open311.verifier.development:
         log.warning("development_open311_key_in_use", hint="set CASELINE_OPEN311_API_KEY in production")
-    channels = Channels(ctx, intake.http_batch_limit, auth, ClientLimits(intake.web_rate_limit), open311)
+    group_commit = GroupCommit(
+        transactions=settings.group_commit_transactions, max_submissions=intake.http_batch_limit
+    )
+    channels = Channels(
+        ctx, intake.http_batch_limit, auth, ClientLimits(intake.web_rate_limit), open311, group_commit
+    )
     return ServiceSpec(
         name=SERVICE,
         schema=SCHEMA,

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -551,8 +551,12 @@ async def receive_hotline_records(
     as_of: datetime | None = None,
     platform: str = DEFAULT_PLATFORM,
     confined_to: str | None = None,
+    receive: Callable[..., Awaitable[list[Outcome]]] | None = None,
 ) -> tuple[FeedSummary, list[Outcome]]:
-    """One transaction for a batch of records; outcomes come back in the records' order."""
+    """One transaction for a batch of records; outcomes come back in the records' order.
+
+    `receive` commits the submissions (None: receive_submissions; the HTTP push: a group commit, which may
+    share the transaction with other requests')."""
     parsed = [
         p
         if isinstance(p, Rejection)
@@ -562,7 +566,7 @@ async def receive_hotline_records(
     ]
     rejections = [p for p in parsed if isinstance(p, Rejection)]
     submissions = [p for p in parsed if not isinstance(p, Rejection)]
-    received_outcomes = await receive_submissions(stores, ctx, submissions, rejections)
+    received_outcomes = await (receive or receive_submissions)(stores, ctx, submissions, rejections)
     received = iter(received_outcomes)
     outcomes = [
         Outcome(Status.REJECTED, reason=p.reason, kind=str(p.details.get("kind")))

@@ -42,7 +42,6 @@ from services.intake.handlers import (
     UNKNOWN_DISTRICT,
     OutsideDistrict,
     Status,
-    receive_submissions,
     unknown_district_reason,
 )
 
@@ -162,7 +161,7 @@ async def _receive(
         return error_response(status, refused.kind, refused.reason, **refused.extra)
     parsed, district = refused
     submission = replace(submission_of(parsed, body), district=district, dead_letter_source=source)
-    [outcome] = await receive_submissions(stores_of(request), channels.ctx, [submission])
+    [outcome] = await channels.group_commit.receive_submissions(stores_of(request), channels.ctx, [submission])
     if outcome.status is Status.CONFLICT:
         return error_response(409, "conflict", outcome.reason or "conflict", case_id=outcome.case_id)
     if outcome.status is Status.REJECTED:  # nothing says what the problem is; kept as a dead letter

@@ -16,6 +16,7 @@ from eventcore.consumer import ServiceStores
 from eventcore.deadletters import Rejection
 from eventcore.http import BodyTooLarge, structure_problem
 from services.intake.adapters.credentials import Open311Keys
+from services.intake.adapters.group_commit import GroupCommit
 from services.intake.adapters.rate_limit import ClientLimits
 from services.intake.handlers import IntakeContext
 
@@ -31,6 +32,8 @@ class Channels:
     auth: Authenticator = field(default_factory=lambda: Authenticator("intake", TokenVerifier()))
     limits: ClientLimits = field(default_factory=lambda: ClientLimits("20/minute;200/hour"))
     open311: Open311Keys = field(default_factory=lambda: Open311Keys(TokenVerifier()))
+    # Every channel's requests commit through it: those arriving together share a transaction.
+    group_commit: GroupCommit = field(default_factory=GroupCommit)
 
 
 class IntakeProblem(BaseModel):

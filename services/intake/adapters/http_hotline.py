@@ -66,6 +66,7 @@ def hotline_router(channels: Channels) -> APIRouter:
             as_of=as_of,
             platform=client,
             confined_to=platform.district,
+            receive=channels.group_commit.receive_submissions,
         )
         return JSONResponse(
             {

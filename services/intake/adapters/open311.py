@@ -38,7 +38,7 @@ from services.intake.domain.open311 import (
     services,
     urgency_of,
 )
-from services.intake.handlers import IntakeContext, Status, receive_submissions
+from services.intake.handlers import IntakeContext, Status
 
 SOURCE = "open311"
 REQUEST_PREFIX = "o311-"
@@ -222,7 +222,7 @@ async def _create(request: Request, channels: Channels) -> ServiceRequestCreated
         client=f"open311:{client.name}",
         raw=kept,
     )
-    [outcome] = await receive_submissions(
+    [outcome] = await channels.group_commit.receive_submissions(
         stores_of(request),
         channels.ctx,
         [replace(submission, district=district, dead_letter_source=SOURCE)],
