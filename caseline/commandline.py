@@ -6,10 +6,6 @@ Every `*_commands` module imports this one and registers its commands with `app`
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import typer
 
 from caseline.embedded import start_postgres
@@ -27,21 +23,6 @@ def database_address(settings: Settings | None = None) -> str:
     if settings.database_url:
         return settings.database_url
     return start_postgres(settings.data_dir)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Around a replay: Python's cyclic garbage collector paused until it ends. A replay decodes every event
-    once and keeps what it folded until it is written; the collector's passes over those live objects cost
-    a quarter of the replay and found nothing to free (a whole replay leaves a few dozen objects in cycles),
-    so memory stays bounded by what the replay holds, as before."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def configure_operator_logging(service: str = "caseline", *, json: bool | None = False) -> None:

@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseline.commandline import app, collector_paused, database_address, replay_app
+from caseline.commandline import app, database_address, replay_app
 from district.registry import UnknownDistrict, load_districts
+from eventcore.collector import collector_paused
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, checked_schema, create_pool, migrate
 from eventcore.mapper import default_mapper

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from eventcore.auth import Authenticator, AuthRefused, Principal, TokenVerifier
+from eventcore.collector import freeze_long_lived
 from eventcore.consumed_log_check import ConsumedLogCheck
 from eventcore.consumer import Handler, Preload, ServiceStores, consume_batch
 from eventcore.database import create_pool, migrate
@@ -371,6 +372,7 @@ async def _running(runtime: ServiceRuntime) -> AsyncIterator[None]:
     await runtime.broker.start()
     if spec.on_started:
         await spec.on_started(runtime)
+    freeze_long_lived()
     log.info("service_started", http_port=spec.http_port)
     try:
         yield

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache, partial
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from district.registry import District, Districts, UnknownDistrict
+from eventcore.collector import freeze_long_lived
 from eventcore.consumer import InboundMessage, MessageRejected, ServiceStores
 from eventcore.database import DbConnection
 from eventcore.deadletters import Rejection
@@ -600,7 +600,7 @@ async def feed_hotline_file(
     commit went through counts as duplicates); PostgreSQL away for longer than `patience_seconds` stops
     the feed with DatabaseUnavailable saying how far it got.
     """
-    _long_lived_objects_frozen()
+    freeze_long_lived()  # a long feed is mostly collector passes over the process's lasting objects otherwise
     total = FeedSummary()
     for batch in _batches(read_hotline_file(path), batch_size):
         try:
@@ -627,17 +627,6 @@ async def feed_hotline_file(
         rejected=total.rejected_total,
     )
     return total
-
-
-@cache
-def _long_lived_objects_frozen() -> None:
-    """Before the first feed, what the process holds for good (its modules, the trained classifier, the
-    districts' directories: some 170,000 objects) leaves the cyclic garbage collector's sight. Each batch
-    leaves enough survivors to start a full collection every batch or two, and each walked all of those:
-    about a sixth of the feed's CPU. Once per process, after collecting what is already garbage; objects made
-    later stay collectable as ever."""
-    gc.collect()
-    gc.freeze()
 
 
 def _batches(records: Iterable[FileRecord], size: int) -> Iterable[list[FileRecord]]:
