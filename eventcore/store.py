@@ -7,11 +7,12 @@ read-then-write check, so two writers racing for the same version cannot both wi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -101,6 +102,11 @@ def _conflicting_stream(error: asyncpg.UniqueViolationError, appends: Sequence[S
     return appends[0]
 
 
+T = TypeVar("T")
+_STREAM_PREFIX = re.compile(r"[a-z0-9-]+")
+Decode = Callable[[str, int, str], T]  # (event_type, schema_version, data as JSON text) -> an event
+
+
 class EventStore:
     """One service's event store: the tables live in that service's own schema."""
 
@@ -179,6 +185,33 @@ class EventStore:
             limit,
         )
         return [_recorded(row) for row in rows]
+
+    async def each_stream(
+        self, conn: DbConnection, prefix: str, decode: Decode[T], page: int = 10_000
+    ) -> AsyncIterator[tuple[str, list[T]]]:
+        """Every stream whose id starts with `prefix`, in id order, with its events in stream order, each
+        decoded once by `decode(event_type, schema_version, data as JSON text)`: what a replay folds.
+
+        A cursor, so inside the caller's transaction; it reads pages of `page` rows and only the columns a
+        fold needs, so memory holds one page and one stream, whatever the store's size.
+        """
+        if not _STREAM_PREFIX.fullmatch(prefix):
+            raise ValueError(f"stream prefix {prefix!r}: lower-case letters, digits and '-' only")
+        current: str | None = None
+        events: list[T] = []
+        # The prefix as a literal, not a parameter: PostgreSQL plans `LIKE 'case-%'` as a range of the key.
+        async for row in conn.cursor(
+            f"SELECT stream_id, event_type, schema_version, data::text AS data FROM {self.schema}.events "
+            f"WHERE stream_id LIKE '{prefix}%' ORDER BY stream_id, stream_version",
+            prefetch=page,
+        ):
+            if row["stream_id"] != current:
+                if current is not None:
+                    yield current, events
+                current, events = row["stream_id"], []
+            events.append(decode(row["event_type"], row["schema_version"], row["data"]))
+        if current is not None:
+            yield current, events
 
     async def read_subjects(self, conn: DbConnection, subjects: Sequence[str]) -> list[RecordedEvent]:
         """Every stream's events about these subjects, in store order."""

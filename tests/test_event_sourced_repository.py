@@ -178,3 +178,34 @@ async def test_tallies_loaded_together_take_one_query_and_later_loads_find_them_
     }
     assert again == [loaded["tally-5"], loaded["tally-6"], loaded["tally-none"]]
     assert loaded["tally-5"].correlation_id == "journey-1"
+
+
+async def test_a_replay_reads_each_tally_of_a_kind_whole_in_order_across_pages_and_no_other_stream(
+    stores: ServiceStores,
+) -> None:
+    """EventStore.each_stream, what the read models' rebuilds fold: pages smaller than a stream still give
+    each stream once, all its events in order, decoded (and upcast) by the mapper."""
+    async with stores.unit_of_work() as uow:
+        for name, amounts in (("tally-b", [1, 2, 3]), ("tally-a", [4]), ("other-z", [9])):
+            counted = [TallyCounted(case_id=name, amount=n) for n in amounts]
+            events = [TallyStarted(case_id=name, counting="bins"), *counted]
+            uow.append(name, 0, [PendingEvent(e, METADATA) for e in events], publish_to=None)
+    async with stores.pool.acquire() as conn, conn.transaction():
+        streams = [
+            (stream_id, [evolve_all(events)])
+            async for stream_id, events in stores.store.each_stream(conn, "tally-", TALLY_MAPPER.from_json, page=2)
+        ]
+    assert streams == [("tally-a", [Tally("bins", 4)]), ("tally-b", [Tally("bins", 6)])]
+
+
+async def test_a_replay_refuses_a_stream_prefix_that_is_not_a_plain_name(stores: ServiceStores) -> None:
+    async with stores.pool.acquire() as conn, conn.transaction():
+        with pytest.raises(ValueError, match="stream prefix"):
+            [_ async for _ in stores.store.each_stream(conn, "x'; --", TALLY_MAPPER.from_json)]
+
+
+def evolve_all(events: list[DomainEvent]) -> Tally | None:
+    tally = None
+    for event in events:
+        tally = evolve(tally, event)
+    return tally

@@ -10,7 +10,9 @@ from typing import Any
 
 from eventcore.database import DbConnection, checked_schema
 from eventcore.mapper import default_mapper
-from services.jointmeeting.domain.state import FileState, evolve
+from eventcore.store import EventStore
+from services.jointmeeting.domain.files import FILE_STREAM_PREFIX
+from services.jointmeeting.domain.state import FileState, fold
 
 EXTRA_DDL = (
     """
@@ -100,23 +102,14 @@ async def rebuild(conn: DbConnection, schema: str, chunk: int = 5000) -> int:
     """
     s = checked_schema(schema)
     await conn.execute(f"TRUNCATE {s}.files, {s}.board_tasks")
-    mapper, files, current, state, total = default_mapper(), list[FileState](), None, None, 0
-    cursor = conn.cursor(
-        f"SELECT stream_id, event_type, schema_version, data::text AS data FROM {s}.events "
-        "WHERE stream_id LIKE 'jmfile-%' ORDER BY stream_id, stream_version",
-        prefetch=chunk,
-    )
-    async for r in cursor:
-        if r["stream_id"] != current:
-            if state is not None:
-                files.append(state)
-            if len(files) >= chunk:
-                total += await _load(conn, s, files)
-                files = []
-            current, state = r["stream_id"], None
-        state = evolve(state, mapper.from_json(r["event_type"], r["schema_version"], r["data"]))
-    if state is not None:
-        files.append(state)
+    files, total = list[FileState](), 0
+    store, decode = EventStore(s), default_mapper().from_json
+    async for _, events in store.each_stream(conn, FILE_STREAM_PREFIX, decode, chunk):
+        if (state := fold(events)) is not None:
+            files.append(state)
+        if len(files) >= chunk:
+            total += await _load(conn, s, files)
+            files = []
     return total + await _load(conn, s, files)
 
 

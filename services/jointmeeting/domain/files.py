@@ -19,9 +19,11 @@ from services.jointmeeting.domain.rules import JointMeetingRules
 from services.jointmeeting.domain.state import FileState
 from services.jointmeeting.domain.tasks import proposed_due
 
+FILE_STREAM_PREFIX = "jmfile-"
+
 
 def file_stream(file_id: str) -> str:
-    return f"jmfile-{file_id}"
+    return f"{FILE_STREAM_PREFIX}{file_id}"
 
 
 def file_id_for(case_id: str, earlier_files: int = 0, prefix: str = "") -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from eventcore.database import DbConnection
 from eventcore.mapper import default_mapper
-from eventcore.store import StreamAppend
+from eventcore.store import EventStore, StreamAppend
 from schemas.base import DomainEvent
 from services.routing.adapters.learnt_store import LEARNT_COLUMNS, LEARNT_JOINS
 from services.routing.domain.lifecycle import Case
@@ -162,28 +162,14 @@ class CaseView:
         """
         async with conn.transaction():
             await conn.execute(f"TRUNCATE {self.schema}.case_view")
-            mapper = default_mapper()
             rows: list[tuple[Any, ...]] = []
-            current: str | None = None
-            events: list[DomainEvent] = []
             total = 0
-            cursor = conn.cursor(
-                f"SELECT stream_id, {_EVENT_AS_JSON} FROM {self.schema}.events "
-                "WHERE stream_id LIKE 'case-%' ORDER BY stream_id, stream_version",
-                prefetch=chunk,
-            )
-            async for r in cursor:
-                if r["stream_id"] != current:
-                    if events:
-                        rows.append(_folded(events))
-                        events = []
-                    current = r["stream_id"]
-                    if len(rows) >= chunk:
-                        total += await self._load(conn, rows)
-                        rows = []
-                events.append(mapper.from_json(r["event_type"], r["schema_version"], r["data"]))
-            if events:
+            store, decode = EventStore(self.schema), default_mapper().from_json
+            async for _, events in store.each_stream(conn, CASE_PREFIX, decode, chunk):
                 rows.append(_folded(events))
+                if len(rows) >= chunk:
+                    total += await self._load(conn, rows)
+                    rows = []
             total += await self._load(conn, rows)
         return total
 
