@@ -34,7 +34,7 @@ from schemas.cases import (
 from schemas.reference import FOUNDING_DISTRICT, Category
 from services.routing.adapters.case_store import load
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.learnt_store import keep_clock, keep_decision, learnt_decision
+from services.routing.adapters.learnt_store import learnt_decision, replace_clocks, replace_decisions
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
 from services.routing.domain.case import case_stream
@@ -230,8 +230,9 @@ async def _rebuild_case_view(pool: asyncpg.Pool) -> int:
 
 
 async def relearn(dsn: str) -> tuple[int, int]:
-    """Learn every case's clocks and decided lead again from the stores that are their source, through
-    the same functions as routing's consumers; returns (clocks, decisions). This is how an installation
+    """Learn every case's clocks and decided lead again from the stores that are their source, folded by
+    the same functions as routing's consumers, and replace what routing held with them; returns (clocks,
+    decisions). This is how an installation
     from before routing learnt them (its consumer had skipped those facts) fills `routing.case_clock` and
     `routing.case_joint_decision`; an operator's tool, since the routing service itself never reads
     another service's schema."""
@@ -244,32 +245,49 @@ async def relearn(dsn: str) -> tuple[int, int]:
 
 
 async def _relearn(pool: asyncpg.Pool) -> tuple[int, int]:
-    async with _routing_stores(pool).unit_of_work() as uow:
-        conn = uow.conn
-        clocks: dict[tuple[str, str], LearntClock | None] = {}
-        async for fact in _stored(conn, "sla", CLOCK_FACTS):
-            key = (fact.case_id, str(getattr(fact, "clock_id", "")))
-            clocks[key] = learn_clock(clocks.get(key), fact)
-        decisions = {}
-        async for fact in _stored(conn, "jointmeeting", LEAD_FACTS):
-            if (decided := decision_of(fact)) is not None:
-                decisions[fact.case_id] = decided
-        for (case_id, _), learnt in clocks.items():
-            if learnt is not None:
-                await keep_clock(uow, case_id, learnt)
-        for case_id, decided in decisions.items():
-            await keep_decision(uow, case_id, decided)
-    return sum(c is not None for c in clocks.values()), len(decisions)
+    """One transaction: every clock and decided lead folded again from its source store, then each table
+    replaced by what was folded. A source schema not in this database (that service runs on another)
+    leaves what routing learnt from it as it is."""
+    async with pool.acquire() as conn, conn.transaction():
+        clocks = await _folded_clocks(conn)
+        decisions = await _folded_decisions(conn)
+        learnt = 0 if clocks is None else await replace_clocks(conn, SCHEMA, clocks)
+        decided = 0 if decisions is None else await replace_decisions(conn, SCHEMA, decisions.items())
+    return learnt, decided
+
+
+async def _folded_clocks(conn: DbConnection) -> list[tuple[str, LearntClock]] | None:
+    """Every clock as routing learns it from the SLA's facts, with its case; None without the SLA's store."""
+    if not await _has_schema(conn, "sla"):
+        return None
+    clocks: dict[tuple[str, str], LearntClock | None] = {}
+    async for fact in _stored(conn, "sla", CLOCK_FACTS):
+        key = (fact.case_id, str(getattr(fact, "clock_id", "")))
+        clocks[key] = learn_clock(clocks.get(key), fact)
+    return [(case_id, learnt) for (case_id, _), learnt in clocks.items() if learnt is not None]
+
+
+async def _folded_decisions(conn: DbConnection) -> dict[str, JointDecision] | None:
+    """Every case's decided lead, the latest the joint meeting recorded; None without its store."""
+    if not await _has_schema(conn, "jointmeeting"):
+        return None
+    decisions = {}
+    async for fact in _stored(conn, "jointmeeting", LEAD_FACTS):
+        if (decided := decision_of(fact)) is not None:
+            decisions[fact.case_id] = decided
+    return decisions
+
+
+async def _has_schema(conn: DbConnection, schema: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema))
 
 
 async def _stored(
     conn: DbConnection, schema: str, types: tuple[type[DomainEvent], ...]
 ) -> AsyncIterator[DomainEvent]:
-    """A service's stored facts of these types in the order they were recorded (none without its schema),
-    read in pages and each decoded once. Yielded one at a time to be folded and dropped: holding every
-    decoded fact at once made the garbage collector's passes over them cost more than the decoding."""
-    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema):
-        return
+    """A service's stored facts of these types in the order they were recorded, read in pages and each
+    decoded once. Yielded one at a time to be folded and dropped: holding every decoded fact at once made
+    the garbage collector's passes over them cost more than the decoding."""
     mapper = default_mapper()
     async for r in conn.cursor(
         f"SELECT event_type, schema_version, data::text AS data FROM {checked_schema(schema)}.events "

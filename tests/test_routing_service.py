@@ -17,7 +17,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from caseline.cli import app
-from caseline.routing_commands import print_explanation, rebuild_case_view
+from caseline.routing_commands import print_explanation, rebuild_case_view, relearn
 from district.registry import load_districts
 from district.unit_tokens import TokensError, TokenSettings, development_units, unit_tokens
 from eventcore.auth import Authenticator, Principal, token_digest
@@ -328,6 +328,34 @@ async def test_caseline_replay_routing_rebuilds_the_view_and_relearns_the_sla_cl
 
 
 CLOCKS = "SELECT * FROM routing.case_clock ORDER BY case_id, clock_id"
+
+
+async def test_relearning_takes_every_clock_from_the_sla_store_and_leaves_them_alone_where_it_has_none(
+    stores: ServiceStores, database_url: str
+) -> None:
+    cases = ["case-r0", "case-r1"]
+    compounds = DIRECTORY.compounds[: len(cases)]
+    await receive(stores, *[complaint(where=c, case_id=i) for c, i in zip(compounds, cases, strict=True)])
+    due = datetime.now(UTC) + timedelta(days=3)
+    facts = [resolve_clock_started(c, due) for c in cases]
+    await receive(stores, *facts, topic=SLA)
+    async with stores.pool.acquire() as conn:
+        learnt = await conn.fetch(CLOCKS)
+    assert [r["case_id"] for r in learnt] == cases
+
+    # the SLA watch runs on another database: nothing here to relearn from, what routing learnt stays
+    assert await relearn(database_url) == (0, 0)
+    async with stores.pool.acquire() as conn:
+        assert await conn.fetch(CLOCKS) == learnt
+
+    # the SLA's store here holds only the first case's clock: it is the source, so routing keeps that one
+    await migrate(stores.pool, "sla")
+    by_sla = EventMetadata(correlation_id="sla", actor="sla")
+    async with stores.pool.acquire() as conn:
+        await EventStore("sla").append_many(conn, [StreamAppend("clock-0", 0, [PendingEvent(facts[0], by_sla)])])
+    assert await relearn(database_url) == (1, 0)
+    async with stores.pool.acquire() as conn:
+        assert await conn.fetch(CLOCKS) == learnt[:1]
 
 
 async def test_requests_without_a_valid_token_or_with_a_malformed_body_get_4xx_json(

@@ -140,9 +140,7 @@ class LearntRows(Generic[K, V]):
 ClockKey = tuple[str, str]  # (case id, clock id)
 
 
-async def _read_clocks(
-    conn: DbConnection, s: str, keys: Sequence[ClockKey]
-) -> dict[ClockKey, LearntClock]:
+async def _read_clocks(conn: DbConnection, s: str, keys: Sequence[ClockKey]) -> dict[ClockKey, LearntClock]:
     rows = await conn.fetch(
         f"SELECT case_id, {', '.join(f'c.{field}' for field in _CLOCK_FIELDS)} FROM {s}.case_clock c "
         "JOIN unnest($1::text[], $2::text[]) AS k(case_id, clock_id) USING (case_id, clock_id)",
@@ -152,29 +150,34 @@ async def _read_clocks(
     return {(row["case_id"], row["clock_id"]): _clock(dict(row)) for row in rows}
 
 
+def _clock_row(case_id: str, learnt: LearntClock) -> tuple[Any, ...]:
+    """A clock as case_clock's columns: case_id, then _CLOCK_FIELDS in order."""
+    return (
+        case_id,
+        learnt.clock_id,
+        learnt.kind.value,
+        learnt.generation,
+        learnt.measure.value,
+        learnt.status.value,
+        learnt.deadline,
+        learnt.at_risk_at,
+        learnt.budget_seconds,
+        learnt.consumed_seconds,
+        learnt.policy_rule,
+        learnt.on_time,
+        learnt.at_risk_alerted,
+        learnt.breached,
+    )
+
+
 async def _write_clocks(conn: DbConnection, s: str, rows: Sequence[tuple[ClockKey, LearntClock]]) -> None:
     updates = ", ".join(f"{field} = EXCLUDED.{field}" for field in _CLOCK_FIELDS[1:])
-    columns = [
-        [case_id for (case_id, _), _ in rows],
-        [learnt.clock_id for _, learnt in rows],
-        [learnt.kind.value for _, learnt in rows],
-        [learnt.generation for _, learnt in rows],
-        [learnt.measure.value for _, learnt in rows],
-        [learnt.status.value for _, learnt in rows],
-        [learnt.deadline for _, learnt in rows],
-        [learnt.at_risk_at for _, learnt in rows],
-        [learnt.budget_seconds for _, learnt in rows],
-        [learnt.consumed_seconds for _, learnt in rows],
-        [learnt.policy_rule for _, learnt in rows],
-        [learnt.on_time for _, learnt in rows],
-        [learnt.at_risk_alerted for _, learnt in rows],
-        [learnt.breached for _, learnt in rows],
-    ]
+    columns = zip(*(_clock_row(case_id, learnt) for (case_id, _), learnt in rows), strict=True)
     await conn.execute(
         f"INSERT INTO {s}.case_clock (case_id, {', '.join(_CLOCK_FIELDS)}) "
         f"SELECT * FROM unnest({_CLOCK_ARRAY_TYPES}) "
         f"ON CONFLICT (case_id, clock_id) DO UPDATE SET {updates}",
-        *columns,
+        *map(list, columns),
     )
 
 
@@ -212,28 +215,64 @@ async def _read_decisions(conn: DbConnection, s: str, case_ids: Sequence[str]) -
     return {row["case_id"]: decided for row in rows if (decided := decision_of_row(dict(row))) is not None}
 
 
+def _decision_row(case_id: str, decided: JointDecision) -> tuple[Any, ...]:
+    """A decision as case_joint_decision's columns, in _DECISION_COLUMNS order."""
+    return (
+        case_id,
+        decided.file_id,
+        decided.category.value,
+        decided.lead.value,
+        [b.value for b in decided.bureaus],
+        decided.overrode_proposal,
+        decided.reason,
+    )
+
+
+_DECISION_COLUMNS = (
+    "case_id",
+    "file_id",
+    "category",
+    "lead_bureau",
+    "member_bureaus",
+    "overrode_proposal",
+    "reason",
+)
+
+
 async def _write_decisions(conn: DbConnection, s: str, rows: Sequence[tuple[str, JointDecision]]) -> None:
     # executemany, not unnest: member_bureaus is an array per row.
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _DECISION_COLUMNS[1:])
     await conn.executemany(
-        f"INSERT INTO {s}.case_joint_decision "
-        "(case_id, file_id, category, lead_bureau, member_bureaus, overrode_proposal, reason) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO UPDATE SET "
-        "file_id = EXCLUDED.file_id, category = EXCLUDED.category, lead_bureau = EXCLUDED.lead_bureau, "
-        "member_bureaus = EXCLUDED.member_bureaus, overrode_proposal = EXCLUDED.overrode_proposal, "
-        "reason = EXCLUDED.reason",
-        [
-            (
-                case_id,
-                decided.file_id,
-                decided.category.value,
-                decided.lead.value,
-                [b.value for b in decided.bureaus],
-                decided.overrode_proposal,
-                decided.reason,
-            )
-            for case_id, decided in rows
-        ],
+        f"INSERT INTO {s}.case_joint_decision ({', '.join(_DECISION_COLUMNS)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(_DECISION_COLUMNS) + 1))}) "
+        f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+        [_decision_row(case_id, decided) for case_id, decided in rows],
     )
+
+
+async def replace_clocks(conn: DbConnection, schema: str, clocks: Iterable[tuple[str, LearntClock]]) -> int:
+    """Every learnt clock replaced by these, folded again from the SLA's store (a replay): one TRUNCATE,
+    which holds the table until the caller's transaction commits, and one COPY. Returns the rows."""
+    rows = [_clock_row(case_id, learnt) for case_id, learnt in clocks]
+    return await _replace(conn, schema, "case_clock", ("case_id", *_CLOCK_FIELDS), rows)
+
+
+async def replace_decisions(
+    conn: DbConnection, schema: str, decisions: Iterable[tuple[str, JointDecision]]
+) -> int:
+    """Every decided lead replaced by these, folded again from the joint meeting's store (a replay)."""
+    rows = [_decision_row(case_id, decided) for case_id, decided in decisions]
+    return await _replace(conn, schema, "case_joint_decision", _DECISION_COLUMNS, rows)
+
+
+async def _replace(
+    conn: DbConnection, schema: str, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> int:
+    s = checked_schema(schema)
+    await conn.execute(f"TRUNCATE {s}.{table}")
+    if rows:
+        await conn.copy_records_to_table(table, schema_name=s, columns=list(columns), records=rows)
+    return len(rows)
 
 
 LEARNT_CLOCKS: LearntRows[ClockKey, LearntClock] = LearntRows(_read_clocks, _write_clocks)

@@ -17,17 +17,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 
 from schemas.categorisation import CategoryCandidate
 from schemas.reference import Category
 from services.intake.domain.classification.text import normalise
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 NGRAMS = (1, 2)
 REGULARISATION = 30.0  # chosen by cross-validation on the training corpus (bench/classifier.py --cv)
@@ -81,6 +81,11 @@ class TextClassifier:
         missing = sorted(c.value for c in Category if not examples.get(c))
         if missing:
             raise ValueError(f"the training corpus has no examples of {', '.join(missing)}")
+        # Imported here, not at the top: scikit-learn (with SciPy's statistics) takes about a second to import,
+        # which every `caseline` command and every service that never classifies would otherwise pay.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
         self.vectoriser = TfidfVectorizer(analyzer="char", ngram_range=NGRAMS, sublinear_tf=True)
         features = self.vectoriser.fit_transform(texts)
         self.model = LogisticRegression(
@@ -154,6 +159,9 @@ class TextClassifier:
         """What the fitted vectoriser's transform() computes (char 1-2-grams, sublinear tf, idf, l2), without
         its general machinery: it is intake's hottest path. tests/test_intake_classification.py checks that
         both agree."""
+        from scipy.sparse import csr_matrix  # loaded by the training already; see __init__
+        from sklearn.preprocessing import normalize
+
         vocabulary = self._vocabulary
         indptr, indices, counts = [0], [], []
         for text in normalised:
