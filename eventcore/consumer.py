@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -33,7 +33,7 @@ from eventcore.logging import bound_contextvars, get_logger
 from eventcore.mapper import EventMapper, default_mapper
 from eventcore.outbox import Outbox
 from eventcore.store import ConcurrencyError, EventStore
-from eventcore.unit_of_work import Projector, UnitOfWork
+from eventcore.unit_of_work import LocalWaker, Projector, UnitOfWork
 from schemas.base import DomainEvent, EventMetadata
 from schemas.reference import Channel
 from schemas.topics import TOPIC_SOURCES
@@ -135,6 +135,8 @@ class ServiceStores:
     source: str
     projector: Projector | None = None
     dead_letter_max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    # Channels whose listener runs in this process (the service's relay): see UnitOfWork.send_notifications.
+    wake_locally: Mapping[str, LocalWaker] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = EventStore(self.schema)
@@ -146,7 +148,12 @@ class ServiceStores:
     def bind(self, conn: DbConnection) -> UnitOfWork:
         """A unit of work inside a transaction the caller owns (the consumer's batch); the caller flushes."""
         return UnitOfWork(
-            conn=conn, store=self.store, outbox=self.outbox, source=self.source, projector=self.projector
+            conn=conn,
+            store=self.store,
+            outbox=self.outbox,
+            source=self.source,
+            projector=self.projector,
+            wake_locally=self.wake_locally,
         )
 
     @asynccontextmanager

@@ -123,8 +123,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A pooled connection released: asyncpg has already rolled back a transaction left open (a task
+    cancelled in one) and dropped its listener callbacks. Its default reset would also send
+    `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` to the server, one more round trip per
+    transaction; nothing that clears outlives a transaction on a pooled connection here (its advisory
+    locks are all `pg_advisory_xact_lock`, cursors close at commit, nothing runs SET, and whatever holds
+    a session lock or LISTENs has a connection of its own: the relay, the SLA watch, live updates).
+    tests/test_event_store.py checks that a released connection keeps no transaction and sends no reset."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+    )
     assert pool is not None
     return pool
 

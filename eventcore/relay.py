@@ -123,6 +123,14 @@ class OutboxRelay:
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
 
+    def wake_if_leading(self) -> bool:
+        """A commit in this process added outbox rows: if this relay leads its schema it is woken here (no
+        other replica's relay publishes meanwhile, so no NOTIFY is needed) and True is returned. Should it
+        have just lost the lead without noticing yet, the new leader still finds the rows when idle."""
+        if self.is_leader:
+            self._wake.set()
+        return self.is_leader
+
     async def _publish_until_stopped(
         self, conn: DbConnection, producer: AIOKafkaProducer, stop: asyncio.Event
     ) -> None:

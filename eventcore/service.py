@@ -35,6 +35,7 @@ from eventcore.http import BodyGuard, BodyPolicy, error_responses
 from eventcore.kafka import ensure_topics, faststream_security
 from eventcore.logging import get_logger
 from eventcore.metrics import ServiceMetrics
+from eventcore.outbox import notify_channel
 from eventcore.relay import OutboxRelay
 from eventcore.settings import Settings
 from eventcore.unit_of_work import Projector
@@ -161,6 +162,7 @@ class ServiceRuntime:
             source=f"/caseline/{self.spec.name}",
             projector=self.spec.projector,
             dead_letter_max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
+            wake_locally={notify_channel(self.spec.schema): self.relay.wake_if_leading} if self.relay else {},
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,9 @@ log = get_logger(__name__)
 Projector = Callable[[DbConnection, Sequence[StreamAppend]], Awaitable[None]]
 # Writes rows a handler gathered (a read model fed by consumed messages), batched, in the same transaction.
 RowWriter = Callable[[DbConnection, Sequence[Any]], Awaitable[object]]
+# Wakes this process's listener of a channel; True when it was the only listener that needed waking (the
+# relay that holds its schema's leadership), so no NOTIFY need go through PostgreSQL.
+LocalWaker = Callable[[], bool]
 
 
 @dataclass
@@ -36,6 +39,7 @@ class UnitOfWork:
     # Aggregates loaded or saved in this unit of work, by (repository, stream): eventcore.aggregate.
     seen: dict[tuple[int, str], Any] = field(default_factory=dict)
     _notifications: dict[str, list[str]] = field(default_factory=dict)
+    wake_locally: Mapping[str, LocalWaker] = field(default_factory=dict)
 
     def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
         """Start a new stream unless it exists already (idempotent creation).
@@ -64,13 +68,16 @@ class UnitOfWork:
         Not NOTIFY inside the transaction: PostgreSQL then holds one cluster-wide lock from the NOTIFY until
         after the commit's WAL flush, so every notifying transaction of every service commits one at a time.
         Sent after the commit, a notification is lost only if the process dies in between; each listener
-        also looks for itself from time to time (the relay when idle, streams on reconnecting).
+        also looks for itself from time to time (the relay when idle, streams on reconnecting). A channel
+        whose only listener is in this process (`wake_locally`: the relay leading this service's schema) is
+        woken directly, without the round trip.
         """
         self._notifications.setdefault(channel, []).extend(payloads)
 
     async def send_notifications(self) -> None:
         """Called by whoever committed the transaction, on the same connection, outside any transaction."""
         pending, self._notifications = self._notifications, {}
+        pending = {channel: payloads for channel, payloads in pending.items() if not self._woke(channel)}
         if not pending:
             return
         channels = [c for c, payloads in pending.items() for _ in dict.fromkeys(payloads)]
@@ -81,6 +88,10 @@ class UnitOfWork:
             )
         except Exception as error:  # noqa: BLE001 - committed already; the listeners' own checks catch up
             log.warning("notifications_not_sent", channels=sorted(pending), error=str(error) or repr(error))
+
+    def _woke(self, channel: str) -> bool:
+        wake = self.wake_locally.get(channel)
+        return wake is not None and wake()
 
     async def flush(self) -> None:
         starts, self._starts = self._starts, []

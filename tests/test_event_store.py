@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from eventcore.database import DbConnection, migrate
+from eventcore.database import DbConnection, create_pool, migrate
 from eventcore.store import ConcurrencyError, DuplicateEventError, EventStore, StreamAppend
 from tests.factories import case_opened
 
@@ -132,3 +132,27 @@ async def test_migrating_a_current_schema_takes_no_table_lock_so_it_never_waits_
         await busy.commit()
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM svc.schema_versions") == 1
+
+
+async def test_a_connection_released_mid_transaction_comes_back_rolled_back_without_a_reset_round_trip(
+    database_url: str,
+) -> None:
+    pool = await create_pool(database_url, max_size=1)  # one connection: the next acquire gets it back
+    try:
+        await migrate(pool, "svc")
+        conn = await pool.acquire()
+        sent: list[str] = []
+        conn.add_query_logger(lambda logged: sent.append(logged.query))
+        abandoned = conn.transaction()  # as a task cancelled mid-way leaves it: never committed
+        await abandoned.start()
+        await STORE.append(conn, "case-left", 0, [case_opened("left")])
+        await conn.execute("SELECT pg_advisory_xact_lock(42)")
+        await pool.release(conn)
+        assert "ROLLBACK" in sent and not any("RESET ALL" in query for query in sent)
+        async with pool.acquire() as again:
+            assert not again.is_in_transaction()
+            assert await STORE.read_stream(again, "case-left") == []
+            async with again.transaction():
+                assert await again.fetchval("SELECT pg_try_advisory_xact_lock(42)")
+    finally:
+        await pool.close()

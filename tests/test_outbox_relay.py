@@ -11,9 +11,10 @@ from pathlib import Path
 import asyncpg
 
 from caseline.embedded import EmbeddedBroker, start_broker
+from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, connect
 from eventcore.kafka import ensure_topics, new_producer
-from eventcore.outbox import Outbox, OutboxMessage
+from eventcore.outbox import Outbox, OutboxMessage, notify_channel
 from eventcore.relay import OutboxRelay
 from eventcore.store import EventStore, PendingEvent
 from tests.factories import case_opened
@@ -227,6 +228,37 @@ async def test_only_one_relay_per_service_publishes_at_a_time(
     stop.set()
     await asyncio.gather(*tasks)
     assert sorted(leaders) == [False, True]
+
+
+async def test_a_commit_wakes_the_relay_leading_in_its_own_process_directly_and_notifies_only_otherwise(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    # Idle passes and log checks a minute apart: only a wake-up makes this relay publish within seconds.
+    relay = OutboxRelay(database_url, "svc", broker.bootstrap_servers, idle_seconds=60, log_check_seconds=60)
+    channel = notify_channel("svc")
+    stores = ServiceStores(pool, "svc", "/test", wake_locally={channel: relay.wake_if_leading})
+    listener = await connect(database_url)  # another replica's relay would hear what goes through PostgreSQL
+    heard: list[object] = []
+    await listener.add_listener(channel, lambda *notified: heard.append(notified))
+    stop, running = asyncio.Event(), None
+    try:
+        async with stores.unit_of_work() as uow:  # the relay is not running, so not leading: NOTIFY
+            uow.start_stream("case-a", [case_opened("a")], publish_to=TOPIC)
+        await _wait_for(lambda: len(heard) == 1)
+        running = asyncio.create_task(relay.run(stop))
+        await _wait_for(lambda: relay.published_total == 1)  # its first pass on taking the lead
+        async with stores.unit_of_work() as uow:
+            uow.start_stream("case-b", [case_opened("b")], publish_to=TOPIC)
+        await _wait_for(lambda: relay.published_total == 2, timeout=5)
+        await asyncio.sleep(0.3)  # time for a notification, had one been sent, to arrive
+        assert len(heard) == 1
+    finally:
+        stop.set()
+        relay.wake_if_leading()  # so that it sees the stop now, not after a minute idle
+        if running is not None:
+            await running
+        await listener.close()
 
 
 async def _wait_for(condition: object, timeout: float = 15) -> None:
