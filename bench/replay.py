@@ -193,7 +193,7 @@ def print_report(report: dict[str, Any]) -> None:
         title=f"replay, {report['cpus']} CPUs, {report['runs']} runs: median wall, least CPU "
         f"(CLI start-up {report['cli_start_up_s']} s)"
     )
-    columns = ("read model", "events", "own", "wall s", "replay s", "events/s", "own/s", "CLI CPU s", "PG CPU s", "events/CPU s")
+    columns = ("model", "events", "own", "wall s", "replay s", "events/s", "own/s", "CLI CPU", "PG CPU", "per CPU-s")
     for column in columns:
         table.add_column(column, justify="right")
     for name, r in report["read_models"].items():
@@ -214,7 +214,7 @@ def print_report(report: dict[str, Any]) -> None:
         "and the joint meeting's lead decisions it relearns); own: of those, its own store's; events/s and own/s: "
         "per second of replay; PG: PostgreSQL; "
         "CPU: user + system seconds of the replay (the CLI's less its start-up) and of PostgreSQL; "
-        "events/CPU s: events per second of both, the figure to compare on a busy machine"
+        "per CPU-s: events per second of both, the figure to compare on a busy machine"
     )
     console.print(table)
     if any(r["replay_s"] < 1 for r in report["read_models"].values()):
