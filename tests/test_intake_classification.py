@@ -245,3 +245,16 @@ def test_caseline_classify_shows_category_confidence_evidence_and_candidates() -
     assert shown.returncode == 0, shown.stderr
     assert "elevator_equipment" in shown.stdout and "confidence" in shown.stdout and "1. " in shown.stdout
     assert "电梯" in shown.stdout
+
+
+def test_only_what_trains_the_classifier_loads_scikit_learn_so_the_cli_and_other_services_start_light() -> None:
+    probe = (
+        "import sys; import caseline.cli, services.routing.app, services.sla.app, services.jointmeeting.app; "
+        "print('sklearn' in sys.modules); "
+        "from services.intake.adapters.category_files import categoriser; categoriser(); "
+        "print('sklearn' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert loaded == ["False", "True"]
