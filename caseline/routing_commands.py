@@ -232,10 +232,9 @@ async def _rebuild_case_view(pool: asyncpg.Pool) -> int:
 async def relearn(dsn: str) -> tuple[int, int]:
     """Learn every case's clocks and decided lead again from the stores that are their source, folded by
     the same functions as routing's consumers, and replace what routing held with them; returns (clocks,
-    decisions). This is how an installation
-    from before routing learnt them (its consumer had skipped those facts) fills `routing.case_clock` and
-    `routing.case_joint_decision`; an operator's tool, since the routing service itself never reads
-    another service's schema."""
+    decisions). This is how an installation from before routing learnt them (its consumer had skipped those
+    facts) fills `routing.case_clock` and `routing.case_joint_decision`; an operator's tool, since the
+    routing service itself never reads another service's schema."""
     pool = await create_pool(dsn, max_size=1)
     try:
         await migrate(pool, SCHEMA, EXTRA_DDL)
@@ -252,7 +251,7 @@ async def _relearn(pool: asyncpg.Pool) -> tuple[int, int]:
         clocks = await _folded_clocks(conn)
         decisions = await _folded_decisions(conn)
         learnt = 0 if clocks is None else await replace_clocks(conn, SCHEMA, clocks)
-        decided = 0 if decisions is None else await replace_decisions(conn, SCHEMA, decisions.items())
+        decided = 0 if decisions is None else await replace_decisions(conn, SCHEMA, decisions)
     return learnt, decided
 
 
@@ -267,7 +266,7 @@ async def _folded_clocks(conn: DbConnection) -> list[tuple[str, LearntClock]] | 
     return [(case_id, learnt) for (case_id, _), learnt in clocks.items() if learnt is not None]
 
 
-async def _folded_decisions(conn: DbConnection) -> dict[str, JointDecision] | None:
+async def _folded_decisions(conn: DbConnection) -> list[tuple[str, JointDecision]] | None:
     """Every case's decided lead, the latest the joint meeting recorded; None without its store."""
     if not await _has_schema(conn, "jointmeeting"):
         return None
@@ -275,7 +274,7 @@ async def _folded_decisions(conn: DbConnection) -> dict[str, JointDecision] | No
     async for fact in _stored(conn, "jointmeeting", LEAD_FACTS):
         if (decided := decision_of(fact)) is not None:
             decisions[fact.case_id] = decided
-    return decisions
+    return list(decisions.items())
 
 
 async def _has_schema(conn: DbConnection, schema: str) -> bool:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -121,6 +122,18 @@ def checked_schema(schema: str) -> str:
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def copy_rows(
+    conn: DbConnection, schema: str, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> int:
+    """Rows into a table in one COPY, no conflict looked for: a rebuild's, into a table it emptied in its
+    own transaction. Returns how many."""
+    if rows:
+        await conn.copy_records_to_table(
+            table, schema_name=checked_schema(schema), columns=list(columns), records=rows
+        )
+    return len(rows)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import DbConnection, checked_schema, copy_rows
 from eventcore.mapper import default_mapper
 from eventcore.store import EventStore
 from services.jointmeeting.domain.files import FILE_STREAM_PREFIX
@@ -115,17 +115,9 @@ async def rebuild(conn: DbConnection, schema: str, chunk: int = 5000) -> int:
 
 async def _load(conn: DbConnection, s: str, files: list[FileState]) -> int:
     """These files' rows into tables emptied in this transaction: a COPY each, no conflict to look for."""
-    if files:
-        await conn.copy_records_to_table(
-            "files", schema_name=s, columns=_FILE_FIELDS, records=[_file_row(f) for f in files]
-        )
-        await conn.copy_records_to_table(
-            "board_tasks",
-            schema_name=s,
-            columns=_TASK_FIELDS,
-            records=[r for f in files for r in _task_rows(f)],
-        )
-    return len(files)
+    loaded = await copy_rows(conn, s, "files", _FILE_FIELDS, [_file_row(f) for f in files])
+    await copy_rows(conn, s, "board_tasks", _TASK_FIELDS, [r for f in files for r in _task_rows(f)])
+    return loaded
 
 
 def _file_row(state: FileState) -> tuple[Any, ...]:

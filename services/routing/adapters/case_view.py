@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventcore.database import DbConnection
+from eventcore.database import DbConnection, copy_rows
 from eventcore.mapper import default_mapper
 from eventcore.store import EventStore, StreamAppend
 from schemas.base import DomainEvent
@@ -174,12 +174,7 @@ class CaseView:
         return total
 
     async def _load(self, conn: DbConnection, rows: Sequence[tuple[Any, ...]]) -> int:
-        """Rows of a table emptied in this transaction: one COPY, no conflict to look for."""
-        if rows:
-            await conn.copy_records_to_table(
-                "case_view", schema_name=self.schema, columns=COLUMNS, records=rows
-            )
-        return len(rows)
+        return await copy_rows(conn, self.schema, "case_view", COLUMNS, rows)
 
     async def all_rows(self, conn: DbConnection) -> list[dict[str, Any]]:
         """The aggregate's rows as stored (what a replay must reproduce)."""

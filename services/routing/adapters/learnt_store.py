@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import DbConnection, checked_schema, copy_rows
 from eventcore.unit_of_work import RowWriter, UnitOfWork
 from schemas.reference import Bureau, Category
 from schemas.sla import ClockKind, ClockMeasure
@@ -140,7 +140,9 @@ class LearntRows(Generic[K, V]):
 ClockKey = tuple[str, str]  # (case id, clock id)
 
 
-async def _read_clocks(conn: DbConnection, s: str, keys: Sequence[ClockKey]) -> dict[ClockKey, LearntClock]:
+async def _read_clocks(
+    conn: DbConnection, s: str, keys: Sequence[ClockKey]
+) -> dict[ClockKey, LearntClock]:
     rows = await conn.fetch(
         f"SELECT case_id, {', '.join(f'c.{field}' for field in _CLOCK_FIELDS)} FROM {s}.case_clock c "
         "JOIN unnest($1::text[], $2::text[]) AS k(case_id, clock_id) USING (case_id, clock_id)",
@@ -171,6 +173,8 @@ def _clock_row(case_id: str, learnt: LearntClock) -> tuple[Any, ...]:
 
 
 async def _write_clocks(conn: DbConnection, s: str, rows: Sequence[tuple[ClockKey, LearntClock]]) -> None:
+    if not rows:
+        return
     updates = ", ".join(f"{field} = EXCLUDED.{field}" for field in _CLOCK_FIELDS[1:])
     columns = zip(*(_clock_row(case_id, learnt) for (case_id, _), learnt in rows), strict=True)
     await conn.execute(
@@ -268,11 +272,8 @@ async def replace_decisions(
 async def _replace(
     conn: DbConnection, schema: str, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> int:
-    s = checked_schema(schema)
-    await conn.execute(f"TRUNCATE {s}.{table}")
-    if rows:
-        await conn.copy_records_to_table(table, schema_name=s, columns=list(columns), records=rows)
-    return len(rows)
+    await conn.execute(f"TRUNCATE {checked_schema(schema)}.{table}")
+    return await copy_rows(conn, schema, table, columns, rows)
 
 
 LEARNT_CLOCKS: LearntRows[ClockKey, LearntClock] = LearntRows(_read_clocks, _write_clocks)
