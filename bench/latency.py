@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import asyncpg
 from pipeline import (
     OUT_DIR,
@@ -50,6 +50,7 @@ from pipeline import (
 from rich.table import Table
 from soak import _token, order_factory
 
+from caseline.embedded import EMBEDDED_BROKER_PARTITIONS
 from eventcore.logging import configure_logging
 
 
@@ -76,50 +77,145 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compounds", type=int, default=300, help="compounds the orders are spread over")
     parser.add_argument("--drain-timeout", type=float, default=120)
     parser.add_argument(
+        "--partitions",
+        type=int,
+        default=EMBEDDED_BROKER_PARTITIONS,
+        help="partitions per topic (default: the embedded broker's, as `caseline up` runs)",
+    )
+    parser.add_argument(
         "--profile", type=Path, default=None, help="write py-spy raw stacks per process and rate to this folder"
     )
     return parser.parse_args()
 
 
-async def offer(url: str, phase: Phase, seconds: float, per_request: int, cap: int, make_order: Any) -> None:
-    """Send on a schedule fixed in advance; never wait for an answer before the next send.
-
-    aiohttp, not httpx: the load generator shares the machine's cores with everything it measures, and
-    httpx took about 8 CPU-ms a request (at 300/s more than a core, starving the services)."""
-    interval = per_request / phase.rate
-    sends = int(seconds / interval)
-    limit = asyncio.Semaphore(cap)
-    start_wall, start_mono = time.time(), time.monotonic()
-    connector = aiohttp.TCPConnector(limit=cap)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
-        tasks = []
-        for n in range(sends):
-            await asyncio.sleep(max(0.0, start_mono + n * interval - time.monotonic()))
-            orders = [make_order() for _ in range(per_request)]
-            for order in orders:
-                order["order_no"] = f"LAT{phase.rate}-{order['order_no']}"
-                phase.scheduled[order["order_no"]] = start_wall + n * interval
-            if limit.locked():
-                phase.late_sends += 1
-            tasks.append(asyncio.create_task(_send(client, url, orders, phase, limit)))
-        await asyncio.gather(*tasks)
+def build_requests(
+    client: KeepAliveClient, phase: Phase, seconds: float, per_request: int, make_order: Any
+) -> list[tuple[list[str], bytes]]:
+    """Every request of the phase (its order numbers and its bytes), built before the first send: the load
+    generator shares the machine's cores with everything it measures, so while measuring it only writes
+    bytes and reads answers. The orders' times are from the build, seconds before they go, as a hotline
+    platform's orders are."""
+    sends = int(seconds * phase.rate / per_request)
+    return [_request(client, phase, make_order, per_request) for _ in range(sends)]
 
 
-async def _send(
-    client: aiohttp.ClientSession, url: str, orders: list[dict[str, Any]], phase: Phase, limit: Any
+async def offer(
+    client: KeepAliveClient, phase: Phase, requests: list[tuple[list[str], bytes]], per_request: int
 ) -> None:
-    headers = {**_token("hotline-platform"), "Content-Type": "application/json"}
-    async with limit:
-        try:
-            async with client.post(url, data=json.dumps(orders), headers=headers) as answer:
-                await answer.read()
-                ok = answer.status < 300
-        except (aiohttp.ClientError, TimeoutError):
-            ok = False
+    """Send on a schedule fixed in advance; never wait for an answer before the next send."""
+    interval = per_request / phase.rate
+    start_wall, start_mono = time.time(), time.monotonic()
+    try:
+        tasks = []
+        for n, (orders, request) in enumerate(requests):
+            await asyncio.sleep(max(0.0, start_mono + n * interval - time.monotonic()))
+            for order_no in orders:
+                phase.scheduled[order_no] = start_wall + n * interval
+            if client.busy:
+                phase.late_sends += 1
+            tasks.append(asyncio.create_task(_send(client, request, len(orders), phase)))
+        await asyncio.gather(*tasks)
+    finally:
+        client.close()
+
+
+def _request(
+    client: KeepAliveClient, phase: Phase, make_order: Any, per_request: int
+) -> tuple[list[str], bytes]:
+    orders = [make_order() for _ in range(per_request)]
+    for order in orders:
+        order["order_no"] = f"LAT{phase.rate}-{order['order_no']}"
+    body = json.dumps(orders).encode()
+    return [o["order_no"] for o in orders], client.post_request(body, _token("hotline-platform"))
+
+
+async def _send(client: KeepAliveClient, request: bytes, orders: int, phase: Phase) -> None:
+    try:
+        ok = await client.send(request) < 300
+    except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
+        ok = False
     if ok:
-        phase.accepted += len(orders)
+        phase.accepted += orders
     else:
-        phase.refused += len(orders)
+        phase.refused += orders
+
+
+IDLE_CONNECTION_SECONDS = 3.0  # a kept connection idle longer is not reused: uvicorn closes them after 5 s
+
+
+class KeepAliveClient:
+    """HTTP/1.1 POSTs to one URL over at most `cap` kept-alive connections, one request at a time on each.
+
+    Not aiohttp or httpx: a general client's request building, header handling and connection pool cost
+    0.5-8 CPU-ms a request here, which at a few hundred requests a second is a large share of the two cores
+    the services need. This one writes prebuilt bytes and reads the status, the head and the body."""
+
+    def __init__(self, url: str, cap: int) -> None:
+        parts = urlsplit(url)
+        self.host, self.port, self.path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+        self._slots = asyncio.Semaphore(cap)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []  # and when last used
+        self._open: set[asyncio.StreamWriter] = set()
+
+    @property
+    def busy(self) -> bool:
+        return self._slots.locked()
+
+    def post_request(self, body: bytes, headers: dict[str, str]) -> bytes:
+        head = [f"POST {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Content-Type: application/json"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        head.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    async def send(self, request: bytes) -> int:
+        """The answer's status; the connection goes back to the pool unless the server closes it."""
+        async with self._slots:
+            reader, writer = self._kept() or await self._connect()
+            try:
+                writer.write(request)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=60)
+                status, length, closing = _parse_head(head)
+                await reader.readexactly(length)
+            except BaseException:
+                self._drop(writer)
+                raise
+            if closing:
+                self._drop(writer)
+            else:
+                self._idle.append((reader, writer, time.monotonic()))
+            return status
+
+    def _kept(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The connection used last, if the server has not had time to close it as idle (uvicorn: 5 s)."""
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if time.monotonic() - since < IDLE_CONNECTION_SECONDS and not reader.at_eof():
+                return reader, writer
+            self._drop(writer)
+        return None
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self._open.add(writer)
+        return reader, writer
+
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        self._open.discard(writer)
+        writer.close()
+
+    def close(self) -> None:
+        for writer in list(self._open):
+            self._drop(writer)
+        self._idle.clear()
+
+
+def _parse_head(head: bytes) -> tuple[int, int, bool]:
+    """Status, Content-Length and whether the server closes the connection, from a response head."""
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+    fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+    return status, int(fields.get("content-length", "0")), fields.get("connection", "").lower() == "close"
 
 
 _TIMES = """
@@ -230,15 +326,10 @@ async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dic
         phase = Phase(rate)
         console.print(f"offering {rate}/s for {args.seconds:.0f} s ...")
         profile = args.profile / f"rate-{rate}" if args.profile else None
-        with ResourceSampler(watched_processes(infra)) as sampler, profiled(infra, profile):
-            await offer(
-                f"{intake}/v1/hotline/orders",
-                phase,
-                args.seconds,
-                args.per_request,
-                args.max_in_flight,
-                make_order,
-            )
+        client = KeepAliveClient(f"{intake}/v1/hotline/orders", args.max_in_flight)
+        requests = build_requests(client, phase, args.seconds, args.per_request, make_order)
+        with ResourceSampler(watched_processes(infra), interval=1.0) as sampler, profiled(infra, profile):
+            await offer(client, phase, requests, args.per_request)
             rows, transactions = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
         phase.cpu_seconds = {
             name.replace("(feed)", "(load)"): usage.cpu_seconds for name, usage in sampler.usage.items()
@@ -292,7 +383,7 @@ def main() -> int:
     os.environ.setdefault("CASELINE_LOG_LEVEL", "WARNING")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the embedded PostgreSQL is stopped at exit
     work_dir = make_work_dir()
-    infra = start_infrastructure(work_dir)
+    infra = start_infrastructure(work_dir, partitions=args.partitions)
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     try:
         rates = asyncio.run(run_rates(args, infra))

@@ -287,10 +287,12 @@ async def consume_batch(
     decoded = [decode_raw(record) if raw else decode(record, wanted, mapper) for record in records]
     messages = [m for m in decoded if isinstance(m, InboundMessage)]
     rejections = [m for m in decoded if isinstance(m, Rejection)]
-    async with stores.pool.acquire() as conn:
-        again = await stores.dead_letters.waiting_ids(conn, [m.cloudevent.id for m in messages])
-    outcome = None if again else await _whole_batch(stores, messages, rejections, handler, preload)
+    if not messages and not rejections:  # only types this subscriber skips: nothing to write
+        return BatchOutcome(ignored=len(decoded))
+    outcome = await _whole_batch(stores, messages, rejections, handler, preload)
     if outcome is None:
+        async with stores.pool.acquire() as conn:
+            again = await stores.dead_letters.waiting_ids(conn, [m.cloudevent.id for m in messages])
         outcome = await _consume_one_by_one(stores, messages, handler, retry, again)
         async with stores.pool.acquire() as conn:
             await stores.dead_letters.add(conn, rejections)
@@ -316,9 +318,11 @@ async def _whole_batch(
     for attempt in range(1, CONFLICT_RETRIES + 2):
         try:
             async with stores.unit_of_work() as uow:
-                outcome = await _process(stores, uow, messages, handler, preload)
+                outcome = await _process(stores, uow, messages, handler, preload, whole_batch=True)
                 await stores.dead_letters.add(uow.conn, rejections)
             return outcome
+        except _WaitingDeadLetter:
+            return None  # rolled back: taken apart, so the dead-lettered message gets a try of its own
         except (ConcurrencyError, asyncpg.TransactionRollbackError) as conflict:
             if attempt > CONFLICT_RETRIES:
                 log.info("batch_redone_one_by_one", cause=describe(conflict), records=len(messages))
@@ -338,6 +342,8 @@ async def _process(
     messages: Sequence[InboundMessage],
     handler: Handler,
     preload: Preload | None = None,
+    *,
+    whole_batch: bool = False,
 ) -> BatchOutcome:
     by_origin: dict[tuple[str, str], list[str]] = {}
     for message in messages:
@@ -345,6 +351,8 @@ async def _process(
     fresh: set[str] = set()
     for (topic, source), ids in by_origin.items():
         fresh |= await stores.inbox.claim(uow.conn, topic, ids, source=source)
+    if whole_batch:
+        await _refuse_waiting_dead_letters(stores, uow, [m for m in messages if m.cloudevent.id not in fresh])
     outcome = BatchOutcome()
     if preload is not None and fresh:
         await preload(uow, [m for m in messages if m.cloudevent.id in fresh])
@@ -363,6 +371,22 @@ async def _process(
         outcome.handled += 1
     await uow.flush()
     return outcome
+
+
+class _WaitingDeadLetter(Exception):
+    """A batch redelivers a message that waits as a dead letter: the batch is taken apart (see below)."""
+
+
+async def _refuse_waiting_dead_letters(
+    stores: ServiceStores, uow: UnitOfWork, seen_before: Sequence[InboundMessage]
+) -> None:
+    """Raise _WaitingDeadLetter when one of the batch's already-claimed messages waits as a dead letter.
+
+    Only those need looking up: a message is claimed in the inbox in the transaction that dead-letters it,
+    so a message the inbox has not seen cannot be one. A batch of first deliveries, the usual case, costs
+    no query."""
+    if seen_before and await stores.dead_letters.waiting_ids(uow.conn, [m.cloudevent.id for m in seen_before]):
+        raise _WaitingDeadLetter
 
 
 async def _consume_one_by_one(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eventcore.cloudevents import headers_for
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import DbConnection, Write, checked_schema, execute_together
 from eventcore.store import PendingEvent
 
 
@@ -43,19 +43,25 @@ class Outbox:
 
     async def add(self, conn: DbConnection, messages: Sequence[OutboxMessage]) -> int:
         """Returns how many were added; the relay is woken after the commit (UnitOfWork.notify_after_commit)."""
+        await execute_together(conn, [self.adding(messages)])
+        return len(messages)
+
+    def adding(self, messages: Sequence[OutboxMessage]) -> Write | None:
+        """The insert of these messages, to send with other writes (UnitOfWork.flush); None: there are none."""
         if not messages:
-            return 0
-        await conn.execute(
+            return None
+        return Write(
             f"INSERT INTO {self.schema}.outbox (message_id, topic, message_key, headers, payload) "
             "SELECT i, t, k, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) "
             "AS x(i, t, k, h, p)",
-            [m.message_id for m in messages],
-            [m.topic for m in messages],
-            [m.key for m in messages],
-            [json.dumps(m.headers) for m in messages],
-            [m.payload for m in messages],
+            (
+                [m.message_id for m in messages],
+                [m.topic for m in messages],
+                [m.key for m in messages],
+                [json.dumps(m.headers) for m in messages],
+                [m.payload for m in messages],
+            ),
         )
-        return len(messages)
 
     async def pending_count(self, conn: DbConnection) -> int:
         return int(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventcore.database import DbConnection
+from eventcore.database import DbConnection, Write, execute_together
 from eventcore.logging import get_logger
 from eventcore.outbox import Outbox, OutboxMessage, notify_channel
 from eventcore.store import EventStore, PendingEvent, StreamAppend
@@ -40,6 +40,7 @@ class UnitOfWork:
     seen: dict[tuple[int, str], Any] = field(default_factory=dict)
     _notifications: dict[str, list[str]] = field(default_factory=dict)
     wake_locally: Mapping[str, LocalWaker] = field(default_factory=dict)
+    _writes: list[Write] = field(default_factory=list)
 
     def start_stream(self, stream_id: str, events: Sequence[PendingEvent], *, publish_to: str | None) -> bool:
         """Start a new stream unless it exists already (idempotent creation).
@@ -61,6 +62,12 @@ class UnitOfWork:
         """Rows for a read model of consumed facts (not events): written by `writer` at the next flush,
         all of a batch in one call, so a handler does not pay a round trip per message."""
         self._rows.setdefault(writer, []).extend(rows)
+
+    def write_with_flush(self, *writes: Write | None) -> None:
+        """Writes of the handler's own tables that need nothing the flush learns (which streams it started):
+        sent in one statement with the flush's outbox rows (eventcore.database.execute_together), so they
+        must touch neither the outbox nor each other's rows. None: nothing to write for that part."""
+        self._writes.extend(write for write in writes if write is not None)
 
     def notify_after_commit(self, channel: str, payloads: Sequence[str] = ("",)) -> None:
         """Wake the channel's listeners once this unit of work has committed (`send_notifications`).
@@ -101,7 +108,10 @@ class UnitOfWork:
         self.created_streams |= created
         await self.store.append_many(self.conn, [a for a, _ in appends])
         written = [(a, t) for a, t in starts if a.stream_id in created] + appends
-        if await self.outbox.add(self.conn, self._messages(written)):
+        messages = self._messages(written)
+        writes, self._writes = self._writes, []
+        await execute_together(self.conn, [self.outbox.adding(messages), *writes])
+        if messages:
             self.notify_after_commit(notify_channel(self.store.schema))
         if self.projector is not None and written:
             await self.projector(self.conn, [a for a, _ in written])

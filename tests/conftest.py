@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -77,3 +78,21 @@ def system(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterato
     running = RunningSystem(database_url, broker, tmp_path / "logs")
     yield running
     running.stop()
+
+
+_SENDING = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every statement sent to PostgreSQL, as its SQL text (transaction control included)."""
+    sent: list[str] = []
+    for name in _SENDING:
+        original = getattr(asyncpg.Connection, name)
+
+        async def counted(self: asyncpg.Connection, query: str, *args: Any, _sent: Any = original, **kw: Any) -> Any:
+            sent.append(query)
+            return await _sent(self, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    yield sent

@@ -53,6 +53,23 @@ async def test_many_racing_writers_produce_exactly_one_event_per_version(pool: a
     assert outcomes.count(False) == 5
 
 
+async def test_an_append_inside_a_transaction_is_one_statement_and_a_conflict_still_undoes_the_whole_transaction(
+    pool: asyncpg.Pool, statements: list[str]
+) -> None:
+    """No savepoint around the insert (two more round trips per batch): nobody recovers inside the
+    transaction, every caller rolls back whole and retries."""
+    async with pool.acquire() as conn:
+        await STORE.append(conn, "case-t", 0, [case_opened("t")])
+        statements.clear()
+        with pytest.raises(ConcurrencyError):
+            async with conn.transaction():
+                await STORE.append(conn, "case-u", 0, [case_opened("u")])
+                await STORE.append(conn, "case-t", 0, [case_opened("t")])
+        assert [s for s in statements if "SAVEPOINT" in s.upper()] == []
+        assert sum("INSERT INTO svc.events" in s for s in statements) == 2
+        assert await STORE.read_stream(conn, "case-u") == []
+
+
 async def test_stale_expected_version_is_refused(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await STORE.append(conn, "case-s", 0, [case_opened("s"), case_opened("s")])

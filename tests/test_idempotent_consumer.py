@@ -66,6 +66,25 @@ async def test_types_a_subscriber_does_not_want_are_counted_as_ignored_not_handl
     assert await _count(pool, "SELECT count(*) FROM svc.events") == 0
 
 
+async def test_a_batch_of_first_deliveries_looks_up_no_dead_letters_and_a_batch_it_skips_writes_nothing(
+    pool: asyncpg.Pool, statements: list[str]
+) -> None:
+    """Only a redelivered message can wait as a dead letter (dead-lettering claims it in the inbox), so
+    only a batch the inbox has seen before pays the look-up; one of types the subscriber skips needs no
+    transaction at all."""
+    stores = ServiceStores(pool, "svc", "/test")
+    records = [_record(case_opened(f"c{i}"), i) for i in range(3)]
+    await consume_batch(stores, records, _follow_up)
+    first_delivery, statements[:] = list(statements), []
+    await consume_batch(stores, records, _follow_up)
+    redelivery, statements[:] = list(statements), []
+    skipped = await consume_batch(stores, records, _follow_up, wanted={CaseClosed.cloudevent_type()})
+
+    assert not [s for s in first_delivery if "dead_letters" in s and s.lstrip().startswith("SELECT")]
+    assert [s for s in redelivery if "dead_letters" in s and s.lstrip().startswith("SELECT")]
+    assert statements == [] and skipped.ignored == 3
+
+
 async def test_a_record_that_is_not_a_cloudevent_is_dead_lettered_with_its_position_and_the_rest_processed(
     pool: asyncpg.Pool,
 ) -> None:

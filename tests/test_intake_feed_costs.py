@@ -40,3 +40,22 @@ async def test_a_feed_leaves_what_the_process_holds_for_good_out_of_the_collecto
     cycle.append(cycle)
     del cycle
     assert gc.collect() >= 1
+
+
+async def test_a_records_outbox_message_new_case_caller_and_label_sighting_are_written_in_one_statement(
+    stores: ServiceStores, tmp_path: Path, statements: list[str]
+) -> None:
+    orders = tmp_path / "orders.jsonl"
+    write_synthetic_orders(orders, 4, prefix="ONE")
+    summary = await feed_hotline_file(stores, intake_context(Settings()), orders, batch_size=4)
+
+    together = [s for s in statements if "INSERT INTO intake.cases" in s]
+    assert len(together) == 1
+    assert all(f"INSERT INTO intake.{table}" in together[0] for table in ("outbox", "complainants", "category_labels"))
+    assert not [s for s in statements if s.startswith("INSERT INTO intake.outbox")]
+    async with stores.pool.acquire() as conn:
+        cases = await conn.fetchval("SELECT count(*) FROM intake.cases")
+        callers = await conn.fetchval("SELECT count(*) FROM intake.complainants WHERE caller_phone <> ''")
+        sightings = await conn.fetchval("SELECT coalesce(sum(seen), 0) FROM intake.category_labels")
+    assert summary.accepted == cases == 4
+    assert callers == 4 and sightings == 4

@@ -4,7 +4,7 @@ batch learnt the next one in it knows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -34,7 +34,6 @@ from tests.test_case_lifecycle import NOW, complaint, compound, merged
 from tests.test_routing_service import CTX, record, resolve_clock_started
 
 ONE_BY_ONE = "routing_one_by_one"
-SENT = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
 
 
 @pytest.fixture
@@ -49,21 +48,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def stores(pool: asyncpg.Pool) -> ServiceStores:
     return ServiceStores(pool, SCHEMA, "/caseline/routing", projector=CaseView(SCHEMA).project)
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every statement sent to PostgreSQL, as its SQL text (transaction control included)."""
-    sent: list[str] = []
-    for name in SENT:
-        original = getattr(asyncpg.Connection, name)
-
-        async def counted(self: asyncpg.Connection, query: str, *args: Any, _sent: Any = original, **kw: Any) -> Any:
-            sent.append(query)
-            return await _sent(self, query, *args, **kw)
-
-        monkeypatch.setattr(asyncpg.Connection, name, counted)
-    yield sent
 
 
 async def on_topics(uow: UnitOfWork, message: InboundMessage) -> None:

@@ -93,6 +93,9 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
             contact_router(channels),
         ],
         authenticator=auth,
+        # Its consumers update what intake knows of cases (closed, reopened, recategorised) and take raw
+        # hotline records: nobody waits on either within a second.
+        patient_consumer_ms=200,
         # Intake reads its JSON itself, so what it refuses is kept as a dead letter with its reason.
         body=BodyPolicy(
             max_bytes=MAX_BODY_BYTES,

@@ -67,6 +67,9 @@ def spec(
         on_started=on_started,
         body=BodyPolicy(form_paths=FORM_PATHS),
         authenticator=callers.auth,
+        # Escalations open files the members meet and act on within days: a fifth of a second is nothing,
+        # and idle fetches of every partition are not free.
+        patient_consumer_ms=200,
         http_port=settings.port,
     )
 

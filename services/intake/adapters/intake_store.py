@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import DbConnection, Write, checked_schema
 from schemas.reference import FOUNDING_DISTRICT, Category
 from services.intake.domain.merge import MergeKey, OpenCase
 
@@ -218,19 +218,21 @@ class IntakeStore:
             for row in rows
         ]
 
-    async def open(self, conn: DbConnection, cases: Sequence[NewCase]) -> None:
-        """New cases, open."""
+    def opening(self, cases: Sequence[NewCase]) -> Write | None:
+        """New cases, open (eventcore.database.execute_together sends it with the transaction's other writes)."""
         if not cases:
-            return
-        await conn.execute(
+            return None
+        return Write(
             f"INSERT INTO {self.s}.cases (case_id, district, compound_code, category, first_received_at) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
             "ON CONFLICT (case_id) DO NOTHING",
-            [c.case_id for c in cases],
-            [c.district for c in cases],
-            [c.compound_code for c in cases],
-            [c.category for c in cases],
-            [c.first_received_at for c in cases],
+            (
+                [c.case_id for c in cases],
+                [c.district for c in cases],
+                [c.compound_code for c in cases],
+                [c.category for c in cases],
+                [c.first_received_at for c in cases],
+            ),
         )
 
     async def merge(self, conn: DbConnection, merged: dict[str, str], counts: dict[str, int]) -> None:
@@ -250,10 +252,10 @@ class IntakeStore:
             list(counts.values()),
         )
 
-    async def count_labels(self, conn: DbConnection, seen: Mapping[LabelSeen, tuple[int, int]]) -> None:
-        """Add this transaction's label sightings, in key order (concurrent feeds cannot deadlock on them)."""
+    def label_counts(self, seen: Mapping[LabelSeen, tuple[int, int]]) -> Write | None:
+        """This transaction's label sightings added, in key order (concurrent feeds cannot deadlock on them)."""
         if not seen:
-            return
+            return None
         rows = sorted(
             seen.items(),
             key=lambda item: (
@@ -264,18 +266,20 @@ class IntakeStore:
                 item[0].category,
             ),
         )
-        await conn.execute(
+        return Write(
             f"INSERT INTO {self.s}.category_labels AS l (platform, district, label, source, category, seen, triaged) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[]) "
             "ON CONFLICT (platform, district, label, source, category) DO UPDATE SET seen = l.seen + EXCLUDED.seen, "
             "triaged = l.triaged + EXCLUDED.triaged, last_seen_at = clock_timestamp()",
-            [k.platform for k, _ in rows],
-            [k.district for k, _ in rows],
-            [k.label for k, _ in rows],
-            [k.source for k, _ in rows],
-            [k.category for k, _ in rows],
-            [n for _, (n, _) in rows],
-            [triaged for _, (_, triaged) in rows],
+            (
+                [k.platform for k, _ in rows],
+                [k.district for k, _ in rows],
+                [k.label for k, _ in rows],
+                [k.source for k, _ in rows],
+                [k.category for k, _ in rows],
+                [n for _, (n, _) in rows],
+                [triaged for _, (_, triaged) in rows],
+            ),
         )
 
     async def recategorise(self, conn: DbConnection, correction: Correction) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import Write, checked_schema
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {s}.complainants (
@@ -36,22 +36,25 @@ class PersonalDataStore:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)
 
-    async def remember(self, conn: DbConnection, people: Sequence[Person], seen_at: datetime) -> None:
-        """Upsert each person; the latest name given for a number wins."""
+    def remembering(self, people: Sequence[Person], seen_at: datetime) -> Write | None:
+        """Each person upserted; the latest name given for a number wins."""
         by_id = {p.complainant_id: (p.name, p.phone, p.district) for p in people}
         if not by_id:
-            return
+            return None
         # In key order, so two writers upserting the same callers cannot deadlock.
         latest = dict(sorted(by_id.items()))
-        await conn.execute(
+        return Write(
             f"INSERT INTO {self.schema}.complainants AS c "
             "(complainant_id, caller_name, caller_phone, first_seen_at, last_seen_at, district) "
-            "SELECT i, n, p, $4, $4, d FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS x(i, n, p, d) "
+            "SELECT i, n, p, $4::timestamptz, $4::timestamptz, d "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS x(i, n, p, d) "
             "ON CONFLICT (complainant_id) DO UPDATE SET caller_name = EXCLUDED.caller_name, "
             "last_seen_at = EXCLUDED.last_seen_at",
-            list(latest),
-            [name for name, _, _ in latest.values()],
-            [phone for _, phone, _ in latest.values()],
-            seen_at,
-            [district for _, _, district in latest.values()],
+            (
+                list(latest),
+                [name for name, _, _ in latest.values()],
+                [phone for _, phone, _ in latest.values()],
+                seen_at,
+                [district for _, _, district in latest.values()],
+            ),
         )

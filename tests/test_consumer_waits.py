@@ -1,0 +1,59 @@
+"""How long each service's consumer lets a record wait: on quiet partitions, short where a person waits on
+the next step (routing a complaint, starting its clocks), longer where nobody does, because on Tansu every
+idle fetch costs the broker and the client a round over every partition; within a fetch, what a person
+waits on first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from eventcore.service import build_app, by_subscription
+from eventcore.settings import Settings
+from schemas.topics import COMPLAINTS, SLA
+from services.intake.app import spec as intake_spec
+from services.jointmeeting.app import spec as jointmeeting_spec
+from services.routing.app import spec as routing_spec
+from services.sla.app import spec as sla_spec
+from tests.factories import Record
+
+
+def consumer_waits(service: Any, settings: Settings) -> tuple[int, int]:
+    """The fetch wait and poll the service's one subscriber was built with (FastStream keeps them as given)."""
+    spec = jointmeeting_spec() if service is jointmeeting_spec else service(settings=settings)
+    [subscriber] = build_app(spec, settings).state.runtime.subscribers
+    return subscriber._connection_args["fetch_max_wait_ms"], subscriber.batch_timeout_ms
+
+
+@pytest.mark.parametrize("service", [routing_spec, sla_spec])
+def test_routing_and_the_sla_watch_take_a_quiet_partitions_record_within_the_settings_wait(service: Any) -> None:
+    settings = Settings()
+    assert consumer_waits(service, settings) == (
+        settings.consumer_fetch_wait_ms,
+        settings.consumer_batch_timeout_ms,
+    )
+
+
+@pytest.mark.parametrize("service", [intake_spec, jointmeeting_spec])
+def test_intake_and_the_joint_meeting_whose_records_nobody_waits_on_fetch_ten_times_less_often(service: Any) -> None:
+    settings = Settings()
+    fetch_wait, poll = consumer_waits(service, settings)
+    assert fetch_wait >= 10 * settings.consumer_fetch_wait_ms and poll > settings.consumer_batch_timeout_ms
+
+
+def test_an_operators_longer_wait_applies_to_every_consumer() -> None:
+    """On Apache Kafka a fetch is answered as records arrive, so a long wait costs no latency there."""
+    settings = Settings(consumer_fetch_wait_ms=500)
+    for service in (routing_spec, jointmeeting_spec):
+        assert consumer_waits(service, settings)[0] == 500
+
+
+def test_a_fetch_holding_sla_facts_before_complaints_hands_routing_the_complaints_first() -> None:
+    fetched = [Record(SLA, 0, 7, [], b"clock"), Record(COMPLAINTS, 3, 1, [], b"a"), Record(SLA, 0, 8, [], b"clock")]
+    fetched.append(Record(COMPLAINTS, 3, 2, [], b"b"))
+    routing = [s.topic for s in routing_spec(settings=Settings()).subscriptions]
+
+    grouped = by_subscription(fetched, routing)
+
+    assert [(topic, [r.offset for r in records]) for topic, records in grouped] == [(COMPLAINTS, [1, 2]), (SLA, [7, 8])]
