@@ -1,4 +1,4 @@
-"""Who is calling: bearer tokens that answer for a principal, kept only as hashes and compared in constant time.
+"""Who is calling: bearer tokens that answer for a principal, kept only as hashes and looked up by hash.
 
 A *principal* is whoever holds a credential: a kind (what sort of holder it is, chosen by the service that
 verifies it), a name, and the district it belongs to (None: city-wide). Services map principals to what they

@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -149,8 +148,10 @@ class Write:
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
-def _shifted(placeholder: re.Match[str], *, by: int) -> str:
-    return f"${int(placeholder[1]) + by}"
+def shifted(sql: str, by: int) -> str:
+    """The statement with its placeholders $1, $2, ... renumbered $(1+by), $(2+by), ...: a part of a
+    statement whose arguments follow `by` others."""
+    return _PLACEHOLDER.sub(lambda placeholder: f"${int(placeholder[1]) + by}", sql)
 
 
 async def execute_together(conn: DbConnection, writes: Sequence[Write | None]) -> None:
@@ -167,8 +168,7 @@ async def execute_together(conn: DbConnection, writes: Sequence[Write | None]) -
     ctes: list[str] = []
     args: list[Any] = []
     for n, write in enumerate(parts):
-        renumbered = _PLACEHOLDER.sub(partial(_shifted, by=len(args)), write.sql)
-        ctes.append(f"w{n} AS ({renumbered})")
+        ctes.append(f"w{n} AS ({shifted(write.sql, len(args))})")
         args.extend(write.args)
     await conn.execute(f"WITH {', '.join(ctes)} SELECT 1", *args)
 

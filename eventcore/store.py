@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import DbConnection, checked_schema, shifted
 from schemas.base import DomainEvent, EventMetadata
 
 
@@ -73,6 +73,7 @@ class RecordedEvent:
 
 
 _INSERT_COLUMNS = "(stream_id, stream_version, event_id, event_type, schema_version, data, metadata, subject)"
+_ON_STREAM_START = "ON CONFLICT ON CONSTRAINT events_stream_version_unique DO NOTHING RETURNING stream_id"
 _UNNEST = (
     "SELECT s, v, i, t, sv, d::jsonb, m::jsonb, sj FROM unnest($1::text[], $2::int[], $3::uuid[], "
     "$4::text[], $5::int[], $6::text[], $7::text[], $8::text[]) AS x(s, v, i, t, sv, d, m, sj)"
@@ -122,20 +123,7 @@ class EventStore:
 
     async def append_many(self, conn: DbConnection, appends: Sequence[StreamAppend]) -> None:
         """Append to several streams in one statement; any conflict fails the whole statement."""
-        if not appends:
-            return
-        sql = f"INSERT INTO {self.schema}.events {_INSERT_COLUMNS} {_UNNEST}"
-        try:
-            # One statement, so atomic on its own; no savepoint around it (two more round trips a batch):
-            # a conflict aborts the caller's transaction, and every caller rolls back and retries whole.
-            await conn.execute(sql, *_rows(appends))
-        except asyncpg.UniqueViolationError as error:
-            if getattr(error, "constraint_name", None) == "events_event_id_unique":
-                raise DuplicateEventError(
-                    f"event already stored: {getattr(error, 'detail', error)}"
-                ) from error
-            conflict = _conflicting_stream(error, appends)
-            raise ConcurrencyError(conflict.stream_id, conflict.expected_version, str(error)) from error
+        await self.write(conn, (), appends)
 
     async def create_streams(self, conn: DbConnection, appends: Sequence[StreamAppend]) -> set[str]:
         """Start new streams, skipping those that already exist; returns the ids actually created.
@@ -143,17 +131,53 @@ class EventStore:
         Creation is decided by the stream's first event (ON CONFLICT on the version constraint), so
         concurrent creators of one stream wait for each other and exactly one succeeds.
         """
-        if any(a.expected_version != 0 for a in appends):
-            raise ValueError("create_streams only starts new streams (expected_version 0)")
-        firsts = [StreamAppend(a.stream_id, 0, a.events[:1]) for a in appends if a.events]
-        sql = (
-            f"INSERT INTO {self.schema}.events {_INSERT_COLUMNS} {_UNNEST} "
-            "ON CONFLICT ON CONSTRAINT events_stream_version_unique DO NOTHING RETURNING stream_id"
-        )
-        created = {row["stream_id"] for row in await conn.fetch(sql, *_rows(firsts))}
-        rest = [StreamAppend(a.stream_id, 1, a.events[1:]) for a in appends if a.stream_id in created]
-        await self.append_many(conn, [a for a in rest if a.events])
-        return created
+        return await self.write(conn, appends, ())
+
+    async def write(
+        self, conn: DbConnection, starts: Sequence[StreamAppend], appends: Sequence[StreamAppend]
+    ) -> set[str]:
+        """Start streams (create_streams) and append to others (append_many) in one statement, one round
+        trip; returns the ids of the streams started. A conflict of an append fails the whole statement.
+
+        No savepoint around it (two more round trips a batch): a conflict aborts the caller's transaction,
+        and every caller rolls back and retries whole. Each started stream's first event is inserted, and
+        given its position, before the rest of that stream (the rest is inserted only for streams the first
+        created), so every stream's events are in order by position.
+        """
+        if any(a.expected_version != 0 for a in starts):
+            raise ValueError("only new streams (expected_version 0) can be started")
+        if {a.stream_id for a in starts} & {a.stream_id for a in appends}:
+            # Appends to a stream started here must follow its start: the parts of one statement run in
+            # no promised order, so they go after it.
+            return await self.write(conn, starts, ()) | await self.write(conn, (), appends)
+        firsts = [StreamAppend(a.stream_id, 0, a.events[:1]) for a in starts if a.events]
+        rests = [StreamAppend(a.stream_id, 1, a.events[1:]) for a in starts if len(a.events) > 1]
+        appends = [a for a in appends if a.events]
+        parts, args = [], []
+        if firsts:
+            parts.append(f"created AS ({self._insert(0)} {_ON_STREAM_START})")
+            args += _rows(firsts)
+        if rests:
+            parts.append(f"rest AS ({self._insert(len(args))} WHERE x.s IN (SELECT stream_id FROM created))")
+            args += _rows(rests)
+        if appends:
+            parts.append(f"appended AS ({self._insert(len(args))})")
+            args += _rows(appends)
+        if not parts:
+            return set()
+        started = "SELECT stream_id FROM created" if firsts else "SELECT NULL::text AS stream_id WHERE false"
+        try:
+            rows = await conn.fetch(f"WITH {', '.join(parts)} {started}", *args)
+        except asyncpg.UniqueViolationError as error:
+            if getattr(error, "constraint_name", None) == "events_event_id_unique":
+                raise DuplicateEventError(f"event already stored: {getattr(error, 'detail', error)}") from error
+            conflict = _conflicting_stream(error, [*appends, *rests])
+            raise ConcurrencyError(conflict.stream_id, conflict.expected_version, str(error)) from error
+        return {row["stream_id"] for row in rows}
+
+    def _insert(self, after: int) -> str:
+        """The events insert of one part, its placeholders numbered after the parts before it."""
+        return f"INSERT INTO {self.schema}.events {_INSERT_COLUMNS} {shifted(_UNNEST, after)}"
 
     async def read_stream(self, conn: DbConnection, stream_id: str) -> list[RecordedEvent]:
         rows = await conn.fetch(

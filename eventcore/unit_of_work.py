@@ -104,9 +104,8 @@ class UnitOfWork:
         starts, self._starts = self._starts, []
         self._starting = set()
         appends, self._appends = self._appends, []
-        created = await self.store.create_streams(self.conn, [a for a, _ in starts]) if starts else set()
+        created = await self.store.write(self.conn, [a for a, _ in starts], [a for a, _ in appends])
         self.created_streams |= created
-        await self.store.append_many(self.conn, [a for a, _ in appends])
         written = [(a, t) for a, t in starts if a.stream_id in created] + appends
         messages = self._messages(written)
         writes, self._writes = self._writes, []

@@ -129,6 +129,36 @@ async def test_creating_streams_skips_those_that_exist_and_says_which_were_creat
         assert len(await STORE.read_stream(conn, "case-new")) == 2
 
 
+async def test_streams_started_and_streams_continued_are_written_in_one_statement_each_stream_in_order(
+    pool: asyncpg.Pool, statements: list[str]
+) -> None:
+    async with pool.acquire() as conn:
+        await STORE.append(conn, "case-on", 0, [case_opened("on")])
+        await STORE.append(conn, "case-old", 0, [case_opened("old")])
+        statements.clear()
+        async with conn.transaction():
+            created = await STORE.write(
+                conn,
+                [
+                    StreamAppend("case-old", 0, [case_opened("old"), case_opened("old")]),
+                    StreamAppend("case-new", 0, [case_opened("new") for _ in range(3)]),
+                ],
+                [StreamAppend("case-on", 1, [case_opened("on")])],
+            )
+        new = await STORE.read_stream(conn, "case-new")
+        assert created == {"case-new"}
+        assert sum("INSERT INTO svc.events" in s for s in statements) == 1
+        assert [e.stream_version for e in new] == [1, 2, 3]
+        assert [e.global_position for e in new] == sorted(e.global_position for e in new)
+        assert len(await STORE.read_stream(conn, "case-old")) == 1
+        assert len(await STORE.read_stream(conn, "case-on")) == 2
+        with pytest.raises(ConcurrencyError) as conflict:
+            starting, stale = StreamAppend("case-x", 0, [case_opened("x")]), StreamAppend("case-on", 1, [case_opened("on")])
+            await STORE.write(conn, [starting], [stale])
+        assert conflict.value.stream_id == "case-on"
+        assert await STORE.read_stream(conn, "case-x") == []
+
+
 async def test_the_same_event_id_twice_is_a_duplicate_not_a_concurrency_conflict(pool: asyncpg.Pool) -> None:
     event = case_opened("d")
     async with pool.acquire() as conn:
