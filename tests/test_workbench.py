@@ -37,7 +37,7 @@ from services.jointmeeting.domain.state import evolve
 from services.jointmeeting.domain.tasks import record_report
 from services.jointmeeting.settings import JointMeetingSettings
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.workbench.changes import CHANNEL, CaseChange, notifying
+from services.routing.adapters.workbench.changes import CHANNEL, CaseChange, announce, notifying
 from services.routing.adapters.workbench.wiring import routing_workbench
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
@@ -299,6 +299,49 @@ async def test_other_services_facts_join_the_case_once_and_every_change_is_annou
     finally:
         await listener.close()
         await pool.close()
+
+
+async def test_a_fact_of_a_joint_meeting_file_announces_every_case_of_the_file_with_the_units_it_moved_between(
+    database_url: str, statements: list[str]
+) -> None:
+    pool = await create_pool(database_url, max_size=4)
+    await migrate(pool, SCHEMA, EXTRA_DDL)
+    stores = ServiceStores(pool, SCHEMA, "/caseline/routing", projector=CaseView(SCHEMA).project)
+    workbench = routing_workbench(CTX, development_units(DISTRICTS), WorkingCalendar(), None)
+    heard: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+    try:
+        for case_id in ("case-f1", "case-f2"):
+            received = record(complaint(where=WHERE, case_id=case_id), COMPLAINTS, 0)
+            await consume_batch(stores, [received], partial(handle_complaints_topic, CTX))
+        async with pool.acquire() as conn, conn.transaction():
+            await workbench.timeline.write(conn, [_file_fact("file-9", "case-f1", "e-1")])
+        await asyncio.sleep(0.2)  # what those commits announced has arrived, and is not this test's
+        heard.clear()
+        statements.clear()
+        async with pool.acquire() as conn, conn.transaction():
+            # The file's next fact names the other case; both are in the file, so both screens follow it.
+            await workbench.timeline.write(conn, [_file_fact("file-9", "case-f2", "e-2")])
+            await announce(conn, SCHEMA, ["case-f2", "case-nowhere"], {"case-f2": "zz-street"})
+        await asyncio.sleep(0.2)
+        community = WHERE.community_code
+        assert sorted(heard) == sorted(
+            {
+                CaseChange("case-f1", "luzhou", frozenset({community})).payload(),
+                CaseChange("case-f2", "luzhou", frozenset({community})).payload(),
+                CaseChange("case-f2", "luzhou", frozenset({community, "zz-street"})).payload(),
+            }
+        )
+        sent = [sql for sql in statements if "case_timeline" in sql or "pg_notify" in sql]
+        assert len(sent) == 2  # the timeline's insert with its announcement, then the announcement
+    finally:
+        await listener.close()
+        await pool.close()
+
+
+def _file_fact(file_id: str, case_id: str, event_id: str) -> tuple[object, ...]:
+    return (event_id, case_id, file_id, "jointmeeting", "JointMeetingFileOpened", NOW, "jm", None, "{}")
 
 
 def _from_sla(event: SlaClockStarted) -> Record:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from eventcore.database import DbConnection, checked_schema
+from eventcore.database import DbConnection, checked_schema, shifted
 from eventcore.store import StreamAppend
 from eventcore.unit_of_work import Projector
-from webui.live import notify
 
 CHANNEL = "routing_cases"
 CASE_STREAM_PREFIX = "case-"
@@ -58,22 +58,55 @@ def notifying(projector: Projector, schema: str) -> Projector:
 
 
 async def announce(
-    conn: DbConnection, schema: str, case_ids: Sequence[str], before: dict[str, str | None] | None = None
+    conn: DbConnection,
+    schema: str,
+    case_ids: Sequence[str],
+    before: dict[str, str | None] | None = None,
+    *,
+    files: Sequence[str] = (),
 ) -> None:
-    """NOTIFY every listed case as it stands now (with the unit it had before, when known)."""
-    if not case_ids:
-        return
-    rows = await conn.fetch(
-        f"SELECT case_id, district, unit_code FROM {schema}.case_view WHERE case_id = ANY($1::text[])",
-        list(case_ids),
-    )
-    earlier = before or {}
-    changes = [
-        CaseChange(
-            r["case_id"],
-            r["district"],
-            frozenset(u for u in (earlier.get(r["case_id"]), r["unit_code"]) if u),
+    """NOTIFY every listed case, and every case of the joint-meeting `files`, as it stands now (with the
+    unit it had before, when known), in one statement."""
+    if announcement := Announcement.of(schema, case_ids, before, files):
+        await conn.execute(f"WITH {announcement.named} {announcement.select}", *announcement.args)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """The NOTIFY of changed cases as parts of one statement: `named` (a CTE of the cases: those listed and
+    those of the files) and `select` (one pg_notify per case, with `CaseChange.payload`'s payload, built by
+    PostgreSQL from the case view: no round trip to read the view first). `after(n)` numbers its
+    placeholders after a statement's first n, so a write can go in front of it as a CTE (`Timeline.write`).
+
+    Units before and after are distinct, in code point order (COLLATE "C", as Python's sorted). Identical
+    notifications of one transaction are delivered once (PostgreSQL folds them)."""
+
+    named: str
+    select: str
+    args: tuple[Any, ...]
+
+    @classmethod
+    def of(
+        cls,
+        schema: str,
+        case_ids: Sequence[str],
+        before: dict[str, str | None] | None = None,
+        files: Sequence[str] = (),
+    ) -> Announcement | None:
+        if not case_ids and not files:
+            return None
+        s = checked_schema(schema)
+        earlier = {case_id: unit for case_id, unit in (before or {}).items() if unit}
+        return cls(
+            "named AS (SELECT unnest($2::text[]) AS case_id "
+            f"UNION SELECT case_id FROM {s}.case_timeline WHERE file_id = ANY($5::text[]))",
+            "SELECT pg_notify($1, concat_ws(E'\\t', VARIADIC ARRAY[v.case_id, v.district] || ARRAY("
+            "SELECT DISTINCT u COLLATE \"C\" FROM unnest(ARRAY[b.unit_code, v.unit_code]) AS u "
+            "WHERE u <> '' ORDER BY 1))) "
+            f"FROM named JOIN {s}.case_view v ON v.case_id = named.case_id "
+            "LEFT JOIN unnest($3::text[], $4::text[]) AS b(case_id, unit_code) ON b.case_id = v.case_id",
+            (CHANNEL, list(case_ids), list(earlier), list(earlier.values()), list(files)),
         )
-        for r in rows
-    ]
-    await notify(conn, CHANNEL, [c.payload() for c in changes])
+
+    def after(self, by: int) -> Announcement:
+        return Announcement(shifted(self.named, by), shifted(self.select, by), self.args)

@@ -19,7 +19,7 @@ from typing import Any
 from eventcore.consumer import Handler, InboundMessage
 from eventcore.database import DbConnection, checked_schema
 from eventcore.unit_of_work import UnitOfWork
-from services.routing.adapters.workbench.changes import announce
+from services.routing.adapters.workbench.changes import Announcement
 
 TIMELINE_DDL = """
 CREATE TABLE IF NOT EXISTS {s}.case_timeline (
@@ -66,25 +66,31 @@ class Timeline:
         return handle
 
     async def write(self, conn: DbConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """The facts recorded, and the cases they are about announced (every case of a joint-meeting file
+        a fact names), in one statement: the announcement reads no row the insert writes (a fact's own case
+        is named, the file's other cases were recorded by earlier facts)."""
         s = checked_schema(self.schema)
-        columns = list(zip(*rows, strict=True))
-        await conn.execute(
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        insert = (
             f"INSERT INTO {s}.case_timeline "
             "(event_id, case_id, file_id, service, event_type, occurred_at, actor, causation_id, data) "
             "SELECT i, c, f, sv, t, o, a, ca, d::json FROM unnest($1::text[], $2::text[], $3::text[], "
             "$4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[]) "
-            "AS x(i, c, f, sv, t, o, a, ca, d) ON CONFLICT (event_id) DO NOTHING",
-            *[list(column) for column in columns],
+            "AS x(i, c, f, sv, t, o, a, ca, d) ON CONFLICT (event_id) DO NOTHING"
         )
         # Intake's facts always come with routing's own events on the case, which the projector announces.
         others = [row for row in rows if row[3] != "intake"]
-        if not others:
-            return
         files = sorted({row[2] for row in others if row[2]})
-        linked = await conn.fetch(
-            f"SELECT DISTINCT case_id FROM {s}.case_timeline WHERE file_id = ANY($1::text[])", files
+        announcement = Announcement.of(self.schema, sorted({row[1] for row in others}), files=files)
+        if announcement is None:
+            await conn.execute(insert, *columns)
+            return
+        announcement = announcement.after(len(columns))
+        await conn.execute(
+            f"WITH recorded AS ({insert}), {announcement.named} {announcement.select}",
+            *columns,
+            *announcement.args,
         )
-        await announce(conn, s, sorted({row[1] for row in others} | {r["case_id"] for r in linked}))
 
     async def of_case(self, conn: DbConnection, case_id: str) -> list[TimelineEntry]:
         """The case's own facts and those of every joint-meeting file it is in, oldest first."""
