@@ -301,7 +301,7 @@ async def test_other_services_facts_join_the_case_once_and_every_change_is_annou
         await pool.close()
 
 
-async def test_a_fact_of_a_joint_meeting_file_announces_every_case_of_the_file_with_the_units_it_moved_between(
+async def test_a_joint_meeting_files_fact_announces_every_case_of_the_file_with_the_units_it_moved_between(
     database_url: str, statements: list[str]
 ) -> None:
     pool = await create_pool(database_url, max_size=4)

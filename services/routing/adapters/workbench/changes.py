@@ -6,6 +6,7 @@ street's queue hears of a case that left it (returned, escalated) as well as of 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,21 +69,23 @@ async def announce(
     """NOTIFY every listed case, and every case of the joint-meeting `files`, as it stands now (with the
     unit it had before, when known), in one statement."""
     if announcement := Announcement.of(schema, case_ids, before, files):
-        await conn.execute(f"WITH {announcement.named} {announcement.select}", *announcement.args)
+        await conn.execute(announcement.sql, *announcement.args)
 
 
 @dataclass(frozen=True)
 class Announcement:
-    """The NOTIFY of changed cases as parts of one statement: `named` (a CTE of the cases: those listed and
-    those of the files) and `select` (one pg_notify per case, with `CaseChange.payload`'s payload, built by
-    PostgreSQL from the case view: no round trip to read the view first). `after(n)` numbers its
-    placeholders after a statement's first n, so a write can go in front of it as a CTE (`Timeline.write`).
+    """The NOTIFY of changed cases as one statement: one pg_notify per case (those listed and those of the
+    files), with `CaseChange.payload`'s payload, built by PostgreSQL from the case view: no round trip to read
+    the view first. The cases are one array, so the view is read by its primary key whatever the plan; the
+    units they had before are one JSON object, looked up by case, not joined (sent as text: no connection's
+    jsonb codec encodes it again).
+    `after(n)` numbers its placeholders after a statement's first n, so a write can go in front of it as a
+    CTE (`Timeline.write`).
 
     Units before and after are distinct, in code point order (COLLATE "C", as Python's sorted). Identical
     notifications of one transaction are delivered once (PostgreSQL folds them)."""
 
-    named: str
-    select: str
+    sql: str
     args: tuple[Any, ...]
 
     @classmethod
@@ -98,15 +101,13 @@ class Announcement:
         s = checked_schema(schema)
         earlier = {case_id: unit for case_id, unit in (before or {}).items() if unit}
         return cls(
-            "named AS (SELECT unnest($2::text[]) AS case_id "
-            f"UNION SELECT case_id FROM {s}.case_timeline WHERE file_id = ANY($5::text[]))",
             "SELECT pg_notify($1, concat_ws(E'\\t', VARIADIC ARRAY[v.case_id, v.district] || ARRAY("
-            "SELECT DISTINCT u COLLATE \"C\" FROM unnest(ARRAY[b.unit_code, v.unit_code]) AS u "
-            "WHERE u <> '' ORDER BY 1))) "
-            f"FROM named JOIN {s}.case_view v ON v.case_id = named.case_id "
-            "LEFT JOIN unnest($3::text[], $4::text[]) AS b(case_id, unit_code) ON b.case_id = v.case_id",
-            (CHANNEL, list(case_ids), list(earlier), list(earlier.values()), list(files)),
+            "SELECT DISTINCT u COLLATE \"C\" FROM unnest(ARRAY[$3::text::jsonb ->> v.case_id, v.unit_code]) "
+            "AS u WHERE u <> '' ORDER BY 1))) "
+            f"FROM {s}.case_view v WHERE v.case_id = ANY($2::text[] || "
+            f"ARRAY(SELECT case_id FROM {s}.case_timeline WHERE file_id = ANY($4::text[])))",
+            (CHANNEL, list(case_ids), json.dumps(earlier), list(files)),
         )
 
     def after(self, by: int) -> Announcement:
-        return Announcement(shifted(self.named, by), shifted(self.select, by), self.args)
+        return Announcement(shifted(self.sql, by), self.args)

@@ -87,7 +87,7 @@ class Timeline:
             return
         announcement = announcement.after(len(columns))
         await conn.execute(
-            f"WITH recorded AS ({insert}), {announcement.named} {announcement.select}",
+            f"WITH recorded AS ({insert}) {announcement.sql}",
             *columns,
             *announcement.args,
         )
