@@ -84,6 +84,25 @@ async def test_neighbours_reporting_the_same_lift_join_the_first_case_and_it_cou
     assert published == 3  # all three travel on the case's key, so routing sees them in order
 
 
+async def test_a_merge_points_the_complaint_at_its_case_and_recounts_the_case_in_one_statement(
+    stores: ServiceStores, statements: list[str]
+) -> None:
+    (first,) = await receive(stores, order(1))
+    statements.clear()
+    (second,) = await receive(stores, order(2, hours=1))
+    assert second.status is Status.MERGED and second.case_id == first.case_id
+    updates = [sql for sql in statements if "UPDATE intake.complaints" in sql or "UPDATE intake.cases" in sql]
+    assert len(updates) == 1 and "UPDATE intake.cases" in updates[0]
+    async with stores.pool.acquire() as conn:
+        pointed = await conn.fetchrow(
+            f"SELECT case_id, merged FROM {SCHEMA}.complaints WHERE complaint_id = $1", second.complaint_id
+        )
+        count = await conn.fetchval(
+            f"SELECT complainant_count FROM {SCHEMA}.cases WHERE case_id = $1", first.case_id
+        )
+    assert pointed is not None and tuple(pointed) == (first.case_id, True) and count == 2
+
+
 async def test_another_category_another_compound_or_a_later_report_opens_its_own_case(
     stores: ServiceStores,
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from eventcore.database import DbConnection, Write, checked_schema
+from eventcore.database import DbConnection, Write, checked_schema, execute_together
 from schemas.reference import FOUNDING_DISTRICT, Category
 from services.intake.domain.merge import MergeKey, OpenCase
 
@@ -236,20 +236,25 @@ class IntakeStore:
         )
 
     async def merge(self, conn: DbConnection, merged: dict[str, str], counts: dict[str, int]) -> None:
-        """Merged complaints point at their case; cases take their new complainant counts."""
+        """Merged complaints point at their case; cases take their new complainant counts (one statement:
+        each part updates its own table, and neither reads what the other writes)."""
         if not merged:
             return
-        await conn.execute(
-            f"UPDATE {self.s}.complaints c SET case_id = x.case_id, merged = true "
-            "FROM unnest($1::text[], $2::text[]) AS x(complaint_id, case_id) WHERE c.complaint_id = x.complaint_id",
-            list(merged),
-            list(merged.values()),
-        )
-        await conn.execute(
-            f"UPDATE {self.s}.cases c SET complainant_count = x.n, updated_at = clock_timestamp() "
-            "FROM unnest($1::text[], $2::int[]) AS x(case_id, n) WHERE c.case_id = x.case_id",
-            list(counts),
-            list(counts.values()),
+        await execute_together(
+            conn,
+            [
+                Write(
+                    f"UPDATE {self.s}.complaints c SET case_id = x.case_id, merged = true "
+                    "FROM unnest($1::text[], $2::text[]) AS x(complaint_id, case_id) "
+                    "WHERE c.complaint_id = x.complaint_id",
+                    (list(merged), list(merged.values())),
+                ),
+                Write(
+                    f"UPDATE {self.s}.cases c SET complainant_count = x.n, updated_at = clock_timestamp() "
+                    "FROM unnest($1::text[], $2::int[]) AS x(case_id, n) WHERE c.case_id = x.case_id",
+                    (list(counts), list(counts.values())),
+                ),
+            ],
         )
 
     def label_counts(self, seen: Mapping[LabelSeen, tuple[int, int]]) -> Write | None:
