@@ -59,16 +59,10 @@ def notifying(projector: Projector, schema: str) -> Projector:
 
 
 async def announce(
-    conn: DbConnection,
-    schema: str,
-    case_ids: Sequence[str],
-    before: dict[str, str | None] | None = None,
-    *,
-    files: Sequence[str] = (),
+    conn: DbConnection, schema: str, case_ids: Sequence[str], before: dict[str, str | None] | None = None
 ) -> None:
-    """NOTIFY every listed case, and every case of the joint-meeting `files`, as it stands now (with the
-    unit it had before, when known), in one statement."""
-    if announcement := Announcement.of(schema, case_ids, before, files):
+    """NOTIFY every listed case as it stands now (with the unit it had before, when known): one statement."""
+    if announcement := Announcement.of(schema, case_ids, before):
         await conn.execute(announcement.sql, *announcement.args)
 
 
