@@ -552,6 +552,7 @@ def profiled(infra: Infrastructure, folder: Path | None) -> Iterator[None]:
                 "--rate",
                 "200",
                 "--nonblocking",
+                "--gil",  # only samples holding the GIL: a thread waiting for a core in a syscall is not working
                 "--output",
                 str(folder / f"{name}.txt"),
             ],

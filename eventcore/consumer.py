@@ -223,7 +223,8 @@ _SUSPECT = re.compile(rb"\x00|\\u0000|\\u[dD][89abcdefABCDEF]")
 
 
 def _may_be_unstorable(data: bytes) -> bool:
-    return _SUSPECT.search(data) is not None
+    # Byte searches first: the regex costs a few microseconds on every message, and almost none has either.
+    return (b"\x00" in data or b"\\u" in data) and _SUSPECT.search(data) is not None
 
 
 def _storage_problem(data: bytes) -> str | None:

@@ -3,7 +3,7 @@ upcasters that lift an older version's data to the version this code knows.
 
 Every service reads events through a mapper, so a contract's history is handled in one place: an old row
 in the store or an old message on a topic is upcast step by step, then validated as a tolerant reader
-(fields this version does not know are ignored; schemas.base.READING).
+(fields this version does not know are ignored; schemas.base.Contract.read).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from eventcore.store import RecordedEvent
-from schemas.base import READING, DomainEvent
+from schemas.base import DomainEvent
 from schemas.topics import TOPIC_EVENTS
 from schemas.upcasters import UPCASTERS
 
@@ -32,6 +32,9 @@ class UnknownEventType(LookupError):
 class EventMapper:
     contracts: Mapping[tuple[str, int], type[DomainEvent]]
     upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
+    _ce_types: dict[str, tuple[str, int, type[DomainEvent]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def of(
@@ -45,35 +48,55 @@ class EventMapper:
 
     def to_event(self, event_type: str, schema_version: int, data: Mapping[str, Any]) -> DomainEvent:
         """The event as its contract, upcast from an older version when need be."""
-        version, upcast = schema_version, dict(data)
+        version, upcast = schema_version, data
         while (event_type, version) not in self.contracts:
             step = self.upcasters.get((event_type, version))
             if step is None:
                 raise UnknownEventType(f"no contract for {event_type} v{schema_version}")
-            upcast, version = step(upcast), version + 1
-        return self.contracts[(event_type, version)].model_validate(upcast, context=READING)
+            upcast, version = step(dict(upcast)), version + 1  # a copy: an upcaster may change what it is given
+        return self.contracts[(event_type, version)].read(upcast)
 
     def from_json(self, event_type: str, schema_version: int, text: str | bytes) -> DomainEvent:
         """Decoded straight from JSON when no upcasting is needed (the common case: one parse, no dict)."""
         contract = self.contracts.get((event_type, schema_version))
         if contract is not None:
-            return contract.model_validate_json(text, context=READING)
+            return contract.read_json(text)
         return self.to_event(event_type, schema_version, json.loads(text))
 
     def from_cloudevent(self, cloudevent_type: str, data: str | bytes) -> DomainEvent | None:
         """A message's event by its ce_type (`caseline.<type>.v<n>`); None for a type this code does not
         know at all (another service's newer event is ignored, not an error)."""
-        parsed = _CE_TYPE.fullmatch(cloudevent_type)
-        if parsed is None or not self.knows(parsed["type"], int(parsed["version"])):
+        known = self._known_type(cloudevent_type)
+        if known is None:
             return None
-        return self.from_json(parsed["type"], int(parsed["version"]), data)
+        event_type, version, contract = known
+        if contract.schema_version == version:
+            return contract.read_json(data)
+        return self.to_event(event_type, version, json.loads(data))
 
     def reads_as(self, cloudevent_type: str) -> type[DomainEvent] | None:
         """The contract a message of this ce_type becomes: its own, or the current one an older version is
         upcast to; None for a type (or a version) this code does not know. Lets a consumer that wants the
         current version of a type also take the older versions of it, before any data is parsed."""
+        known = self._known_type(cloudevent_type)
+        return None if known is None else known[2]
+
+    def _known_type(self, cloudevent_type: str) -> tuple[str, int, type[DomainEvent]] | None:
+        """The event type, version and the contract it reads as, of a ce_type this code knows. Every
+        consumer asks for every record: remembered, for the ce_types known only (so a producer's invented
+        types cannot grow the memory)."""
+        known = self._ce_types.get(cloudevent_type)
+        if known is not None:
+            return known
         parsed = _CE_TYPE.fullmatch(cloudevent_type)
-        return None if parsed is None else self._resolve(parsed["type"], int(parsed["version"]))
+        if parsed is None:
+            return None
+        event_type, version = parsed["type"], int(parsed["version"])
+        contract = self._resolve(event_type, version)
+        if contract is None:
+            return None
+        known = self._ce_types[cloudevent_type] = (event_type, version, contract)
+        return known
 
     def current_contract(self, event_type: str) -> type[DomainEvent] | None:
         """The newest version of this event type this code has a contract for; None for a type it lacks."""

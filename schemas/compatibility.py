@@ -3,7 +3,7 @@
 The rule the code follows (docs/contracts.md):
 
 - An added optional field is compatible because readers are tolerant: every consumer reads events through
-  eventcore.mapper with the schemas.base.READING context, which ignores fields its version does not know,
+  eventcore.mapper, which reads with schemas.base.Contract.read: fields its version does not know are ignored,
   nested ones too (every model inside an event is a schemas.base.Contract). Writing stays strict: a
   service cannot write a field its own contract lacks.
 - A changed, removed or renamed field (or one made required, retyped or tightened) is a new

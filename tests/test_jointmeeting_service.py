@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import traceback
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import asyncpg
 import httpx
 import pytest
@@ -107,6 +109,25 @@ async def test_an_escalated_fire_hazard_puts_one_task_on_each_bureaus_board_and_
     assert [(n.data["task_id"], n.data["notice"]) for n in notices] == [(f"{FILE}-t1", "assigned")]
     assert notices[0].headers["ce_type"] == "caseline.BureauTaskNotice.v1"
     assert "phone" not in json.dumps(notices[0].data) and "complainant" not in json.dumps(notices[0].data)
+
+
+async def test_an_escalation_is_consumed_on_the_event_loop_without_a_hop_through_a_worker_thread(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream would inject its message context into the handler through a worker thread, costing every
+    batch ~0.2 CPU-ms and a thread switch: the handler takes the fetch's records as they are instead."""
+    hops_for_messages: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        stack = "".join(traceback.format_stack())
+        if "faststream" in stack or "fast_depends" in stack:
+            hops_for_messages.append(stack.splitlines()[-3])
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    await service.escalated_fire_file()
+    assert hops_for_messages == []
 
 
 async def test_a_bureau_cannot_read_or_report_another_bureaus_task(service: Service) -> None:
