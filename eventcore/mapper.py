@@ -69,10 +69,8 @@ class EventMapper:
         known = self._known_type(cloudevent_type)
         if known is None:
             return None
-        event_type, version, contract = known
-        if contract.schema_version == version:
-            return contract.read_json(data)
-        return self.to_event(event_type, version, json.loads(data))
+        event_type, version, _ = known
+        return self.from_json(event_type, version, data)
 
     def reads_as(self, cloudevent_type: str) -> type[DomainEvent] | None:
         """The contract a message of this ce_type becomes: its own, or the current one an older version is
