@@ -1,7 +1,8 @@
 """How long each service's consumer lets a record wait: on quiet partitions, short where a person waits on
-the next step (routing a complaint, starting its clocks), longer where nobody does, because on Tansu every
-idle fetch costs the broker and the client a round over every partition; within a fetch, what a person
-waits on first."""
+the next step (routing a complaint), longer where nobody does, because on Tansu every idle fetch costs the
+broker and the client a round over every partition; batches gathered by the broker where each batch's cost
+matters more than a fifth of a second (the SLA watch's clocks, counted from their facts' own times); within a
+fetch, what a person waits on first."""
 
 from __future__ import annotations
 
@@ -19,20 +20,24 @@ from services.sla.app import spec as sla_spec
 from tests.factories import Record
 
 
-def consumer_waits(service: Any, settings: Settings) -> tuple[int, int]:
-    """The fetch wait and poll the service's one subscriber was built with (FastStream keeps them as given)."""
+def consumer_args(service: Any, settings: Settings) -> tuple[dict[str, Any], int]:
+    """The client arguments and the poll the service's one subscriber was built with (FastStream keeps them)."""
     spec = jointmeeting_spec() if service is jointmeeting_spec else service(settings=settings)
     [subscriber] = build_app(spec, settings).state.runtime.subscribers
-    return subscriber._connection_args["fetch_max_wait_ms"], subscriber.batch_timeout_ms
+    return subscriber._connection_args, subscriber.batch_timeout_ms
 
 
-@pytest.mark.parametrize("service", [routing_spec, sla_spec])
-def test_routing_and_the_sla_watch_take_a_quiet_partitions_record_within_the_settings_wait(service: Any) -> None:
+def consumer_waits(service: Any, settings: Settings) -> tuple[int, int]:
+    """The fetch wait and poll the service's one subscriber was built with."""
+    args, poll = consumer_args(service, settings)
+    return args["fetch_max_wait_ms"], poll
+
+
+def test_routing_takes_a_quiet_partitions_complaint_within_the_settings_wait() -> None:
     settings = Settings()
-    assert consumer_waits(service, settings) == (
-        settings.consumer_fetch_wait_ms,
-        settings.consumer_batch_timeout_ms,
-    )
+    args, poll = consumer_args(routing_spec, settings)
+    assert (args["fetch_max_wait_ms"], poll) == (settings.consumer_fetch_wait_ms, settings.consumer_batch_timeout_ms)
+    assert args["fetch_min_bytes"] == 1  # answered as soon as one record is there
 
 
 @pytest.mark.parametrize("service", [intake_spec, jointmeeting_spec])
@@ -40,6 +45,22 @@ def test_intake_and_the_joint_meeting_whose_records_nobody_waits_on_fetch_ten_ti
     settings = Settings()
     fetch_wait, poll = consumer_waits(service, settings)
     assert fetch_wait >= 10 * settings.consumer_fetch_wait_ms and poll > settings.consumer_batch_timeout_ms
+
+
+@pytest.mark.parametrize("service", [sla_spec, intake_spec, jointmeeting_spec])
+def test_the_sla_watch_intake_and_the_joint_meeting_take_their_facts_in_batches_the_broker_gathers(
+    service: Any,
+) -> None:
+    """The broker holds a fetch until tens of kilobytes wait, for at most a fifth of a second."""
+    args, _ = consumer_args(service, Settings())
+    assert args["fetch_min_bytes"] >= 32 * 1024
+    assert args["fetch_max_wait_ms"] <= 250
+
+
+def test_the_sla_watch_takes_a_gathered_batch_as_soon_as_the_broker_answers() -> None:
+    """Its poll stays the settings' short one: the gathering is the broker's wait, not a second one of ours."""
+    settings = Settings()
+    assert consumer_waits(sla_spec, settings)[1] == settings.consumer_batch_timeout_ms
 
 
 def test_an_operators_longer_wait_applies_to_every_consumer() -> None:

@@ -12,7 +12,7 @@ from eventcore.auth import MIN_TOKEN_LENGTH, Authenticator
 from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
 from eventcore.production import production_checks
-from eventcore.service import ServiceSpec, Subscription, build_app
+from eventcore.service import FetchGathering, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.cases import CaseClosed, CaseRecategorised, CaseReopened
 from schemas.topics import CASES, HOTLINE_RAW
@@ -96,6 +96,7 @@ def spec(settings: Settings | None = None) -> ServiceSpec:
         # Its consumers update what intake knows of cases (closed, reopened, recategorised) and take raw
         # hotline records: nobody waits on either within a second.
         patient_consumer_ms=200,
+        gathering=FetchGathering(),
         # Intake reads its JSON itself, so what it refuses is kept as a dead letter with its reason.
         body=BodyPolicy(
             max_bytes=MAX_BODY_BYTES,

@@ -11,7 +11,7 @@ from district.registry import Districts, load_districts
 from eventcore.http import BodyPolicy
 from eventcore.logging import get_logger
 from eventcore.production import production_checks
-from eventcore.service import ServiceRuntime, ServiceSpec, Subscription, build_app
+from eventcore.service import FetchGathering, ServiceRuntime, ServiceSpec, Subscription, build_app
 from eventcore.settings import Settings, get_settings
 from schemas.bureau import BUREAU_REPORTS
 from schemas.cases import CaseEscalated
@@ -70,6 +70,7 @@ def spec(
         # Escalations open files the members meet and act on within days: a fifth of a second is nothing,
         # and idle fetches of every partition are not free.
         patient_consumer_ms=200,
+        gathering=FetchGathering(),
         http_port=settings.port,
     )
 
