@@ -44,7 +44,9 @@ from pipeline import (
     console,
     make_work_dir,
     profiled,
+    reset_statement_statistics,
     start_infrastructure,
+    statement_statistics,
     watched_processes,
 )
 from rich.table import Table
@@ -83,7 +85,7 @@ def parse_args() -> argparse.Namespace:
         help="partitions per topic (default: the embedded broker's, as `caseline up` runs)",
     )
     parser.add_argument(
-        "--profile", type=Path, default=None, help="write py-spy raw stacks per process and rate to this folder"
+        "--profile", type=Path, default=None, help="write py-spy raw stacks per process and PostgreSQL's statement statistics per rate to this folder"
     )
     return parser.parse_args()
 
@@ -328,9 +330,13 @@ async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dic
         profile = args.profile / f"rate-{rate}" if args.profile else None
         client = KeepAliveClient(f"{intake}/v1/hotline/orders", args.max_in_flight)
         requests = build_requests(client, phase, args.seconds, args.per_request, make_order)
+        if profile is not None:
+            await reset_statement_statistics(infra.dsn)
         with ResourceSampler(watched_processes(infra), interval=1.0) as sampler, profiled(infra, profile):
             await offer(client, phase, requests, args.per_request)
             rows, transactions = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
+        if profile is not None:
+            await statement_statistics(infra.dsn, profile)
         phase.cpu_seconds = {
             name.replace("(feed)", "(load)"): usage.cpu_seconds for name, usage in sampler.usage.items()
         }
@@ -383,7 +389,7 @@ def main() -> int:
     os.environ.setdefault("CASELINE_LOG_LEVEL", "WARNING")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the embedded PostgreSQL is stopped at exit
     work_dir = make_work_dir()
-    infra = start_infrastructure(work_dir, partitions=args.partitions)
+    infra = start_infrastructure(work_dir, partitions=args.partitions, statement_statistics=args.profile is not None)
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     try:
         rates = asyncio.run(run_rates(args, infra))

@@ -613,7 +613,7 @@ def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     with step("starting PostgreSQL, broker and services"):
         infra = start_infrastructure(work_dir, args.replicas, statement_statistics=args.profile is not None)
         if args.profile is not None:
-            asyncio.run(_reset_statement_statistics(infra.dsn))
+            asyncio.run(reset_statement_statistics(infra.dsn))
     try:
         with ResourceSampler(watched_processes(infra)) as sampler, profiled(infra, args.profile):
             with step("feeding intake"):
@@ -632,7 +632,7 @@ def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     return build_report(args, fed, handled, measured, sampler.usage) | {"consumer_batches": batching}
 
 
-async def _reset_statement_statistics(dsn: str) -> None:
+async def reset_statement_statistics(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
