@@ -85,7 +85,10 @@ def parse_args() -> argparse.Namespace:
         help="partitions per topic (default: the embedded broker's, as `caseline up` runs)",
     )
     parser.add_argument(
-        "--profile", type=Path, default=None, help="write py-spy raw stacks per process and PostgreSQL's statement statistics per rate to this folder"
+        "--profile",
+        type=Path,
+        default=None,
+        help="write py-spy raw stacks per process and PostgreSQL's statement statistics per rate here",
     )
     return parser.parse_args()
 
@@ -389,7 +392,8 @@ def main() -> int:
     os.environ.setdefault("CASELINE_LOG_LEVEL", "WARNING")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the embedded PostgreSQL is stopped at exit
     work_dir = make_work_dir()
-    infra = start_infrastructure(work_dir, partitions=args.partitions, statement_statistics=args.profile is not None)
+    profiling = args.profile is not None
+    infra = start_infrastructure(work_dir, partitions=args.partitions, statement_statistics=profiling)
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     try:
         rates = asyncio.run(run_rates(args, infra))

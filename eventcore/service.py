@@ -95,7 +95,7 @@ class ServiceSpec:
     # fetches (on Tansu each costs the broker and the client a round of every partition) are worth more than
     # a few milliseconds (see _subscribe).
     patient_consumer_ms: int = 0
-    # Batches gathered by the broker (see FetchGathering); None: a fetch is answered as soon as records are there.
+    # Batches gathered by the broker (see FetchGathering); None: a fetch is answered once any record is there.
     gathering: FetchGathering | None = None
 
 
@@ -337,8 +337,9 @@ def _subscribe(runtime: ServiceRuntime, subscriptions: Sequence[Subscription]) -
         # while it waits are taken at once, so a short one costs only a few idle wake-ups a second.
         batch_timeout_ms=max(settings.consumer_batch_timeout_ms, runtime.spec.patient_consumer_ms // 2),
         # How long the broker may hold a fetch that finds nothing new (or, gathering, too little). Kafka
-        # answers as soon as records (enough of them) arrive. Tansu looks again after half the time left, then half of what is left, ...: a record
-        # arriving on a quiet partition waits a sixth of this on average, up to half of it.
+        # answers as soon as records (enough of them) arrive. Tansu looks again after half the time left,
+        # then half of what is left, ...: a record arriving on a quiet partition waits a sixth of this on
+        # average, up to half of it.
         fetch_max_wait_ms=max(
             settings.consumer_fetch_wait_ms, runtime.spec.patient_consumer_ms, gathering.wait_ms
         ),

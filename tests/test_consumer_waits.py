@@ -21,7 +21,7 @@ from tests.factories import Record
 
 
 def consumer_args(service: Any, settings: Settings) -> tuple[dict[str, Any], int]:
-    """The client arguments and the poll the service's one subscriber was built with (FastStream keeps them)."""
+    """The client arguments and the poll of the service's one subscriber (FastStream keeps them as given)."""
     spec = jointmeeting_spec() if service is jointmeeting_spec else service(settings=settings)
     [subscriber] = build_app(spec, settings).state.runtime.subscribers
     return subscriber._connection_args, subscriber.batch_timeout_ms
@@ -36,7 +36,8 @@ def consumer_waits(service: Any, settings: Settings) -> tuple[int, int]:
 def test_routing_takes_a_quiet_partitions_complaint_within_the_settings_wait() -> None:
     settings = Settings()
     args, poll = consumer_args(routing_spec, settings)
-    assert (args["fetch_max_wait_ms"], poll) == (settings.consumer_fetch_wait_ms, settings.consumer_batch_timeout_ms)
+    assert args["fetch_max_wait_ms"] == settings.consumer_fetch_wait_ms
+    assert poll == settings.consumer_batch_timeout_ms
     assert args["fetch_min_bytes"] == 1  # answered as soon as one record is there
 
 
@@ -58,7 +59,7 @@ def test_the_sla_watch_intake_and_the_joint_meeting_take_their_facts_in_batches_
 
 
 def test_the_sla_watch_takes_a_gathered_batch_as_soon_as_the_broker_answers() -> None:
-    """Its poll stays the settings' short one: the gathering is the broker's wait, not a second one of ours."""
+    """Its poll stays the settings' short one: the gathering is the broker's wait, not one more of ours."""
     settings = Settings()
     assert consumer_waits(sla_spec, settings)[1] == settings.consumer_batch_timeout_ms
 
