@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,8 +77,10 @@ async def publish(
     events: Sequence[DomainEvent],
     topic: str = CASES,
     district: str = FOUNDING_DISTRICT,
+    spacing_seconds: float = 0.0,
 ) -> None:
-    """As routing's relay would: CloudEvents keyed by case id, the district in their `ce_district`."""
+    """As routing's relay would: CloudEvents keyed by case id, the district in their `ce_district`; with
+    `spacing_seconds`, one at a time, as a trickle."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await producer.start()
     try:
@@ -91,6 +94,8 @@ async def publish(
                 value=message.payload.encode(),
                 headers=[(k, v.encode()) for k, v in message.headers.items()],
             )
+            if spacing_seconds:
+                await asyncio.sleep(spacing_seconds)
     finally:
         await producer.stop()
 

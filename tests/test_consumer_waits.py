@@ -6,18 +6,25 @@ fetch, what a person waits on first."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from eventcore.service import build_app, by_subscription
+from caseline.embedded import EmbeddedBroker
+from eventcore.consumer import InboundMessage
+from eventcore.service import FetchGathering, ServiceSpec, Subscription, build_app, by_subscription
 from eventcore.settings import Settings
-from schemas.topics import COMPLAINTS, SLA
+from eventcore.unit_of_work import UnitOfWork
+from schemas.cases import CaseOpened
+from schemas.topics import CASES, COMPLAINTS, SLA
 from services.intake.app import spec as intake_spec
 from services.jointmeeting.app import spec as jointmeeting_spec
 from services.routing.app import spec as routing_spec
 from services.sla.app import spec as sla_spec
 from tests.factories import Record
+from tests.sla_support import opened_and_routed, publish
+from tests.test_jointmeeting_support import eventually
 
 
 def consumer_args(service: Any, settings: Settings) -> tuple[dict[str, Any], int]:
@@ -79,3 +86,42 @@ def test_a_fetch_holding_sla_facts_before_complaints_hands_routing_the_complaint
     grouped = by_subscription(fetched, routing)
 
     assert [(topic, [r.offset for r in records]) for topic, records in grouped] == [(COMPLAINTS, [1, 2]), (SLA, [7, 8])]
+
+
+async def test_a_trickle_of_case_facts_reaches_a_gathering_consumer_in_a_few_batches_on_the_real_broker(
+    database_url: str, broker: EmbeddedBroker
+) -> None:
+    """Twenty facts 25 ms apart, each answered at once without gathering: the broker holds the fetches, so
+    the consumer's batches (one transaction each) hold many of them."""
+    batches: list[int] = []
+
+    async def count_batch(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> None:
+        batches.append(len(messages))
+
+    async def handle_nothing(uow: UnitOfWork, message: InboundMessage) -> None:
+        return None
+
+    settings = Settings.model_validate(
+        {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+    )
+    gatherer = ServiceSpec(
+        name="gatherer",
+        schema="gatherer",
+        subscriptions=[Subscription(CASES, handle_nothing, (CaseOpened,), preload=count_batch)],
+        gathering=FetchGathering(wait_ms=1000),
+    )
+    app = build_app(gatherer, settings)
+    async with app.router.lifespan_context(app):
+        # One fact first, so the trickle finds the consumer fetching rather than starting up.
+        await publish(broker.bootstrap_servers, opened_and_routed("WARM-1")[:1])
+        await eventually(lambda: _handled(batches, 1))
+        batches.clear()
+        trickle = [opened_and_routed(f"TRICKLE-{n}")[0] for n in range(20)]
+        await publish(broker.bootstrap_servers, trickle, spacing_seconds=0.025)
+        await eventually(lambda: _handled(batches, 20))
+
+    assert len(batches) <= 3, batches
+
+
+async def _handled(batches: list[int], count: int) -> bool:
+    return sum(batches) >= count
