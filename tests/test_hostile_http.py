@@ -125,6 +125,15 @@ def test_duplicate_keys_are_found_among_a_hundred_thousand_in_one_pass() -> None
     assert _Pairs(pairs).duplicate_keys == ["k7", "k99999"]
 
 
+def test_a_pushed_orders_kept_bytes_stay_what_every_release_wrote_duplicate_keys_and_all() -> None:
+    """The bytes are hashed to tell a redelivered order from a changed one: an upgrade must not change them."""
+    sent = '{"order_no": "A-1", "description": "电梯坏了", "extra": {"楼": 3, "x": [1, null]}, "order_no": "A-2"}'
+    order = json.loads(sent, object_pairs_hook=_Pairs)
+    assert order.original_json() == (
+        '{"order_no":"A-1","description":"电梯坏了","extra":{"楼": 3, "x": [1, null]},"order_no":"A-2"}'
+    ).encode()
+
+
 @pytest.fixture
 async def stores(database_url: str) -> AsyncIterator[ServiceStores]:
     pool = await create_pool(database_url, max_size=3)

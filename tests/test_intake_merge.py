@@ -18,6 +18,7 @@ from eventcore.outbox import OutboxMessage
 from eventcore.store import PendingEvent
 from schemas.base import DomainEvent, EventMetadata
 from schemas.cases import CallbackOutcome, CaseClosed, CaseReopened, ReopenReason
+from schemas.reference import Category
 from schemas.topics import CASES
 from services.intake.adapters.hotline_file import FileRecord
 from services.intake.adapters.intake_store import IntakeStore
@@ -202,3 +203,35 @@ async def test_a_batch_reads_only_the_open_cases_its_own_complaints_could_join(
     assert read == [rubbish.case_id]
     assert lift.status is later_lift.status is Status.ACCEPTED
     assert early_rubbish.status is Status.MERGED and early_rubbish.case_id == rubbish.case_id
+
+
+async def test_a_merge_look_up_reads_only_its_keys_cases_while_thousands_are_open_and_unanalysed(
+    stores: ServiceStores,
+) -> None:
+    """A new installation or a day's burst: thousands of open cases the planner has no statistics for. The
+    look-up still probes the index per key instead of reading every open case (the generic plan, as the
+    statement cache runs it after its fifth use)."""
+    async with stores.pool.acquire() as conn:
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.cases (case_id, district, compound_code, category, first_received_at) "
+            "SELECT 'case-' || n, 'luzhou', 'CP' || (n % 400), 'sanitation', "
+            "$1::timestamptz + n * interval '1 s' "
+            "FROM generate_series(1, 5000) AS n",
+            T0,
+        )
+        at = [T0 + timedelta(seconds=n) for n in (7, 1234, 4321)]
+        windows = {
+            ("luzhou", f"CP{n % 400}", Category.SANITATION): (t - timedelta(seconds=1), t + timedelta(seconds=1))
+            for n, t in zip((7, 1234, 4321), at, strict=True)
+        }
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            blocks_read = f"SELECT pg_stat_get_xact_blocks_fetched('{SCHEMA}.cases'::regclass)"
+            before = await conn.fetchval(blocks_read)
+            found = await IntakeStore(SCHEMA).open_cases(conn, windows)
+            heap_blocks = await conn.fetchval(blocks_read) - before
+            table_blocks = await conn.fetchval(f"SELECT pg_relation_size('{SCHEMA}.cases') / 8192")
+
+    assert sorted(case.case_id for case in found) == ["case-1234", "case-4321", "case-7"]
+    assert table_blocks > 40
+    assert heap_blocks <= 6

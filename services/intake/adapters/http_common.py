@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from eventcore.auth import Authenticator, TokenVerifier
 from eventcore.consumer import ServiceStores
 from eventcore.deadletters import Rejection
-from eventcore.http import BodyTooLarge, structure_problem
+from eventcore.http import BodyTooLarge, may_be_hostile, structure_problem
 from services.intake.adapters.credentials import Open311Keys
 from services.intake.adapters.group_commit import GroupCommit
 from services.intake.adapters.rate_limit import ClientLimits
@@ -78,10 +78,12 @@ class _Pairs(dict[str, Any]):
 
     def original_json(self) -> bytes:
         """The object as sent, duplicate keys included (so a dead letter keeps what was wrong)."""
-        inner = ",".join(
-            f"{json.dumps(k, ensure_ascii=False)}:{json.dumps(v, ensure_ascii=False)}" for k, v in self.pairs
-        )
-        return ("{" + inner + "}").encode()
+        encode = _TEXT_JSON.encode
+        return ("{" + ",".join(f"{encode(k)}:{encode(v)}" for k, v in self.pairs) + "}").encode()
+
+
+# What json.dumps(value, ensure_ascii=False) writes, without building an encoder for every value.
+_TEXT_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 async def received_body(request: Request) -> bytes:
@@ -115,7 +117,7 @@ async def read_json(request: Request) -> tuple[Any, bytes]:
         ) from error
     except RecursionError:
         raise BadBody(422, "too_deep", "the JSON is nested too deeply") from None
-    if problem := structure_problem(data):
+    if may_be_hostile(text) and (problem := structure_problem(data)):
         raise BadBody(422, *problem)
     return data, body
 

@@ -190,16 +190,19 @@ class IntakeStore:
         """The open cases of each key first received within that key's window (earliest, latest).
 
         Each key is looked up on the whole index (district, compound, category, time): filtering on the
-        compound alone over one window for the batch read every open case of weeks, more with each batch."""
+        compound alone over one window for the batch read every open case of weeks, more with each batch.
+        The probe per key is a LATERAL subquery behind `OFFSET 0`, which keeps the planner from flattening it
+        into a join: as a join, the generic plan of a table not yet analysed (a new installation, a day's
+        burst) hashes the keys and reads every open case for each look-up, and the cost grows with them."""
         if not windows:
             return []
         keys = sorted(windows)
         rows = await conn.fetch(
             f"SELECT c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
             "AS k(district, compound_code, category, earliest, latest) "
-            f"JOIN {self.s}.cases c ON c.district = k.district AND c.compound_code = k.compound_code "
-            "AND c.category = k.category AND c.first_received_at BETWEEN k.earliest AND k.latest "
-            "WHERE c.status = 'open'",
+            f"CROSS JOIN LATERAL (SELECT * FROM {self.s}.cases c WHERE c.district = k.district "
+            "AND c.compound_code = k.compound_code AND c.category = k.category "
+            "AND c.first_received_at BETWEEN k.earliest AND k.latest AND c.status = 'open' OFFSET 0) c",
             [district for district, _, _ in keys],
             [code for _, code, _ in keys],
             [category.value for _, _, category in keys],
