@@ -121,6 +121,17 @@ def checked_schema(schema: str) -> str:
     return schema
 
 
+def row_per_key(keys: str, table: str, key: str, alias: str) -> str:
+    """A FROM item: `table`'s row (as `alias`) for each key of `keys`, a text[] expression, each found by its
+    own probe of the index on `key`. `OFFSET 0` keeps the planner from flattening the LATERAL subquery into a
+    join: as a join, the plan a connection caches while the table is new and small (PostgreSQL keeps it until
+    it analyses the table) hashes the keys and reads the whole table on every use, however large it grew."""
+    return (
+        f"unnest({keys}) AS k({key}) CROSS JOIN LATERAL "
+        f"(SELECT * FROM {table} {alias} WHERE {alias}.{key} = k.{key} OFFSET 0) {alias}"
+    )
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 

@@ -235,3 +235,51 @@ async def test_a_merge_look_up_reads_only_its_keys_cases_while_thousands_are_ope
     assert sorted(case.case_id for case in found) == ["case-1234", "case-4321", "case-7"]
     assert table_blocks > 40
     assert heap_blocks <= 6
+
+
+
+async def test_merging_into_a_case_reads_only_its_rows_after_the_tables_grew_under_a_cached_plan(
+    stores: ServiceStores,
+) -> None:
+    """A connection caches a statement's plan when the tables are new and small (its sixth use; forced here),
+    and PostgreSQL keeps that plan until it analyses the tables. A merge made later, with thousands of
+    complaints and cases in them, still updates its rows through their keys instead of reading both tables."""
+    intake = IntakeStore(SCHEMA)
+    async with stores.pool.acquire() as conn:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await _complaints_with_their_cases(conn, 1, 1)
+        await intake.merge(conn, {"complaint-1": "case-1"}, {"case-1": 1})
+        await _complaints_with_their_cases(conn, 2, 5000)
+        async with conn.transaction():
+            before = {table: await _blocks_fetched(conn, table) for table in ("complaints", "cases")}
+            await intake.merge(conn, {"complaint-4321": "case-7"}, {"case-7": 2})
+            read = {table: await _blocks_fetched(conn, table) - before[table] for table in before}
+        merged = await conn.fetchrow(
+            f"SELECT c.case_id, c.merged, k.complainant_count FROM {SCHEMA}.complaints c "
+            f"JOIN {SCHEMA}.cases k USING (case_id) WHERE c.complaint_id = 'complaint-4321'"
+        )
+        sizes = [await conn.fetchval(f"SELECT pg_relation_size('{SCHEMA}.{t}') / 8192") for t in read]
+        await conn.execute("RESET plan_cache_mode")
+
+    assert merged is not None and tuple(merged) == ("case-7", True, 2)
+    assert min(sizes) > 40
+    assert read["complaints"] <= 6 and read["cases"] <= 6, read
+
+
+async def _complaints_with_their_cases(conn: Any, first: int, last: int) -> None:
+    numbers = "FROM generate_series($2::int, $3::int) AS n"
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.cases (case_id, compound_code, category, first_received_at) "
+        f"SELECT 'case-' || n, 'CP' || (n % 400), 'sanitation', $1::timestamptz + n * interval '1 s' {numbers}",
+        T0, first, last,
+    )
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.complaints (complaint_id, case_id, channel, source_ref, category, received_at, "
+        "raw) SELECT 'complaint-' || n, 'case-' || n, 'hotline', 'M-' || n, 'sanitation', "
+        f"$1::timestamptz + n * interval '1 s', '\\x00' {numbers}",
+        T0, first, last,
+    )
+
+
+async def _blocks_fetched(conn: Any, table: str) -> int:
+    return int(await conn.fetchval(f"SELECT pg_stat_get_xact_blocks_fetched('{SCHEMA}.{table}'::regclass)"))

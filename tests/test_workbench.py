@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,9 +22,9 @@ from deadlines.calendar import WorkingCalendar
 from district.registry import load_districts
 from district.unit_tokens import UNIT, development_units
 from eventcore.consumer import ServiceStores, consume_batch
-from eventcore.database import create_pool, migrate
+from eventcore.database import DbConnection, create_pool, migrate
 from eventcore.outbox import OutboxMessage
-from eventcore.store import PendingEvent
+from eventcore.store import PendingEvent, StreamAppend
 from schemas.base import EventMetadata
 from schemas.bureau import ReportKind
 from schemas.cases import CallbackOutcome
@@ -37,7 +37,13 @@ from services.jointmeeting.domain.state import evolve
 from services.jointmeeting.domain.tasks import record_report
 from services.jointmeeting.settings import JointMeetingSettings
 from services.routing.adapters.case_view import CaseView
-from services.routing.adapters.workbench.changes import CHANNEL, CaseChange, announce, notifying
+from services.routing.adapters.workbench.changes import (
+    CASE_STREAM_PREFIX,
+    CHANNEL,
+    CaseChange,
+    announce,
+    notifying,
+)
 from services.routing.adapters.workbench.wiring import routing_workbench
 from services.routing.app import EXTRA_DDL, SCHEMA
 from services.routing.domain.access import Actor
@@ -468,4 +474,50 @@ def _request(headers: dict[str, str] | None = None, cookies: dict[str, str] | No
             "server": ("127.0.0.1", 80),
             "query_string": b"",
         }
+    )
+
+
+async def test_a_case_change_is_announced_from_its_own_row_after_the_view_grew_under_a_cached_plan(
+    database_url: str,
+) -> None:
+    """A connection caches the plans of the announcement's statements while the case view is new and small
+    (their sixth use; forced here), and PostgreSQL keeps them until it analyses the view. Announcing a change
+    once the view holds thousands of cases still reads only that case's row: the unit it had, then the
+    announcement."""
+    pool = await create_pool(database_url, max_size=2)
+    await migrate(pool, SCHEMA, EXTRA_DDL)
+
+    async def projected(conn: DbConnection, appends: Sequence[StreamAppend]) -> None:
+        pass  # the view's rows are this test's own; only the announcing around the projector is measured
+
+    project = notifying(projected, SCHEMA)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await _case_view_rows(conn, 1, 1)
+            async with conn.transaction():
+                await project(conn, [StreamAppend(f"{CASE_STREAM_PREFIX}c-1", 1, [])])
+            await _case_view_rows(conn, 2, 5000)
+            async with conn.transaction():
+                fetched = f"SELECT pg_stat_get_xact_blocks_fetched('{SCHEMA}.case_view'::regclass)"
+                before = await conn.fetchval(fetched)
+                await project(conn, [StreamAppend(f"{CASE_STREAM_PREFIX}c-4321", 3, [])])
+                read = await conn.fetchval(fetched) - before
+            view_blocks = await conn.fetchval(f"SELECT pg_relation_size('{SCHEMA}.case_view') / 8192")
+            await conn.execute("RESET plan_cache_mode")
+    finally:
+        await pool.close()
+
+    assert view_blocks > 40
+    assert read <= 6
+
+
+async def _case_view_rows(conn: DbConnection, first: int, last: int) -> None:
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.case_view (case_id, version, state, category, urgency, channel, received_at, "
+        "unit_code, rule_id, rules_version, return_count, reopen_count, complainant_count, escalations) "
+        "SELECT 'c-' || n, 1, 'routed', 'sanitation', 'normal', 'hotline', now(), 'centre', 'r', '1', "
+        "0, 0, 1, '{}' FROM generate_series($1::int, $2::int) AS n",
+        first,
+        last,
     )

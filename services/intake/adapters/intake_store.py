@@ -240,7 +240,11 @@ class IntakeStore:
 
     async def merge(self, conn: DbConnection, merged: dict[str, str], counts: dict[str, int]) -> None:
         """Merged complaints point at their case; cases take their new complainant counts (one statement:
-        each part updates its own table, and neither reads what the other writes)."""
+        each part updates its own table, and neither reads what the other writes).
+
+        Each part repeats its keys as `= ANY`, an index condition: joined only to the unnested keys, the plan
+        a connection caches while the tables are new and small (PostgreSQL keeps it until it analyses them)
+        hashes the keys and reads both tables whole on every merge, however large they grew."""
         if not merged:
             return
         await execute_together(
@@ -249,12 +253,13 @@ class IntakeStore:
                 Write(
                     f"UPDATE {self.s}.complaints c SET case_id = x.case_id, merged = true "
                     "FROM unnest($1::text[], $2::text[]) AS x(complaint_id, case_id) "
-                    "WHERE c.complaint_id = x.complaint_id",
+                    "WHERE c.complaint_id = x.complaint_id AND c.complaint_id = ANY($1::text[])",
                     (list(merged), list(merged.values())),
                 ),
                 Write(
                     f"UPDATE {self.s}.cases c SET complainant_count = x.n, updated_at = clock_timestamp() "
-                    "FROM unnest($1::text[], $2::int[]) AS x(case_id, n) WHERE c.case_id = x.case_id",
+                    "FROM unnest($1::text[], $2::int[]) AS x(case_id, n) "
+                    "WHERE c.case_id = x.case_id AND c.case_id = ANY($1::text[])",
                     (list(counts), list(counts.values())),
                 ),
             ],

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from eventcore.database import DbConnection, checked_schema, copy_rows
+from eventcore.database import DbConnection, checked_schema, copy_rows, row_per_key
 from eventcore.unit_of_work import RowWriter, UnitOfWork
 from schemas.reference import Bureau, Category
 from schemas.sla import ClockKind, ClockMeasure
@@ -210,10 +210,11 @@ _CLOCK_ARRAY_TYPES = ", ".join(
 
 
 async def _read_decisions(conn: DbConnection, s: str, case_ids: Sequence[str]) -> dict[str, JointDecision]:
+    decisions = row_per_key("$1::text[]", f"{s}.case_joint_decision", "case_id", "d")
     rows = await conn.fetch(
-        f"SELECT case_id, file_id AS joint_meeting_file_id, category AS decided_category, "
-        f"lead_bureau AS decided_lead, member_bureaus AS decided_bureaus, overrode_proposal, "
-        f"reason AS lead_decision_reason FROM {s}.case_joint_decision WHERE case_id = ANY($1::text[])",
+        "SELECT d.case_id, d.file_id AS joint_meeting_file_id, d.category AS decided_category, "
+        "d.lead_bureau AS decided_lead, d.member_bureaus AS decided_bureaus, d.overrode_proposal, "
+        f"d.reason AS lead_decision_reason FROM {decisions}",
         list(case_ids),
     )
     return {row["case_id"]: decided for row in rows if (decided := decision_of_row(dict(row))) is not None}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventcore.database import DbConnection, checked_schema, shifted
+from eventcore.database import DbConnection, checked_schema, row_per_key, shifted
 from eventcore.store import StreamAppend
 from eventcore.unit_of_work import Projector
 
@@ -46,11 +46,10 @@ def notifying(projector: Projector, schema: str) -> Projector:
             for a in appends
             if a.stream_id.startswith(CASE_STREAM_PREFIX)
         ]
+        views = row_per_key("$1::text[]", f"{s}.case_view", "case_id", "v")
         before = {
             r["case_id"]: r["unit_code"]
-            for r in await conn.fetch(
-                f"SELECT case_id, unit_code FROM {s}.case_view WHERE case_id = ANY($1::text[])", case_ids
-            )
+            for r in await conn.fetch(f"SELECT v.case_id, v.unit_code FROM {views}", case_ids)
         }
         await projector(conn, appends)
         await announce(conn, s, case_ids, before)
@@ -70,7 +69,7 @@ async def announce(
 class Announcement:
     """The NOTIFY of changed cases as one statement: one pg_notify per case (those listed and those of the
     files), with `CaseChange.payload`'s payload, built by PostgreSQL from the case view: no round trip to read
-    the view first. The cases are one array, so the view is read by its primary key whatever the plan; the
+    the view first. The view is read by its primary key, one probe per case (`row_per_key`); the
     units they had before are one JSON object, looked up by case, not joined (sent as text: no connection's
     jsonb codec encodes it again).
     `after(n)` numbers its placeholders after a statement's first n, so a write can go in front of it as a
@@ -94,12 +93,16 @@ class Announcement:
             return None
         s = checked_schema(schema)
         earlier = {case_id: unit for case_id, unit in (before or {}).items() if unit}
+        # The listed cases and those of the files, each once.
+        cases = (
+            "ARRAY(SELECT DISTINCT unnest($2::text[] || "
+            f"ARRAY(SELECT case_id FROM {s}.case_timeline WHERE file_id = ANY($4::text[]))))"
+        )
         return cls(
             "SELECT pg_notify($1, concat_ws(E'\\t', VARIADIC ARRAY[v.case_id, v.district] || ARRAY("
             "SELECT DISTINCT u COLLATE \"C\" FROM unnest(ARRAY[$3::text::jsonb ->> v.case_id, v.unit_code]) "
             "AS u WHERE u <> '' ORDER BY 1))) "
-            f"FROM {s}.case_view v WHERE v.case_id = ANY($2::text[] || "
-            f"ARRAY(SELECT case_id FROM {s}.case_timeline WHERE file_id = ANY($4::text[])))",
+            f"FROM {row_per_key(cases, f'{s}.case_view', 'case_id', 'v')}",
             (CHANNEL, list(case_ids), json.dumps(earlier), list(files)),
         )
 
