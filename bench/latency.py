@@ -43,6 +43,7 @@ from pipeline import (
     ResourceSampler,
     console,
     make_work_dir,
+    plans_of,
     profiled,
     reset_statement_statistics,
     start_infrastructure,
@@ -334,12 +335,12 @@ async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dic
         client = KeepAliveClient(f"{intake}/v1/hotline/orders", args.max_in_flight)
         requests = build_requests(client, phase, args.seconds, args.per_request, make_order)
         if profile is not None:
-            await reset_statement_statistics(infra.dsn)
+            await reset_statement_statistics(infra.dsn, plans_of(infra))
         with ResourceSampler(watched_processes(infra), interval=1.0) as sampler, profiled(infra, profile):
             await offer(client, phase, requests, args.per_request)
             rows, transactions = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
         if profile is not None:
-            await statement_statistics(infra.dsn, profile)
+            await statement_statistics(infra.dsn, profile, plans_of(infra))
         phase.cpu_seconds = {
             name.replace("(feed)", "(load)"): usage.cpu_seconds for name, usage in sampler.usage.items()
         }

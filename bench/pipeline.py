@@ -32,6 +32,7 @@ from typing import Any, Self
 
 import asyncpg
 import httpx
+import plan_log
 import psutil
 from rich.console import Console
 from rich.table import Table
@@ -127,15 +128,26 @@ def start_infrastructure(
 
 
 def load_pg_stat_statements(work_dir: Path) -> None:
-    """Initialise the embedded PostgreSQL, then restart it with pg_stat_statements loaded (profiling)."""
+    """Initialise the embedded PostgreSQL, then restart it with pg_stat_statements and auto_explain loaded
+    (profiling)."""
     start_postgres(work_dir)
     stop_postgres(work_dir)
     with (work_dir / "pg" / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write("\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.max = 2000\n")
+        conf.write(
+            "\nshared_preload_libraries = 'pg_stat_statements,auto_explain'\npg_stat_statements.max = 2000\n"
+            + plan_log.SETTINGS
+        )
 
 
-async def statement_statistics(dsn: str, out: Path, top: int = 40) -> None:
-    """PostgreSQL's own account of where its time went, by statement (the profile's database part)."""
+def plans_of(infra: Infrastructure) -> plan_log.PlanLog:
+    return plan_log.PlanLog(infra.work_dir / "pg" / plan_log.DIRECTORY)
+
+
+async def statement_statistics(
+    dsn: str, out: Path, plans: plan_log.PlanLog | None = None, top: int = 40
+) -> None:
+    """PostgreSQL's own account of where its time went, by statement (the profile's database part), and what
+    the plans it ran since `reset_statement_statistics` read."""
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
@@ -153,6 +165,8 @@ async def statement_statistics(dsn: str, out: Path, top: int = 40) -> None:
         assert total is not None
         lines.insert(0, f"all statements: {total['calls']} calls, {total['ms']:.0f} ms executing")
         (out / "postgres-statements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if plans is not None:
+            (out / "postgres-plans.txt").write_text(plans.summary(), encoding="utf-8")
     finally:
         await conn.close()
 
@@ -612,8 +626,9 @@ def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         write_synthetic_orders(input_file, args.records)
     with step("starting PostgreSQL, broker and services"):
         infra = start_infrastructure(work_dir, args.replicas, statement_statistics=args.profile is not None)
+        plans = plans_of(infra)
         if args.profile is not None:
-            asyncio.run(reset_statement_statistics(infra.dsn))
+            asyncio.run(reset_statement_statistics(infra.dsn, plans))
     try:
         with ResourceSampler(watched_processes(infra)) as sampler, profiled(infra, args.profile):
             with step("feeding intake"):
@@ -626,19 +641,21 @@ def benchmark(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         measured = asyncio.run(measure(infra.dsn))
         batching = consumer_batching(infra.services)
         if args.profile is not None:
-            asyncio.run(statement_statistics(infra.dsn, args.profile))
+            asyncio.run(statement_statistics(infra.dsn, args.profile, plans))
     finally:
         infra.stop()
     return build_report(args, fed, handled, measured, sampler.usage) | {"consumer_batches": batching}
 
 
-async def reset_statement_statistics(dsn: str) -> None:
+async def reset_statement_statistics(dsn: str, plans: plan_log.PlanLog | None = None) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await conn.execute("SELECT pg_stat_statements_reset()")
     finally:
         await conn.close()
+    if plans is not None:
+        plans.mark()
 
 
 def routing_metrics_url(infra: Infrastructure) -> str:

@@ -121,14 +121,16 @@ def checked_schema(schema: str) -> str:
     return schema
 
 
-def row_per_key(keys: str, table: str, key: str, alias: str) -> str:
-    """A FROM item: `table`'s row (as `alias`) for each key of `keys`, a text[] expression, each found by its
-    own probe of the index on `key`. `OFFSET 0` keeps the planner from flattening the LATERAL subquery into a
-    join: as a join, the plan a connection caches while the table is new and small (PostgreSQL keeps it until
-    it analyses the table) hashes the keys and reads the whole table on every use, however large it grew."""
+def row_per_key(table: str, alias: str, **keys: str) -> str:
+    """A FROM item: `table`'s row (as `alias`) for each key, the keys given as one array per key column
+    (`case_id="$1::text[]"`), each row found by its own probe of the index on those columns. `OFFSET 0` keeps
+    the planner from flattening the LATERAL subquery into a join: as a join, the plan a connection caches
+    while the table is new and small (PostgreSQL keeps it until it analyses the table) hashes the keys and
+    reads the whole table on every use, however large it grew."""
+    matched = " AND ".join(f"{alias}.{column} = k.{column}" for column in keys)
     return (
-        f"unnest({keys}) AS k({key}) CROSS JOIN LATERAL "
-        f"(SELECT * FROM {table} {alias} WHERE {alias}.{key} = k.{key} OFFSET 0) {alias}"
+        f"unnest({', '.join(keys.values())}) AS k({', '.join(keys)}) CROSS JOIN LATERAL "
+        f"(SELECT * FROM {table} {alias} WHERE {matched} OFFSET 0) {alias}"
     )
 
 

@@ -22,6 +22,7 @@ from schemas.reference import Bureau, Category
 from schemas.sla import ClockKind, ClockMeasure, ClockScope, SlaAtRisk, SlaBreached, SlaClockPaused
 from schemas.topics import COMPLAINTS, JOINT_MEETING, SLA
 from services.routing.adapters.case_view import CaseView
+from services.routing.adapters.learnt_store import learnt_clock, learnt_clocks
 from services.routing.app import EXTRA_DDL, SCHEMA, spec
 from services.routing.handlers import (
     handle_complaints_topic,
@@ -179,3 +180,39 @@ async def test_a_decision_learnt_in_a_batch_is_known_to_the_breach_escalating_th
 
 def test_every_routing_subscription_preloads_its_batch() -> None:
     assert [s.preload for s in spec(Settings()).subscriptions] == [preload_batch] * 3
+
+
+async def test_a_clock_fact_reads_only_its_own_learnt_clock_after_the_clocks_grew_under_a_cached_plan(
+    database_url: str,
+) -> None:
+    """The consumer's connection caches the clock read's plan while routing has learnt a single case's clocks
+    (its sixth use; forced here), and PostgreSQL keeps it until it analyses the table. With thousands of
+    clocks learnt since, the next fact's preload still reads only the rows of the clocks it names."""
+    pool = await create_pool(database_url, max_size=1)  # one connection: the one whose plans are cached
+    await migrate(pool, SCHEMA, EXTRA_DDL)
+    stores = ServiceStores(pool, SCHEMA, "/caseline/routing", projector=CaseView(SCHEMA).project)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await consume_batch(stores, sla_records(1), on_topics)
+        async with pool.acquire() as conn:
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.case_clock SELECT 'case-' || n, 'case-' || n || '/resolve', 'resolve', 1, "
+                "'working', 'running', NULL, NULL, 86400, 0, 'rule', NULL, false, false "
+                "FROM generate_series(1000, 6000) AS n"
+            )
+            table_blocks = await conn.fetchval(f"SELECT pg_relation_size('{SCHEMA}.case_clock') / 8192")
+        async with stores.unit_of_work() as uow:
+            fetched = f"SELECT pg_stat_get_xact_blocks_fetched('{SCHEMA}.case_clock'::regclass)"
+            before = await uow.conn.fetchval(fetched)
+            await learnt_clocks(uow, [("case-4321", "case-4321/resolve"), ("case-0", "case-0/contact")])
+            read = await uow.conn.fetchval(fetched) - before
+            found = await learnt_clock(uow, "case-4321", "case-4321/resolve")
+        async with pool.acquire() as conn:
+            await conn.execute("RESET plan_cache_mode")
+    finally:
+        await pool.close()
+
+    assert found is not None and found.status == "running"
+    assert table_blocks > 40
+    assert read <= 6

@@ -143,9 +143,9 @@ ClockKey = tuple[str, str]  # (case id, clock id)
 async def _read_clocks(
     conn: DbConnection, s: str, keys: Sequence[ClockKey]
 ) -> dict[ClockKey, LearntClock]:
+    clocks = row_per_key(f"{s}.case_clock", "c", case_id="$1::text[]", clock_id="$2::text[]")
     rows = await conn.fetch(
-        f"SELECT case_id, {', '.join(f'c.{field}' for field in _CLOCK_FIELDS)} FROM {s}.case_clock c "
-        "JOIN unnest($1::text[], $2::text[]) AS k(case_id, clock_id) USING (case_id, clock_id)",
+        f"SELECT c.case_id, {', '.join(f'c.{field}' for field in _CLOCK_FIELDS)} FROM {clocks}",
         [case_id for case_id, _ in keys],
         [clock_id for _, clock_id in keys],
     )
@@ -210,7 +210,7 @@ _CLOCK_ARRAY_TYPES = ", ".join(
 
 
 async def _read_decisions(conn: DbConnection, s: str, case_ids: Sequence[str]) -> dict[str, JointDecision]:
-    decisions = row_per_key("$1::text[]", f"{s}.case_joint_decision", "case_id", "d")
+    decisions = row_per_key(f"{s}.case_joint_decision", "d", case_id="$1::text[]")
     rows = await conn.fetch(
         "SELECT d.case_id, d.file_id AS joint_meeting_file_id, d.category AS decided_category, "
         "d.lead_bureau AS decided_lead, d.member_bureaus AS decided_bureaus, d.overrode_proposal, "

@@ -46,7 +46,7 @@ def notifying(projector: Projector, schema: str) -> Projector:
             for a in appends
             if a.stream_id.startswith(CASE_STREAM_PREFIX)
         ]
-        views = row_per_key("$1::text[]", f"{s}.case_view", "case_id", "v")
+        views = row_per_key(f"{s}.case_view", "v", case_id="$1::text[]")
         before = {
             r["case_id"]: r["unit_code"]
             for r in await conn.fetch(f"SELECT v.case_id, v.unit_code FROM {views}", case_ids)
@@ -102,7 +102,7 @@ class Announcement:
             "SELECT pg_notify($1, concat_ws(E'\\t', VARIADIC ARRAY[v.case_id, v.district] || ARRAY("
             "SELECT DISTINCT u COLLATE \"C\" FROM unnest(ARRAY[$3::text::jsonb ->> v.case_id, v.unit_code]) "
             "AS u WHERE u <> '' ORDER BY 1))) "
-            f"FROM {row_per_key(cases, f'{s}.case_view', 'case_id', 'v')}",
+            f"FROM {row_per_key(f'{s}.case_view', 'v', case_id=cases)}",
             (CHANNEL, list(case_ids), json.dumps(earlier), list(files)),
         )
 
