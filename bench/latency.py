@@ -327,6 +327,7 @@ def summarise(phase: Phase, rows: list[asyncpg.Record], intake_transactions: int
 async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dict[str, Any]]:
     intake = next(s.health_url.rsplit("/", 1)[0] for s in infra.services if s.name == "intake")
     make_order = order_factory(args.compounds)
+    plans = plans_of(infra)  # one log reader for the run: each rate's summary starts at that rate's mark
     results = []
     for rate in (int(r) for r in args.rates.split(",")):
         phase = Phase(rate)
@@ -335,12 +336,12 @@ async def run_rates(args: argparse.Namespace, infra: Infrastructure) -> list[dic
         client = KeepAliveClient(f"{intake}/v1/hotline/orders", args.max_in_flight)
         requests = build_requests(client, phase, args.seconds, args.per_request, make_order)
         if profile is not None:
-            await reset_statement_statistics(infra.dsn, plans_of(infra))
+            await reset_statement_statistics(infra.dsn, plans)
         with ResourceSampler(watched_processes(infra), interval=1.0) as sampler, profiled(infra, profile):
             await offer(client, phase, requests, args.per_request)
             rows, transactions = await wait_until_routed(infra.dsn, phase, args.drain_timeout)
         if profile is not None:
-            await statement_statistics(infra.dsn, profile, plans_of(infra))
+            await statement_statistics(infra.dsn, profile, plans)
         phase.cpu_seconds = {
             name.replace("(feed)", "(load)"): usage.cpu_seconds for name, usage in sampler.usage.items()
         }

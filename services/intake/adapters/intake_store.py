@@ -191,9 +191,9 @@ class IntakeStore:
 
         Each key is looked up on the whole index (district, compound, category, time): filtering on the
         compound alone over one window for the batch read every open case of weeks, more with each batch.
-        The probe per key is a LATERAL subquery behind `OFFSET 0`, which keeps the planner from flattening it
-        into a join: as a join, the generic plan of a table not yet analysed (a new installation, a day's
-        burst) hashes the keys and reads every open case for each look-up, and the cost grows with them."""
+        The probe per key is a LATERAL subquery behind `OFFSET 0`, as `eventcore.database.row_per_key` writes
+        it for key matches (this one also bounds a time window, so it is written out): as a join, the plan
+        cached before the table was analysed reads every open case for each look-up."""
         if not windows:
             return []
         keys = sorted(windows)

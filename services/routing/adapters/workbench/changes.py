@@ -39,6 +39,8 @@ class CaseChange:
 def notifying(projector: Projector, schema: str) -> Projector:
     """The case view's projector, announcing each case it changed (delivered when the transaction commits)."""
     s = checked_schema(schema)
+    views = row_per_key(f"{s}.case_view", "v", case_id="$1::text[]")
+    units_before = f"SELECT v.case_id, v.unit_code FROM {views}"  # built once: the same for every batch
 
     async def project(conn: DbConnection, appends: Sequence[StreamAppend]) -> None:
         case_ids = [
@@ -46,11 +48,7 @@ def notifying(projector: Projector, schema: str) -> Projector:
             for a in appends
             if a.stream_id.startswith(CASE_STREAM_PREFIX)
         ]
-        views = row_per_key(f"{s}.case_view", "v", case_id="$1::text[]")
-        before = {
-            r["case_id"]: r["unit_code"]
-            for r in await conn.fetch(f"SELECT v.case_id, v.unit_code FROM {views}", case_ids)
-        }
+        before = {r["case_id"]: r["unit_code"] for r in await conn.fetch(units_before, case_ids)}
         await projector(conn, appends)
         await announce(conn, s, case_ids, before)
 
