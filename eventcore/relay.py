@@ -2,8 +2,11 @@
 
 Why "unpublished" rows and not a position cursor: sequence numbers are handed out before commit, so
 a row numbered 5 may commit after row 6. A cursor that moved past 6 would never see 5. Selecting rows
-still marked unpublished cannot skip one; a late commit is simply picked up by the next pass. Rows of
-one case cannot overtake each other: a case's stream version constraint serialises its transactions.
+still marked unpublished cannot skip one; a late commit is simply picked up by the next pass. A pass
+reads them after a floor (eventcore/scan_floor.py) that moves past a missing position only once no
+transaction that may hold it is running, so it does not walk the index entries of every row published
+since the last VACUUM. Rows of one case cannot overtake each other: a case's stream version constraint
+serialises its transactions.
 
 One relay per service schema is active at a time (a PostgreSQL advisory lock), so replicas never
 publish the same case concurrently out of order.
@@ -39,6 +42,7 @@ from eventcore.database import DbConnection, checked_schema, connect
 from eventcore.kafka import ensure_topics, message_ids_at, new_producer
 from eventcore.logging import get_logger
 from eventcore.outbox import notify_channel
+from eventcore.scan_floor import ScanFloor
 
 log = get_logger(__name__)
 Partition = tuple[str, int]  # topic, partition
@@ -87,6 +91,15 @@ class OutboxRelay:
         # Last acknowledged offset and message per partition, as recorded in relay_progress.
         self._progress: dict[Partition, tuple[int, str]] = {}
         self._published_since_check: set[Partition] = set()
+        self._floor = ScanFloor()
+        # One row at least (the pass's snapshot), then the unpublished rows after the floor in order.
+        self._scan = (
+            "SELECT s.xmin, s.xmax, o.position, o.message_id, o.topic, o.message_key, o.headers, o.payload "
+            "FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, "
+            "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS s "
+            f"LEFT JOIN LATERAL (SELECT * FROM {self.schema}.outbox WHERE published_at IS NULL "
+            "AND position > $2 ORDER BY position LIMIT $1) AS o ON true ORDER BY o.position"
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; survives broker and database outages by retrying."""
@@ -112,6 +125,7 @@ class OutboxRelay:
             await producer.start()
             try:
                 self._progress = await self._recorded_progress(conn)
+                self._floor = ScanFloor()  # another leader may have published meanwhile
                 self._published_since_check.clear()
                 await self.check_broker_log(conn)
                 await self._publish_until_stopped(conn, producer, stop)
@@ -153,12 +167,11 @@ class OutboxRelay:
 
     async def publish_pending(self, conn: DbConnection, producer: AIOKafkaProducer) -> int:
         """One pass: send a batch, wait for every acknowledgement, then mark the batch published."""
-        rows = await conn.fetch(
-            f"SELECT position, message_id, topic, message_key, headers, payload FROM {self.schema}.outbox "
-            "WHERE published_at IS NULL ORDER BY position LIMIT $1",
-            self.batch_size,
-        )
+        scanned = await conn.fetch(self._scan, self.batch_size, self._floor.scan_from())
+        rows = [row for row in scanned if row["position"] is not None]
+        snapshot = scanned[0]
         if not rows:
+            self._floor.passed([], oldest_running=snapshot["xmin"], next_xid=snapshot["xmax"], complete=True)
             return 0
         acks = [await producer.send(row["topic"], **_record(row)) for row in rows]
         published = _per_partition(rows, await asyncio.gather(*acks))
@@ -182,6 +195,12 @@ class OutboxRelay:
             "WHERE relay_progress.last_offset < EXCLUDED.last_offset",
             [row["position"] for row in rows],
             *([list(column) for column in zip(*progress, strict=True)] if progress else [[], [], [], []]),
+        )
+        self._floor.passed(
+            [row["position"] for row in rows],
+            oldest_running=snapshot["xmin"],
+            next_xid=snapshot["xmax"],
+            complete=len(rows) < self.batch_size,
         )
         for (topic, partition), sent in published.items():
             if topic not in replaced:
@@ -245,6 +264,7 @@ class OutboxRelay:
             )
         for key in [key for key in self._progress if key[0] in topics]:
             del self._progress[key]
+        self._floor = ScanFloor()  # the rows marked for sending again lie below it
         count = int(result.split()[-1])
         self.log_losses.update(topics)
         self.redriven_total += count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -268,3 +269,45 @@ async def _wait_for(condition: object, timeout: float = 15) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.05)
+
+
+async def test_a_pass_after_thousands_of_published_rows_reads_only_the_index_past_what_it_published(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    """Published rows keep their entries in the unpublished index until VACUUM. A pass reading from the
+    start of it would walk them all; one from the relay's floor reads a page or two, and a position a
+    rolled-back transaction took does not hold the floor back."""
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    async with pool.acquire() as conn:
+        rolled_back = conn.transaction()
+        await rolled_back.start()
+        await _commit_case_events(conn, "given-up", 1)
+        await rolled_back.rollback()
+        for batch in range(12):
+            await _bulk_outbox_rows(conn, f"bulk-{batch}", 500)
+    relay = OutboxRelay(database_url, "svc", broker.bootstrap_servers, batch_size=500)
+    relay_conn = await connect(database_url)
+    producer = new_producer(broker.bootstrap_servers)
+    await producer.start()
+    try:
+        while await relay.publish_pending(relay_conn, producer):
+            pass
+        async with pool.acquire() as writer:
+            await _commit_case_events(writer, "next", 1)
+        async with relay_conn.transaction():
+            index_blocks = "SELECT pg_stat_get_xact_blocks_fetched('svc.outbox_unpublished'::regclass)"
+            before = await relay_conn.fetchval(index_blocks)
+            assert await relay.publish_pending(relay_conn, producer) == 1
+            read = await relay_conn.fetchval(index_blocks) - before
+    finally:
+        await producer.stop()
+        await relay_conn.close()
+    assert relay.published_total == 6001
+    assert read <= 3, f"the pass read {read} blocks of the unpublished index"
+
+
+async def _bulk_outbox_rows(conn: DbConnection, key: str, count: int) -> None:
+    messages = [
+        OutboxMessage(str(uuid.uuid4()), TOPIC, f"{key}-{i}", {"ce_id": str(i)}, "{}") for i in range(count)
+    ]
+    await OUTBOX.add(conn, messages)
