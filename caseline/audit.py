@@ -29,6 +29,7 @@ from aiokafka.errors import KafkaError
 
 from eventcore.database import DbConnection, connect
 from eventcore.kafka import new_consumer
+from eventcore.outbox import REWIND, notify_channel
 from schemas.base import DomainEvent
 from schemas.bureau import BUREAU_REPORTS
 from schemas.cases import CaseEscalated, CaseOpened, CaseRouted, CoComplainantAdded
@@ -446,6 +447,9 @@ async def repair(dsn: str, report: AuditReport) -> RepairResult:
             marked = await _mark_unpublished(conn, gap.republish)
             result.marked[gap.republish.schema] = result.marked.get(gap.republish.schema, 0) + marked
             result.not_in_outbox += marked == 0 and bool(gap.republish.message_ids)
+        for schema, marked in result.marked.items():
+            if marked:  # below what the relay published: it must read from the start again
+                await conn.execute("SELECT pg_notify($1, $2)", notify_channel(schema), REWIND)
     finally:
         await conn.close()
     return result

@@ -37,6 +37,11 @@ def notify_channel(schema: str) -> str:
     return f"{checked_schema(schema)}_outbox"
 
 
+# The payload that tells a schema's relay that rows it had published are unpublished again (an audit's
+# repair): it reads from the start again, not only past what it published.
+REWIND = "rewind"
+
+
 class Outbox:
     def __init__(self, schema: str) -> None:
         self.schema = checked_schema(schema)

@@ -41,7 +41,7 @@ from aiokafka.errors import KafkaError
 from eventcore.database import DbConnection, checked_schema, connect
 from eventcore.kafka import ensure_topics, message_ids_at, new_producer
 from eventcore.logging import get_logger
-from eventcore.outbox import notify_channel
+from eventcore.outbox import REWIND, notify_channel
 from eventcore.scan_floor import ScanFloor
 
 log = get_logger(__name__)
@@ -134,7 +134,9 @@ class OutboxRelay:
         finally:
             await conn.close()  # also releases the advisory lock
 
-    def _on_notify(self, *_: Any) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        if payload == REWIND:
+            self._floor = ScanFloor()
         self._wake.set()
 
     def wake_if_leading(self) -> bool:

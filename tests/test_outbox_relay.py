@@ -15,7 +15,7 @@ from caseline.embedded import EmbeddedBroker, start_broker
 from eventcore.consumer import ServiceStores
 from eventcore.database import DbConnection, connect
 from eventcore.kafka import ensure_topics, new_producer
-from eventcore.outbox import Outbox, OutboxMessage, notify_channel
+from eventcore.outbox import REWIND, Outbox, OutboxMessage, notify_channel
 from eventcore.relay import OutboxRelay
 from eventcore.store import EventStore, PendingEvent
 from tests.factories import case_opened
@@ -260,6 +260,34 @@ async def test_a_commit_wakes_the_relay_leading_in_its_own_process_directly_and_
         if running is not None:
             await running
         await listener.close()
+
+
+async def test_rows_an_audit_marks_unpublished_below_the_floor_are_sent_again_once_it_says_rewind(
+    pool: asyncpg.Pool, database_url: str, broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(broker.bootstrap_servers, [TOPIC], 2)
+    # Idle passes and log checks a minute apart: only a notification makes this relay read again.
+    relay = OutboxRelay(database_url, "svc", broker.bootstrap_servers, idle_seconds=60, log_check_seconds=60)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        async with pool.acquire() as conn:
+            [first] = await _commit_case_events(conn, "audited", 1)
+            await conn.execute("SELECT pg_notify($1, '')", notify_channel("svc"))
+            await _wait_for(lambda: relay.published_total == 1)
+            for _ in range(3):  # later rows, and passes that move the floor past the first
+                await _commit_case_events(conn, "later", 1)
+                await conn.execute("SELECT pg_notify($1, '')", notify_channel("svc"))
+            await _wait_for(lambda: relay.published_total == 4)
+            await conn.execute(
+                "UPDATE svc.outbox SET published_at = NULL WHERE message_id = $1", first.event_id
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", notify_channel("svc"), REWIND)
+            await _wait_for(lambda: relay.published_total == 5, timeout=3)
+    finally:
+        stop.set()
+        relay.wake_if_leading()
+        await running
 
 
 async def _wait_for(condition: object, timeout: float = 15) -> None:
