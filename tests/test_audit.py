@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from caseline.audit import audit, repair
 from caseline.cli import app
 from eventcore.database import create_pool, migrate
+from eventcore.outbox import REWIND, notify_channel
 from eventcore.settings import get_settings
 
 SCHEMAS = ("intake", "routing", "jointmeeting", "sla")
@@ -72,7 +73,19 @@ async def test_a_complaint_routing_never_handled_is_a_gap_with_its_id_and_repair
     assert "C-2" in report.gaps[0].detail and "never reached routing" in report.gaps[0].detail
     assert report.figures["complaints_accepted"] == 2 and report.figures["cases_opened"] == 1
 
-    repaired = await repair(database_url, report)
+    rewound = asyncio.Event()
+
+    def on_notify(*notified: object) -> None:
+        if notified[-1] == REWIND:
+            rewound.set()
+
+    listener = await asyncpg.connect(database_url)  # where intake's relay listens
+    await listener.add_listener(notify_channel("intake"), on_notify)
+    try:
+        repaired = await repair(database_url, report)
+        await asyncio.wait_for(rewound.wait(), 5)  # the row lies below what the relay published
+    finally:
+        await listener.close()
     assert repaired.marked == {"intake": 1}
     async with stores.acquire() as conn:
         unpublished = await conn.fetch(
