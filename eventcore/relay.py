@@ -92,14 +92,7 @@ class OutboxRelay:
         self._progress: dict[Partition, tuple[int, str]] = {}
         self._published_since_check: set[Partition] = set()
         self._floor = ScanFloor()
-        # One row at least (the pass's snapshot), then the unpublished rows after the floor in order.
-        self._scan = (
-            "SELECT s.xmin, s.xmax, o.position, o.message_id, o.topic, o.message_key, o.headers, o.payload "
-            "FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, "
-            "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS s "
-            f"LEFT JOIN LATERAL (SELECT * FROM {self.schema}.outbox WHERE published_at IS NULL "
-            "AND position > $2 ORDER BY position LIMIT $1) AS o ON true ORDER BY o.position"
-        )
+        self._scan = unpublished_after(self.schema)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; survives broker and database outages by retrying."""
@@ -304,6 +297,18 @@ class OutboxRelay:
             f"SELECT topic, partition, last_offset, last_message_id FROM {self.schema}.relay_progress"
         )
         return {(r["topic"], r["partition"]): (r["last_offset"], r["last_message_id"]) for r in rows}
+
+
+def unpublished_after(schema: str) -> str:
+    """A pass's read ($1: how many, $2: the floor): one row at least, the pass's snapshot (xmin, xmax), then
+    the unpublished rows after the floor in position order (position NULL when there are none)."""
+    return (
+        "SELECT s.xmin, s.xmax, o.position, o.message_id, o.topic, o.message_key, o.headers, o.payload "
+        "FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, "
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS s "
+        f"LEFT JOIN LATERAL (SELECT * FROM {checked_schema(schema)}.outbox WHERE published_at IS NULL "
+        "AND position > $2 ORDER BY position LIMIT $1) AS o ON true ORDER BY o.position"
+    )
 
 
 def _per_partition(rows: list[asyncpg.Record], acks: list[Any]) -> dict[Partition, Published]:
